@@ -1,0 +1,3 @@
+module github.com/gopherops/gopherops/migrations
+
+go 1.26.0

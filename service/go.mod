@@ -1,0 +1,3 @@
+module github.com/gopherops/gopherops/service
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/gopherops/gopherops/test
+
+go 1.26.0
