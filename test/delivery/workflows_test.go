@@ -1,0 +1,281 @@
+package delivery_test
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rhysd/actionlint"
+)
+
+// workflowFiles are the workflows the delivery pipeline consists of.
+var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml"}
+
+// TestWorkflowsLintClean runs actionlint, as a library, over every workflow, with
+// shellcheck on the run: scripts when it is installed (it is on GitHub's runners).
+func TestWorkflowsLintClean(t *testing.T) {
+	root := repoRoot(t)
+	files, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.y*ml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range workflowFiles {
+		if !slices.Contains(files, filepath.Join(root, ".github", "workflows", want)) {
+			t.Errorf("workflow %s is missing", want)
+		}
+	}
+
+	opts := &actionlint.LinterOptions{}
+	if path, err := exec.LookPath("shellcheck"); err == nil {
+		opts.Shellcheck = path
+	} else {
+		t.Log("shellcheck not installed: run: scripts are not checked by it here")
+	}
+	var out bytes.Buffer
+	linter, err := actionlint.NewLinter(&out, opts)
+	if err != nil {
+		t.Fatalf("new linter: %v", err)
+	}
+	project, err := actionlint.NewProjects().At(root)
+	if err != nil {
+		t.Fatalf("actionlint project: %v", err)
+	}
+	errs, err := linter.LintFiles(files, project)
+	if err != nil {
+		t.Fatalf("lint: %v", err)
+	}
+	for _, e := range errs {
+		t.Errorf("%s:%d:%d: %s [%s]", filepath.Base(e.Filepath), e.Line, e.Column, e.Message, e.Kind)
+	}
+}
+
+var (
+	usesLine   = regexp.MustCompile(`^\s*(?:-\s+)?uses:\s*(\S+)\s*(?:#\s*(.*))?$`)
+	pinnedRef  = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$`)
+	versionTag = regexp.MustCompile(`^v?\d+(\.\d+)*\b`)
+)
+
+// TestActionsPinnedToCommits requires every third-party action to be pinned to a
+// full commit SHA with its version in a comment, so a moved tag cannot change
+// what runs (as happened to trivy-action's tags in March 2026).
+func TestActionsPinnedToCommits(t *testing.T) {
+	for _, name := range workflowFiles {
+		t.Run(name, func(t *testing.T) {
+			src := string(readFile(t, filepath.Join(".github", "workflows", name)))
+			uses := 0
+			for i, line := range strings.Split(src, "\n") {
+				m := usesLine.FindStringSubmatch(line)
+				if m == nil {
+					continue
+				}
+				uses++
+				ref, comment := m[1], strings.TrimSpace(m[2])
+				if strings.HasPrefix(ref, "./") {
+					continue // a workflow or action of this repository
+				}
+				if !pinnedRef.MatchString(ref) {
+					t.Errorf("line %d: %q is not pinned to a 40-hex commit SHA", i+1, ref)
+				}
+				if !versionTag.MatchString(comment) {
+					t.Errorf("line %d: %q has no version comment (got %q)", i+1, ref, comment)
+				}
+			}
+			if uses == 0 {
+				t.Error("no uses: lines found")
+			}
+		})
+	}
+}
+
+// workflowFacts is what one workflow must contain to be wired to the real commands.
+type workflowFacts struct {
+	file        string
+	events      []string
+	runs        []string // substrings some run: script must contain
+	uses        []string // action repositories some step must use
+	idToken     bool     // whether some job may mint OIDC tokens
+	environment bool     // whether some job runs in a GitHub environment
+}
+
+// TestWorkflowsWiring parses each workflow and checks its triggers, the make
+// targets and tools it calls, least-privilege permissions and concurrency.
+func TestWorkflowsWiring(t *testing.T) {
+	cases := []workflowFacts{
+		{
+			file:   "ci.yml",
+			events: []string{"pull_request", "push"},
+			runs:   []string{"go build", "go vet", "make lint", "make vuln", "make test", "make actionlint", "apt-get install -y --no-install-recommends postgresql"},
+			uses:   []string{"actions/setup-go", "docker/build-push-action"},
+		},
+		{
+			file:    "release.yml",
+			events:  []string{"push"},
+			runs:    []string{"make compose-up", "make test-compose", "make compose-down", "cosign sign"},
+			uses:    []string{"docker/metadata-action", "docker/build-push-action", "docker/login-action", "aquasecurity/trivy-action", "sigstore/cosign-installer"},
+			idToken: true,
+		},
+		{
+			file:        "deploy.yml",
+			events:      []string{"pull_request", "workflow_call", "workflow_dispatch"},
+			runs:        []string{"pulumi config set", "gopherops:imageDigest"},
+			uses:        []string{"pulumi/actions", "aws-actions/configure-aws-credentials"},
+			idToken:     true,
+			environment: true,
+		},
+		{
+			file:        "nightly.yml",
+			events:      []string{"schedule", "workflow_dispatch"},
+			runs:        []string{"make test-live", "pulumi destroy"},
+			uses:        []string{"aws-actions/configure-aws-credentials"},
+			idToken:     true,
+			environment: true,
+		},
+		{
+			file:   "ghcr-cleanup.yml",
+			events: []string{"schedule", "workflow_dispatch"},
+			uses:   []string{"dataaxiom/ghcr-cleanup-action"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			src := readFile(t, filepath.Join(".github", "workflows", tc.file))
+			w, errs := actionlint.Parse(src)
+			if len(errs) > 0 {
+				t.Fatalf("parse: %v", errs[0])
+			}
+			var events []string
+			for _, e := range w.On {
+				events = append(events, e.EventName())
+			}
+			for _, want := range tc.events {
+				if !slices.Contains(events, want) {
+					t.Errorf("not triggered by %s (triggers: %v)", want, events)
+				}
+			}
+
+			if w.Permissions == nil {
+				t.Error("no top-level permissions: the token would get the repository default")
+			} else if w.Permissions.All != nil && w.Permissions.All.Value != "read-all" {
+				t.Errorf("top-level permissions %q", w.Permissions.All.Value)
+			} else {
+				for name, scope := range w.Permissions.Scopes {
+					if scope.Value.Value != "read" && scope.Value.Value != "none" {
+						t.Errorf("top-level permission %s: %s; grant writes per job", name, scope.Value.Value)
+					}
+				}
+			}
+
+			var scripts, uses []string
+			idToken, environment := false, false
+			for id, job := range w.Jobs {
+				if w.Concurrency == nil && job.Concurrency == nil {
+					t.Errorf("job %s: no concurrency group at workflow or job level", id)
+				}
+				if job.Environment != nil {
+					environment = true
+				}
+				if job.Permissions != nil {
+					if job.Permissions.All != nil {
+						t.Errorf("job %s: permissions %q instead of named scopes", id, job.Permissions.All.Value)
+					}
+					if s, ok := job.Permissions.Scopes["id-token"]; ok && s.Value.Value == "write" {
+						idToken = true
+					}
+				}
+				if job.WorkflowCall != nil {
+					uses = append(uses, job.WorkflowCall.Uses.Value)
+				}
+				for _, step := range job.Steps {
+					switch exec := step.Exec.(type) {
+					case *actionlint.ExecRun:
+						scripts = append(scripts, exec.Run.Value)
+					case *actionlint.ExecAction:
+						uses = append(uses, exec.Uses.Value)
+					}
+				}
+			}
+			all := strings.Join(scripts, "\n")
+			for _, want := range tc.runs {
+				// The command must end where the text says: "make vuln" is not "make vulnx".
+				if !regexp.MustCompile(regexp.QuoteMeta(want) + `(?:[^\w-]|$)`).MatchString(all) {
+					t.Errorf("no run: step contains %q", want)
+				}
+			}
+			for _, want := range tc.uses {
+				if !slices.ContainsFunc(uses, func(u string) bool { return strings.HasPrefix(u, want+"@") }) {
+					t.Errorf("no step uses %s", want)
+				}
+			}
+			if idToken != tc.idToken {
+				t.Errorf("id-token: write granted = %v, want %v", idToken, tc.idToken)
+			}
+			if environment != tc.environment {
+				t.Errorf("runs in a GitHub environment = %v, want %v", environment, tc.environment)
+			}
+			for _, static := range []string{"aws-access-key-id", "AWS_ACCESS_KEY_ID", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY"} {
+				if bytes.Contains(src, []byte(static)) {
+					t.Errorf("mentions %s: AWS access must come from OIDC, not static keys", static)
+				}
+			}
+		})
+	}
+}
+
+// TestReleaseCallsDeploy checks the hand-over from release.yml to deploy.yml: dev
+// from main and prod from version tags, each with the pushed image's digest.
+func TestReleaseCallsDeploy(t *testing.T) {
+	w, errs := actionlint.Parse(readFile(t, filepath.Join(".github", "workflows", "release.yml")))
+	if len(errs) > 0 {
+		t.Fatalf("parse: %v", errs[0])
+	}
+	publish, ok := w.Jobs["publish"]
+	if !ok {
+		t.Fatal("release.yml has no publish job")
+	}
+	if out, ok := publish.Outputs["digest"]; !ok || !strings.Contains(out.Value.Value, "steps.build.outputs.digest") {
+		t.Error("publish does not output the digest of the build step")
+	}
+	cases := []struct {
+		job, stack, condition string
+	}{
+		{job: "deploy-dev", stack: "dev", condition: "refs/heads/main"},
+		{job: "deploy-prod", stack: "prod", condition: "refs/tags/v"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.job, func(t *testing.T) {
+			job, ok := w.Jobs[tc.job]
+			if !ok || job.WorkflowCall == nil {
+				t.Fatalf("no job %s calling a workflow", tc.job)
+			}
+			if got := job.WorkflowCall.Uses.Value; got != "./.github/workflows/deploy.yml" {
+				t.Errorf("calls %s", got)
+			}
+			if !needsPublish(job) {
+				t.Error("does not wait for publish")
+			}
+			if job.If == nil || !strings.Contains(job.If.Value, tc.condition) {
+				t.Errorf("condition does not restrict it to %s", tc.condition)
+			}
+			if in, ok := job.WorkflowCall.Inputs["stack"]; !ok || in.Value.Value != tc.stack {
+				t.Errorf("stack input is not %s", tc.stack)
+			}
+			if in, ok := job.WorkflowCall.Inputs["image-digest"]; !ok || !strings.Contains(in.Value.Value, "needs.publish.outputs.digest") {
+				t.Error("image-digest input is not the published digest")
+			}
+		})
+	}
+}
+
+// needsPublish reports whether a job lists publish in needs:.
+func needsPublish(job *actionlint.Job) bool {
+	for _, n := range job.Needs {
+		if n.Value == "publish" {
+			return true
+		}
+	}
+	return false
+}
