@@ -1,0 +1,141 @@
+// Package accounts holds the rules of GopherOps user accounts: who may create,
+// see, change and delete which user, how passwords and sign-ins work, and what
+// is written to the audit trail. It knows nothing of HTTP or SQL: it talks to
+// storage through the Store interface and to object storage through blob.Store.
+package accounts
+
+import (
+	"context"
+	"time"
+)
+
+// Role is what a user may do.
+type Role string
+
+// The roles. Admins manage users; users manage themselves.
+const (
+	RoleAdmin Role = "admin"
+	RoleUser  Role = "user"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleUser }
+
+// User is an account as the domain sees it (never with its password hash).
+type User struct {
+	ID                  int64
+	Username            string
+	Email               string
+	Role                Role
+	IsRoot              bool
+	ForcePasswordChange bool
+	AvatarKey           string
+	Version             int
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	LastLoginAt         *time.Time
+}
+
+// IsAdmin reports whether u has the admin role.
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// Credential is a user with the secret material needed to check a sign-in.
+type Credential struct {
+	User
+	PasswordHash string
+	FailedLogins int
+	LockedUntil  *time.Time
+}
+
+// SessionKind tells browser sessions and API tokens apart.
+type SessionKind string
+
+// The kinds of session.
+const (
+	KindSession SessionKind = "session"
+	KindToken   SessionKind = "token"
+)
+
+// Session is a server-side sign-in: a browser session or an API token.
+type Session struct {
+	ID         int64
+	UserID     int64
+	Kind       SessionKind
+	Name       string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt time.Time
+}
+
+// AuditEvent is one entry of the audit trail.
+type AuditEvent struct {
+	ID         int64
+	OccurredAt time.Time
+	ActorID    *int64
+	ActorName  string
+	Action     string
+	TargetID   *int64
+	TargetName string
+	RequestID  string
+	ClientIP   string
+	Details    map[string]any
+}
+
+// NewUserRecord is what the store needs to insert a user.
+type NewUserRecord struct {
+	Username            string
+	Email               string
+	PasswordHash        string
+	Role                Role
+	IsRoot              bool
+	ForcePasswordChange bool
+}
+
+// UserChanges are the optional column updates of an optimistic update.
+type UserChanges struct {
+	Username            *string
+	Email               *string
+	Role                *Role
+	PasswordHash        *string
+	ForcePasswordChange *bool
+	AvatarKey           *string // "" clears it
+}
+
+// Store persists accounts. Implementations translate their own errors to
+// ErrNotFound, ErrVersionMismatch, ErrRootProtected and *ConflictError.
+type Store interface {
+	// InTx runs fn with a Store bound to one transaction, committed when fn returns nil.
+	InTx(ctx context.Context, fn func(Store) error) error
+
+	CreateUser(ctx context.Context, rec NewUserRecord) (User, error)
+	// CreateFirstAdmin inserts rec as root when no root exists yet, as a plain admin otherwise.
+	CreateFirstAdmin(ctx context.Context, rec NewUserRecord) (User, error)
+	UserByID(ctx context.Context, id int64) (User, error)
+	CredentialByLogin(ctx context.Context, usernameOrEmail string) (Credential, error)
+	CredentialByID(ctx context.Context, id int64) (Credential, error)
+	// ListUsers returns up to limit users with ID > afterID, by ID.
+	ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error)
+	// UpdateUser applies ch when the stored version is version, bumping it.
+	UpdateUser(ctx context.Context, id int64, version int, ch UserChanges) (User, error)
+	DeleteUser(ctx context.Context, id int64) error
+	CountUsers(ctx context.Context) (int64, error)
+
+	// RecordLoginFailure counts a failed sign-in and locks the account for
+	// lockFor(n) once n consecutive failures reach the threshold.
+	RecordLoginFailure(ctx context.Context, id int64, now time.Time, lockFor func(failures int) time.Duration) error
+	RecordLoginSuccess(ctx context.Context, id int64, now time.Time, newHash string) error
+
+	CreateSession(ctx context.Context, s Session, secretHash []byte) (Session, error)
+	// SessionBySecret returns the unexpired session with this secret hash and its user.
+	SessionBySecret(ctx context.Context, secretHash []byte, now time.Time) (Session, User, error)
+	TouchSession(ctx context.Context, id int64, now time.Time) error
+	DeleteSession(ctx context.Context, id int64) error
+	SessionByID(ctx context.Context, id int64) (Session, error)
+	// DeleteUserSessions removes every session of userID except keepID (0 keeps none).
+	DeleteUserSessions(ctx context.Context, userID, keepID int64) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+
+	AddAuditEvent(ctx context.Context, e AuditEvent) error
+	// ListAuditEvents returns up to limit events with ID < beforeID (0: newest), newest first.
+	ListAuditEvents(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error)
+}

@@ -1,0 +1,469 @@
+package accounts
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // register decoders used to validate avatars
+	_ "image/png"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gopherops/gopherops/service/internal/blob"
+)
+
+// MaxListLimit caps a page of users.
+const MaxListLimit = 100
+
+// DefaultListLimit is the page size when none is asked for.
+const DefaultListLimit = 20
+
+// MaxAvatarBytes caps an avatar upload.
+const MaxAvatarBytes = 1 << 20
+
+// maxAvatarSide bounds an avatar's pixel dimensions.
+const maxAvatarSide = 4096
+
+// NewUser is the input for creating an account.
+type NewUser struct {
+	Username string
+	Email    string
+	Password string
+	Role     Role
+	// ForcePasswordChange makes the user pick a new password at first sign-in:
+	// the admin who typed this one knows it.
+	ForcePasswordChange bool
+}
+
+func (s *Service) validateNew(in *NewUser) error {
+	v := &ValidationError{}
+	in.Email = NormalizeEmail(in.Email)
+	checkUsername(v, in.Username)
+	checkEmail(v, in.Email)
+	if in.Role == "" {
+		in.Role = RoleUser
+	}
+	checkRole(v, in.Role)
+	if reason := s.policy.Check(in.Password, in.Username, emailLocal(in.Email)); reason != "" {
+		v.add("password", reason)
+	}
+	return v.orNil()
+}
+
+func emailLocal(email string) string {
+	local, _, _ := strings.Cut(email, "@")
+	return local
+}
+
+// CreateUser creates an account; only admins may.
+func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, error) {
+	if err := requireAdmin(a); err != nil {
+		return User{}, err
+	}
+	if err := s.validateNew(&in); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hasher.Hash(in.Password)
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: hash: %w", err)
+	}
+	var u User
+	err = s.store.InTx(ctx, func(st Store) error {
+		var err error
+		u, err = st.CreateUser(ctx, NewUserRecord{
+			Username: in.Username, Email: in.Email, PasswordHash: hash,
+			Role: in.Role, ForcePasswordChange: in.ForcePasswordChange,
+		})
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "user.created", &u, map[string]any{"role": string(u.Role)})
+	})
+	return u, err
+}
+
+// CreateFromCLI creates an account for the operator at the command line
+// (`gopherops admin create`), who needs no actor. The first admin ever
+// created becomes the root user.
+func (s *Service) CreateFromCLI(ctx context.Context, in NewUser) (User, error) {
+	if err := s.validateNew(&in); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hasher.Hash(in.Password)
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: hash: %w", err)
+	}
+	rec := NewUserRecord{Username: in.Username, Email: in.Email, PasswordHash: hash, Role: in.Role,
+		ForcePasswordChange: in.ForcePasswordChange}
+	var u User
+	err = s.store.InTx(ctx, func(st Store) error {
+		var err error
+		if in.Role == RoleAdmin {
+			u, err = st.CreateFirstAdmin(ctx, rec)
+		} else {
+			u, err = st.CreateUser(ctx, rec)
+		}
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, st, Actor{User: User{Username: "cli"}}, "user.created", &u,
+			map[string]any{"role": string(u.Role), "root": u.IsRoot, "via": "admin create"})
+	})
+	return u, err
+}
+
+// Page is one page of users and the cursor of the next, "" at the end.
+type Page struct {
+	Users      []User
+	NextCursor string
+}
+
+// ListUsers returns a page of users in ID order; only admins may.
+func (s *Service) ListUsers(ctx context.Context, a Actor, cursor string, limit int) (Page, error) {
+	if err := requireAdmin(a); err != nil {
+		return Page{}, err
+	}
+	v := &ValidationError{}
+	var after int64
+	if cursor != "" {
+		id, err := strconv.ParseInt(cursor, 36, 64)
+		if err != nil || id < 0 {
+			v.add("cursor", "is not a cursor this server issued")
+		}
+		after = id
+	}
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 1 || limit > MaxListLimit {
+		v.add("limit", "must be between 1 and 100")
+	}
+	if err := v.orNil(); err != nil {
+		return Page{}, err
+	}
+	// One extra row tells whether another page exists.
+	users, err := s.store.ListUsers(ctx, after, limit+1)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Users: users}
+	if len(users) > limit {
+		p.Users = users[:limit]
+		p.NextCursor = strconv.FormatInt(p.Users[limit-1].ID, 36)
+	}
+	return p, nil
+}
+
+// GetUser returns a user to an admin or to that user.
+func (s *Service) GetUser(ctx context.Context, a Actor, id int64) (User, error) {
+	if err := requireSelfOrAdmin(a, id); err != nil {
+		return User{}, err
+	}
+	return s.store.UserByID(ctx, id)
+}
+
+// Patch holds the fields a PATCH may change; nil leaves a field alone.
+type Patch struct {
+	Username *string
+	Email    *string
+	Role     *Role
+}
+
+// UpdateUser changes a user when version is still current. Users may change
+// their own username and email; only admins change roles, never root's.
+func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int, p Patch) (User, error) {
+	if err := requireSelfOrAdmin(a, id); err != nil {
+		return User{}, err
+	}
+	v := &ValidationError{}
+	if p.Username != nil {
+		checkUsername(v, *p.Username)
+	}
+	if p.Email != nil {
+		e := NormalizeEmail(*p.Email)
+		p.Email = &e
+		checkEmail(v, e)
+	}
+	if p.Role != nil {
+		checkRole(v, *p.Role)
+		if !a.User.IsAdmin() {
+			return User{}, ErrForbidden
+		}
+	}
+	if p.Username == nil && p.Email == nil && p.Role == nil {
+		v.add("body", "must change at least one of username, email, role")
+	}
+	if err := v.orNil(); err != nil {
+		return User{}, err
+	}
+	var u User
+	err := s.store.InTx(ctx, func(st Store) error {
+		cur, err := st.UserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Version != version {
+			return ErrVersionMismatch
+		}
+		if p.Role != nil && cur.IsRoot && *p.Role != RoleAdmin {
+			return ErrRootProtected
+		}
+		u, err = st.UpdateUser(ctx, id, version, UserChanges{Username: p.Username, Email: p.Email, Role: p.Role})
+		if err != nil {
+			return err
+		}
+		changed := []string{}
+		if p.Username != nil && *p.Username != cur.Username {
+			changed = append(changed, "username")
+		}
+		if p.Email != nil && *p.Email != cur.Email {
+			changed = append(changed, "email")
+		}
+		if p.Role != nil && *p.Role != cur.Role {
+			changed = append(changed, "role")
+		}
+		return s.audit(ctx, st, a, "user.updated", &u, map[string]any{"fields": changed})
+	})
+	return u, err
+}
+
+// DeleteUser removes an account; admins only, never root, never oneself.
+func (s *Service) DeleteUser(ctx context.Context, a Actor, id int64) error {
+	if err := requireAdmin(a); err != nil {
+		return err
+	}
+	if a.User.ID == id {
+		return ErrSelfDelete
+	}
+	var avatar string
+	err := s.store.InTx(ctx, func(st Store) error {
+		u, err := st.UserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if u.IsRoot {
+			return ErrRootProtected
+		}
+		if err := st.DeleteUser(ctx, id); err != nil {
+			return err
+		}
+		avatar = u.AvatarKey
+		return s.audit(ctx, st, a, "user.deleted", &u, map[string]any{"role": string(u.Role)})
+	})
+	if err != nil {
+		return err
+	}
+	s.removeBlob(ctx, avatar)
+	return nil
+}
+
+// removeBlob deletes an object that no row refers to any more; failure only
+// leaves an orphan behind, so it is logged, not returned.
+func (s *Service) removeBlob(ctx context.Context, key string) {
+	if key == "" {
+		return
+	}
+	if err := s.blobs.Delete(ctx, key); err != nil {
+		s.log.WarnContext(ctx, "orphaned blob left behind", "key", key, "err", err)
+	}
+}
+
+// ChangePassword lets users change their own password, proving the current
+// one. Their other sessions and tokens are revoked.
+func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current, next string) (User, error) {
+	if a.User.ID != id {
+		return User{}, ErrForbidden
+	}
+	cred, err := s.store.CredentialByID(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	v := &ValidationError{}
+	if err := s.hasher.Verify(cred.PasswordHash, current); err != nil {
+		v.add("current_password", "is not your current password")
+		return User{}, v
+	}
+	if reason := s.policy.Check(next, cred.Username, emailLocal(cred.Email)); reason != "" {
+		v.add("new_password", reason)
+	} else if current == next {
+		v.add("new_password", "must differ from the current password")
+	}
+	if err := v.orNil(); err != nil {
+		return User{}, err
+	}
+	hash, err := s.hasher.Hash(next)
+	if err != nil {
+		return User{}, fmt.Errorf("accounts: hash: %w", err)
+	}
+	var u User
+	err = s.store.InTx(ctx, func(st Store) error {
+		off := false
+		var err error
+		u, err = st.UpdateUser(ctx, id, cred.Version, UserChanges{PasswordHash: &hash, ForcePasswordChange: &off})
+		if err != nil {
+			return err
+		}
+		if err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "user.password_changed", &u, nil)
+	})
+	return u, err
+}
+
+// ResetPassword sets a temporary password chosen by an admin (or generated
+// when empty, and returned) that must be changed at next sign-in. Every
+// session of the user is revoked. Only root may reset root's password.
+func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporary string) (User, string, error) {
+	if err := requireAdmin(a); err != nil {
+		return User{}, "", err
+	}
+	cred, err := s.store.CredentialByID(ctx, id)
+	if err != nil {
+		return User{}, "", err
+	}
+	if cred.IsRoot && !a.User.IsRoot {
+		return User{}, "", ErrRootProtected
+	}
+	generated := ""
+	if temporary == "" {
+		if temporary, err = GeneratePassword(); err != nil {
+			return User{}, "", err
+		}
+		generated = temporary
+	} else if reason := s.policy.Check(temporary, cred.Username, emailLocal(cred.Email)); reason != "" {
+		return User{}, "", &ValidationError{Fields: map[string]string{"password": reason}}
+	}
+	hash, err := s.hasher.Hash(temporary)
+	if err != nil {
+		return User{}, "", fmt.Errorf("accounts: hash: %w", err)
+	}
+	var u User
+	err = s.store.InTx(ctx, func(st Store) error {
+		on := true
+		var err error
+		u, err = st.UpdateUser(ctx, id, cred.Version, UserChanges{PasswordHash: &hash, ForcePasswordChange: &on})
+		if err != nil {
+			return err
+		}
+		if err := st.DeleteUserSessions(ctx, id, 0); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "user.password_reset", &u, nil)
+	})
+	if err != nil {
+		return User{}, "", err
+	}
+	return u, generated, nil
+}
+
+// SetAvatar validates an uploaded image by its content (PNG or JPEG, at most
+// 1 MiB and 4096 px a side) and stores it as the user's avatar.
+func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte) (User, error) {
+	if err := requireSelfOrAdmin(a, id); err != nil {
+		return User{}, err
+	}
+	ct, ext, err := sniffImage(data)
+	if err != nil {
+		return User{}, err
+	}
+	cur, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return User{}, fmt.Errorf("accounts: random: %w", err)
+	}
+	key := fmt.Sprintf("avatars/%d/%x.%s", id, rnd, ext)
+	if err := s.blobs.Put(ctx, key, bytes.NewReader(data), int64(len(data)), ct); err != nil {
+		return User{}, fmt.Errorf("accounts: store avatar: %w", err)
+	}
+	var u User
+	err = s.store.InTx(ctx, func(st Store) error {
+		var err error
+		u, err = st.UpdateUser(ctx, id, cur.Version, UserChanges{AvatarKey: &key})
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "user.avatar_changed", &u, map[string]any{"content_type": ct, "bytes": len(data)})
+	})
+	if err != nil {
+		s.removeBlob(ctx, key)
+		return User{}, err
+	}
+	s.removeBlob(ctx, cur.AvatarKey)
+	return u, nil
+}
+
+func sniffImage(data []byte) (contentType, ext string, err error) {
+	v := &ValidationError{}
+	switch {
+	case len(data) == 0:
+		v.add("avatar", "is empty")
+		return "", "", v
+	case len(data) > MaxAvatarBytes:
+		v.add("avatar", "must be at most 1 MiB")
+		return "", "", v
+	}
+	switch http.DetectContentType(data) {
+	case "image/png":
+		contentType, ext = "image/png", "png"
+	case "image/jpeg":
+		contentType, ext = "image/jpeg", "jpg"
+	default:
+		v.add("avatar", "must be a PNG or JPEG image")
+		return "", "", v
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || (format != "png" && format != "jpeg") {
+		v.add("avatar", "is not a readable PNG or JPEG image")
+		return "", "", v
+	}
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxAvatarSide || cfg.Height > maxAvatarSide {
+		v.add("avatar", "must be at most 4096 pixels on each side")
+		return "", "", v
+	}
+	return contentType, ext, nil
+}
+
+// Avatar opens a user's avatar for an admin or that user.
+func (s *Service) Avatar(ctx context.Context, a Actor, id int64) (io.ReadCloser, blob.Info, error) {
+	if err := requireSelfOrAdmin(a, id); err != nil {
+		return nil, blob.Info{}, err
+	}
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return nil, blob.Info{}, err
+	}
+	if u.AvatarKey == "" {
+		return nil, blob.Info{}, ErrNotFound
+	}
+	rc, info, err := s.blobs.Get(ctx, u.AvatarKey)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, blob.Info{}, ErrNotFound
+	}
+	return rc, info, err
+}
+
+// AuditTrail returns a page of audit events, newest first; admins only.
+func (s *Service) AuditTrail(ctx context.Context, a Actor, beforeID int64, limit int) ([]AuditEvent, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 1 || limit > MaxListLimit || beforeID < 0 {
+		return nil, &ValidationError{Fields: map[string]string{"limit": "must be between 1 and 100"}}
+	}
+	return s.store.ListAuditEvents(ctx, beforeID, limit)
+}
+
+// CountUsers returns how many accounts exist.
+func (s *Service) CountUsers(ctx context.Context) (int64, error) { return s.store.CountUsers(ctx) }

@@ -1,0 +1,155 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gopherops/gopherops/service/internal/config"
+	"github.com/gopherops/gopherops/service/internal/httpapi"
+	"github.com/gopherops/gopherops/service/internal/observability"
+	"github.com/gopherops/gopherops/service/internal/status"
+)
+
+// Listeners lets a caller (a test) hand in pre-bound listeners; nil fields are
+// bound from the configuration.
+type Listeners struct {
+	HTTP  net.Listener
+	Admin net.Listener
+}
+
+// Serve runs the HTTP server until ctx is cancelled (SIGTERM), then drains:
+// readiness fails at once, new traffic has ShutdownDelay to move elsewhere,
+// in-flight requests get ShutdownTimeout to finish, then the pool closes.
+func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listeners, o Options) error {
+	started := time.Now()
+	log.InfoContext(ctx, "starting gopherops", "config", cfg)
+	if cfg.SessionKeyGenerated {
+		log.WarnContext(ctx, "SESSION_KEY is not set: using a random key, so sessions end at restart")
+	}
+
+	// Shutdown must outlive the signal that cancelled ctx.
+	base := context.WithoutCancel(ctx)
+
+	tracing, err := observability.NewTracing(base, cfg.OTLPEndpoint)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tracing.Shutdown(base) }()
+
+	if cfg.MigrateOnStart {
+		if err := Migrate(ctx, cfg, log); err != nil {
+			return fmt.Errorf("migrate on start: %w", err)
+		}
+	}
+
+	pool, err := openPool(base, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	svc, err := newAccounts(base, cfg, pool, log, o)
+	if err != nil {
+		return err
+	}
+	metrics := observability.NewMetrics()
+	metrics.RegisterPool(pool)
+	readiness := httpapi.NewReadiness(pool)
+	router, err := httpapi.NewRouter(httpapi.Deps{
+		Config: cfg, Accounts: svc, Status: status.NewReporter(pool, svc, started, cfg.PodName),
+		Pool: pool, Metrics: metrics, Tracing: tracing, Logger: log, Readiness: readiness,
+	})
+	if err != nil {
+		return err
+	}
+
+	public := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	admin := &http.Server{
+		Handler:           httpapi.NewAdminHandler(metrics),
+		ReadHeaderTimeout: 5 * time.Second,
+		// pprof's CPU profile streams for up to 30 s by default.
+		WriteTimeout: 65 * time.Second,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if ls.HTTP == nil {
+		if ls.HTTP, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	if ls.Admin == nil {
+		if ls.Admin, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ls.HTTP.Close()
+			return fmt.Errorf("listen on ADMIN_ADDR %s: %w", cfg.AdminAddr, err)
+		}
+	}
+
+	errc := make(chan error, 2)
+	go func() { errc <- serveOn(public, ls.HTTP) }()
+	go func() { errc <- serveOn(admin, ls.Admin) }()
+	go pruneSessions(ctx, svc, log)
+	log.InfoContext(ctx, "serving", "http_addr", ls.HTTP.Addr().String(), "admin_addr", ls.Admin.Addr().String())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		log.ErrorContext(base, "listener failed", "err", serveErr)
+	}
+
+	log.InfoContext(base, "shutting down: readiness now fails", "delay", cfg.ShutdownDelay, "timeout", cfg.ShutdownTimeout)
+	readiness.Drain()
+	if serveErr == nil && cfg.ShutdownDelay > 0 {
+		time.Sleep(cfg.ShutdownDelay)
+	}
+	sctx, cancel := context.WithTimeout(base, cfg.ShutdownTimeout)
+	defer cancel()
+	shutErr := public.Shutdown(sctx)
+	if shutErr != nil {
+		log.ErrorContext(base, "requests still running at the shutdown deadline were cut", "err", shutErr)
+	}
+	_ = admin.Shutdown(sctx)
+	log.InfoContext(base, "stopped")
+	return errors.Join(serveErr, shutErr)
+}
+
+func serveOn(srv *http.Server, l net.Listener) error {
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+type sessionPruner interface {
+	PruneSessions(ctx context.Context) (int64, error)
+}
+
+// pruneSessions deletes expired sessions hourly; any replica may do it.
+func pruneSessions(ctx context.Context, svc sessionPruner, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := svc.PruneSessions(ctx); err != nil {
+				log.WarnContext(ctx, "prune expired sessions", "err", err)
+			} else if n > 0 {
+				log.InfoContext(ctx, "pruned expired sessions", "count", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package blob_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/gopherops/gopherops/service/internal/blob"
+)
+
+// s3Server runs a real S3-protocol server on loopback and returns a store on it.
+func s3Store(t *testing.T) blob.Store {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("avatars"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	st, err := blob.Open(context.Background(), "s3://avatars/prefix", blob.S3Options{Endpoint: srv.URL, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func fileStore(t *testing.T) blob.Store {
+	t.Helper()
+	st, err := blob.Open(context.Background(), "file://"+t.TempDir(), blob.S3Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestStores(t *testing.T) {
+	stores := map[string]func(*testing.T) blob.Store{"file": fileStore, "s3": s3Store}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			if err := st.Check(ctx); err != nil {
+				t.Fatalf("check: %v", err)
+			}
+			data := []byte("\x89PNG\r\n\x1a\nnot really an image")
+			if err := st.Put(ctx, "avatars/1/a.png", bytes.NewReader(data), int64(len(data)), "image/png"); err != nil {
+				t.Fatalf("put: %v", err)
+			}
+			rc, info, err := st.Get(ctx, "avatars/1/a.png")
+			if err != nil {
+				t.Fatalf("get: %v", err)
+			}
+			got, _ := io.ReadAll(rc)
+			rc.Close()
+			if !bytes.Equal(got, data) || info.ContentType != "image/png" || info.Size != int64(len(data)) {
+				t.Fatalf("get returned %q %+v", got, info)
+			}
+			// Replace, then delete twice: the second delete is not an error.
+			if err := st.Put(ctx, "avatars/1/a.png", bytes.NewReader([]byte("v2")), 2, "image/jpeg"); err != nil {
+				t.Fatal(err)
+			}
+			rc, info, err = st.Get(ctx, "avatars/1/a.png")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ = io.ReadAll(rc)
+			rc.Close()
+			if string(got) != "v2" || info.ContentType != "image/jpeg" {
+				t.Fatalf("after replace: %q %+v", got, info)
+			}
+			for i := 0; i < 2; i++ {
+				if err := st.Delete(ctx, "avatars/1/a.png"); err != nil {
+					t.Fatalf("delete %d: %v", i, err)
+				}
+			}
+			if _, _, err := st.Get(ctx, "avatars/1/a.png"); !errors.Is(err, blob.ErrNotFound) {
+				t.Fatalf("get after delete: %v, want ErrNotFound", err)
+			}
+			if err := st.Put(ctx, "../escape", bytes.NewReader(nil), 0, "text/plain"); err == nil {
+				t.Fatal("put accepted a key that escapes the store")
+			}
+			// A short body is an error, not a truncated object.
+			if err := st.Put(ctx, "short", bytes.NewReader([]byte("ab")), 5, "text/plain"); err == nil {
+				t.Fatal("put accepted fewer bytes than announced")
+			}
+		})
+	}
+}
+
+func TestValidKey(t *testing.T) {
+	tests := []struct {
+		key  string
+		want bool
+	}{
+		{"avatars/1/abc.png", true},
+		{"a", true},
+		{"", false},
+		{"../etc/passwd", false},
+		{"a/../b", false},
+		{"/abs", false},
+		{"a//b", false},
+		{"A/upper", false},
+		{"a/./b", false},
+		{"trailing/", false},
+	}
+	for _, tt := range tests {
+		if got := blob.ValidKey(tt.key); got != tt.want {
+			t.Errorf("ValidKey(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package blob
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// S3Store keeps objects in one bucket under a key prefix. Credentials come from
+// the default AWS chain (environment, shared config, IRSA web identity on EKS).
+type S3Store struct {
+	client *s3.Client
+	bucket string
+	prefix string
+}
+
+// NewS3Store builds a store for bucket/prefix.
+func NewS3Store(ctx context.Context, bucket, prefix string, opts S3Options) (*S3Store, error) {
+	var loadOpts []func(*config.LoadOptions) error
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("blob: load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opts.Endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	return &S3Store{client: client, bucket: bucket, prefix: prefix}, nil
+}
+
+func (s *S3Store) objectKey(key string) string {
+	if s.prefix == "" {
+		return key
+	}
+	return path.Join(s.prefix, key)
+}
+
+// Put implements Store.
+func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	if !ValidKey(key) {
+		return fmt.Errorf("blob: invalid key %q", key)
+	}
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(s.objectKey(key)),
+		Body:          r,
+		ContentLength: aws.Int64(size),
+		ContentType:   aws.String(contentType),
+	})
+	if err != nil {
+		return fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get implements Store.
+func (s *S3Store) Get(ctx context.Context, key string) (io.ReadCloser, Info, error) {
+	if !ValidKey(key) {
+		return nil, Info{}, ErrNotFound
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.objectKey(key)),
+	})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, Info{}, ErrNotFound
+		}
+		return nil, Info{}, fmt.Errorf("blob: get %s: %w", key, err)
+	}
+	return out.Body, Info{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
+}
+
+// Delete implements Store.
+func (s *S3Store) Delete(ctx context.Context, key string) error {
+	if !ValidKey(key) {
+		return nil
+	}
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.objectKey(key)),
+	})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("blob: delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// Check implements Store with a HeadBucket call.
+func (s *S3Store) Check(ctx context.Context) error {
+	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
+		return fmt.Errorf("blob: bucket %s: %w", s.bucket, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nsk) {
+		return true
+	}
+	var nf *types.NotFound
+	if errors.As(err, &nf) {
+		return true
+	}
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode() == "NoSuchKey" || apiErr.ErrorCode() == "NotFound")
+}
+
+func randomSuffix() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,392 @@
+// Package postgres implements the account store on PostgreSQL with pgx. It
+// owns every SQL statement of the service and translates database errors into
+// the domain's errors.
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gopherops/gopherops/service/internal/accounts"
+)
+
+// querier is what both a pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Store is the PostgreSQL account store.
+type Store struct {
+	q    querier
+	inTx bool
+}
+
+var _ accounts.Store = (*Store)(nil)
+
+// New returns a store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{q: pool} }
+
+// InTx implements accounts.Store. Nested calls join the outer transaction.
+func (s *Store) InTx(ctx context.Context, fn func(accounts.Store) error) error {
+	if s.inTx {
+		return fn(s)
+	}
+	tx, err := s.q.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(&Store{q: tx, inTx: true}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return mapError(fmt.Errorf("postgres: commit: %w", err))
+	}
+	return nil
+}
+
+const userColumns = `id, username, email, role, is_root, force_password_change, coalesce(avatar_key, ''),
+	version, created_at, updated_at, last_login_at`
+
+func scanUser(row pgx.Row, extra ...any) (accounts.User, error) {
+	var u accounts.User
+	var role string
+	dest := append([]any{&u.ID, &u.Username, &u.Email, &role, &u.IsRoot, &u.ForcePasswordChange, &u.AvatarKey,
+		&u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return accounts.User{}, mapError(err)
+	}
+	u.Role = accounts.Role(role)
+	return u, nil
+}
+
+// mapError turns driver errors into domain errors; anything else is wrapped.
+func mapError(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return accounts.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			switch pgErr.ConstraintName {
+			case "users_username_key":
+				return &accounts.ConflictError{Field: "username"}
+			case "users_email_key":
+				return &accounts.ConflictError{Field: "email"}
+			}
+		case "GOP01", "GOP02": // root protection trigger
+			return accounts.ErrRootProtected
+		case "23514": // check_violation: Go validation should have caught it first
+			return &accounts.ValidationError{Fields: map[string]string{checkField(pgErr.ConstraintName): "is not valid"}}
+		}
+	}
+	return fmt.Errorf("postgres: %w", err)
+}
+
+func checkField(constraint string) string {
+	switch constraint {
+	case "users_username_format":
+		return "username"
+	case "users_email_lower", "users_email_format":
+		return "email"
+	case "users_role_valid", "users_root_is_admin":
+		return "role"
+	case "sessions_name_len":
+		return "name"
+	}
+	return "body"
+}
+
+// CreateUser implements accounts.Store.
+func (s *Store) CreateUser(ctx context.Context, r accounts.NewUserRecord) (accounts.User, error) {
+	return scanUser(s.q.QueryRow(ctx, `
+		INSERT INTO users (username, email, password_hash, role, is_root, force_password_change)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		RETURNING `+userColumns,
+		r.Username, r.Email, r.PasswordHash, string(r.Role), r.IsRoot, r.ForcePasswordChange))
+}
+
+// CreateFirstAdmin implements accounts.Store. The single-root unique index
+// settles races between concurrent first admins: one wins root, and the
+// loser is retried as a plain admin.
+func (s *Store) CreateFirstAdmin(ctx context.Context, r accounts.NewUserRecord) (accounts.User, error) {
+	var u accounts.User
+	err := s.InTx(ctx, func(st accounts.Store) error {
+		q := st.(*Store).q
+		_, err := q.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`)
+		if err != nil {
+			return mapError(err)
+		}
+		var rootExists bool
+		if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE is_root)`).Scan(&rootExists); err != nil {
+			return mapError(err)
+		}
+		r.IsRoot = !rootExists
+		r.Role = accounts.RoleAdmin
+		u, err = st.CreateUser(ctx, r)
+		return err
+	})
+	return u, err
+}
+
+// UserByID implements accounts.Store.
+func (s *Store) UserByID(ctx context.Context, id int64) (accounts.User, error) {
+	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+const credentialColumns = userColumns + `, password_hash, failed_logins, locked_until`
+
+func scanCredential(row pgx.Row) (accounts.Credential, error) {
+	var c accounts.Credential
+	u, err := scanUser(row, &c.PasswordHash, &c.FailedLogins, &c.LockedUntil)
+	c.User = u
+	return c, err
+}
+
+// CredentialByLogin implements accounts.Store; usernames match case-insensitively.
+func (s *Store) CredentialByLogin(ctx context.Context, login string) (accounts.Credential, error) {
+	return scanCredential(s.q.QueryRow(ctx, `
+		SELECT `+credentialColumns+` FROM users
+		WHERE lower(username) = lower($1) OR email = lower($1)
+		ORDER BY (lower(username) = lower($1)) DESC LIMIT 1`, login))
+}
+
+// CredentialByID implements accounts.Store.
+func (s *Store) CredentialByID(ctx context.Context, id int64) (accounts.Credential, error) {
+	return scanCredential(s.q.QueryRow(ctx, `SELECT `+credentialColumns+` FROM users WHERE id = $1`, id))
+}
+
+// ListUsers implements accounts.Store (keyset pagination on the primary key).
+func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]accounts.User, error) {
+	rows, err := s.q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	users := make([]accounts.User, 0, limit)
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError(err)
+	}
+	return users, nil
+}
+
+// UpdateUser implements accounts.Store with a compare-and-set on version.
+func (s *Store) UpdateUser(ctx context.Context, id int64, version int, ch accounts.UserChanges) (accounts.User, error) {
+	var role *string
+	if ch.Role != nil {
+		r := string(*ch.Role)
+		role = &r
+	}
+	u, err := scanUser(s.q.QueryRow(ctx, `
+		UPDATE users SET
+			username = coalesce($3, username),
+			email = coalesce($4, email),
+			role = coalesce($5, role),
+			password_hash = coalesce($6, password_hash),
+			force_password_change = coalesce($7, force_password_change),
+			avatar_key = CASE WHEN $8::text IS NULL THEN avatar_key ELSE nullif($8, '') END,
+			version = version + 1,
+			updated_at = now()
+		WHERE id = $1 AND version = $2
+		RETURNING `+userColumns,
+		id, version, ch.Username, ch.Email, role, ch.PasswordHash, ch.ForcePasswordChange, ch.AvatarKey))
+	if errors.Is(err, accounts.ErrNotFound) {
+		// Either the user is gone or someone else changed it first.
+		var exists bool
+		if qerr := s.q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, id).Scan(&exists); qerr != nil {
+			return accounts.User{}, mapError(qerr)
+		}
+		if exists {
+			return accounts.User{}, accounts.ErrVersionMismatch
+		}
+	}
+	return u, err
+}
+
+// DeleteUser implements accounts.Store.
+func (s *Store) DeleteUser(ctx context.Context, id int64) error {
+	tag, err := s.q.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	if err != nil {
+		return mapError(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return accounts.ErrNotFound
+	}
+	return nil
+}
+
+// CountUsers implements accounts.Store.
+func (s *Store) CountUsers(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.q.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, mapError(err)
+	}
+	return n, nil
+}
+
+// RecordLoginFailure implements accounts.Store.
+func (s *Store) RecordLoginFailure(ctx context.Context, id int64, now time.Time, lockFor func(int) time.Duration) error {
+	var failures int
+	if err := s.q.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins`, id).Scan(&failures); err != nil {
+		return mapError(err)
+	}
+	if d := lockFor(failures); d > 0 {
+		if _, err := s.q.Exec(ctx, `UPDATE users SET locked_until = $2 WHERE id = $1`, id, now.Add(d)); err != nil {
+			return mapError(err)
+		}
+	}
+	return nil
+}
+
+// RecordLoginSuccess implements accounts.Store.
+func (s *Store) RecordLoginSuccess(ctx context.Context, id int64, now time.Time, newHash string) error {
+	_, err := s.q.Exec(ctx, `
+		UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2,
+			password_hash = coalesce(nullif($3, ''), password_hash)
+		WHERE id = $1`, id, now, newHash)
+	return mapExecError(err)
+}
+
+func mapExecError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return mapError(err)
+}
+
+const sessionColumns = `s.id, s.user_id, s.kind, s.name, s.created_at, s.expires_at, s.last_used_at`
+
+func scanSession(row pgx.Row, extra ...any) (accounts.Session, error) {
+	var ss accounts.Session
+	var kind string
+	dest := append([]any{&ss.ID, &ss.UserID, &kind, &ss.Name, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastUsedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return accounts.Session{}, mapError(err)
+	}
+	ss.Kind = accounts.SessionKind(kind)
+	return ss, nil
+}
+
+// CreateSession implements accounts.Store.
+func (s *Store) CreateSession(ctx context.Context, ss accounts.Session, secretHash []byte) (accounts.Session, error) {
+	return scanSession(s.q.QueryRow(ctx, `
+		INSERT INTO sessions AS s (secret_hash, user_id, kind, name, created_at, expires_at, last_used_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		RETURNING `+sessionColumns,
+		secretHash, ss.UserID, string(ss.Kind), ss.Name, ss.CreatedAt, ss.ExpiresAt, ss.LastUsedAt))
+}
+
+// SessionBySecret implements accounts.Store in one round trip.
+func (s *Store) SessionBySecret(ctx context.Context, secretHash []byte, now time.Time) (accounts.Session, accounts.User, error) {
+	row := s.q.QueryRow(ctx, `
+		SELECT `+sessionColumns+`, u.id, u.username, u.email, u.role, u.is_root, u.force_password_change,
+			coalesce(u.avatar_key, ''), u.version, u.created_at, u.updated_at, u.last_login_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.secret_hash = $1 AND s.expires_at > $2`, secretHash, now)
+	var u accounts.User
+	var role string
+	ss, err := scanSession(row, &u.ID, &u.Username, &u.Email, &role, &u.IsRoot, &u.ForcePasswordChange,
+		&u.AvatarKey, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
+	if err != nil {
+		return accounts.Session{}, accounts.User{}, err
+	}
+	u.Role = accounts.Role(role)
+	return ss, u, nil
+}
+
+// TouchSession implements accounts.Store.
+func (s *Store) TouchSession(ctx context.Context, id int64, now time.Time) error {
+	_, err := s.q.Exec(ctx, `UPDATE sessions SET last_used_at = $2 WHERE id = $1`, id, now)
+	return mapExecError(err)
+}
+
+// SessionByID implements accounts.Store.
+func (s *Store) SessionByID(ctx context.Context, id int64) (accounts.Session, error) {
+	return scanSession(s.q.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1`, id))
+}
+
+// DeleteSession implements accounts.Store.
+func (s *Store) DeleteSession(ctx context.Context, id int64) error {
+	_, err := s.q.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+	return mapExecError(err)
+}
+
+// DeleteUserSessions implements accounts.Store.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID int64) error {
+	_, err := s.q.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepID)
+	return mapExecError(err)
+}
+
+// DeleteExpiredSessions implements accounts.Store.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := s.q.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// AddAuditEvent implements accounts.Store.
+func (s *Store) AddAuditEvent(ctx context.Context, e accounts.AuditEvent) error {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	raw, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("postgres: audit details: %w", err)
+	}
+	_, err = s.q.Exec(ctx, `
+		INSERT INTO audit_events (actor_id, actor_name, action, target_id, target_name, request_id, client_ip, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.ActorID, e.ActorName, e.Action, e.TargetID, e.TargetName, e.RequestID, e.ClientIP, raw)
+	return mapExecError(err)
+}
+
+// ListAuditEvents implements accounts.Store.
+func (s *Store) ListAuditEvents(ctx context.Context, beforeID int64, limit int) ([]accounts.AuditEvent, error) {
+	rows, err := s.q.Query(ctx, `
+		SELECT id, occurred_at, actor_id, actor_name, action, target_id, target_name, request_id, client_ip, details
+		FROM audit_events
+		WHERE $1 = 0 OR id < $1
+		ORDER BY id DESC LIMIT $2`, beforeID, limit)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	var out []accounts.AuditEvent
+	for rows.Next() {
+		var e accounts.AuditEvent
+		var raw []byte
+		if err := rows.Scan(&e.ID, &e.OccurredAt, &e.ActorID, &e.ActorName, &e.Action, &e.TargetID,
+			&e.TargetName, &e.RequestID, &e.ClientIP, &raw); err != nil {
+			return nil, mapError(err)
+		}
+		if err := json.Unmarshal(raw, &e.Details); err != nil {
+			return nil, fmt.Errorf("postgres: audit details: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError(err)
+	}
+	return out, nil
+}
