@@ -33,7 +33,10 @@ ARG BUILD_DATE=unknown
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     cd service && GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
-      -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.date=${BUILD_DATE}" \
+      -ldflags="-s -w \
+        -X github.com/gopherops/gopherops/service/internal/buildinfo.Version=${VERSION} \
+        -X github.com/gopherops/gopherops/service/internal/buildinfo.Commit=${COMMIT} \
+        -X github.com/gopherops/gopherops/service/internal/buildinfo.Date=${BUILD_DATE}" \
       -o /out/gopherops ./cmd/gopherops
 
 FROM gcr.io/distroless/static-debian13:nonroot AS runtime

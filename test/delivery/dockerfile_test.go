@@ -2,6 +2,10 @@ package delivery_test
 
 import (
 	"bytes"
+	"go/ast"
+	goparser "go/parser"
+	"go/token"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -61,6 +65,17 @@ func TestDockerfileStages(t *testing.T) {
 			if !strings.Contains(script, want) {
 				t.Errorf("no RUN contains %q", want)
 			}
+		}
+		// Every -X must name a string variable that exists, or the linker
+		// silently ignores it and the binary reports "dev".
+		for _, m := range ldflagX.FindAllStringSubmatch(script, -1) {
+			pkg, name := m[1], m[2]
+			if !packageHasVar(t, pkg, name) {
+				t.Errorf("-X %s.%s: no such package-level variable", pkg, name)
+			}
+		}
+		if n := len(ldflagX.FindAllString(script, -1)); n != 3 {
+			t.Errorf("%d -X flags, want version, commit and date", n)
 		}
 		env := map[string]string{}
 		for _, e := range commandsOf[*instructions.EnvCommand](build) {
@@ -155,6 +170,48 @@ func TestDockerfileStages(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ldflagX matches "-X <import path>.<Var>=" in the build command.
+var ldflagX = regexp.MustCompile(`-X (github\.com/gopherops/gopherops/[\w/]+)\.(\w+)=`)
+
+// packageHasVar reports whether the repository package with that import path
+// declares a package-level variable of that name.
+func packageHasVar(t *testing.T, importPath, name string) bool {
+	t.Helper()
+	rel, ok := strings.CutPrefix(importPath, "github.com/gopherops/gopherops/")
+	if !ok {
+		return false
+	}
+	dir := filepath.Join(repoRoot(t), filepath.FromSlash(rel))
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(files) == 0 {
+		return false
+	}
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := goparser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatalf("parse %s: %v", file, err)
+		}
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				for _, ident := range spec.(*ast.ValueSpec).Names {
+					if ident.Name == name {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // TestDockerfileHygiene rejects remote ADDs and secrets baked into ARG or ENV,
