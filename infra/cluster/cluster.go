@@ -1,0 +1,315 @@
+// Package cluster provisions the EKS cluster GopherOps runs on: a control plane
+// with KMS-encrypted secrets, full control-plane logging and an API endpoint
+// limited to configured CIDRs; a managed node group in the private subnets
+// with IMDSv2 and encrypted disks; the OIDC provider IRSA needs; the VPC CNI
+// with NetworkPolicy enforcement; and an explicit Kubernetes provider built
+// from the cluster's outputs.
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// LogTypes are the control-plane log streams sent to CloudWatch.
+var LogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
+
+// Args configures the Cluster component.
+type Args struct {
+	// Name is the EKS cluster name (also used in subnet tags).
+	Name string
+	// Version is the Kubernetes minor version, e.g. "1.33".
+	Version string
+	// Region is the AWS region, written into the kubeconfig.
+	Region string
+	// Partition is the AWS partition ("aws"), for managed policy ARNs.
+	Partition string
+
+	PrivateSubnetIDs pulumi.StringArrayInput
+	// NodeSecurityGroupID is attached to every node next to the cluster security group.
+	NodeSecurityGroupID pulumi.StringInput
+	// EndpointPublicCidrs may reach the public Kubernetes API endpoint.
+	EndpointPublicCidrs []string
+
+	NodeInstanceTypes []string
+	NodeAmiType       string
+	NodeDiskSizeGiB   int
+	NodeMinSize       int
+	NodeDesiredSize   int
+	NodeMaxSize       int
+
+	// KMSDeletionWindowDays is the waiting period before the secrets key is deleted.
+	KMSDeletionWindowDays int
+	Tags                  map[string]string
+}
+
+// Cluster is the EKS cluster with its nodes, OIDC provider and Kubernetes provider.
+type Cluster struct {
+	pulumi.ResourceState
+
+	SecretsKey   *kms.Key
+	Role         *iam.Role
+	Cluster      *eks.Cluster
+	OIDCProvider *iam.OpenIdConnectProvider
+	NodeRole     *iam.Role
+	LaunchTmpl   *ec2.LaunchTemplate
+	NodeGroup    *eks.NodeGroup
+	VpcCni       *eks.Addon
+	Provider     *kubernetes.Provider
+
+	// Name is the cluster name once the cluster exists.
+	Name pulumi.StringOutput
+	// OIDCProviderArn and OIDCIssuer (without https://) are what IRSA trust policies need.
+	OIDCProviderArn pulumi.StringOutput
+	OIDCIssuer      pulumi.StringOutput
+	// Kubeconfig authenticates with `aws eks get-token`; it is a secret output.
+	Kubeconfig pulumi.StringOutput
+}
+
+// New creates the Cluster component and its children.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	c := &Cluster{}
+	if err := ctx.RegisterComponentResource("gopherops:infra:Cluster", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("cluster: register component: %w", err)
+	}
+	parent := pulumi.Parent(c)
+	tags := pulumi.StringMap{}
+	for k, v := range args.Tags {
+		tags[k] = pulumi.String(v)
+	}
+	policyArn := func(p string) pulumi.String {
+		return pulumi.String("arn:" + args.Partition + ":iam::aws:policy/" + p)
+	}
+	var err error
+
+	c.SecretsKey, err = kms.NewKey(ctx, name+"-secrets", &kms.KeyArgs{
+		Description:          pulumi.String("Envelope encryption of Kubernetes secrets in EKS cluster " + args.Name),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(args.KMSDeletionWindowDays),
+		Tags:                 tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: kms key: %w", err)
+	}
+
+	c.Role, err = iam.NewRole(ctx, name+"-control-plane", &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(servicePrincipalTrust("eks.amazonaws.com")),
+		Tags:             tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: control plane role: %w", err)
+	}
+	clusterPolicy, err := iam.NewRolePolicyAttachment(ctx, name+"-control-plane", &iam.RolePolicyAttachmentArgs{
+		Role:      c.Role.Name,
+		PolicyArn: policyArn("AmazonEKSClusterPolicy"),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: control plane policy: %w", err)
+	}
+
+	publicCidrs := pulumi.StringArray{}
+	for _, cidr := range args.EndpointPublicCidrs {
+		publicCidrs = append(publicCidrs, pulumi.String(cidr))
+	}
+	logTypes := pulumi.StringArray{}
+	for _, l := range LogTypes {
+		logTypes = append(logTypes, pulumi.String(l))
+	}
+	c.Cluster, err = eks.NewCluster(ctx, name, &eks.ClusterArgs{
+		Name:    pulumi.String(args.Name),
+		Version: pulumi.String(args.Version),
+		RoleArn: c.Role.Arn,
+		VpcConfig: eks.ClusterVpcConfigArgs{
+			SubnetIds:             args.PrivateSubnetIDs,
+			EndpointPrivateAccess: pulumi.Bool(true),
+			EndpointPublicAccess:  pulumi.Bool(true),
+			PublicAccessCidrs:     publicCidrs,
+		},
+		EncryptionConfig: eks.ClusterEncryptionConfigArgs{
+			Provider:  eks.ClusterEncryptionConfigProviderArgs{KeyArn: c.SecretsKey.Arn},
+			Resources: pulumi.StringArray{pulumi.String("secrets")},
+		},
+		EnabledClusterLogTypes: logTypes,
+		AccessConfig: eks.ClusterAccessConfigArgs{
+			AuthenticationMode:                      pulumi.String("API"),
+			BootstrapClusterCreatorAdminPermissions: pulumi.Bool(true),
+		},
+		Tags: tags,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{clusterPolicy}))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: eks cluster: %w", err)
+	}
+	c.Name = c.Cluster.Name
+	issuerURL := c.Cluster.Identities.Index(pulumi.Int(0)).Oidcs().Index(pulumi.Int(0)).Issuer().Elem()
+
+	c.OIDCProvider, err = iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
+		Url:           issuerURL,
+		ClientIdLists: pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
+		Tags:          tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: oidc provider: %w", err)
+	}
+	c.OIDCProviderArn = c.OIDCProvider.Arn
+	c.OIDCIssuer = issuerURL.ApplyT(func(u string) string {
+		if len(u) > len("https://") && u[:len("https://")] == "https://" {
+			return u[len("https://"):]
+		}
+		return u
+	}).(pulumi.StringOutput)
+
+	if err := c.nodes(ctx, name, args, tags, policyArn, parent); err != nil {
+		return nil, err
+	}
+
+	// The VPC CNI enforces NetworkPolicy only when asked to.
+	c.VpcCni, err = eks.NewAddon(ctx, name+"-vpc-cni", &eks.AddonArgs{
+		ClusterName:              c.Cluster.Name,
+		AddonName:                pulumi.String("vpc-cni"),
+		ConfigurationValues:      pulumi.String(`{"enableNetworkPolicy":"true"}`),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
+		ResolveConflictsOnUpdate: pulumi.String("PRESERVE"),
+		Tags:                     tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: vpc-cni addon: %w", err)
+	}
+
+	c.Kubeconfig = pulumi.ToSecret(pulumi.All(c.Cluster.Name, c.Cluster.Endpoint, c.Cluster.CertificateAuthority.Data().Elem()).ApplyT(
+		func(v []any) (string, error) {
+			return Kubeconfig(v[0].(string), v[1].(string), v[2].(string), args.Region)
+		})).(pulumi.StringOutput)
+
+	// Workloads wait for nodes and for the CNI's policy enforcement.
+	c.Provider, err = kubernetes.NewProvider(ctx, name, &kubernetes.ProviderArgs{
+		Kubeconfig:            c.Kubeconfig,
+		EnableServerSideApply: pulumi.Bool(true),
+	}, parent, pulumi.DependsOn([]pulumi.Resource{c.NodeGroup, c.VpcCni}))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: kubernetes provider: %w", err)
+	}
+
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"name":            c.Name,
+		"oidcProviderArn": c.OIDCProviderArn,
+		"kubeconfig":      c.Kubeconfig,
+	}); err != nil {
+		return nil, fmt.Errorf("cluster: register outputs: %w", err)
+	}
+	return c, nil
+}
+
+// nodes creates the node role, the launch template and the managed node group.
+func (c *Cluster) nodes(ctx *pulumi.Context, name string, args Args, tags pulumi.StringMap,
+	policyArn func(string) pulumi.String, parent pulumi.ResourceOption,
+) error {
+	var err error
+	c.NodeRole, err = iam.NewRole(ctx, name+"-nodes", &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(servicePrincipalTrust("ec2.amazonaws.com")),
+		Tags:             tags,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("cluster: node role: %w", err)
+	}
+	var attachments []pulumi.Resource
+	for _, p := range []string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"} {
+		a, err := iam.NewRolePolicyAttachment(ctx, name+"-nodes-"+p, &iam.RolePolicyAttachmentArgs{
+			Role:      c.NodeRole.Name,
+			PolicyArn: policyArn(p),
+		}, parent)
+		if err != nil {
+			return fmt.Errorf("cluster: node policy %s: %w", p, err)
+		}
+		attachments = append(attachments, a)
+	}
+
+	// IMDSv2 only, one hop: pods cannot borrow the node's credentials and must
+	// use IRSA. Nodes carry the cluster security group (control plane and
+	// node-to-node traffic) plus the node group the database admits.
+	c.LaunchTmpl, err = ec2.NewLaunchTemplate(ctx, name+"-nodes", &ec2.LaunchTemplateArgs{
+		Description: pulumi.String("GopherOps EKS nodes: IMDSv2, encrypted gp3 root volume"),
+		MetadataOptions: ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint:            pulumi.String("enabled"),
+			HttpTokens:              pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(1),
+		},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{
+			ec2.LaunchTemplateBlockDeviceMappingArgs{
+				DeviceName: pulumi.String("/dev/xvda"),
+				Ebs: ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+					VolumeSize:          pulumi.Int(args.NodeDiskSizeGiB),
+					VolumeType:          pulumi.String("gp3"),
+					Encrypted:           pulumi.String("true"),
+					DeleteOnTermination: pulumi.String("true"),
+				},
+			},
+		},
+		VpcSecurityGroupIds: pulumi.StringArray{
+			c.Cluster.VpcConfig.ClusterSecurityGroupId().Elem(),
+			args.NodeSecurityGroupID,
+		},
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{
+			ec2.LaunchTemplateTagSpecificationArgs{
+				ResourceType: pulumi.String("instance"),
+				Tags:         pulumi.StringMap{"Name": pulumi.String(args.Name + "-node")},
+			},
+		},
+		Tags: tags,
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("cluster: launch template: %w", err)
+	}
+
+	instanceTypes := pulumi.StringArray{}
+	for _, t := range args.NodeInstanceTypes {
+		instanceTypes = append(instanceTypes, pulumi.String(t))
+	}
+	c.NodeGroup, err = eks.NewNodeGroup(ctx, name, &eks.NodeGroupArgs{
+		ClusterName:   c.Cluster.Name,
+		NodeRoleArn:   c.NodeRole.Arn,
+		SubnetIds:     args.PrivateSubnetIDs,
+		InstanceTypes: instanceTypes,
+		AmiType:       pulumi.String(args.NodeAmiType),
+		CapacityType:  pulumi.String("ON_DEMAND"),
+		ScalingConfig: eks.NodeGroupScalingConfigArgs{
+			MinSize:     pulumi.Int(args.NodeMinSize),
+			DesiredSize: pulumi.Int(args.NodeDesiredSize),
+			MaxSize:     pulumi.Int(args.NodeMaxSize),
+		},
+		UpdateConfig: eks.NodeGroupUpdateConfigArgs{MaxUnavailable: pulumi.Int(1)},
+		LaunchTemplate: eks.NodeGroupLaunchTemplateArgs{
+			Id: c.LaunchTmpl.ID(),
+			Version: c.LaunchTmpl.LatestVersion.ApplyT(func(v int) string {
+				return strconv.Itoa(v)
+			}).(pulumi.StringOutput),
+		},
+		Labels: pulumi.StringMap{"gopherops.io/pool": pulumi.String("default")},
+		Tags:   tags,
+	}, parent, pulumi.DependsOn(attachments))
+	if err != nil {
+		return fmt.Errorf("cluster: node group: %w", err)
+	}
+	return nil
+}
+
+// servicePrincipalTrust is an assume-role policy for one AWS service principal.
+func servicePrincipalTrust(service string) string {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": service},
+			"Action":    "sts:AssumeRole",
+		}},
+	}
+	b, _ := json.Marshal(doc) // a static map always marshals
+	return string(b)
+}

@@ -1,0 +1,372 @@
+// Package config is the one place where the GopherOps stack configuration is
+// read: it turns the `gopherops:` keys of Pulumi.<stack>.yaml (plus `aws:region`
+// and secret values set with `pulumi config set --secret`) into a typed,
+// defaulted and validated Config.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pulumiconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// Namespace is the Pulumi config namespace holding every GopherOps setting.
+const Namespace = "gopherops"
+
+// Environments the program knows how to size and harden.
+const (
+	// EnvDev is a small, cheap, single-NAT stack for development.
+	EnvDev = "dev"
+	// EnvProd is the highly available, deletion-protected stack.
+	EnvProd = "prod"
+)
+
+// Secret holds a secret configuration value. It never prints its content, so
+// a Config can be logged or compared in tests without leaking anything.
+type Secret struct {
+	value string
+}
+
+// NewSecret wraps a plaintext value (used by the loader and by tests).
+func NewSecret(v string) Secret { return Secret{value: v} }
+
+// String hides the value.
+func (s Secret) String() string {
+	if s.value == "" {
+		return "<unset>"
+	}
+	return "<secret>"
+}
+
+// GoString hides the value from %#v as well.
+func (s Secret) GoString() string { return s.String() }
+
+// IsSet reports whether a value was configured.
+func (s Secret) IsSet() bool { return s.value != "" }
+
+// Output returns the value as a Pulumi secret output, the only form in which
+// it reaches resources.
+func (s Secret) Output() pulumi.StringOutput {
+	return pulumi.ToSecret(pulumi.String(s.value)).(pulumi.StringOutput)
+}
+
+// Config is the whole, validated configuration of one stack.
+type Config struct {
+	Project     string
+	Stack       string
+	Environment string // EnvDev or EnvProd
+	Region      string // aws:region
+
+	Network    Network
+	Cluster    Cluster
+	Database   Database
+	Storage    Storage
+	App        App
+	Monitoring Monitoring
+}
+
+// Network sizes the VPC.
+type Network struct {
+	VpcCidr               string
+	AvailabilityZoneCount int
+	NatGatewayPerAz       bool
+}
+
+// Cluster sizes and restricts the EKS cluster.
+type Cluster struct {
+	Name                  string
+	KubernetesVersion     string
+	EndpointPublicCidrs   []string
+	NodeInstanceTypes     []string
+	NodeAmiType           string
+	NodeDiskSizeGiB       int
+	NodeMinSize           int
+	NodeDesiredSize       int
+	NodeMaxSize           int
+	KMSKeyDeletionWindowD int
+}
+
+// Database sizes and protects the RDS PostgreSQL instance.
+type Database struct {
+	InstanceClass        string
+	EngineVersion        string
+	AllocatedStorageGiB  int
+	MaxAllocatedStorageG int
+	MultiAz              bool
+	BackupRetentionDays  int
+	DeletionProtection   bool
+}
+
+// Storage configures the avatar bucket.
+type Storage struct {
+	NoncurrentVersionDays int
+	ForceDestroy          bool
+}
+
+// App configures the GopherOps workload on the cluster.
+type App struct {
+	Namespace            string
+	ImageRepository      string
+	ImageTag             string
+	ImageDigest          string
+	MinReplicas          int
+	MaxReplicas          int
+	TargetCPUUtilization int
+	CPURequest           string
+	CPULimit             string
+	MemoryRequest        string
+	MemoryLimit          string
+	LogLevel             string
+	CertificateArn       string
+	DomainName           string
+	GHCRUsername         string
+	GHCRToken            Secret
+	SessionKey           Secret
+}
+
+// Monitoring configures the optional kube-prometheus-stack installation.
+type Monitoring struct {
+	Enabled              bool
+	Namespace            string
+	ChartVersion         string
+	GrafanaAdminPassword Secret
+}
+
+// IsProd reports whether the stack must meet the production rules.
+func (c *Config) IsProd() bool { return c.Environment == EnvProd }
+
+// ImageRef is the full image reference to deploy: the digest wins over the tag.
+func (a App) ImageRef() string {
+	if a.ImageDigest != "" {
+		return a.ImageRepository + "@" + a.ImageDigest
+	}
+	return a.ImageRepository + ":" + a.ImageTag
+}
+
+// Source looks up a raw configuration value by its full key ("gopherops:x",
+// "aws:region"); ok is false when the key is not set.
+type Source func(key string) (value string, ok bool)
+
+// FromMap is a Source over a map of full keys, for tests and tools.
+func FromMap(m map[string]string) Source {
+	return func(key string) (string, bool) {
+		v, ok := m[key]
+		return v, ok
+	}
+}
+
+// Load reads and validates the configuration of the running stack. Plain keys
+// go through pulumi/config; secret keys are read without the plaintext warning
+// and must have been set with --secret.
+func Load(ctx *pulumi.Context) (*Config, error) {
+	src := func(key string) (string, bool) {
+		if isSecretKey(key) {
+			return ctx.GetConfig(key)
+		}
+		v, err := pulumiconfig.Try(ctx, key)
+		if err != nil {
+			return "", false
+		}
+		return v, true
+	}
+	cfg, err := Parse(src, ctx.Project(), ctx.Stack())
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range secretKeys {
+		full := Namespace + ":" + k
+		if _, ok := ctx.GetConfig(full); ok && !ctx.IsConfigSecret(full) {
+			return nil, fmt.Errorf("config: %s is stored in plain text; set it with `pulumi config set --secret %s`", full, full)
+		}
+	}
+	return cfg, nil
+}
+
+// secretKeys are the keys whose values must only ever be set with --secret.
+var secretKeys = []string{"sessionKey", "ghcrToken", "grafanaAdminPassword"}
+
+func isSecretKey(full string) bool {
+	k, ok := strings.CutPrefix(full, Namespace+":")
+	return ok && slices.Contains(secretKeys, k)
+}
+
+// reader parses keys with defaults, collecting one error per bad key.
+type reader struct {
+	src  Source
+	errs []error
+}
+
+func (r *reader) fail(key, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s:%s: %s", Namespace, key, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) raw(key string) (string, bool) {
+	v, ok := r.src(Namespace + ":" + key)
+	return strings.TrimSpace(v), ok
+}
+
+func (r *reader) str(key, def string) string {
+	if v, ok := r.raw(key); ok {
+		return v
+	}
+	return def
+}
+
+func (r *reader) integer(key string, def int) int {
+	v, ok := r.raw(key)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.fail(key, "%q is not an integer", v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) boolean(key string, def bool) bool {
+	v, ok := r.raw(key)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(key, "%q is not a boolean (true or false)", v)
+		return def
+	}
+	return b
+}
+
+func (r *reader) list(key string, def []string) []string {
+	v, ok := r.raw(key)
+	if !ok {
+		return def
+	}
+	var out []string
+	if strings.HasPrefix(v, "[") {
+		if err := json.Unmarshal([]byte(v), &out); err != nil {
+			r.fail(key, "is not a list of strings: %v", err)
+			return def
+		}
+	} else {
+		for _, part := range strings.Split(v, ",") {
+			if p := strings.TrimSpace(part); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (r *reader) secret(key string) Secret {
+	v, _ := r.src(Namespace + ":" + key)
+	return NewSecret(v)
+}
+
+// Parse builds a Config from a Source, applying defaults and then Validate.
+// Every error names the configuration key at fault.
+func Parse(src Source, project, stack string) (*Config, error) {
+	r := &reader{src: src}
+	region, _ := src("aws:region")
+	env := r.str("environment", stack)
+	cfg := &Config{
+		Project:     project,
+		Stack:       stack,
+		Environment: env,
+		Region:      strings.TrimSpace(region),
+		Network: Network{
+			VpcCidr:               r.str("vpcCidr", "10.0.0.0/16"),
+			AvailabilityZoneCount: r.integer("availabilityZoneCount", 2),
+			NatGatewayPerAz:       r.boolean("natGatewayPerAz", false),
+		},
+		Cluster: Cluster{
+			Name:                  r.str("clusterName", project+"-"+stack),
+			KubernetesVersion:     r.str("kubernetesVersion", "1.34"),
+			EndpointPublicCidrs:   r.list("clusterEndpointPublicCidrs", nil),
+			NodeInstanceTypes:     r.list("nodeInstanceTypes", []string{"t3.medium"}),
+			NodeAmiType:           r.str("nodeAmiType", "AL2023_x86_64_STANDARD"),
+			NodeDiskSizeGiB:       r.integer("nodeDiskSizeGiB", 20),
+			NodeMinSize:           r.integer("nodeMinSize", 2),
+			NodeDesiredSize:       r.integer("nodeDesiredSize", 2),
+			NodeMaxSize:           r.integer("nodeMaxSize", 4),
+			KMSKeyDeletionWindowD: r.integer("kmsKeyDeletionWindowDays", 30),
+		},
+		Database: Database{
+			InstanceClass:        r.str("dbInstanceClass", "db.t4g.micro"),
+			EngineVersion:        r.str("dbEngineVersion", "17"),
+			AllocatedStorageGiB:  r.integer("dbAllocatedStorageGiB", 20),
+			MaxAllocatedStorageG: r.integer("dbMaxAllocatedStorageGiB", 100),
+			MultiAz:              r.boolean("dbMultiAz", false),
+			BackupRetentionDays:  r.integer("dbBackupRetentionDays", 7),
+			DeletionProtection:   r.boolean("dbDeletionProtection", false),
+		},
+		Storage: Storage{
+			NoncurrentVersionDays: r.integer("bucketNoncurrentVersionDays", 30),
+			ForceDestroy:          r.boolean("bucketForceDestroy", false),
+		},
+		App: App{
+			Namespace:            r.str("namespace", "gopherops"),
+			ImageRepository:      r.str("imageRepository", "ghcr.io/gopherops/gopherops"),
+			ImageTag:             r.str("imageTag", ""),
+			ImageDigest:          r.str("imageDigest", ""),
+			MinReplicas:          r.integer("minReplicas", 2),
+			MaxReplicas:          r.integer("maxReplicas", 4),
+			TargetCPUUtilization: r.integer("hpaCpuUtilization", 70),
+			CPURequest:           r.str("cpuRequest", "250m"),
+			CPULimit:             r.str("cpuLimit", "1"),
+			MemoryRequest:        r.str("memoryRequest", "256Mi"),
+			MemoryLimit:          r.str("memoryLimit", "512Mi"),
+			LogLevel:             r.str("logLevel", "info"),
+			CertificateArn:       r.str("certificateArn", ""),
+			DomainName:           r.str("domainName", ""),
+			GHCRUsername:         r.str("ghcrUsername", ""),
+			GHCRToken:            r.secret("ghcrToken"),
+			SessionKey:           r.secret("sessionKey"),
+		},
+		Monitoring: Monitoring{
+			Enabled:              r.boolean("monitoringEnabled", false),
+			Namespace:            r.str("monitoringNamespace", "monitoring"),
+			ChartVersion:         r.str("monitoringChartVersion", "75.15.1"),
+			GrafanaAdminPassword: r.secret("grafanaAdminPassword"),
+		},
+	}
+	if len(r.errs) > 0 {
+		return nil, joinErrors(r.errs)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// KnownKeys lists every `gopherops:` key the loader reads, so tooling and
+// tests can reject typos in stack files.
+func KnownKeys() []string {
+	seen := map[string]bool{}
+	record := func(key string) (string, bool) {
+		if k, ok := strings.CutPrefix(key, Namespace+":"); ok {
+			seen[k] = true
+		}
+		return "", false
+	}
+	// Parse asks the source for every key it knows; the (failing) result is
+	// irrelevant here.
+	_, _ = Parse(record, Namespace, EnvDev)
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func joinErrors(errs []error) error {
+	return fmt.Errorf("invalid stack configuration:\n%w", errors.Join(errs...))
+}

@@ -1,0 +1,245 @@
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/gopherops/gopherops/infra/quantity"
+)
+
+var (
+	tagPattern       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestPattern    = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	repoPattern      = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
+	k8sNamePattern   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	clusterPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
+	versionPattern   = regexp.MustCompile(`^1\.[0-9]{2}$`)
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+	certArnPattern   = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$`)
+	domainPattern    = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	dbClassPattern   = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
+	majorVersionPatt = regexp.MustCompile(`^[0-9]{2}(\.[0-9]+)?$`)
+	logLevels        = []string{"debug", "info", "warn", "error"}
+)
+
+// Validate checks every setting and the combinations between them; the error
+// lists each problem on its own line, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	fail := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	k := func(name string) string { return Namespace + ":" + name }
+
+	switch c.Environment {
+	case EnvDev, EnvProd:
+	default:
+		fail(k("environment"), "%q must be %q or %q (defaults to the stack name)", c.Environment, EnvDev, EnvProd)
+	}
+	if !regionPattern.MatchString(c.Region) {
+		fail("aws:region", "%q is not an AWS region; set it with `pulumi config set aws:region us-east-1`", c.Region)
+	}
+
+	// Network.
+	if p, err := netip.ParsePrefix(c.Network.VpcCidr); err != nil || !p.Addr().Is4() || p.Masked() != p {
+		fail(k("vpcCidr"), "%q is not a valid IPv4 network CIDR such as 10.0.0.0/16", c.Network.VpcCidr)
+	} else if p.Bits() < 16 || p.Bits() > 22 {
+		fail(k("vpcCidr"), "%q must have a prefix length between /16 and /22", c.Network.VpcCidr)
+	}
+	if n := c.Network.AvailabilityZoneCount; n < 2 || n > 3 {
+		fail(k("availabilityZoneCount"), "%d must be 2 or 3", n)
+	}
+
+	// Cluster.
+	if !clusterPattern.MatchString(c.Cluster.Name) {
+		fail(k("clusterName"), "%q is not a valid EKS cluster name", c.Cluster.Name)
+	}
+	if !versionPattern.MatchString(c.Cluster.KubernetesVersion) {
+		fail(k("kubernetesVersion"), "%q must be a Kubernetes minor version such as 1.33", c.Cluster.KubernetesVersion)
+	}
+	if len(c.Cluster.EndpointPublicCidrs) == 0 {
+		fail(k("clusterEndpointPublicCidrs"), "must list the CIDRs allowed to reach the Kubernetes API (e.g. [\"203.0.113.10/32\"])")
+	}
+	for _, cidr := range c.Cluster.EndpointPublicCidrs {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil || !p.Addr().Is4() || p.Masked() != p {
+			fail(k("clusterEndpointPublicCidrs"), "%q is not a valid IPv4 CIDR", cidr)
+			continue
+		}
+		if p.Bits() == 0 && c.IsProd() {
+			fail(k("clusterEndpointPublicCidrs"), "%q opens the Kubernetes API to the whole internet, which prod does not allow", cidr)
+		}
+	}
+	if len(c.Cluster.NodeInstanceTypes) == 0 {
+		fail(k("nodeInstanceTypes"), "must name at least one EC2 instance type")
+	}
+	switch c.Cluster.NodeAmiType {
+	case "AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD":
+	default:
+		fail(k("nodeAmiType"), "%q must be AL2023_x86_64_STANDARD or AL2023_ARM_64_STANDARD (matching the instance types)", c.Cluster.NodeAmiType)
+	}
+	if c.Cluster.NodeDiskSizeGiB < 20 {
+		fail(k("nodeDiskSizeGiB"), "%d must be at least 20", c.Cluster.NodeDiskSizeGiB)
+	}
+	if c.Cluster.NodeMinSize < 1 {
+		fail(k("nodeMinSize"), "%d must be at least 1", c.Cluster.NodeMinSize)
+	}
+	if c.Cluster.NodeMinSize > c.Cluster.NodeMaxSize {
+		fail(k("nodeMinSize"), "%d must not exceed %s (%d)", c.Cluster.NodeMinSize, k("nodeMaxSize"), c.Cluster.NodeMaxSize)
+	}
+	if c.Cluster.NodeDesiredSize < c.Cluster.NodeMinSize || c.Cluster.NodeDesiredSize > c.Cluster.NodeMaxSize {
+		fail(k("nodeDesiredSize"), "%d must lie between %s and %s", c.Cluster.NodeDesiredSize, k("nodeMinSize"), k("nodeMaxSize"))
+	}
+	if d := c.Cluster.KMSKeyDeletionWindowD; d < 7 || d > 30 {
+		fail(k("kmsKeyDeletionWindowDays"), "%d must be between 7 and 30", d)
+	}
+
+	// Database.
+	if !dbClassPattern.MatchString(c.Database.InstanceClass) {
+		fail(k("dbInstanceClass"), "%q is not an RDS instance class such as db.t4g.micro", c.Database.InstanceClass)
+	}
+	if !majorVersionPatt.MatchString(c.Database.EngineVersion) || !strings.HasPrefix(c.Database.EngineVersion, "17") {
+		fail(k("dbEngineVersion"), "%q must be PostgreSQL 17 (the version compose and the migrations use)", c.Database.EngineVersion)
+	}
+	if c.Database.AllocatedStorageGiB < 20 {
+		fail(k("dbAllocatedStorageGiB"), "%d must be at least 20", c.Database.AllocatedStorageGiB)
+	}
+	if c.Database.MaxAllocatedStorageG < c.Database.AllocatedStorageGiB {
+		fail(k("dbMaxAllocatedStorageGiB"), "%d must not be below %s (%d)", c.Database.MaxAllocatedStorageG, k("dbAllocatedStorageGiB"), c.Database.AllocatedStorageGiB)
+	}
+	if d := c.Database.BackupRetentionDays; d < 1 || d > 35 {
+		fail(k("dbBackupRetentionDays"), "%d must be between 1 and 35", d)
+	}
+
+	// Storage.
+	if c.Storage.NoncurrentVersionDays < 1 {
+		fail(k("bucketNoncurrentVersionDays"), "%d must be at least 1", c.Storage.NoncurrentVersionDays)
+	}
+
+	// App.
+	a := c.App
+	if !k8sNamePattern.MatchString(a.Namespace) {
+		fail(k("namespace"), "%q is not a valid Kubernetes namespace name", a.Namespace)
+	}
+	if !repoPattern.MatchString(a.ImageRepository) {
+		fail(k("imageRepository"), "%q must be a lower-case image repository without tag or digest, e.g. ghcr.io/<owner>/gopherops", a.ImageRepository)
+	}
+	switch {
+	case a.ImageDigest != "":
+		if !digestPattern.MatchString(a.ImageDigest) {
+			fail(k("imageDigest"), "%q must be sha256:<64 hex digits>", a.ImageDigest)
+		}
+	case a.ImageTag == "":
+		fail(k("imageTag"), "is empty: set an immutable release tag (or %s)", k("imageDigest"))
+	case strings.EqualFold(a.ImageTag, "latest"):
+		fail(k("imageTag"), "%q is mutable and not reproducible: pin a release tag or %s", a.ImageTag, k("imageDigest"))
+	case !tagPattern.MatchString(a.ImageTag):
+		fail(k("imageTag"), "%q is not a valid image tag", a.ImageTag)
+	}
+	if a.MinReplicas < 1 {
+		fail(k("minReplicas"), "%d must be at least 1", a.MinReplicas)
+	}
+	if a.MinReplicas > a.MaxReplicas {
+		fail(k("minReplicas"), "%d must not exceed %s (%d)", a.MinReplicas, k("maxReplicas"), a.MaxReplicas)
+	}
+	if u := a.TargetCPUUtilization; u < 10 || u > 100 {
+		fail(k("hpaCpuUtilization"), "%d must be a percentage between 10 and 100", u)
+	}
+	cpuReq, errReq := quantity.CPUMillis(a.CPURequest)
+	if errReq != nil {
+		fail(k("cpuRequest"), "%v", errReq)
+	}
+	cpuLim, errLim := quantity.CPUMillis(a.CPULimit)
+	if errLim != nil {
+		fail(k("cpuLimit"), "%v", errLim)
+	}
+	if errReq == nil && errLim == nil && cpuReq > cpuLim {
+		fail(k("cpuRequest"), "%s must not exceed %s (%s)", a.CPURequest, k("cpuLimit"), a.CPULimit)
+	}
+	memReq, errReq := quantity.MemoryBytes(a.MemoryRequest)
+	if errReq != nil {
+		fail(k("memoryRequest"), "%v", errReq)
+	}
+	memLim, errLim := quantity.MemoryBytes(a.MemoryLimit)
+	if errLim != nil {
+		fail(k("memoryLimit"), "%v", errLim)
+	} else if memLim < 64<<20 {
+		fail(k("memoryLimit"), "%s is below the 64Mi the service needs", a.MemoryLimit)
+	}
+	if errReq == nil && errLim == nil && memReq > memLim {
+		fail(k("memoryRequest"), "%s must not exceed %s (%s)", a.MemoryRequest, k("memoryLimit"), a.MemoryLimit)
+	}
+	found := false
+	for _, l := range logLevels {
+		found = found || a.LogLevel == l
+	}
+	if !found {
+		fail(k("logLevel"), "%q must be one of %s", a.LogLevel, strings.Join(logLevels, ", "))
+	}
+	if a.CertificateArn != "" && !certArnPattern.MatchString(a.CertificateArn) {
+		fail(k("certificateArn"), "%q is not an ACM certificate ARN", a.CertificateArn)
+	}
+	if a.DomainName != "" && !domainPattern.MatchString(a.DomainName) {
+		fail(k("domainName"), "%q is not a lower-case DNS name", a.DomainName)
+	}
+	if a.DomainName != "" && a.CertificateArn == "" {
+		fail(k("domainName"), "needs %s so the name is served over HTTPS", k("certificateArn"))
+	}
+	if a.CertificateArn != "" && a.DomainName == "" {
+		fail(k("certificateArn"), "needs %s, the name the certificate covers", k("domainName"))
+	}
+	if a.GHCRToken.IsSet() != (a.GHCRUsername != "") {
+		fail(k("ghcrUsername"), "must be set together with %s (both only for a private image)", k("ghcrToken"))
+	}
+	if !a.SessionKey.IsSet() {
+		fail(k("sessionKey"), "is required: pulumi config set --secret %s \"$(openssl rand -base64 32)\"", k("sessionKey"))
+	} else if raw, err := base64.StdEncoding.DecodeString(a.SessionKey.value); err != nil || len(raw) < 32 {
+		fail(k("sessionKey"), "must be base64 of at least 32 random bytes (openssl rand -base64 32)")
+	}
+
+	// Monitoring.
+	if c.Monitoring.Enabled {
+		if !k8sNamePattern.MatchString(c.Monitoring.Namespace) || c.Monitoring.Namespace == a.Namespace {
+			fail(k("monitoringNamespace"), "%q must be a valid namespace name other than the app's", c.Monitoring.Namespace)
+		}
+		if c.Monitoring.ChartVersion == "" {
+			fail(k("monitoringChartVersion"), "must pin a kube-prometheus-stack chart version")
+		}
+		if len(c.Monitoring.GrafanaAdminPassword.value) < 12 {
+			fail(k("grafanaAdminPassword"), "is required (12+ characters) when monitoring is enabled: pulumi config set --secret %s ...", k("grafanaAdminPassword"))
+		}
+	}
+
+	// Production rules.
+	if c.IsProd() {
+		if !c.Database.MultiAz {
+			fail(k("dbMultiAz"), "must be true in prod (a single-AZ database is an outage waiting to happen)")
+		}
+		if !c.Database.DeletionProtection {
+			fail(k("dbDeletionProtection"), "must be true in prod")
+		}
+		if c.Database.BackupRetentionDays < 30 {
+			fail(k("dbBackupRetentionDays"), "%d must be at least 30 in prod", c.Database.BackupRetentionDays)
+		}
+		if c.Network.AvailabilityZoneCount < 3 {
+			fail(k("availabilityZoneCount"), "%d must be 3 in prod", c.Network.AvailabilityZoneCount)
+		}
+		if !c.Network.NatGatewayPerAz {
+			fail(k("natGatewayPerAz"), "must be true in prod so one AZ failure does not cut egress")
+		}
+		if a.MinReplicas < 2 {
+			fail(k("minReplicas"), "%d must be at least 2 in prod", a.MinReplicas)
+		}
+		if c.Storage.ForceDestroy {
+			fail(k("bucketForceDestroy"), "must be false in prod")
+		}
+	}
+
+	if len(errs) > 0 {
+		return joinErrors(errs)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+// Package database provisions the RDS PostgreSQL instance GopherOps stores its
+// data in: private subnets only, reachable on 5432 from the cluster's nodes
+// only, encrypted, TLS enforced, with the master password generated and kept
+// by AWS in Secrets Manager.
+package database
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Port is the PostgreSQL port the instance listens on.
+const Port = 5432
+
+// DatabaseName is the database the service connects to.
+const DatabaseName = "gopherops"
+
+// Args configures the Database component.
+type Args struct {
+	VpcID            pulumi.StringInput
+	PrivateSubnetIDs pulumi.StringArrayInput
+	// ClientSecurityGroupID is the only security group admitted on 5432 (the nodes').
+	ClientSecurityGroupID pulumi.StringInput
+
+	InstanceClass       string
+	EngineVersion       string // major version, e.g. "17"
+	AllocatedStorageGiB int
+	MaxAllocatedStorage int
+	MultiAz             bool
+	BackupRetentionDays int
+	// Protected turns on deletion protection and a final snapshot (prod).
+	Protected bool
+	Tags      map[string]string
+}
+
+// Database is the RDS instance with its network and parameter settings.
+type Database struct {
+	pulumi.ResourceState
+
+	SecurityGroup  *ec2.SecurityGroup
+	SubnetGroup    *rds.SubnetGroup
+	ParameterGroup *rds.ParameterGroup
+	Instance       *rds.Instance
+
+	// Address is the instance's DNS name.
+	Address pulumi.StringOutput
+	// SecretArn is the Secrets Manager secret AWS keeps the master credentials in.
+	SecretArn pulumi.StringOutput
+	// URL is a credential-free connection URL (sslmode=require) for the service.
+	URL pulumi.StringOutput
+}
+
+// New creates the Database component and its children.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Database, error) {
+	d := &Database{}
+	if err := ctx.RegisterComponentResource("gopherops:infra:Database", name, d, opts...); err != nil {
+		return nil, fmt.Errorf("database: register component: %w", err)
+	}
+	parent := pulumi.Parent(d)
+	tags := pulumi.StringMap{}
+	for k, v := range args.Tags {
+		tags[k] = pulumi.String(v)
+	}
+	var err error
+
+	// No egress rules: the instance never opens connections.
+	d.SecurityGroup, err = ec2.NewSecurityGroup(ctx, name, &ec2.SecurityGroupArgs{
+		VpcId:       args.VpcID,
+		Description: pulumi.String("GopherOps PostgreSQL: 5432 from the EKS nodes only"),
+		Ingress: ec2.SecurityGroupIngressArray{
+			ec2.SecurityGroupIngressArgs{
+				Description:    pulumi.String("PostgreSQL from the EKS nodes"),
+				Protocol:       pulumi.String("tcp"),
+				FromPort:       pulumi.Int(Port),
+				ToPort:         pulumi.Int(Port),
+				SecurityGroups: pulumi.StringArray{args.ClientSecurityGroupID},
+			},
+		},
+		Tags: tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("database: security group: %w", err)
+	}
+
+	d.SubnetGroup, err = rds.NewSubnetGroup(ctx, name, &rds.SubnetGroupArgs{
+		Description: pulumi.String("GopherOps PostgreSQL: private subnets"),
+		SubnetIds:   args.PrivateSubnetIDs,
+		Tags:        tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("database: subnet group: %w", err)
+	}
+
+	major := args.EngineVersion
+	if len(major) > 2 {
+		major = major[:2]
+	}
+	d.ParameterGroup, err = rds.NewParameterGroup(ctx, name, &rds.ParameterGroupArgs{
+		Family:      pulumi.String("postgres" + major),
+		Description: pulumi.String("GopherOps PostgreSQL: TLS only, connection logging"),
+		Parameters: rds.ParameterGroupParameterArray{
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("rds.force_ssl"), Value: pulumi.String("1")},
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_connections"), Value: pulumi.String("1")},
+			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String("1000")},
+		},
+		Tags: tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("database: parameter group: %w", err)
+	}
+
+	instanceArgs := &rds.InstanceArgs{
+		Engine:                       pulumi.String("postgres"),
+		EngineVersion:                pulumi.String(args.EngineVersion),
+		InstanceClass:                pulumi.String(args.InstanceClass),
+		DbName:                       pulumi.String(DatabaseName),
+		Username:                     pulumi.String("gopherops"),
+		ManageMasterUserPassword:     pulumi.Bool(true),
+		Port:                         pulumi.Int(Port),
+		DbSubnetGroupName:            d.SubnetGroup.Name,
+		VpcSecurityGroupIds:          pulumi.StringArray{d.SecurityGroup.ID()},
+		ParameterGroupName:           d.ParameterGroup.Name,
+		PubliclyAccessible:           pulumi.Bool(false),
+		StorageEncrypted:             pulumi.Bool(true),
+		StorageType:                  pulumi.String("gp3"),
+		AllocatedStorage:             pulumi.Int(args.AllocatedStorageGiB),
+		MaxAllocatedStorage:          pulumi.Int(args.MaxAllocatedStorage),
+		MultiAz:                      pulumi.Bool(args.MultiAz),
+		BackupRetentionPeriod:        pulumi.Int(args.BackupRetentionDays),
+		BackupWindow:                 pulumi.String("03:00-04:00"),
+		MaintenanceWindow:            pulumi.String("sun:04:30-sun:05:30"),
+		CopyTagsToSnapshot:           pulumi.Bool(true),
+		AutoMinorVersionUpgrade:      pulumi.Bool(true),
+		AllowMajorVersionUpgrade:     pulumi.Bool(false),
+		EnabledCloudwatchLogsExports: pulumi.StringArray{pulumi.String("postgresql"), pulumi.String("upgrade")},
+		DeletionProtection:           pulumi.Bool(args.Protected),
+		SkipFinalSnapshot:            pulumi.Bool(!args.Protected),
+		Tags:                         tags,
+	}
+	if args.Protected {
+		instanceArgs.FinalSnapshotIdentifier = pulumi.String(name + "-final")
+		instanceArgs.DeleteAutomatedBackups = pulumi.Bool(false)
+	}
+	instanceOpts := []pulumi.ResourceOption{parent}
+	if args.Protected {
+		instanceOpts = append(instanceOpts, pulumi.Protect(true))
+	}
+	d.Instance, err = rds.NewInstance(ctx, name, instanceArgs, instanceOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("database: instance: %w", err)
+	}
+
+	d.Address = d.Instance.Address
+	d.SecretArn = d.Instance.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
+	d.URL = pulumi.Sprintf("postgres://%s:%d/%s?sslmode=require", d.Instance.Address, Port, DatabaseName)
+	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"address":   d.Address,
+		"secretArn": d.SecretArn,
+		"url":       d.URL,
+	}); err != nil {
+		return nil, fmt.Errorf("database: register outputs: %w", err)
+	}
+	return d, nil
+}

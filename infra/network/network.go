@@ -1,0 +1,233 @@
+// Package network provisions the VPC GopherOps runs in: public subnets for load
+// balancers and NAT, private subnets for nodes and the database, one route
+// table per private subnet, and the subnet tags EKS needs to place load
+// balancers.
+package network
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Args configures the Network component.
+type Args struct {
+	// CidrBlock is the VPC's IPv4 range (a /16 to /22).
+	CidrBlock string
+	// AvailabilityZones to spread subnets over (2 or 3).
+	AvailabilityZones []string
+	// NatGatewayPerAz creates one NAT gateway per AZ (prod) instead of one shared gateway (dev).
+	NatGatewayPerAz bool
+	// ClusterName is the EKS cluster that will use the subnets (for the kubernetes.io/cluster tag).
+	ClusterName string
+	// Tags are added to every resource.
+	Tags map[string]string
+}
+
+// Network is the VPC with its subnets, gateways and the security group the
+// cluster's nodes carry.
+type Network struct {
+	pulumi.ResourceState
+
+	Vpc               *ec2.Vpc
+	PublicSubnets     []*ec2.Subnet
+	PrivateSubnets    []*ec2.Subnet
+	NatGateways       []*ec2.NatGateway
+	NodeSecurityGroup *ec2.SecurityGroup
+
+	VpcID               pulumi.StringOutput
+	PublicSubnetIDs     pulumi.StringArrayOutput
+	PrivateSubnetIDs    pulumi.StringArrayOutput
+	NodeSecurityGroupID pulumi.StringOutput
+}
+
+// New creates the Network component and its children.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Network, error) {
+	if len(args.AvailabilityZones) < 2 {
+		return nil, fmt.Errorf("network: need at least 2 availability zones, got %d", len(args.AvailabilityZones))
+	}
+	plan, err := PlanSubnets(args.CidrBlock, len(args.AvailabilityZones))
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	n := &Network{}
+	if err := ctx.RegisterComponentResource("gopherops:infra:Network", name, n, opts...); err != nil {
+		return nil, fmt.Errorf("network: register component: %w", err)
+	}
+	parent := pulumi.Parent(n)
+	tags := func(extra map[string]string) pulumi.StringMap {
+		m := pulumi.StringMap{}
+		for k, v := range args.Tags {
+			m[k] = pulumi.String(v)
+		}
+		for k, v := range extra {
+			m[k] = pulumi.String(v)
+		}
+		return m
+	}
+	clusterTag := "kubernetes.io/cluster/" + args.ClusterName
+
+	n.Vpc, err = ec2.NewVpc(ctx, name, &ec2.VpcArgs{
+		CidrBlock:          pulumi.String(args.CidrBlock),
+		EnableDnsHostnames: pulumi.Bool(true),
+		EnableDnsSupport:   pulumi.Bool(true),
+		Tags:               tags(map[string]string{"Name": name}),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("network: vpc: %w", err)
+	}
+
+	// The VPC's default security group admits nothing, so nothing relies on it.
+	if _, err := ec2.NewDefaultSecurityGroup(ctx, name+"-default", &ec2.DefaultSecurityGroupArgs{
+		VpcId: n.Vpc.ID(),
+		Tags:  tags(map[string]string{"Name": name + "-default-deny"}),
+	}, parent); err != nil {
+		return nil, fmt.Errorf("network: default security group: %w", err)
+	}
+
+	igw, err := ec2.NewInternetGateway(ctx, name, &ec2.InternetGatewayArgs{
+		VpcId: n.Vpc.ID(),
+		Tags:  tags(map[string]string{"Name": name}),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("network: internet gateway: %w", err)
+	}
+	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
+		VpcId: n.Vpc.ID(),
+		Routes: ec2.RouteTableRouteArray{
+			ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), GatewayId: igw.ID()},
+		},
+		Tags: tags(map[string]string{"Name": name + "-public"}),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("network: public route table: %w", err)
+	}
+
+	for i, az := range args.AvailabilityZones {
+		sub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.SubnetArgs{
+			VpcId:            n.Vpc.ID(),
+			CidrBlock:        pulumi.String(plan.Public[i]),
+			AvailabilityZone: pulumi.String(az),
+			// Nothing launched here needs a public IP by default: NAT gets an
+			// Elastic IP and load balancers get their own addresses.
+			MapPublicIpOnLaunch: pulumi.Bool(false),
+			Tags: tags(map[string]string{
+				"Name":                   fmt.Sprintf("%s-public-%s", name, az),
+				"kubernetes.io/role/elb": "1",
+				clusterTag:               "shared",
+			}),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("network: public subnet %s: %w", az, err)
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.RouteTableAssociationArgs{
+			SubnetId:     sub.ID(),
+			RouteTableId: publicRT.ID(),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("network: public route association %s: %w", az, err)
+		}
+		n.PublicSubnets = append(n.PublicSubnets, sub)
+	}
+
+	natCount := 1
+	if args.NatGatewayPerAz {
+		natCount = len(args.AvailabilityZones)
+	}
+	for i := 0; i < natCount; i++ {
+		eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%d", name, i), &ec2.EipArgs{
+			Domain: pulumi.String("vpc"),
+			Tags:   tags(map[string]string{"Name": fmt.Sprintf("%s-nat-%d", name, i)}),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("network: nat eip %d: %w", i, err)
+		}
+		nat, err := ec2.NewNatGateway(ctx, fmt.Sprintf("%s-%d", name, i), &ec2.NatGatewayArgs{
+			AllocationId: eip.ID(),
+			SubnetId:     n.PublicSubnets[i].ID(),
+			Tags:         tags(map[string]string{"Name": fmt.Sprintf("%s-%s", name, args.AvailabilityZones[i])}),
+		}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
+		if err != nil {
+			return nil, fmt.Errorf("network: nat gateway %d: %w", i, err)
+		}
+		n.NatGateways = append(n.NatGateways, nat)
+	}
+
+	for i, az := range args.AvailabilityZones {
+		sub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-private-%d", name, i), &ec2.SubnetArgs{
+			VpcId:            n.Vpc.ID(),
+			CidrBlock:        pulumi.String(plan.Private[i]),
+			AvailabilityZone: pulumi.String(az),
+			Tags: tags(map[string]string{
+				"Name":                            fmt.Sprintf("%s-private-%s", name, az),
+				"kubernetes.io/role/internal-elb": "1",
+				clusterTag:                        "shared",
+			}),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("network: private subnet %s: %w", az, err)
+		}
+		nat := n.NatGateways[i%len(n.NatGateways)]
+		rt, err := ec2.NewRouteTable(ctx, fmt.Sprintf("%s-private-%d", name, i), &ec2.RouteTableArgs{
+			VpcId: n.Vpc.ID(),
+			Routes: ec2.RouteTableRouteArray{
+				ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), NatGatewayId: nat.ID()},
+			},
+			Tags: tags(map[string]string{"Name": fmt.Sprintf("%s-private-%s", name, az)}),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("network: private route table %s: %w", az, err)
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%d", name, i), &ec2.RouteTableAssociationArgs{
+			SubnetId:     sub.ID(),
+			RouteTableId: rt.ID(),
+		}, parent); err != nil {
+			return nil, fmt.Errorf("network: private route association %s: %w", az, err)
+		}
+		n.PrivateSubnets = append(n.PrivateSubnets, sub)
+	}
+
+	// Nodes (and so pods, which share the node ENIs' groups under the VPC CNI)
+	// carry this group; the database admits PostgreSQL from it alone. Traffic
+	// between nodes and the control plane goes through the EKS cluster
+	// security group, which nodes carry as well.
+	n.NodeSecurityGroup, err = ec2.NewSecurityGroup(ctx, name+"-nodes", &ec2.SecurityGroupArgs{
+		VpcId:       n.Vpc.ID(),
+		Description: pulumi.String("GopherOps EKS nodes: identifies workload traffic to the database"),
+		Egress: ec2.SecurityGroupEgressArray{
+			ec2.SecurityGroupEgressArgs{
+				Description: pulumi.String("nodes reach AWS APIs, registries and the database"),
+				Protocol:    pulumi.String("-1"),
+				FromPort:    pulumi.Int(0),
+				ToPort:      pulumi.Int(0),
+				CidrBlocks:  pulumi.StringArray{pulumi.String("0.0.0.0/0")},
+			},
+		},
+		Tags: tags(map[string]string{"Name": name + "-nodes"}),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("network: node security group: %w", err)
+	}
+
+	n.VpcID = n.Vpc.ID().ToStringOutput()
+	n.PublicSubnetIDs = subnetIDs(n.PublicSubnets)
+	n.PrivateSubnetIDs = subnetIDs(n.PrivateSubnets)
+	n.NodeSecurityGroupID = n.NodeSecurityGroup.ID().ToStringOutput()
+	if err := ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"vpcId":               n.VpcID,
+		"publicSubnetIds":     n.PublicSubnetIDs,
+		"privateSubnetIds":    n.PrivateSubnetIDs,
+		"nodeSecurityGroupId": n.NodeSecurityGroupID,
+	}); err != nil {
+		return nil, fmt.Errorf("network: register outputs: %w", err)
+	}
+	return n, nil
+}
+
+func subnetIDs(subnets []*ec2.Subnet) pulumi.StringArrayOutput {
+	ids := make(pulumi.StringArray, len(subnets))
+	for i, s := range subnets {
+		ids[i] = s.ID()
+	}
+	return ids.ToStringArrayOutput()
+}
