@@ -27,7 +27,7 @@ func loadCompose(t *testing.T, profiles []string, env ...string) *types.Project 
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
 	}
-	project, err := cli.ProjectFromOptions(context.Background(), opts)
+	project, err := opts.LoadProject(context.Background())
 	if err != nil {
 		t.Fatalf("load compose.yaml: %v", err)
 	}

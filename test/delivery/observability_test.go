@@ -380,11 +380,16 @@ func scrapeLiveService(t *testing.T) map[string]bool {
 	go func() { done <- srv.Wait() }()
 	t.Cleanup(func() {
 		_ = srv.Process.Signal(syscall.SIGTERM)
+		var exit error
 		select {
-		case <-done:
+		case exit = <-done:
 		case <-time.After(30 * time.Second):
 			_ = srv.Process.Kill()
-			<-done
+			exit = <-done
+			t.Errorf("gopherops did not stop within 30s of SIGTERM (%v)", exit)
+		}
+		if exit != nil && !t.Failed() {
+			t.Errorf("gopherops exited with %v after SIGTERM, want a clean shutdown", exit)
 		}
 		if t.Failed() {
 			t.Logf("gopherops output:\n%s", logs.String())
