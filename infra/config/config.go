@@ -62,6 +62,8 @@ type Config struct {
 	Stack       string
 	Environment string // EnvDev or EnvProd
 	Region      string // aws:region
+	// Decommission relaxes the prod protections so the stack can be destroyed.
+	Decommission bool
 
 	Network    Network
 	Cluster    Cluster
@@ -277,10 +279,11 @@ func Parse(src Source, project, stack string) (*Config, error) {
 	region, _ := src("aws:region")
 	env := r.str("environment", stack)
 	cfg := &Config{
-		Project:     project,
-		Stack:       stack,
-		Environment: env,
-		Region:      strings.TrimSpace(region),
+		Project:      project,
+		Stack:        stack,
+		Environment:  env,
+		Region:       strings.TrimSpace(region),
+		Decommission: r.boolean("decommission", false),
 		Network: Network{
 			VpcCidr:               r.str("vpcCidr", "10.0.0.0/16"),
 			AvailabilityZoneCount: r.integer("availabilityZoneCount", 2),
@@ -288,7 +291,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 		},
 		Cluster: Cluster{
 			Name:                  r.str("clusterName", project+"-"+stack),
-			KubernetesVersion:     r.str("kubernetesVersion", "1.34"),
+			KubernetesVersion:     r.str("kubernetesVersion", "1.35"),
 			EndpointPublicCidrs:   r.list("clusterEndpointPublicCidrs", nil),
 			NodeInstanceTypes:     r.list("nodeInstanceTypes", []string{"t3.medium"}),
 			NodeAmiType:           r.str("nodeAmiType", "AL2023_x86_64_STANDARD"),

@@ -218,8 +218,8 @@ func (c *Config) Validate() error {
 		if !c.Database.MultiAz {
 			fail(k("dbMultiAz"), "must be true in prod (a single-AZ database is an outage waiting to happen)")
 		}
-		if !c.Database.DeletionProtection {
-			fail(k("dbDeletionProtection"), "must be true in prod")
+		if !c.Database.DeletionProtection && !c.Decommission {
+			fail(k("dbDeletionProtection"), "must be true in prod (set %s to true first to tear the stack down)", k("decommission"))
 		}
 		if c.Database.BackupRetentionDays < 30 {
 			fail(k("dbBackupRetentionDays"), "%d must be at least 30 in prod", c.Database.BackupRetentionDays)
@@ -233,8 +233,8 @@ func (c *Config) Validate() error {
 		if a.MinReplicas < 2 {
 			fail(k("minReplicas"), "%d must be at least 2 in prod", a.MinReplicas)
 		}
-		if c.Storage.ForceDestroy {
-			fail(k("bucketForceDestroy"), "must be false in prod")
+		if c.Storage.ForceDestroy && !c.Decommission {
+			fail(k("bucketForceDestroy"), "must be false in prod (set %s to true first to tear the stack down)", k("decommission"))
 		}
 	}
 

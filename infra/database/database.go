@@ -31,9 +31,11 @@ type Args struct {
 	MaxAllocatedStorage int
 	MultiAz             bool
 	BackupRetentionDays int
-	// Protected turns on deletion protection and a final snapshot (prod).
-	Protected bool
-	Tags      map[string]string
+	// DeletionProtection turns on RDS deletion protection and Pulumi's protect.
+	DeletionProtection bool
+	// FinalSnapshot keeps a snapshot when the instance is deleted (prod).
+	FinalSnapshot bool
+	Tags          map[string]string
 }
 
 // Database is the RDS instance with its network and parameter settings.
@@ -136,16 +138,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		AutoMinorVersionUpgrade:      pulumi.Bool(true),
 		AllowMajorVersionUpgrade:     pulumi.Bool(false),
 		EnabledCloudwatchLogsExports: pulumi.StringArray{pulumi.String("postgresql"), pulumi.String("upgrade")},
-		DeletionProtection:           pulumi.Bool(args.Protected),
-		SkipFinalSnapshot:            pulumi.Bool(!args.Protected),
+		DeletionProtection:           pulumi.Bool(args.DeletionProtection),
+		SkipFinalSnapshot:            pulumi.Bool(!args.FinalSnapshot),
 		Tags:                         tags,
 	}
-	if args.Protected {
+	if args.FinalSnapshot {
 		instanceArgs.FinalSnapshotIdentifier = pulumi.String(name + "-final")
 		instanceArgs.DeleteAutomatedBackups = pulumi.Bool(false)
 	}
 	instanceOpts := []pulumi.ResourceOption{parent}
-	if args.Protected {
+	if args.DeletionProtection {
 		instanceOpts = append(instanceOpts, pulumi.Protect(true))
 	}
 	d.Instance, err = rds.NewInstance(ctx, name, instanceArgs, instanceOpts...)

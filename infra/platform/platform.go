@@ -95,7 +95,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 		MaxAllocatedStorage:   cfg.Database.MaxAllocatedStorageG,
 		MultiAz:               cfg.Database.MultiAz,
 		BackupRetentionDays:   cfg.Database.BackupRetentionDays,
-		Protected:             cfg.Database.DeletionProtection,
+		DeletionProtection:    cfg.Database.DeletionProtection,
+		FinalSnapshot:         cfg.IsProd(),
 		Tags:                  tags,
 	})
 	if err != nil {

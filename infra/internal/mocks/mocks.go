@@ -1,0 +1,235 @@
+// Package mocks is the Pulumi mock monitor the infra tests run the program
+// under: it records every resource registration exactly as the engine would
+// receive it (type, name, inputs, provider, dependencies, order), answers the
+// AWS invokes the program uses, and fills in the outputs AWS and Kubernetes
+// would compute, so later resources see realistic IDs and ARNs.
+package mocks
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Fixed values the mocked cloud returns.
+const (
+	AccountID   = "123456789012"
+	Region      = "us-east-1"
+	OIDCIssuer  = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	ClusterSGID = "sg-eks-cluster"
+	LBHostname  = "a1b2c3-gopherops.elb.us-east-1.amazonaws.com"
+	RDSSecret   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0123abcd-AbCdEf"
+)
+
+// Registration is one NewResource call as the mock monitor saw it.
+type Registration struct {
+	Type     string
+	Name     string
+	ID       string
+	Inputs   resource.PropertyMap
+	Provider string
+	// Dependencies are the URNs the SDK declared (explicit dependsOn plus input dependencies).
+	Dependencies []string
+	// Seq is the position of the call; Done is the position at which it returned.
+	Seq, Done int
+	// Outputs is the state the mock returned.
+	Outputs resource.PropertyMap
+}
+
+// Monitor implements pulumi.MockResourceMonitor and records everything.
+type Monitor struct {
+	// Delay holds NewResource of the given types for a while before it
+	// returns, widening any race between resources that should be ordered.
+	Delay map[string]time.Duration
+
+	mu    sync.Mutex
+	seq   int
+	regs  []*Registration
+	calls []string
+}
+
+// New returns an empty Monitor.
+func New() *Monitor { return &Monitor{Delay: map[string]time.Duration{}} }
+
+func (m *Monitor) next() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	return m.seq
+}
+
+// NewResource records a registration and returns mocked outputs.
+func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	reg := &Registration{
+		Type:     args.TypeToken,
+		Name:     args.Name,
+		Inputs:   args.Inputs,
+		Provider: args.Provider,
+		Seq:      m.next(),
+	}
+	if args.RegisterRPC != nil {
+		reg.Dependencies = args.RegisterRPC.GetDependencies()
+	}
+	m.mu.Lock()
+	m.regs = append(m.regs, reg)
+	m.mu.Unlock()
+
+	if d := m.Delay[args.TypeToken]; d > 0 {
+		time.Sleep(d)
+	}
+	reg.ID, reg.Outputs = outputs(args)
+	reg.Done = m.next()
+	return reg.ID, reg.Outputs, nil
+}
+
+// Call answers the AWS invokes the program makes.
+func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	m.calls = append(m.calls, args.Token)
+	m.mu.Unlock()
+	switch args.Token {
+	case "aws:index/getAvailabilityZones:getAvailabilityZones":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"names":   []any{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"},
+			"zoneIds": []any{"use1-az1", "use1-az2", "use1-az4", "use1-az6"},
+			"id":      Region,
+		}), nil
+	case "aws:index/getPartition:getPartition":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws",
+		}), nil
+	}
+	return nil, fmt.Errorf("mocks: unexpected invoke %s", args.Token)
+}
+
+// Calls lists the invoke tokens in call order.
+func (m *Monitor) Calls() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.calls...)
+}
+
+// All returns every registration in call order.
+func (m *Monitor) All() []*Registration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := append([]*Registration(nil), m.regs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}
+
+// ByType returns the registrations of one type token, in call order.
+func (m *Monitor) ByType(typ string) []*Registration {
+	var out []*Registration
+	for _, r := range m.All() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// DependsOn reports whether r declared a dependency on the resource of the
+// given type and logical name (URNs end in "<type>::<name>", the type
+// possibly qualified by its parents' types).
+func (r *Registration) DependsOn(typ, name string) bool {
+	for _, urn := range r.Dependencies {
+		if strings.HasSuffix(urn, "::"+typ+"::"+name) || strings.HasSuffix(urn, "$"+typ+"::"+name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Get returns the registration of a type and logical name, or nil.
+func (m *Monitor) Get(typ, name string) *Registration {
+	for _, r := range m.All() {
+		if r.Type == typ && r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// outputs computes the ID and the state a real provider would return: the
+// inputs plus the computed properties the program reads.
+func outputs(args pulumi.MockResourceArgs) (string, resource.PropertyMap) {
+	state := args.Inputs.Copy()
+	set := func(k string, v any) { state[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
+	has := func(k string) bool { _, ok := state[resource.PropertyKey(k)]; return ok }
+	name := args.Name
+	id := name + "-id"
+	service := ""
+	if parts := strings.Split(args.TypeToken, ":"); len(parts) == 3 && parts[0] == "aws" {
+		service = strings.Split(parts[1], "/")[0]
+		if !has("arn") {
+			set("arn", fmt.Sprintf("arn:aws:%s:%s:%s:%s/%s", service, Region, AccountID, strings.ToLower(parts[2]), name))
+		}
+	}
+
+	switch args.TypeToken {
+	case "aws:ec2/securityGroup:SecurityGroup":
+		id = "sg-" + name
+	case "aws:ec2/subnet:Subnet":
+		id = "subnet-" + name
+	case "aws:ec2/vpc:Vpc":
+		id = "vpc-" + name
+	case "aws:ec2/launchTemplate:LaunchTemplate":
+		id = "lt-" + name
+		set("latestVersion", 1)
+	case "aws:kms/key:Key":
+		id = "key-" + name
+		set("arn", fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", Region, AccountID, id))
+	case "aws:iam/role:Role":
+		set("name", name+"-role")
+		set("arn", fmt.Sprintf("arn:aws:iam::%s:role/%s-role", AccountID, name))
+	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+		set("arn", fmt.Sprintf("arn:aws:iam::%s:oidc-provider/%s", AccountID, OIDCIssuer))
+	case "aws:eks/cluster:Cluster":
+		set("endpoint", "https://EXAMPLE.gr7.us-east-1.eks.amazonaws.com")
+		set("certificateAuthority", map[string]any{"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"})
+		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": "https://" + OIDCIssuer}}}})
+		vpc := map[string]any{}
+		if v, ok := state["vpcConfig"]; ok && v.IsObject() {
+			vpc = v.ObjectValue().Mappable()
+		}
+		vpc["clusterSecurityGroupId"] = ClusterSGID
+		set("vpcConfig", vpc)
+	case "aws:rds/instance:Instance":
+		addr := name + ".c0ffee.us-east-1.rds.amazonaws.com"
+		set("address", addr)
+		set("endpoint", addr+":5432")
+		set("masterUserSecrets", []any{map[string]any{"secretArn": RDSSecret, "secretStatus": "active"}})
+	case "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup":
+		set("name", name+"-generated")
+	case "aws:s3/bucketV2:BucketV2":
+		bucket := name + "-4f3e2d1"
+		id = bucket
+		set("bucket", bucket)
+		set("arn", "arn:aws:s3:::"+bucket)
+	}
+
+	if strings.HasPrefix(args.TypeToken, "kubernetes:") {
+		meta := map[string]any{}
+		if v, ok := state["metadata"]; ok && v.IsObject() {
+			meta = v.ObjectValue().Mappable()
+		}
+		if _, ok := meta["name"]; !ok {
+			meta["name"] = name + "-5x7k2p"
+		}
+		set("metadata", meta)
+		id = fmt.Sprint(meta["name"])
+		if ns, ok := meta["namespace"]; ok {
+			id = fmt.Sprint(ns) + "/" + id
+		}
+		if args.TypeToken == "kubernetes:core/v1:Service" {
+			set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"hostname": LBHostname}}}})
+		}
+	}
+	return id, state
+}

@@ -1,0 +1,175 @@
+package platform_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopherops/gopherops/infra/config"
+	"github.com/gopherops/gopherops/infra/internal/mocks"
+	"github.com/gopherops/gopherops/infra/platform"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Test secrets, set the way `pulumi config set --secret` hands them over.
+const (
+	testSessionKey      = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	testGrafanaPassword = "grafana-test-password"
+	testGHCRToken       = "ghp_test_token"
+)
+
+// jobDelay holds the migration Job's registration open so that a Deployment
+// not ordered after it would register while it is still pending.
+const jobDelay = 300 * time.Millisecond
+
+// run is the result of one program run under the mock monitor.
+type run struct {
+	stack   string
+	mon     *mocks.Monitor
+	cfg     *config.Config
+	p       *platform.Platform
+	outputs map[string]string
+	secret  map[string]bool
+}
+
+// deployStack runs the program for a committed stack file (repo root), with
+// the secrets an operator would set and optional overrides.
+func deployStack(t *testing.T, stack string, overrides map[string]string) *run {
+	t.Helper()
+	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{}
+	for k, v := range sf.Values {
+		values[k] = v
+	}
+	values["gopherops:sessionKey"] = testSessionKey
+	values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
+	for k, v := range overrides {
+		values[k] = v
+	}
+	secretKeys := []string{"gopherops:sessionKey", "gopherops:grafanaAdminPassword", "gopherops:ghcrToken"}
+	conf, _ := json.Marshal(values)
+	keys, _ := json.Marshal(secretKeys)
+	t.Setenv(pulumi.EnvConfig, string(conf))
+	t.Setenv(pulumi.EnvConfigSecretKeys, string(keys))
+
+	r := &run{stack: stack, mon: mocks.New(), outputs: map[string]string{}, secret: map[string]bool{}}
+	r.mon.Delay["kubernetes:batch/v1:Job"] = jobDelay
+	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		cfg, err := config.Load(ctx)
+		if err != nil {
+			return err
+		}
+		r.cfg = cfg
+		p, err := platform.Deploy(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		r.p = p
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for name, out := range p.Outputs {
+			wg.Add(1)
+			out.ApplyT(func(v string) string {
+				mu.Lock()
+				r.outputs[name] = v
+				mu.Unlock()
+				wg.Done()
+				return v
+			})
+			isSecret := pulumi.IsSecret(out)
+			mu.Lock()
+			r.secret[name] = isSecret
+			mu.Unlock()
+		}
+		wg.Wait()
+		return nil
+	}, pulumi.WithMocks("gopherops", stack, r.mon))
+	if err != nil {
+		t.Fatalf("program failed for stack %s: %v", stack, err)
+	}
+	return r
+}
+
+// one returns the single registration of a type, failing otherwise.
+func (r *run) one(t *testing.T, typ string) *mocks.Registration {
+	t.Helper()
+	regs := r.mon.ByType(typ)
+	if len(regs) != 1 {
+		t.Fatalf("want exactly one %s, got %d", typ, len(regs))
+	}
+	return regs[0]
+}
+
+// ids returns the mock IDs of the registrations of a type whose logical name
+// contains part, sorted.
+func (r *run) ids(typ, part string) []string {
+	var out []string
+	for _, reg := range r.mon.ByType(typ) {
+		if strings.Contains(reg.Name, part) {
+			out = append(out, reg.ID)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// strs converts a plain []any of strings.
+func strs(v any) []string {
+	arr, _ := v.([]any)
+	out := make([]string, 0, len(arr))
+	for _, e := range arr {
+		s, _ := e.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
+}
+
+// policyDoc parses an IAM/bucket policy JSON document from an input.
+func policyDoc(t *testing.T, reg *mocks.Registration, key string) map[string]any {
+	t.Helper()
+	raw := reg.Str(key)
+	if raw == "" {
+		t.Fatalf("%s has no %s", reg, key)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		t.Fatalf("%s: %s is not JSON: %v", reg, key, err)
+	}
+	return doc
+}
+
+// statements returns a policy's statements as maps.
+func statements(doc map[string]any) []map[string]any {
+	arr, _ := doc["Statement"].([]any)
+	out := make([]map[string]any, 0, len(arr))
+	for _, s := range arr {
+		if m, ok := s.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// asList turns a policy field that may be a string or a list into a list.
+func asList(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		return strs(x)
+	}
+	return nil
+}
