@@ -53,7 +53,7 @@ const (
 
 // env is one service instance on a fresh database behind a real HTTP server.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	pool    *pgxpool.Pool
 	svc     *accounts.Service
@@ -65,10 +65,10 @@ type env struct {
 
 type envOptions struct {
 	limiter accounts.Limiter
-	cfg     func(*config.Config)
+	cfg     func(*configT)
 }
 
-func newEnv(t *testing.T, opts ...envOptions) *env {
+func newEnv(t testing.TB, opts ...envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
@@ -145,6 +145,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // client is an HTTP client of the test server, with a bearer token or cookies.
 type client struct {
 	e     *env
+	t     testing.TB
 	hc    *http.Client
 	token string
 	csrf  string
@@ -152,11 +153,20 @@ type client struct {
 
 func (e *env) anon() *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{e: e, hc: &http.Client{
-		Jar:           jar,
-		Transport:     &validatingTransport{t: e.t, base: http.DefaultTransport},
+	c := &client{e: e, hc: &http.Client{Jar: jar}}
+	return c.on(e.t)
+}
+
+// on returns a copy of c that reports failures to t (a subtest or fuzz iteration).
+func (c *client) on(t testing.TB) *client {
+	cc := *c
+	cc.t = t
+	cc.hc = &http.Client{
+		Jar:           c.hc.Jar,
+		Transport:     &validatingTransport{t: t, base: http.DefaultTransport},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}
+	return &cc
 }
 
 // login returns a client authenticated with a fresh API token.
@@ -199,7 +209,7 @@ func (r response) json() map[string]any {
 }
 
 func (c *client) do(method, path string, body any, header map[string]string) response {
-	c.e.t.Helper()
+	c.t.Helper()
 	var rdr io.Reader
 	ct := ""
 	switch b := body.(type) {
@@ -216,7 +226,7 @@ func (c *client) do(method, path string, body any, header map[string]string) res
 	}
 	req, err := http.NewRequest(method, c.e.srv.URL+path, rdr)
 	if err != nil {
-		c.e.t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	if ct != "" {
 		req.Header.Set("Content-Type", ct)
@@ -229,7 +239,7 @@ func (c *client) do(method, path string, body any, header map[string]string) res
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		c.e.t.Fatalf("%s %s: %v", method, path, err)
+		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -240,7 +250,7 @@ var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 // page GETs an HTML page and remembers its CSRF token for the next form post.
 func (c *client) page(path string) response {
-	c.e.t.Helper()
+	c.t.Helper()
 	r := c.do("GET", path, nil, map[string]string{"Accept": "text/html"})
 	if m := csrfInput.FindSubmatch(r.body); m != nil {
 		c.csrf = string(m[1])
@@ -250,7 +260,7 @@ func (c *client) page(path string) response {
 
 // form posts fields with the remembered CSRF token.
 func (c *client) form(path string, fields url.Values) response {
-	c.e.t.Helper()
+	c.t.Helper()
 	if fields == nil {
 		fields = url.Values{}
 	}
@@ -273,7 +283,7 @@ func (e *env) browserLogin(loginName, pw string) *client {
 	return c
 }
 
-func expectProblem(t *testing.T, r response, status int) map[string]any {
+func expectProblem(t testing.TB, r response, status int) map[string]any {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d: %s", r.status, status, r.body)
@@ -316,7 +326,7 @@ func openapiRouter() (routers.Router, error) {
 // validatingTransport checks every request/response pair against the OpenAPI
 // document and records which operations the tests exercised.
 type validatingTransport struct {
-	t    *testing.T
+	t    testing.TB
 	base http.RoundTripper
 }
 
@@ -385,3 +395,5 @@ func checkOpenAPICoverage() int {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+type configT = config.Config
