@@ -184,7 +184,9 @@ type NewUser struct {
 }
 
 // Credentials are the new user's sign-in credentials.
-func (n NewUser) Credentials() Credentials { return Credentials{Login: n.Username, Password: n.Password} }
+func (n NewUser) Credentials() Credentials {
+	return Credentials{Login: n.Username, Password: n.Password}
+}
 
 // NewUserSpec returns a unique account of the given role whose password must
 // (force) or need not be changed at first sign-in; nil force leaves the
