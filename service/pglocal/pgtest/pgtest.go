@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gopherops/gopherops/migrations"
 	"github.com/gopherops/gopherops/service/internal/schema"
@@ -177,8 +178,16 @@ func createFromTemplate(ctx context.Context, name string) error {
 	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize() + " TEMPLATE " + pgx.Identifier{shared.template}.Sanitize()
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
-		if err = exec(ctx, shared.adminURL, sql); err == nil {
+		// FILE_COPY (PostgreSQL 15+) clones a small template several times
+		// faster than the default WAL-logged copy.
+		if err = exec(ctx, shared.adminURL, sql+" STRATEGY = FILE_COPY"); err == nil {
 			return nil
+		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42601" { // older server: no STRATEGY clause
+			if err = exec(ctx, shared.adminURL, sql); err == nil {
+				return nil
+			}
 		}
 		// 55006: another clone is reading the template right now; retry briefly.
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)

@@ -1,0 +1,209 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopherops/gopherops/service/internal/app"
+	"github.com/gopherops/gopherops/service/internal/config"
+	"github.com/gopherops/gopherops/service/internal/password"
+	"github.com/gopherops/gopherops/service/pglocal"
+	"github.com/gopherops/gopherops/service/pglocal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+type running struct {
+	base   string
+	admin  string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// serve runs app.Serve in-process on loopback listeners, as `gopherops serve` would.
+func serve(t *testing.T, dbURL string, delay time.Duration) *running {
+	t.Helper()
+	env := map[string]string{
+		"APP_ENV": "test", "DATABASE_URL": dbURL, "BLOB_STORE": "file://" + t.TempDir(),
+		"SESSION_KEY":      base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
+		"SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DELAY": delay.String(), "MIGRATE_ON_START": "true",
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{base: "http://" + httpL.Addr().String(), admin: "http://" + adminL.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	fast := password.FastParams
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() {
+		r.done <- app.Serve(ctx, cfg, log, app.Listeners{HTTP: httpL, Admin: adminL}, app.Options{PasswordParams: &fast})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	waitStatus(t, r.base+"/readyz", http.StatusOK, 30*time.Second)
+	return r
+}
+
+func status(url string) int {
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitStatus polls url until it answers want, within limit.
+func waitStatus(t *testing.T, url string, want int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	last := 0
+	for time.Now().Before(deadline) {
+		if last = status(url); last == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s answered %d, want %d within %s", url, last, want, limit)
+}
+
+func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	r := serve(t, pgtest.NewEmptyDatabase(t), 500*time.Millisecond)
+
+	// A request whose body is still arriving when SIGTERM lands.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"login":"nobody","password":"not-a-real-password"}`
+	fmt.Fprintf(conn, "POST /api/v1/auth/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
+
+	// A steady burst of requests on keep-alive connections around the signal.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failures := []string{}
+	stop := make(chan struct{})
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := http.Client{Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get(r.base + "/healthz")
+				if err != nil {
+					// Refused connections after the listener closed are not lost
+					// requests: they were never accepted.
+					if strings.Contains(err.Error(), "connection refused") {
+						return
+					}
+					mu.Lock()
+					failures = append(failures, err.Error())
+					mu.Unlock()
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					mu.Lock()
+					failures = append(failures, resp.Status)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	r.cancel() // what SIGTERM does through signal.NotifyContext
+
+	// Readiness fails at once, while the listener is still open for the delay.
+	waitStatus(t, r.base+"/readyz", http.StatusServiceUnavailable, 400*time.Millisecond)
+
+	// The slow request completes after the signal.
+	time.Sleep(700 * time.Millisecond)
+	if _, err := conn.Write([]byte(body[10:])); err != nil {
+		t.Fatalf("in-flight request cut off: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response to the in-flight request: %v", err)
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("in-flight request answered %d, want 401", resp.StatusCode)
+	}
+	close(stop)
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d requests lost during shutdown: %v", len(failures), failures[:min(3, len(failures))])
+	}
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("Serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return after the drain")
+	}
+	r.done <- nil // for the cleanup
+}
+
+func TestReadinessFollowsTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	srv, err := pglocal.Start(ctx, pglocal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := srv.CreateDatabase(ctx, "app", ""); err != nil {
+		t.Fatal(err)
+	}
+	r := serve(t, srv.URL("app"), 0)
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, r.base+"/readyz", http.StatusServiceUnavailable, 5*time.Second)
+	if got := status(r.base + "/healthz"); got != http.StatusOK {
+		t.Fatalf("liveness must not depend on the database: %d", got)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The same process recovers: the pool reconnects on its own.
+	waitStatus(t, r.base+"/readyz", http.StatusOK, 15*time.Second)
+	if got := status(r.admin + "/metrics"); got != http.StatusOK {
+		t.Fatalf("metrics: %d", got)
+	}
+}
