@@ -195,10 +195,19 @@ type Server struct {
 // startTimeout bounds how long serve may take to become ready.
 const startTimeout = time.Minute
 
-// Serve starts `gopherops serve` on free loopback ports with env, waits until
-// /readyz answers 200, and stops it (SIGTERM, then SIGKILL) when the test
-// ends. Its output goes to a file that is printed when the test fails.
+// Serve is Start, then waits until /readyz answers 200.
 func (b *Binary) Serve(t testing.TB, env Env) *Server {
+	t.Helper()
+	s := b.Start(t, env)
+	s.WaitReady(t)
+	return s
+}
+
+// Start starts `gopherops serve` on free loopback ports with env and waits
+// until it is alive (/healthz answers 200), ready or not. It stops the
+// process (SIGTERM, then SIGKILL) when the test ends. The process's output
+// goes to a file whose end is printed when the test fails.
+func (b *Binary) Start(t testing.TB, env Env) *Server {
 	t.Helper()
 	s := &Server{HTTPAddr: freeAddr(t), done: make(chan struct{})}
 	adminAddr := freeAddr(t)
@@ -227,7 +236,7 @@ func (b *Binary) Serve(t testing.TB, env Env) *Server {
 			t.Logf("gopherops serve output (%s), last %d lines:\n%s", s.logPath, logTailLines, tail(s.Log(), logTailLines))
 		}
 	})
-	s.WaitReady(t)
+	s.WaitStatus(t, "/healthz", http.StatusOK, startTimeout)
 	return s
 }
 
