@@ -136,7 +136,11 @@ func (s *Service) Authenticate(ctx context.Context, secret string, kind SessionK
 		return User{}, Session{}, ErrUnauthenticated
 	}
 	now := s.now()
-	sess, u, err := s.store.SessionBySecret(ctx, HashSecret(secret), now)
+	key := [32]byte(HashSecret(secret))
+	if u, sess, ok := s.auth.get(key, now); ok && sess.Kind == kind {
+		return u, sess, nil
+	}
+	sess, u, err := s.store.SessionBySecret(ctx, key[:], now)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, Session{}, ErrUnauthenticated
 	}
@@ -151,6 +155,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string, kind SessionK
 			s.log.WarnContext(ctx, "could not record session use", "err", err)
 		}
 	}
+	s.auth.put(key, u, sess, now)
 	return u, sess, nil
 }
 
@@ -159,6 +164,7 @@ func (s *Service) Logout(ctx context.Context, a Actor) error {
 	if a.SessionID == 0 {
 		return nil
 	}
+	s.auth.forgetSession(a.SessionID)
 	return s.store.DeleteSession(ctx, a.SessionID)
 }
 
@@ -175,6 +181,7 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id int64) error {
 		// Do not reveal other users' token IDs.
 		return ErrNotFound
 	}
+	s.auth.forgetSession(id)
 	return s.store.InTx(ctx, func(st Store) error {
 		if err := st.DeleteSession(ctx, id); err != nil {
 			return err

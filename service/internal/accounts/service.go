@@ -46,6 +46,9 @@ type Options struct {
 	Now           func() time.Time
 	SessionTTL    time.Duration
 	TokenTTL      time.Duration
+	// AuthCacheTTL is how long a successful authentication is reused; 0 means
+	// two seconds, negative disables the cache.
+	AuthCacheTTL time.Duration
 }
 
 // Service implements the account use cases.
@@ -60,6 +63,7 @@ type Service struct {
 	sessionTTL time.Duration
 	tokenTTL   time.Duration
 	dummyHash  string
+	auth       *authCache
 }
 
 // NewService wires a Service; zero TTLs get sensible defaults.
@@ -85,6 +89,12 @@ func NewService(o Options) (*Service, error) {
 	}
 	if s.tokenTTL == 0 {
 		s.tokenTTL = 30 * 24 * time.Hour
+	}
+	switch {
+	case o.AuthCacheTTL == 0:
+		s.auth = newAuthCache(2*time.Second, 50_000)
+	case o.AuthCacheTTL > 0:
+		s.auth = newAuthCache(o.AuthCacheTTL, 50_000)
 	}
 	// Sign-ins for unknown accounts verify against this hash so that response
 	// time does not reveal which usernames exist.

@@ -229,6 +229,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 		}
 		return s.audit(ctx, st, a, "user.updated", &u, map[string]any{"fields": changed})
 	})
+	s.auth.forgetUser(id)
 	return u, err
 }
 
@@ -255,6 +256,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id int64) error {
 		avatar = u.AvatarKey
 		return s.audit(ctx, st, a, "user.deleted", &u, map[string]any{"role": string(u.Role)})
 	})
+	s.auth.forgetUser(id)
 	if err != nil {
 		return err
 	}
@@ -313,6 +315,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current
 		}
 		return s.audit(ctx, st, a, "user.password_changed", &u, nil)
 	})
+	s.auth.forgetUser(id)
 	return u, err
 }
 
@@ -356,6 +359,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 		}
 		return s.audit(ctx, st, a, "user.password_reset", &u, nil)
 	})
+	s.auth.forgetUser(id)
 	if err != nil {
 		return User{}, "", err
 	}
@@ -393,6 +397,7 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 		}
 		return s.audit(ctx, st, a, "user.avatar_changed", &u, map[string]any{"content_type": ct, "bytes": len(data)})
 	})
+	s.auth.forgetUser(id)
 	if err != nil {
 		s.removeBlob(ctx, key)
 		return User{}, err
