@@ -28,6 +28,8 @@ BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 PROFILES ?=
 COMPOSE_BUILD ?= --build
 COMPOSE ?= docker compose
+# Extra go test flags for the compose suite (for example -run or -tags).
+TEST_COMPOSE_FLAGS ?=
 
 .PHONY: image compose-up compose-down lint vuln actionlint test-compose
 
@@ -72,7 +74,7 @@ actionlint: | $(ACTIONLINT) ## Lint .github/workflows with actionlint (and shell
 	$(ACTIONLINT) -color
 
 test-compose: ## Run the compose Terratest suite (go test ./test/compose/...) against the compose stack of GOPHEROPS_IMAGE
-	cd test && GOPHEROPS_IMAGE=$(GOPHEROPS_IMAGE) $(GO) test -vet=off -count=1 -timeout 30m ./compose/...
+	cd test && GOPHEROPS_IMAGE=$(GOPHEROPS_IMAGE) $(GO) test -vet=off -count=1 -timeout 30m $(TEST_COMPOSE_FLAGS) ./compose/...
 
 $(GOLANGCI_LINT):
 	GOBIN=$(GOBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)

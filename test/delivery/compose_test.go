@@ -152,6 +152,28 @@ func TestComposeDependencies(t *testing.T) {
 	}
 }
 
+// TestComposeOneShotsAreAdopted: `docker compose up --wait` counts a one-shot's
+// exit as success only when a long-running service waits for its completion.
+func TestComposeOneShotsAreAdopted(t *testing.T) {
+	for _, profiles := range [][]string{nil, {"observability"}} {
+		p := loadCompose(t, profiles)
+		for _, oneShot := range oneShots {
+			adopted := false
+			for name, s := range p.Services {
+				if slices.Contains(oneShots, name) {
+					continue
+				}
+				if dep, ok := s.DependsOn[oneShot]; ok && dep.Condition == types.ServiceConditionCompletedSuccessfully {
+					adopted = true
+				}
+			}
+			if !adopted {
+				t.Errorf("profiles %v: no long-running service waits for %s to complete", profiles, oneShot)
+			}
+		}
+	}
+}
+
 func TestComposeGopherOpsImageAndConfig(t *testing.T) {
 	cases := []struct {
 		name  string
