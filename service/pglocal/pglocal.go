@@ -51,9 +51,10 @@ type Server struct {
 	temp     bool
 	cred     *syscall.Credential
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan error
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the server process has exited
+	exitErr error         // its exit status, readable once done is closed
 }
 
 // BinDir finds the directory holding the PostgreSQL server binaries: `postgres`
@@ -252,8 +253,12 @@ func (s *Server) Start(ctx context.Context) error {
 		logFile.Close()
 		return fmt.Errorf("pglocal: start postgres: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); logFile.Close() }()
+	done := make(chan struct{})
+	go func() {
+		s.exitErr = cmd.Wait()
+		logFile.Close()
+		close(done)
+	}()
 	s.cmd, s.done = cmd, done
 
 	if err := s.waitReady(ctx, done); err != nil {
@@ -265,7 +270,7 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) waitReady(ctx context.Context, exited <-chan error) error {
+func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
@@ -275,8 +280,8 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan error) error {
 			return nil
 		}
 		select {
-		case werr := <-exited:
-			return fmt.Errorf("pglocal: postgres exited during start-up (%v); log %s:\n%s", werr, s.LogPath(), s.logTail())
+		case <-exited:
+			return fmt.Errorf("pglocal: postgres exited during start-up (%w); log %s:\n%s", s.exitErr, s.LogPath(), s.logTail())
 		case <-ctx.Done():
 			return fmt.Errorf("pglocal: postgres not ready: %w; log:\n%s", err, s.logTail())
 		case <-time.After(50 * time.Millisecond):

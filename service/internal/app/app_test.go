@@ -61,7 +61,10 @@ func serve(t *testing.T, dbURL string, delay time.Duration) *running {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-r.done:
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
 		case <-time.After(20 * time.Second):
 			t.Error("server did not stop")
 		}

@@ -85,12 +85,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if ls.HTTP == nil {
-		if ls.HTTP, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		if ls.HTTP, err = new(net.ListenConfig).Listen(base, "tcp", cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 		}
 	}
 	if ls.Admin == nil {
-		if ls.Admin, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		if ls.Admin, err = new(net.ListenConfig).Listen(base, "tcp", cfg.AdminAddr); err != nil {
 			ls.HTTP.Close()
 			return fmt.Errorf("listen on ADMIN_ADDR %s: %w", cfg.AdminAddr, err)
 		}

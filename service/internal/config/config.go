@@ -97,7 +97,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.DatabaseMaxConns = int32(4 * runtime.GOMAXPROCS(0))
 	if v := get("DATABASE_MAX_CONNS", ""); v != "" {
-		n, err := strconv.Atoi(v)
+		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil || n < 1 || n > 1000 {
 			errs.add("DATABASE_MAX_CONNS", "must be an integer from 1 to 1000, got %q", v)
 		}

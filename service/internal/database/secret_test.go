@@ -20,11 +20,13 @@ func secretsServer(t *testing.T, password *atomic.Value, calls *atomic.Int32) *h
 			http.Error(w, "unexpected operation", http.StatusBadRequest)
 			return
 		}
-		var in struct{ SecretId string }
+		var in struct {
+			SecretID string `json:"SecretId"`
+		}
 		_ = json.NewDecoder(r.Body).Decode(&in)
 		secret, _ := json.Marshal(map[string]string{"username": "gopherops", "password": password.Load().(string)})
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretId, "Name": "rds", "SecretString": string(secret)})
+		_ = json.NewEncoder(w).Encode(map[string]any{"ARN": in.SecretID, "Name": "rds", "SecretString": string(secret)})
 	}))
 	t.Cleanup(srv.Close)
 	return srv

@@ -132,7 +132,7 @@ func (s *server) countLogin(err error) {
 
 func (s *server) revokeCurrentToken(c *gin.Context) {
 	a, _ := actorFrom(c)
-	if _, viaCookie := c.Get(ctxSessionCred); viaCookie {
+	if _, viaCookie := c.Get(ctxSessionRaw); viaCookie {
 		fail(c, badRequest("this endpoint revokes the bearer token it is called with; sign out with POST /logout"))
 		return
 	}
@@ -468,7 +468,6 @@ func (s *server) audit(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, resp)
 }
-
 
 func (s *server) status(c *gin.Context) {
 	a, _ := actorFrom(c)

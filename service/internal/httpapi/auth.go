@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	ctxActor       = "gopherops.actor"
-	ctxSessionCred = "gopherops.session_secret"
+	ctxActor      = "gopherops.actor"
+	ctxSessionRaw = "gopherops.session_raw"
 )
 
 var errCSRF = errors.New("the form has expired or did not come from this site; reload the page and try again")
@@ -73,7 +73,7 @@ func (s *server) authenticate() gin.HandlerFunc {
 			case err == nil:
 				c.Set(ctxActor, accounts.Actor{User: u, SessionID: sess.ID, RequestID: requestID(c), ClientIP: c.ClientIP()})
 				if kind == accounts.KindSession {
-					c.Set(ctxSessionCred, secret)
+					c.Set(ctxSessionRaw, secret)
 				}
 			case errors.Is(err, accounts.ErrUnauthenticated):
 				if kind == accounts.KindToken {
@@ -130,7 +130,7 @@ func (s *server) requireAdmin() gin.HandlerFunc {
 // read nor forge it.
 func (s *server) csrfToken(c *gin.Context) string {
 	binding := ""
-	if secret, ok := c.Get(ctxSessionCred); ok {
+	if secret, ok := c.Get(ctxSessionRaw); ok {
 		binding = "s:" + secret.(string)
 	} else {
 		ck, err := c.Cookie(s.csrfCookieName())
@@ -140,7 +140,7 @@ func (s *server) csrfToken(c *gin.Context) string {
 			ck = base64.RawURLEncoding.EncodeToString(b[:])
 			s.setCookie(c, s.csrfCookieName(), ck, 0)
 			// Make the new value visible to a check later in this request.
-			c.Request.AddCookie(&http.Cookie{Name: s.csrfCookieName(), Value: ck})
+			c.Request.AddCookie(&http.Cookie{Name: s.csrfCookieName(), Value: ck}) //nolint:gosec // request-side copy, never sent
 		}
 		binding = "a:" + ck
 	}
@@ -159,7 +159,7 @@ func (s *server) checkCSRF(c *gin.Context) error {
 	if got == "" {
 		got = c.PostForm("csrf_token")
 	}
-	if _, hasSession := c.Get(ctxSessionCred); !hasSession {
+	if _, hasSession := c.Get(ctxSessionRaw); !hasSession {
 		if ck, err := c.Cookie(s.csrfCookieName()); err != nil || ck == "" {
 			return errCSRF
 		}
@@ -183,7 +183,8 @@ func (s *server) requireCSRF() gin.HandlerFunc {
 }
 
 func (s *server) setCookie(c *gin.Context, name, value string, maxAge int) {
-	http.SetCookie(c.Writer, &http.Cookie{
+	// Secure follows COOKIE_SECURE, which production forces on.
+	http.SetCookie(c.Writer, &http.Cookie{ //nolint:gosec // attributes set below
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: s.deps.Config.SecureCookies, SameSite: http.SameSiteLaxMode,
 	})

@@ -480,4 +480,3 @@ func formFile(c *gin.Context, field string, limit int64) ([]byte, error) {
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, limit+1))
 }
-

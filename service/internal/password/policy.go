@@ -99,10 +99,10 @@ func repetitive(s string) bool {
 	for i := 1; i < len(rs); i++ {
 		d := rs[i] - rs[i-1]
 		// digits wrap around ("...7890123")
-		if !(d == 1 || (rs[i-1] == '9' && rs[i] == '0')) {
+		if d != 1 && (rs[i-1] != '9' || rs[i] != '0') {
 			asc = false
 		}
-		if !(d == -1 || (rs[i-1] == '0' && rs[i] == '9')) {
+		if d != -1 && (rs[i-1] != '0' || rs[i] != '9') {
 			desc = false
 		}
 	}
