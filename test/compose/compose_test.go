@@ -78,7 +78,7 @@ func TestComposeStack(t *testing.T) {
 
 	// Cleanup is registered before anything exists; failed runs keep their logs.
 	defer stage.Run(t, stageDown, func() {
-		out, err := docker.RunDockerComposeE(t, opts, composeArgs("down", "--volumes", "--remove-orphans", "--timeout", "30")...)
+		out, err := docker.RunDockerComposeContextE(t, context.Background(), opts, composeArgs("down", "--volumes", "--remove-orphans", "--timeout", "30")...)
 		if err != nil {
 			t.Errorf("docker compose down: %v\n%s", err, out)
 		}
@@ -91,9 +91,9 @@ func TestComposeStack(t *testing.T) {
 	})
 	defer func() {
 		if t.Failed() {
-			out, _ := docker.RunDockerComposeE(t, opts, composeArgs("ps", "--all")...)
+			out, _ := docker.RunDockerComposeContextE(t, context.Background(), opts, composeArgs("ps", "--all")...)
 			t.Logf("docker compose ps --all:\n%s", out)
-			out, _ = docker.RunDockerComposeE(t, opts, composeArgs("logs", "--no-color", "--timestamps")...)
+			out, _ = docker.RunDockerComposeContextE(t, context.Background(), opts, composeArgs("logs", "--no-color", "--timestamps")...)
 			t.Logf("docker compose logs:\n%s", out)
 		}
 	}()
@@ -174,7 +174,7 @@ func up(t *testing.T, opts *docker.Options, st stack) {
 func createAdmin(t *testing.T, opts *docker.Options) journey.Credentials {
 	t.Helper()
 	admin := journey.Credentials{Login: "root-" + random.UniqueID(), Password: journey.NewPassword()}
-	out := docker.RunDockerCompose(t, opts, composeArgs("run", "--rm", "--no-deps", "-T",
+	out := docker.RunDockerComposeContext(t, context.Background(), opts, composeArgs("run", "--rm", "--no-deps", "-T",
 		"-e", "ADMIN_PASSWORD="+admin.Password,
 		"migrate", "admin", "create", "--username", admin.Login, "--email", strings.ToLower(admin.Login)+"@example.com", "--role", "admin")...)
 	require.Contains(t, out, "created root admin", "the first admin of a fresh stack is root")
@@ -184,7 +184,7 @@ func createAdmin(t *testing.T, opts *docker.Options) journey.Credentials {
 // port returns the host address compose published a container port on.
 func port(t *testing.T, opts *docker.Options, service, containerPort string) string {
 	t.Helper()
-	out := docker.RunDockerComposeAndGetStdOut(t, opts, composeArgs("port", service, containerPort)...)
+	out := docker.RunDockerComposeAndGetStdOutContext(t, context.Background(), opts, composeArgs("port", service, containerPort)...)
 	addr := strings.TrimSpace(out)
 	require.NotEmpty(t, addr, "compose publishes %s:%s (see %s)", service, containerPort, overlayFile)
 	return addr
@@ -194,7 +194,7 @@ func port(t *testing.T, opts *docker.Options, service, containerPort string) str
 // version its binary must report; "" when the image has none.
 func imageVersion(t *testing.T, image string) string {
 	t.Helper()
-	out, err := shell.RunCommandAndGetStdOutE(t, shell.Command{Command: "docker",
+	out, err := shell.RunCommandContextAndGetStdOutE(t, context.Background(), &shell.Command{Command: "docker",
 		Args: []string{"image", "inspect", "--format", `{{index .Config.Labels "org.opencontainers.image.version"}}`, image}})
 	require.NoError(t, err, "docker image inspect %s", image)
 	return strings.TrimSpace(out)
@@ -202,9 +202,9 @@ func imageVersion(t *testing.T, image string) string {
 
 // containerChecks inspects the running app container.
 func containerChecks(t *testing.T, opts *docker.Options) {
-	id := strings.TrimSpace(docker.RunDockerComposeAndGetStdOut(t, opts, composeArgs("ps", "--quiet", "app")...))
+	id := strings.TrimSpace(docker.RunDockerComposeAndGetStdOutContext(t, context.Background(), opts, composeArgs("ps", "--quiet", "app")...))
 	require.NotEmpty(t, id, "the app container is running")
-	out, err := shell.RunCommandAndGetStdOutE(t, shell.Command{Command: "docker",
+	out, err := shell.RunCommandContextAndGetStdOutE(t, context.Background(), &shell.Command{Command: "docker",
 		Args: []string{"inspect", "--format", "{{.Config.User}}|{{.State.Health.Status}}", id}})
 	require.NoError(t, err)
 	parts := strings.Split(strings.TrimSpace(out), "|")

@@ -2,6 +2,7 @@ package journey
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -134,7 +135,7 @@ func (c *Client) DoE(req Request) (*Response, error) {
 	case req.Body != nil:
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequest(req.Method, c.base+req.Path, body)
+	hr, err := http.NewRequestWithContext(context.Background(), req.Method, c.base+req.Path, body)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}

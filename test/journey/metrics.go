@@ -2,6 +2,7 @@ package journey
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -164,7 +165,7 @@ func Metrics(t *testing.T, tg *Target) {
 		// The counter is bumped once the response is on its way, so the
 		// last increments can trail the responses by a moment.
 		var got float64
-		_, err := retry.DoWithRetryE(t, "wait for the burst in /metrics", 20, 250*time.Millisecond, func() (string, error) {
+		_, err := retry.DoWithRetryContextE(t, context.Background(), "wait for the burst in /metrics", 20, 250*time.Millisecond, func() (string, error) {
 			s, err := scrapeMetrics(tg.AdminURLs)
 			if err != nil {
 				return "", retry.FatalError{Underlying: err}

@@ -1,6 +1,7 @@
 package journey
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,6 +18,6 @@ const readyPoll = 2 * time.Second
 func WaitReady(t testing.TB, baseURL string, timeout time.Duration) {
 	t.Helper()
 	retries := max(1, int(timeout/readyPoll))
-	http_helper.HttpGetWithRetryWithCustomValidation(t, strings.TrimRight(baseURL, "/")+"/readyz", nil, retries, readyPoll,
+	http_helper.HTTPGetWithRetryWithCustomValidationContext(t, context.Background(), strings.TrimRight(baseURL, "/")+"/readyz", nil, retries, readyPoll,
 		func(status int, _ string) bool { return status == http.StatusOK })
 }

@@ -89,7 +89,7 @@ func (b *burst) stop() {
 }
 
 func get(client *http.Client, url, token string) (int, error) {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -272,7 +272,7 @@ func TestReadinessFollowsDatabase(t *testing.T) {
 // waitFor polls cond every 25 ms for up to 30 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	_, err := retry.DoWithRetryE(t, what, 1200, 25*time.Millisecond, func() (string, error) {
+	_, err := retry.DoWithRetryContextE(t, context.Background(), what, 1200, 25*time.Millisecond, func() (string, error) {
 		if cond() {
 			return "", nil
 		}

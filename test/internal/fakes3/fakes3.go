@@ -34,7 +34,7 @@ func Start(t testing.TB, buckets ...string) *Server {
 // Env is the environment that points an AWS SDK client at this endpoint with
 // throwaway credentials, and keeps it from reading the developer's ~/.aws.
 func (s *Server) Env() map[string]string {
-	return map[string]string{
+	return map[string]string{ //nolint:gosec // throwaway credentials that only the in-process fake accepts
 		"AWS_ENDPOINT_URL_S3":         s.URL,
 		"AWS_ACCESS_KEY_ID":           "gopherops-test",
 		"AWS_SECRET_ACCESS_KEY":       "gopherops-test-secret",

@@ -33,6 +33,9 @@ const Package = "github.com/gopherops/gopherops/service/cmd/gopherops"
 // versionVar is the linker variable holding the build version.
 const versionVar = "github.com/gopherops/gopherops/service/internal/buildinfo.Version"
 
+// buildTimeout bounds `go build` on a cold cache.
+const buildTimeout = 15 * time.Minute
+
 // commandTimeout bounds a one-shot subcommand.
 const commandTimeout = 2 * time.Minute
 
@@ -85,25 +88,16 @@ func compile() (*Binary, string, error) {
 		return nil, "", fmt.Errorf("gopherops: temp dir: %w", err)
 	}
 	bin := &Binary{Path: filepath.Join(dir, "gopherops"), Version: "test-" + strings.ToLower(random.UniqueID())}
-	cmd := exec.Command(goCommand(), "build", "-ldflags", "-X "+versionVar+"="+bin.Version, "-o", bin.Path, Package)
+	// go on PATH: `go test` puts its own GOROOT/bin first there.
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", "-X "+versionVar+"="+bin.Version, "-o", bin.Path, Package) //nolint:gosec // fixed command; the arguments are ours
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, "", fmt.Errorf("gopherops: go build %s: %w\n%s", Package, err, out)
 	}
 	return bin, dir, nil
-}
-
-// goCommand is the go tool of GOROOT when set (go test sets it for the test
-// binary), else the one on PATH.
-func goCommand() string {
-	if root := os.Getenv("GOROOT"); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "go"
 }
 
 // Env is the environment of a gopherops process, on top of PATH, HOME and
@@ -148,7 +142,7 @@ func (b *Binary) Run(t testing.TB, env Env, stdin string, args ...string) Result
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, b.Path, args...)
+	cmd := exec.CommandContext(ctx, b.Path, args...) //nolint:gosec // runs the binary this package built, with the test's arguments
 	cmd.Env = env.list()
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
@@ -217,7 +211,8 @@ func (b *Binary) Start(t testing.TB, env Env) *Server {
 	if err != nil {
 		t.Fatalf("gopherops: create log: %v", err)
 	}
-	s.cmd = exec.Command(b.Path, "serve")
+	// Stopped by stop (SIGTERM first), never by a context.
+	s.cmd = exec.CommandContext(context.Background(), b.Path, "serve") //nolint:gosec // the binary this package built
 	s.cmd.Env = env.With(map[string]string{"HTTP_ADDR": s.HTTPAddr, "ADMIN_ADDR": adminAddr}).list()
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = childAttrs()
@@ -252,11 +247,15 @@ func (s *Server) WaitStatus(t testing.TB, path string, status int, timeout time.
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
 	const every = 100 * time.Millisecond
-	_, err := retry.DoWithRetryE(t, fmt.Sprintf("GET %s%s answers %d", s.BaseURL, path, status), int(timeout/every), every, func() (string, error) {
+	_, err := retry.DoWithRetryContextE(t, context.Background(), fmt.Sprintf("GET %s%s answers %d", s.BaseURL, path, status), int(timeout/every), every, func() (string, error) {
 		if s.Exited() {
-			return "", retry.FatalError{Underlying: fmt.Errorf("gopherops serve exited: %v", s.waitErr)}
+			return "", retry.FatalError{Underlying: fmt.Errorf("gopherops serve exited: %w", s.waitErr)}
 		}
-		resp, err := client.Get(s.BaseURL + path)
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, s.BaseURL+path, nil)
+		if err != nil {
+			return "", retry.FatalError{Underlying: err}
+		}
+		resp, err := client.Do(req)
 		if err != nil {
 			return "", err
 		}
@@ -351,7 +350,7 @@ func tail(s string, n int) string {
 // freeAddr returns a loopback address with a port free right now.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("gopherops: find a free port: %v", err)
 	}
