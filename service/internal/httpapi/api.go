@@ -462,7 +462,11 @@ func (s *server) audit(c *gin.Context) {
 		return
 	}
 	resp := auditResponse{Events: toAuditResponse(events)}
-	if n := len(events); n > 0 && (limit == 0 && n == accounts.DefaultListLimit || n == limit) {
+	if limit == 0 {
+		limit = accounts.DefaultListLimit
+	}
+	// A full page may have a successor; the client asks with ?before=next_before.
+	if n := len(events); n > 0 && n == limit {
 		next := events[n-1].ID
 		resp.NextBefore = &next
 	}

@@ -43,6 +43,12 @@ func TestHealthAndDocs(t *testing.T) {
 	if r := c.do("GET", "/ready", nil, nil); r.status != http.StatusPermanentRedirect || r.header.Get("Location") != "/readyz" {
 		t.Fatalf("/ready should redirect to /readyz, got %d", r.status)
 	}
+	if r := c.do("GET", "/static/app.js", nil, nil); r.status != 200 || !strings.Contains(r.header.Get("Content-Type"), "javascript") {
+		t.Fatalf("static script: %d %s", r.status, r.header.Get("Content-Type"))
+	}
+	if r := c.do("GET", "/static/", nil, nil); r.status != http.StatusNotFound {
+		t.Fatalf("static directory listing: %d", r.status)
+	}
 	e.ready.Drain()
 	if r := c.do("GET", "/readyz", nil, nil); r.status != 503 {
 		t.Fatalf("readyz while draining: %d", r.status)

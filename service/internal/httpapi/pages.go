@@ -72,8 +72,13 @@ var flashes = map[string]string{
 }
 
 func (s *server) render(c *gin.Context, code int, name, title string, data any) {
+	s.renderPage(c, code, name, title, "", data)
+}
+
+// renderPage renders a page; errMsg, when set, is shown as an alert.
+func (s *server) renderPage(c *gin.Context, code int, name, title, errMsg string, data any) {
 	pd := pageData{Title: title, CSRF: s.csrfToken(c), Version: buildinfo.Version, RequestID: requestID(c),
-		Flash: flashes[c.Query("msg")], Data: data}
+		Flash: flashes[c.Query("msg")], Error: errMsg, Data: data}
 	if a, ok := actorFrom(c); ok {
 		u := a.User
 		pd.Actor = &u
@@ -116,6 +121,10 @@ func wantsHTML(c *gin.Context) bool {
 func (s *server) routeStatic(r *gin.Engine) {
 	fileServer := http.FileServer(http.FS(s.pages.static))
 	r.GET("/static/*filepath", func(c *gin.Context) {
+		if strings.HasSuffix(c.Param("filepath"), "/") {
+			s.notFound(c) // no directory listings
+			return
+		}
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.Request.URL.Path = c.Param("filepath")
 		fileServer.ServeHTTP(c.Writer, c.Request)
@@ -211,7 +220,7 @@ func (s *server) loginSubmit(c *gin.Context) {
 			s.pageFail(c, err)
 			return
 		}
-		s.renderWithError(c, p.Status, "login", "Sign in", p.Detail, loginForm{Login: truncate(login, 254)})
+		s.renderPage(c, p.Status, "login", "Sign in", p.Detail, loginForm{Login: truncate(login, 254)})
 		return
 	}
 	secret, _, err := s.deps.Accounts.StartSession(c.Request.Context(), u, accounts.KindSession, truncate(c.Request.UserAgent(), 100))
@@ -227,21 +236,6 @@ func (s *server) loginSubmit(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/dashboard")
-}
-
-func (s *server) renderWithError(c *gin.Context, code int, name, title, msg string, data any) {
-	pd := pageData{Title: title, CSRF: s.csrfToken(c), Version: buildinfo.Version, RequestID: requestID(c), Error: msg, Data: data}
-	if a, ok := actorFrom(c); ok {
-		u := a.User
-		pd.Actor = &u
-	}
-	var buf bytes.Buffer
-	if err := s.pages.byName[name].ExecuteTemplate(&buf, "base", pd); err != nil {
-		s.pageFail(c, fmt.Errorf("render %s: %w", name, err))
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.Data(code, "text/html; charset=utf-8", buf.Bytes())
 }
 
 func (s *server) logoutSubmit(c *gin.Context) {
@@ -294,15 +288,7 @@ func (s *server) renderUsers(c *gin.Context, code int, d usersData, errMsg strin
 	if d.FieldErrors == nil {
 		d.FieldErrors = map[string]string{}
 	}
-	s.renderWithErrorOrFlash(c, code, "users", "Users", errMsg, d)
-}
-
-func (s *server) renderWithErrorOrFlash(c *gin.Context, code int, name, title, errMsg string, d any) {
-	if errMsg != "" {
-		s.renderWithError(c, code, name, title, errMsg, d)
-		return
-	}
-	s.render(c, code, name, title, d)
+	s.renderPage(c, code, "users", "Users", errMsg, d)
 }
 
 func (s *server) usersCreate(c *gin.Context) {
@@ -401,7 +387,7 @@ func (s *server) renderUser(c *gin.Context, code int, fields map[string]string, 
 		fields = map[string]string{}
 	}
 	d := userData{User: u, IsSelf: u.ID == a.User.ID, MustChange: a.User.ForcePasswordChange, FieldErrors: fields}
-	s.renderWithErrorOrFlash(c, code, "user", u.Username, errMsg, d)
+	s.renderPage(c, code, "user", u.Username, errMsg, d)
 }
 
 func (s *server) userEdit(c *gin.Context) {
