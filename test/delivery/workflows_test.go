@@ -108,7 +108,7 @@ func TestWorkflowsWiring(t *testing.T) {
 		{
 			file:   "ci.yml",
 			events: []string{"pull_request", "push"},
-			runs:   []string{"go build", "go vet", "make lint", "make vuln", "make test", "make actionlint", "apt-get install -y --no-install-recommends postgresql"},
+			runs:   []string{"make build", "make vet", "make lint", "make vuln", "make test", "make actionlint", "apt-get install -y --no-install-recommends postgresql"},
 			uses:   []string{"actions/setup-go", "docker/build-push-action"},
 		},
 		{
