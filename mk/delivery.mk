@@ -73,8 +73,11 @@ vuln: | $(GOVULNCHECK) ## Scan every Go module for known vulnerabilities with go
 actionlint: | $(ACTIONLINT) ## Lint .github/workflows with actionlint (and shellcheck when installed)
 	$(ACTIONLINT) -color
 
-test-compose: ## Run the compose Terratest suite (go test ./test/compose/...) against the compose stack of GOPHEROPS_IMAGE
-	cd test && GOPHEROPS_IMAGE=$(GOPHEROPS_IMAGE) $(GO) test -vet=off -count=1 -timeout 30m $(TEST_COMPOSE_FLAGS) ./compose/...
+# The suite brings up a compose stack of its own: with GOPHEROPS_IMAGE given (on the
+# command line or in the environment) it runs that image, otherwise it builds one.
+test-compose: ## Run the compose Terratest suite (go test ./test/compose/...); GOPHEROPS_IMAGE=<ref> tests that image instead of a fresh build
+	cd test && $(if $(filter command line environment environment override,$(origin GOPHEROPS_IMAGE)),GOPHEROPS_IMAGE=$(GOPHEROPS_IMAGE)) \
+	  $(GO) test -vet=off -count=1 -timeout 30m $(TEST_COMPOSE_FLAGS) ./compose/...
 
 $(GOLANGCI_LINT):
 	GOBIN=$(GOBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
