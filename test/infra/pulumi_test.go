@@ -1,0 +1,294 @@
+//go:build live
+
+package infra
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gruntwork-io/terratest/modules/logger"
+	"github.com/gruntwork-io/terratest/modules/retry"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+// Stack outputs of the infrastructure contract (infra/platform).
+const (
+	outAppURL      = "appUrl"
+	outClusterName = "clusterName"
+	outKubeconfig  = "kubeconfig"
+	outDBEndpoint  = "dbEndpoint"
+	outDBSecretArn = "dbSecretArn"
+	outBucketName  = "bucketName"
+	outNamespace   = "namespace"
+)
+
+// outputs are the stack outputs the validation reads.
+type outputs struct {
+	AppURL, ClusterName, Kubeconfig, DBEndpoint, DBSecretArn, BucketName, Namespace string
+}
+
+// smallDev overrides Pulumi.dev.yaml for a throwaway stack: the dev
+// environment at its smallest sizes, deletable without leftovers.
+var smallDev = map[string]string{
+	"gopherops:environment":              "dev",
+	"gopherops:availabilityZoneCount":    "2",
+	"gopherops:natGatewayPerAz":          "false",
+	"gopherops:nodeMinSize":              "1",
+	"gopherops:nodeDesiredSize":          "2",
+	"gopherops:nodeMaxSize":              "2",
+	"gopherops:minReplicas":              "2",
+	"gopherops:maxReplicas":              "2",
+	"gopherops:dbInstanceClass":          "db.t4g.micro",
+	"gopherops:dbAllocatedStorageGiB":    "20",
+	"gopherops:dbMaxAllocatedStorageGiB": "20",
+	"gopherops:dbMultiAz":                "false",
+	"gopherops:dbBackupRetentionDays":    "1",
+	"gopherops:dbDeletionProtection":     "false",
+	"gopherops:bucketForceDestroy":       "true",
+	"gopherops:kmsKeyDeletionWindowDays": "7",
+	"gopherops:monitoringEnabled":        "false",
+}
+
+// minReplicas is the replica count smallDev asks for.
+const minReplicas = 2
+
+// stackConfig is the throwaway stack's configuration: every key of the
+// committed Pulumi.dev.yaml, then smallDev, the region, a fresh session key,
+// and what the GOPHEROPS_LIVE_* variables choose (image, API CIDRs).
+func stackConfig(t *testing.T, root string, env liveEnv) auto.ConfigMap {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "Pulumi.dev.yaml"))
+	require.NoError(t, err, "read the dev stack file")
+	var file struct {
+		Config map[string]any `yaml:"config"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &file), "parse Pulumi.dev.yaml")
+
+	cfg := auto.ConfigMap{}
+	for key, v := range file.Config {
+		switch val := v.(type) {
+		case string:
+			cfg[key] = auto.ConfigValue{Value: val}
+		case bool, int, float64:
+			cfg[key] = auto.ConfigValue{Value: fmt.Sprint(val)}
+		case []any:
+			// infra/config reads a list from a JSON array string.
+			j, err := json.Marshal(val)
+			require.NoError(t, err)
+			cfg[key] = auto.ConfigValue{Value: string(j)}
+		default:
+			t.Fatalf("Pulumi.dev.yaml: %s has a value of type %T the suite cannot copy", key, v)
+		}
+	}
+	for k, v := range smallDev {
+		cfg[k] = auto.ConfigValue{Value: v}
+	}
+	if env.Region != "" {
+		cfg["aws:region"] = auto.ConfigValue{Value: env.Region}
+	}
+
+	key := make([]byte, 32)
+	_, err = rand.Read(key)
+	require.NoError(t, err)
+	cfg["gopherops:sessionKey"] = auto.ConfigValue{Value: base64.StdEncoding.EncodeToString(key), Secret: true}
+
+	for envVar, key := range map[string]string{
+		"GOPHEROPS_LIVE_IMAGE_REPOSITORY": "gopherops:imageRepository",
+		"GOPHEROPS_LIVE_IMAGE_TAG":        "gopherops:imageTag",
+		"GOPHEROPS_LIVE_IMAGE_DIGEST":     "gopherops:imageDigest",
+	} {
+		if v := os.Getenv(envVar); v != "" {
+			cfg[key] = auto.ConfigValue{Value: v}
+		}
+	}
+	if v := os.Getenv("GOPHEROPS_LIVE_API_CIDRS"); v != "" {
+		var cidrs []string
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				cidrs = append(cidrs, c)
+			}
+		}
+		j, _ := json.Marshal(cidrs)
+		cfg["gopherops:clusterEndpointPublicCidrs"] = auto.ConfigValue{Value: string(j)}
+	}
+	if user, token := os.Getenv("GHCR_USERNAME"), os.Getenv("GHCR_TOKEN"); user != "" && token != "" {
+		cfg["gopherops:ghcrUsername"] = auto.ConfigValue{Value: user}
+		cfg["gopherops:ghcrToken"] = auto.ConfigValue{Value: token, Secret: true}
+	}
+	return cfg
+}
+
+// deploy creates (or selects) the stack, configures it and runs `pulumi up`.
+func deploy(ctx context.Context, t *testing.T, root, stackName string, env liveEnv) {
+	t.Helper()
+	stack, err := auto.UpsertStackLocalSource(ctx, stackName, root)
+	require.NoError(t, err, "create stack %s", stackName)
+	cfg := stackConfig(t, root, env)
+	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", stackName)
+	logger.Default.Logf(t, "pulumi up -s %s (region %s, account %s, image %s:%s%s)", stackName, env.Region, env.Account,
+		cfg["gopherops:imageRepository"].Value, cfg["gopherops:imageTag"].Value, cfg["gopherops:imageDigest"].Value)
+
+	progress := newLogWriter(t, "pulumi up: ")
+	defer progress.Flush()
+	start := time.Now()
+	res, err := stack.Up(ctx, optup.ProgressStreams(progress), optup.ErrorProgressStreams(progress),
+		optup.Color("never"), optup.Message("gopherops live suite "+t.Name()))
+	require.NoError(t, err, "pulumi up -s %s", stackName)
+	logger.Default.Logf(t, "pulumi up -s %s: %s in %s", stackName, summary(res.Summary.ResourceChanges), time.Since(start).Round(time.Second))
+}
+
+// readOutputs reads the stack's outputs (secrets in plain text) and fails t
+// naming every output of the contract that is missing or empty.
+func readOutputs(ctx context.Context, t *testing.T, root, stackName string) outputs {
+	t.Helper()
+	o, err := readOutputsE(ctx, root, stackName)
+	require.NoError(t, err)
+	return o
+}
+
+// readOutputsE reads the stack's outputs, or says which are missing.
+func readOutputsE(ctx context.Context, root, stackName string) (outputs, error) {
+	stack, err := auto.SelectStackLocalSource(ctx, stackName, root)
+	if err != nil {
+		return outputs{}, fmt.Errorf("select stack %s: %w", stackName, err)
+	}
+	out, err := stack.Outputs(ctx)
+	if err != nil {
+		return outputs{}, fmt.Errorf("stack outputs of %s: %w", stackName, err)
+	}
+	get := func(name string, missing *[]string) string {
+		s, _ := out[name].Value.(string)
+		if s == "" {
+			*missing = append(*missing, name)
+		}
+		return s
+	}
+	var missing []string
+	o := outputs{
+		AppURL:      get(outAppURL, &missing),
+		ClusterName: get(outClusterName, &missing),
+		Kubeconfig:  get(outKubeconfig, &missing),
+		DBEndpoint:  get(outDBEndpoint, &missing),
+		DBSecretArn: get(outDBSecretArn, &missing),
+		BucketName:  get(outBucketName, &missing),
+		Namespace:   get(outNamespace, &missing),
+	}
+	if len(missing) > 0 {
+		return outputs{}, fmt.Errorf("stack %s lacks outputs the infrastructure contract promises: %s", stackName, strings.Join(missing, ", "))
+	}
+	if !out[outKubeconfig].Secret {
+		return outputs{}, fmt.Errorf("stack %s exports %s in plain text: it must be a secret", stackName, outKubeconfig)
+	}
+	return o, nil
+}
+
+// destroyAttempts: EKS and VPC deletions sometimes trip on resources AWS is
+// still tearing down (ENIs of the load balancer); a second destroy finishes.
+const destroyAttempts = 3
+
+// destroy runs `pulumi destroy` (retrying) and removes the stack and its
+// stack file. When it cannot, it says loudly what may still be costing money.
+func destroy(ctx context.Context, t *testing.T, root, stackName string) {
+	t.Helper()
+	stack, err := auto.SelectStackLocalSource(ctx, stackName, root)
+	if auto.IsSelectStack404Error(err) {
+		logger.Default.Logf(t, "stack %s does not exist: nothing to destroy", stackName)
+		return
+	}
+	if err != nil {
+		t.Errorf("select stack %s to destroy it: %v\n%s", stackName, err, leftovers(root, stackName))
+		return
+	}
+	progress := newLogWriter(t, "pulumi destroy: ")
+	defer progress.Flush()
+	start := time.Now()
+	_, err = retry.DoWithRetryContextE(t, ctx, "pulumi destroy -s "+stackName, destroyAttempts, 30*time.Second, func() (string, error) {
+		res, err := stack.Destroy(ctx, optdestroy.ProgressStreams(progress), optdestroy.ErrorProgressStreams(progress), optdestroy.Color("never"))
+		if err != nil {
+			return "", err
+		}
+		return summary(res.Summary.ResourceChanges), nil
+	})
+	if err != nil {
+		t.Errorf("pulumi destroy -s %s failed: %v\n%s", stackName, err, leftovers(root, stackName))
+		return
+	}
+	logger.Default.Logf(t, "pulumi destroy -s %s: done in %s", stackName, time.Since(start).Round(time.Second))
+	if err := stack.Workspace().RemoveStack(ctx, stackName); err != nil {
+		t.Errorf("pulumi stack rm %s: %v", stackName, err)
+	}
+	// `stack rm` deletes the stack file; make sure none is left in the repository.
+	if err := os.Remove(filepath.Join(root, "Pulumi."+stackName+".yaml")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("remove the throwaway stack file: %v", err)
+	}
+}
+
+// leftovers tells the user how to finish a destroy by hand.
+func leftovers(root, stackName string) string {
+	return fmt.Sprintf("THE STACK %[1]s MAY STILL HOLD AWS RESOURCES THAT COST MONEY (EKS, NAT gateway, RDS, load balancer).\n"+
+		"Finish by hand: cd %[2]s && pulumi destroy --yes -s %[1]s && pulumi stack rm --yes -s %[1]s", stackName, root)
+}
+
+func summary(changes *map[string]int) string {
+	if changes == nil {
+		return "no changes reported"
+	}
+	var parts []string
+	for op, n := range *changes {
+		parts = append(parts, fmt.Sprintf("%s %d", op, n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// logWriter streams Pulumi's progress into the test log line by line, as
+// Terratest streams the commands it runs.
+type logWriter struct {
+	t      *testing.T
+	prefix string
+	mu     sync.Mutex
+	buf    bytes.Buffer
+}
+
+func newLogWriter(t *testing.T, prefix string) *logWriter { return &logWriter{t: t, prefix: prefix} }
+
+// Write logs every complete line of p.
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line) // an incomplete line waits for the rest
+			return len(p), nil
+		}
+		if s := strings.TrimRight(line, "\r\n"); strings.TrimSpace(s) != "" {
+			logger.Default.Logf(w.t, "%s%s", w.prefix, s)
+		}
+	}
+}
+
+// Flush logs what is left of an unfinished line.
+func (w *logWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s := strings.TrimSpace(w.buf.String()); s != "" {
+		logger.Default.Logf(w.t, "%s%s", w.prefix, s)
+	}
+	w.buf.Reset()
+}
