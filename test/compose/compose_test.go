@@ -174,8 +174,15 @@ func up(t *testing.T, opts *docker.Options, st stack) {
 func createAdmin(t *testing.T, opts *docker.Options) journey.Credentials {
 	t.Helper()
 	admin := journey.Credentials{Login: "root-" + random.UniqueID(), Password: journey.NewPassword()}
-	out := docker.RunDockerComposeContext(t, context.Background(), opts, composeArgs("run", "--rm", "--no-deps", "-T",
-		"-e", "ADMIN_PASSWORD="+admin.Password,
+	// `-e ADMIN_PASSWORD` without a value passes it from compose's own
+	// environment, so the password never appears in a logged command line.
+	withPassword := *opts
+	withPassword.EnvVars = map[string]string{"ADMIN_PASSWORD": admin.Password}
+	for k, v := range opts.EnvVars {
+		withPassword.EnvVars[k] = v
+	}
+	out := docker.RunDockerComposeContext(t, context.Background(), &withPassword, composeArgs("run", "--rm", "--no-deps", "-T",
+		"-e", "ADMIN_PASSWORD",
 		"migrate", "admin", "create", "--username", admin.Login, "--email", strings.ToLower(admin.Login)+"@example.com", "--role", "admin")...)
 	require.Contains(t, out, "created root admin", "the first admin of a fresh stack is root")
 	return admin
