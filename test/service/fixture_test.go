@@ -15,12 +15,22 @@ import (
 	"github.com/gopherops/gopherops/test/journey"
 )
 
+// avatarBucket is the bucket of BLOB_STORE.
+const avatarBucket = "avatars"
+
 // serviceEnv is the environment of a test deployment: the database at dbURL,
-// avatars in bucket "avatars" of a fake S3 on loopback, a fixed session key,
-// JSON logs and a short drain.
+// avatars in a bucket of a fake S3 on loopback, a fixed session key, JSON
+// logs and a short drain.
 func serviceEnv(t *testing.T, dbURL string) gopherops.Env {
 	t.Helper()
-	s3 := fakes3.Start(t, "avatars")
+	env, _ := serviceEnvS3(t, dbURL)
+	return env
+}
+
+// serviceEnvS3 is serviceEnv that also returns the fake S3, to look inside.
+func serviceEnvS3(t *testing.T, dbURL string) (gopherops.Env, *fakes3.Server) {
+	t.Helper()
+	s3 := fakes3.Start(t, avatarBucket)
 	key := make([]byte, 32)
 	_, err := rand.Read(key)
 	require.NoError(t, err)
@@ -28,13 +38,13 @@ func serviceEnv(t *testing.T, dbURL string) gopherops.Env {
 		"APP_ENV":          "test",
 		"DATABASE_URL":     dbURL,
 		"MIGRATE_ON_START": "false",
-		"BLOB_STORE":       "s3://avatars/",
+		"BLOB_STORE":       "s3://" + avatarBucket + "/",
 		"SESSION_KEY":      base64.StdEncoding.EncodeToString(key),
 		"SHUTDOWN_TIMEOUT": "10s",
 		"SHUTDOWN_DELAY":   "1s",
 		"LOG_FORMAT":       "json",
 		"LOG_LEVEL":        "info",
-	}.With(s3.Env())
+	}.With(s3.Env()), s3
 }
 
 // createAdmin runs `gopherops admin create` as an operator would, with the

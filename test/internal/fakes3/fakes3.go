@@ -4,6 +4,7 @@
 package fakes3
 
 import (
+	"io"
 	"net/http/httptest"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 type Server struct {
 	// URL is the endpoint, for AWS_ENDPOINT_URL_S3 (path-style addressing).
 	URL string
+
+	backend *s3mem.Backend
 }
 
 // Start serves an S3 endpoint with the given buckets until the test ends.
@@ -28,7 +31,31 @@ func Start(t testing.TB, buckets ...string) *Server {
 	}
 	srv := httptest.NewServer(gofakes3.New(backend).Server())
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL}
+	return &Server{URL: srv.URL, backend: backend}
+}
+
+// Objects returns every object of the bucket, key to content, as the
+// service stored them.
+func (s *Server) Objects(t testing.TB, bucket string) map[string][]byte {
+	t.Helper()
+	list, err := s.backend.ListBucket(bucket, nil, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatalf("fakes3: list %s: %v", bucket, err)
+	}
+	out := map[string][]byte{}
+	for _, c := range list.Contents {
+		obj, err := s.backend.GetObject(bucket, c.Key, nil)
+		if err != nil {
+			t.Fatalf("fakes3: get %s/%s: %v", bucket, c.Key, err)
+		}
+		b, err := io.ReadAll(obj.Contents)
+		obj.Contents.Close()
+		if err != nil {
+			t.Fatalf("fakes3: read %s/%s: %v", bucket, c.Key, err)
+		}
+		out[c.Key] = b
+	}
+	return out
 }
 
 // Env is the environment that points an AWS SDK client at this endpoint with
