@@ -82,27 +82,27 @@ type Network struct {
 
 // Cluster sizes and restricts the EKS cluster.
 type Cluster struct {
-	Name                  string
-	KubernetesVersion     string
-	EndpointPublicCidrs   []string
-	NodeInstanceTypes     []string
-	NodeAmiType           string
-	NodeDiskSizeGiB       int
-	NodeMinSize           int
-	NodeDesiredSize       int
-	NodeMaxSize           int
-	KMSKeyDeletionWindowD int
+	Name                     string
+	KubernetesVersion        string
+	EndpointPublicCidrs      []string
+	NodeInstanceTypes        []string
+	NodeAmiType              string
+	NodeDiskSizeGiB          int
+	NodeMinSize              int
+	NodeDesiredSize          int
+	NodeMaxSize              int
+	KMSKeyDeletionWindowDays int
 }
 
 // Database sizes and protects the RDS PostgreSQL instance.
 type Database struct {
-	InstanceClass        string
-	EngineVersion        string
-	AllocatedStorageGiB  int
-	MaxAllocatedStorageG int
-	MultiAz              bool
-	BackupRetentionDays  int
-	DeletionProtection   bool
+	InstanceClass          string
+	EngineVersion          string
+	AllocatedStorageGiB    int
+	MaxAllocatedStorageGiB int
+	MultiAz                bool
+	BackupRetentionDays    int
+	DeletionProtection     bool
 }
 
 // Storage configures the avatar bucket.
@@ -290,25 +290,25 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			NatGatewayPerAz:       r.boolean("natGatewayPerAz", false),
 		},
 		Cluster: Cluster{
-			Name:                  r.str("clusterName", project+"-"+stack),
-			KubernetesVersion:     r.str("kubernetesVersion", "1.35"),
-			EndpointPublicCidrs:   r.list("clusterEndpointPublicCidrs", nil),
-			NodeInstanceTypes:     r.list("nodeInstanceTypes", []string{"t3.medium"}),
-			NodeAmiType:           r.str("nodeAmiType", "AL2023_x86_64_STANDARD"),
-			NodeDiskSizeGiB:       r.integer("nodeDiskSizeGiB", 20),
-			NodeMinSize:           r.integer("nodeMinSize", 2),
-			NodeDesiredSize:       r.integer("nodeDesiredSize", 2),
-			NodeMaxSize:           r.integer("nodeMaxSize", 4),
-			KMSKeyDeletionWindowD: r.integer("kmsKeyDeletionWindowDays", 30),
+			Name:                     r.str("clusterName", project+"-"+stack),
+			KubernetesVersion:        r.str("kubernetesVersion", "1.35"),
+			EndpointPublicCidrs:      r.list("clusterEndpointPublicCidrs", nil),
+			NodeInstanceTypes:        r.list("nodeInstanceTypes", []string{"t3.medium"}),
+			NodeAmiType:              r.str("nodeAmiType", "AL2023_x86_64_STANDARD"),
+			NodeDiskSizeGiB:          r.integer("nodeDiskSizeGiB", 20),
+			NodeMinSize:              r.integer("nodeMinSize", 2),
+			NodeDesiredSize:          r.integer("nodeDesiredSize", 2),
+			NodeMaxSize:              r.integer("nodeMaxSize", 4),
+			KMSKeyDeletionWindowDays: r.integer("kmsKeyDeletionWindowDays", 30),
 		},
 		Database: Database{
-			InstanceClass:        r.str("dbInstanceClass", "db.t4g.micro"),
-			EngineVersion:        r.str("dbEngineVersion", "17"),
-			AllocatedStorageGiB:  r.integer("dbAllocatedStorageGiB", 20),
-			MaxAllocatedStorageG: r.integer("dbMaxAllocatedStorageGiB", 100),
-			MultiAz:              r.boolean("dbMultiAz", false),
-			BackupRetentionDays:  r.integer("dbBackupRetentionDays", 7),
-			DeletionProtection:   r.boolean("dbDeletionProtection", false),
+			InstanceClass:          r.str("dbInstanceClass", "db.t4g.micro"),
+			EngineVersion:          r.str("dbEngineVersion", "17"),
+			AllocatedStorageGiB:    r.integer("dbAllocatedStorageGiB", 20),
+			MaxAllocatedStorageGiB: r.integer("dbMaxAllocatedStorageGiB", 100),
+			MultiAz:                r.boolean("dbMultiAz", false),
+			BackupRetentionDays:    r.integer("dbBackupRetentionDays", 7),
+			DeletionProtection:     r.boolean("dbDeletionProtection", false),
 		},
 		Storage: Storage{
 			NoncurrentVersionDays: r.integer("bucketNoncurrentVersionDays", 30),

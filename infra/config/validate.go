@@ -93,7 +93,7 @@ func (c *Config) Validate() error {
 	if c.Cluster.NodeDesiredSize < c.Cluster.NodeMinSize || c.Cluster.NodeDesiredSize > c.Cluster.NodeMaxSize {
 		fail(k("nodeDesiredSize"), "%d must lie between %s and %s", c.Cluster.NodeDesiredSize, k("nodeMinSize"), k("nodeMaxSize"))
 	}
-	if d := c.Cluster.KMSKeyDeletionWindowD; d < 7 || d > 30 {
+	if d := c.Cluster.KMSKeyDeletionWindowDays; d < 7 || d > 30 {
 		fail(k("kmsKeyDeletionWindowDays"), "%d must be between 7 and 30", d)
 	}
 
@@ -107,8 +107,8 @@ func (c *Config) Validate() error {
 	if c.Database.AllocatedStorageGiB < 20 {
 		fail(k("dbAllocatedStorageGiB"), "%d must be at least 20", c.Database.AllocatedStorageGiB)
 	}
-	if c.Database.MaxAllocatedStorageG < c.Database.AllocatedStorageGiB {
-		fail(k("dbMaxAllocatedStorageGiB"), "%d must not be below %s (%d)", c.Database.MaxAllocatedStorageG, k("dbAllocatedStorageGiB"), c.Database.AllocatedStorageGiB)
+	if c.Database.MaxAllocatedStorageGiB < c.Database.AllocatedStorageGiB {
+		fail(k("dbMaxAllocatedStorageGiB"), "%d must not be below %s (%d)", c.Database.MaxAllocatedStorageGiB, k("dbAllocatedStorageGiB"), c.Database.AllocatedStorageGiB)
 	}
 	if d := c.Database.BackupRetentionDays; d < 1 || d > 35 {
 		fail(k("dbBackupRetentionDays"), "%d must be between 1 and 35", d)

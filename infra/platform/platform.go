@@ -92,7 +92,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 		InstanceClass:         cfg.Database.InstanceClass,
 		EngineVersion:         cfg.Database.EngineVersion,
 		AllocatedStorageGiB:   cfg.Database.AllocatedStorageGiB,
-		MaxAllocatedStorage:   cfg.Database.MaxAllocatedStorageG,
+		MaxAllocatedStorage:   cfg.Database.MaxAllocatedStorageGiB,
 		MultiAz:               cfg.Database.MultiAz,
 		BackupRetentionDays:   cfg.Database.BackupRetentionDays,
 		DeletionProtection:    cfg.Database.DeletionProtection,
@@ -117,7 +117,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 		NodeMinSize:           cfg.Cluster.NodeMinSize,
 		NodeDesiredSize:       cfg.Cluster.NodeDesiredSize,
 		NodeMaxSize:           cfg.Cluster.NodeMaxSize,
-		KMSDeletionWindowDays: cfg.Cluster.KMSKeyDeletionWindowD,
+		KMSDeletionWindowDays: cfg.Cluster.KMSKeyDeletionWindowDays,
 		Tags:                  tags,
 	})
 	if err != nil {

@@ -503,7 +503,7 @@ func checkProvider(t *testing.T, r *run) {
 	for _, reg := range r.mon.All() {
 		if strings.HasPrefix(reg.Type, "kubernetes:") {
 			n++
-			if !strings.Contains(reg.Provider, "::"+tK8sProv+"::gopherops-"+r.stack+"::") {
+			if !strings.Contains(reg.Provider, tK8sProv+"::gopherops-"+r.stack+"::") {
 				t.Errorf("%s uses provider %q, not the explicit EKS provider", reg, reg.Provider)
 			}
 		}
@@ -833,7 +833,7 @@ func checkMonitoring(t *testing.T, r *run) {
 	if len(releases) != 1 || releases[0].Str("chart") != "kube-prometheus-stack" {
 		t.Fatalf("want one kube-prometheus-stack release, got %v", releases)
 	}
-	if !releases[0].SecretAt("values") {
+	if !releases[0].SecretAt("values.grafana.adminPassword") {
 		t.Error("helm values (grafana admin password) are not secret")
 	}
 	sm := r.one(t, tSvcMonitor)
