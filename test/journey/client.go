@@ -112,22 +112,30 @@ func (r *Response) String() string {
 // Do sends req and fails t when no response arrives.
 func (c *Client) Do(t testing.TB, req Request) *Response {
 	t.Helper()
-	resp, err := c.DoE(req)
+	hr, resp, err := c.do(req)
 	require.NoError(t, err, "%s: %s %s", c.who, req.Method, req.Path)
 	t.Logf("%s: %s %s → %d", c.who, req.Method, req.Path, resp.Status)
+	checkContract(t, c.base, hr, resp)
 	return resp
 }
 
 // DoE sends req and returns the error instead of failing the test, for
-// callers that expect the connection itself to fail.
+// callers that expect the connection itself to fail, and for cleanups. It
+// does not check the response against the OpenAPI document.
 func (c *Client) DoE(req Request) (*Response, error) {
+	_, resp, err := c.do(req)
+	return resp, err
+}
+
+// do sends req and returns the request as sent with the response.
+func (c *Client) do(req Request) (*http.Request, *Response, error) {
 	var body io.Reader
 	ct := req.ContentType
 	switch {
 	case req.JSON != nil:
 		b, err := json.Marshal(req.JSON)
 		if err != nil {
-			return nil, fmt.Errorf("encode request body: %w", err)
+			return nil, nil, fmt.Errorf("encode request body: %w", err)
 		}
 		body, ct = bytes.NewReader(b), "application/json"
 	case req.Form != nil:
@@ -137,7 +145,7 @@ func (c *Client) DoE(req Request) (*Response, error) {
 	}
 	hr, err := http.NewRequestWithContext(context.Background(), req.Method, c.base+req.Path, body)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
+		return nil, nil, fmt.Errorf("build request: %w", err)
 	}
 	if ct != "" {
 		hr.Header.Set("Content-Type", ct)
@@ -151,14 +159,14 @@ func (c *Client) DoE(req Request) (*Response, error) {
 	}
 	resp, err := c.http.Do(hr)
 	if err != nil {
-		return nil, err
+		return hr, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("read response of %s %s: %w", req.Method, req.Path, err)
+		return hr, nil, fmt.Errorf("read response of %s %s: %w", req.Method, req.Path, err)
 	}
-	return &Response{Method: req.Method, Path: req.Path, Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+	return hr, &Response{Method: req.Method, Path: req.Path, Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // Get is Do for a GET.

@@ -3,6 +3,10 @@
 // suite, the compose stack, or a live stack's load balancer. Each journey is a
 // function taking a *testing.T and the Target; All runs them in order.
 //
+// Every response to a documented path (/api/..., /healthz, /readyz) that a
+// journey receives through Client.Do is also checked against the OpenAPI
+// document the deployment itself serves at /api/v1/openapi.json.
+//
 // Journeys clean up the accounts they create (deleting them with the admin's
 // token), so they can run again and again against a long-lived deployment.
 // The service throttles sign-ins per client address (ten at once, then one
