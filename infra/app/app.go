@@ -163,16 +163,16 @@ func (a *Args) defaults() error {
 	}
 	var errs []error
 	if a.Provider == nil {
-		errs = append(errs, errors.New("Provider is required"))
+		errs = append(errs, errors.New("a Kubernetes provider is required"))
 	}
 	if a.Namespace == "" {
-		errs = append(errs, errors.New("Namespace is required"))
+		errs = append(errs, errors.New("a namespace is required"))
 	}
 	if a.Image == "" {
-		errs = append(errs, errors.New("Image is required"))
+		errs = append(errs, errors.New("an image is required"))
 	}
 	if a.DatabaseURL == nil || a.SessionKey == nil || a.BlobStore == nil {
-		errs = append(errs, errors.New("DatabaseURL, SessionKey and BlobStore are required"))
+		errs = append(errs, errors.New("database URL, session key and blob store are required"))
 	}
 	if a.MinReplicas < 1 || a.MinReplicas > a.MaxReplicas {
 		errs = append(errs, fmt.Errorf("replicas: need 1 <= min (%d) <= max (%d)", a.MinReplicas, a.MaxReplicas))

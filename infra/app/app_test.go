@@ -199,11 +199,11 @@ func TestAppRejectsBadArgs(t *testing.T) {
 		mutate func(*app.Args)
 		want   string
 	}{
-		{"no namespace", func(a *app.Args) { a.Namespace = "" }, "Namespace is required"},
-		{"no image", func(a *app.Args) { a.Image = "" }, "Image is required"},
+		{"no namespace", func(a *app.Args) { a.Namespace = "" }, "a namespace is required"},
+		{"no image", func(a *app.Args) { a.Image = "" }, "an image is required"},
 		{"min above max", func(a *app.Args) { a.MinReplicas = 3 }, "replicas"},
 		{"bad memory limit", func(a *app.Args) { a.Resources.MemoryLimit = "big" }, "memory limit"},
-		{"no provider", func(a *app.Args) { a.Provider = nil }, "Provider is required"},
+		{"no provider", func(a *app.Args) { a.Provider = nil }, "a Kubernetes provider is required"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

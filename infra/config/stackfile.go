@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"gopkg.in/yaml.v3"
@@ -21,7 +22,7 @@ type StackFile struct {
 // ReadStackFile parses a stack file, so tests and tools load exactly what is
 // committed.
 func ReadStackFile(path string) (*StackFile, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(filepath.Clean(path))
 	if err != nil {
 		return nil, fmt.Errorf("read stack file: %w", err)
 	}

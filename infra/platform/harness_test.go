@@ -40,6 +40,26 @@ type run struct {
 // the secrets an operator would set and optional overrides.
 func deployStack(t *testing.T, stack string, overrides map[string]string) *run {
 	t.Helper()
+	r, err := runStack(t, stack, overrides)
+	if err != nil {
+		t.Fatalf("program failed for stack %s: %v", stack, err)
+	}
+	return r
+}
+
+// defaultSecretKeys are the keys an operator sets with --secret.
+var defaultSecretKeys = []string{"gopherops:sessionKey", "gopherops:grafanaAdminPassword", "gopherops:ghcrToken"}
+
+// runStack is deployStack returning the program's error instead of failing.
+func runStack(t *testing.T, stack string, overrides map[string]string) (*run, error) {
+	t.Helper()
+	return runStackWithSecretKeys(t, stack, overrides, defaultSecretKeys)
+}
+
+// runStackWithSecretKeys runs the program with the given keys marked secret,
+// as the engine marks values set with --secret.
+func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]string, secretKeys []string) (*run, error) {
+	t.Helper()
 	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +71,12 @@ func deployStack(t *testing.T, stack string, overrides map[string]string) *run {
 	values["gopherops:sessionKey"] = testSessionKey
 	values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
 	for k, v := range overrides {
+		if v == "<delete>" {
+			delete(values, k)
+			continue
+		}
 		values[k] = v
 	}
-	secretKeys := []string{"gopherops:sessionKey", "gopherops:grafanaAdminPassword", "gopherops:ghcrToken"}
 	conf, _ := json.Marshal(values)
 	keys, _ := json.Marshal(secretKeys)
 	t.Setenv(pulumi.EnvConfig, string(conf))
@@ -91,10 +114,7 @@ func deployStack(t *testing.T, stack string, overrides map[string]string) *run {
 		wg.Wait()
 		return nil
 	}, pulumi.WithMocks("gopherops", stack, r.mon))
-	if err != nil {
-		t.Fatalf("program failed for stack %s: %v", stack, err)
-	}
-	return r
+	return r, err
 }
 
 // one returns the single registration of a type, failing otherwise.

@@ -23,7 +23,7 @@ const (
 	OIDCIssuer  = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 	ClusterSGID = "sg-eks-cluster"
 	LBHostname  = "a1b2c3-gopherops.elb.us-east-1.amazonaws.com"
-	RDSSecret   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0123abcd-AbCdEf"
+	RDSSecret   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0123abcd-AbCdEf" //nolint:gosec // an ARN, not a credential
 )
 
 // Registration is one NewResource call as the mock monitor saw it.
