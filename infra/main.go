@@ -1,12 +1,21 @@
 // Command infra is the GopherOps Pulumi program (Pulumi.yaml: main: infra/):
-// it loads the stack configuration and deploys the platform.
+// it loads the stack configuration and deploys the platform, with the shared
+// alert rules and dashboard of infra/observability built in.
 package main
 
 import (
+	_ "embed"
+
 	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/platform"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
+
+//go:embed observability/prometheus/rules/gopherops.yml
+var alertRules []byte
+
+//go:embed observability/grafana/dashboards/gopherops.json
+var dashboard string
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
@@ -14,7 +23,15 @@ func main() {
 		if err != nil {
 			return err
 		}
-		_, err = platform.Deploy(ctx, cfg)
+		_, err = platform.Deploy(ctx, cfg, platform.WithObservability(observability()))
 		return err
 	})
+}
+
+// observability is what the cluster's monitoring installs next to the chart.
+func observability() platform.Observability {
+	return platform.Observability{
+		AlertRules: alertRules,
+		Dashboards: map[string]string{"gopherops.json": dashboard},
+	}
 }

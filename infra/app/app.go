@@ -371,8 +371,9 @@ func (b *builder) deployment() error {
 	podLabels := b.labels("server")
 	dep, err := appsv1.NewDeployment(b.ctx, b.name, &appsv1.DeploymentArgs{
 		Metadata: b.meta(b.args.Name, "server", nil),
+		// No replicas: the HPA owns the count, and a value here would fight it
+		// (a server-side apply conflict) on every update.
 		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas:                pulumi.Int(b.args.MinReplicas),
 			RevisionHistoryLimit:    pulumi.Int(5),
 			MinReadySeconds:         pulumi.Int(5),
 			ProgressDeadlineSeconds: pulumi.Int(600),

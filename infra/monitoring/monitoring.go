@@ -27,6 +27,13 @@ type Args struct {
 	// GrafanaAdminPassword replaces the chart's well-known default.
 	GrafanaAdminPassword pulumi.StringInput
 
+	// RuleGroups are extra Prometheus rule groups for the service (the
+	// `groups:` list of infra/observability/prometheus/rules/*.yml).
+	RuleGroups []any
+	// Dashboards are Grafana dashboards by file name, loaded by the chart's
+	// dashboard sidecar.
+	Dashboards map[string]string
+
 	// AppName, AppNamespace, MetricsLabels and MetricsPort identify the service's metrics Service.
 	AppName       string
 	AppNamespace  pulumi.StringInput
@@ -42,7 +49,12 @@ type Monitoring struct {
 	Release        *helmv3.Release
 	ServiceMonitor *apiextensions.CustomResource
 	Rules          *apiextensions.CustomResource
+	Dashboards     *corev1.ConfigMap
 }
+
+// JobLabel is the metrics Service label whose value becomes the Prometheus
+// `job` label, so cluster series carry job="gopherops" as in compose.
+const JobLabel = "app.kubernetes.io/name"
 
 // New creates the Monitoring component and its children.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Monitoring, error) {
@@ -93,6 +105,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		},
 		OtherFields: kubernetes.UntypedArgs{
 			"spec": pulumi.Map{
+				"jobLabel":          pulumi.String(JobLabel),
 				"selector":          pulumi.Map{"matchLabels": pulumi.ToStringMap(args.MetricsLabels)},
 				"namespaceSelector": pulumi.Map{"matchNames": pulumi.Array{args.AppNamespace}},
 				"endpoints": pulumi.Array{pulumi.Map{
@@ -116,15 +129,32 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		},
 		OtherFields: kubernetes.UntypedArgs{
 			"spec": args.AppNamespace.ToStringOutput().ApplyT(func(ns string) map[string]any {
-				return map[string]any{"groups": []any{map[string]any{
-					"name":  args.AppName,
+				groups := append([]any{}, args.RuleGroups...)
+				groups = append(groups, map[string]any{
+					"name":  args.AppName + ".kubernetes",
 					"rules": AlertRules(args.AppName, ns),
-				}}}
+				})
+				return map[string]any{"groups": groups}
 			}),
 		},
 	}, afterRelease...)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring: alert rules: %w", err)
+	}
+
+	if len(args.Dashboards) > 0 {
+		// The chart's Grafana sidecar loads ConfigMaps labelled grafana_dashboard
+		// from Grafana's namespace.
+		m.Dashboards, err = corev1.NewConfigMap(ctx, name+"-dashboards", &corev1.ConfigMapArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Namespace: m.Namespace.Metadata.Name(),
+				Labels:    pulumi.StringMap{"grafana_dashboard": pulumi.String("1")},
+			},
+			Data: pulumi.ToStringMap(args.Dashboards),
+		}, base...)
+		if err != nil {
+			return nil, fmt.Errorf("monitoring: dashboards: %w", err)
+		}
 	}
 
 	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{"namespace": m.Namespace.Metadata.Name()}); err != nil {
@@ -133,8 +163,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return m, nil
 }
 
-// AlertRules are the service's alerts, built on the scrape target and on
-// kube-state-metrics / cAdvisor series the stack ships with.
+// AlertRules are the service's Kubernetes-level alerts, built on the scrape
+// target and on the kube-state-metrics / cAdvisor series the chart ships; the
+// service-level alerts come from RuleGroups.
 func AlertRules(app, namespace string) []any {
 	rule := func(alert, expr, forDur, severity, summary string) map[string]any {
 		return map[string]any{
@@ -147,8 +178,8 @@ func AlertRules(app, namespace string) []any {
 	}
 	sel := fmt.Sprintf(`namespace=%q`, namespace)
 	return []any{
-		rule("GopherOpsDown",
-			fmt.Sprintf(`absent(up{job="%s-metrics",%s} == 1)`, app, sel),
+		rule("GopherOpsNoTargets",
+			fmt.Sprintf(`absent(up{job=%q,%s} == 1)`, app, sel),
 			"5m", "critical", "No GopherOps pod has been scrapeable for 5 minutes."),
 		rule("GopherOpsReplicasUnavailable",
 			fmt.Sprintf(`kube_deployment_status_replicas_available{deployment=%q,%s} < kube_deployment_spec_replicas{deployment=%q,%s}`, app, sel, app, sel),

@@ -2,6 +2,7 @@ package platform_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -90,7 +91,7 @@ func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]str
 			return err
 		}
 		r.cfg = cfg
-		p, err := platform.Deploy(ctx, cfg)
+		p, err := platform.Deploy(ctx, cfg, platform.WithObservability(sharedObservability(t)))
 		if err != nil {
 			return err
 		}
@@ -115,6 +116,21 @@ func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]str
 		return nil
 	}, pulumi.WithMocks("gopherops", stack, r.mon))
 	return r, err
+}
+
+// sharedObservability reads the monitoring assets of infra/observability, as
+// main.go embeds them.
+func sharedObservability(t *testing.T) platform.Observability {
+	t.Helper()
+	rules, err := os.ReadFile(filepath.Join("..", "observability", "prometheus", "rules", "gopherops.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dashboard, err := os.ReadFile(filepath.Join("..", "observability", "grafana", "dashboards", "gopherops.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return platform.Observability{AlertRules: rules, Dashboards: map[string]string{"gopherops.json": string(dashboard)}}
 }
 
 // one returns the single registration of a type, failing otherwise.

@@ -53,9 +53,13 @@ type Platform struct {
 }
 
 // Deploy creates the whole platform for cfg and exports the stack outputs.
-func Deploy(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
+func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
 	p := &Platform{Config: cfg}
 	base := cfg.Cluster.Name
@@ -188,7 +192,13 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) (*Platform, error) {
 	}
 
 	if cfg.Monitoring.Enabled {
+		groups, err := RuleGroups(o.observability.AlertRules)
+		if err != nil {
+			return nil, err
+		}
 		p.Monitoring, err = monitoring.New(ctx, "monitoring", monitoring.Args{
+			RuleGroups:           groups,
+			Dashboards:           o.observability.Dashboards,
 			Provider:             p.Cluster.Provider,
 			Namespace:            cfg.Monitoring.Namespace,
 			ChartVersion:         cfg.Monitoring.ChartVersion,

@@ -743,6 +743,9 @@ func checkScaling(t *testing.T, r *run) {
 		t.Errorf("hpa max = %v", v)
 	}
 	d := r.one(t, tDeployment)
+	if _, ok := d.Get("spec.replicas"); ok {
+		t.Error("deployment sets spec.replicas, which the HPA owns")
+	}
 	if hpa.Str("spec.scaleTargetRef.name") != d.Str("metadata.name") || hpa.Str("spec.scaleTargetRef.kind") != "Deployment" {
 		t.Errorf("hpa targets %v", hpa.In()["spec"])
 	}
@@ -843,8 +846,50 @@ func checkMonitoring(t *testing.T, r *run) {
 	if sm.Str("spec.endpoints[0].port") != "metrics" {
 		t.Errorf("ServiceMonitor scrapes %v", sm.In()["spec"])
 	}
+	if sm.Str("spec.jobLabel") != "app.kubernetes.io/name" {
+		t.Errorf("ServiceMonitor jobLabel = %q; the shared rules expect job=\"gopherops\"", sm.Str("spec.jobLabel"))
+	}
+
+	// Every alert of infra/observability is installed, plus the Kubernetes-level ones.
+	obs := sharedObservability(t)
+	groups, err := platform.RuleGroups(obs.AlertRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed := map[string]bool{}
 	rules := r.one(t, tPromRule)
-	if a, _ := rules.Get("spec.groups[0].rules"); len(asAny(a)) == 0 {
-		t.Error("PrometheusRule has no alerts")
+	for _, g := range asAny(mustGet(t, rules, "spec.groups")) {
+		for _, rule := range asAny(g.(map[string]any)["rules"]) {
+			installed[fmt.Sprint(rule.(map[string]any)["alert"])] = true
+		}
+	}
+	for _, g := range groups {
+		for _, rule := range asAny(g.(map[string]any)["rules"]) {
+			if name := fmt.Sprint(rule.(map[string]any)["alert"]); !installed[name] {
+				t.Errorf("shared alert %s is not installed", name)
+			}
+		}
+	}
+	for _, name := range []string{"GopherOpsMigrationFailed", "GopherOpsReplicasUnavailable"} {
+		if !installed[name] {
+			t.Errorf("alert %s is not installed", name)
+		}
+	}
+
+	var dash *mocks.Registration
+	for _, cm := range r.mon.ByType("kubernetes:core/v1:ConfigMap") {
+		if labels, _ := cm.Get("metadata.labels"); labels.(map[string]any)["grafana_dashboard"] == "1" {
+			dash = cm
+		}
+	}
+	if dash == nil {
+		t.Fatal("no Grafana dashboard ConfigMap")
+	}
+	if dash.Str("metadata.namespace") != r.cfg.Monitoring.Namespace {
+		t.Errorf("dashboard ConfigMap in %q, want Grafana's namespace %q", dash.Str("metadata.namespace"), r.cfg.Monitoring.Namespace)
+	}
+	data, _ := dash.Get("data")
+	if data.(map[string]any)["gopherops.json"] != obs.Dashboards["gopherops.json"] {
+		t.Error("dashboard ConfigMap does not hold infra/observability's dashboard")
 	}
 }

@@ -1,0 +1,48 @@
+package platform
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Observability carries the shared monitoring assets of infra/observability
+// (alert rules and the Grafana dashboard), so the cluster alerts and draws
+// exactly what the compose stack does.
+type Observability struct {
+	// AlertRules is a Prometheus rules file (a `groups:` document).
+	AlertRules []byte
+	// Dashboards are Grafana dashboard JSON documents by file name.
+	Dashboards map[string]string
+}
+
+// Option adjusts what Deploy creates.
+type Option func(*options)
+
+type options struct {
+	observability Observability
+}
+
+// WithObservability installs the shared alert rules and dashboards when the
+// stack enables monitoring.
+func WithObservability(o Observability) Option {
+	return func(opts *options) { opts.observability = o }
+}
+
+// RuleGroups parses a Prometheus rules file into the `groups` list a
+// PrometheusRule's spec takes as is.
+func RuleGroups(rulesFile []byte) ([]any, error) {
+	if len(rulesFile) == 0 {
+		return nil, nil
+	}
+	var doc struct {
+		Groups []any `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(rulesFile, &doc); err != nil {
+		return nil, fmt.Errorf("platform: alert rules: %w", err)
+	}
+	if len(doc.Groups) == 0 {
+		return nil, fmt.Errorf("platform: alert rules: no groups")
+	}
+	return doc.Groups, nil
+}
