@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/streaming/pkg/httpstream"
 
 	"github.com/gopherops/gopherops/test/journey"
 )
@@ -189,7 +190,14 @@ func createAdmin(ctx context.Context, t *testing.T, c *cluster, pod corev1.Pod, 
 			Command:   []string{binaryPath, "admin", "create", "--username", cr.Login, "--email", strings.ToLower(cr.Login) + "@example.com", "--role", "admin"},
 			Stdin:     true, Stdout: true, Stderr: true,
 		}, scheme.ParameterCodec)
-	exec, err := remotecommand.NewSPDYExecutor(c.rest, "POST", req.URL())
+	// WebSockets first (what kubectl uses today), SPDY where they are refused.
+	ws, err := remotecommand.NewWebSocketExecutor(c.rest, "GET", req.URL().String())
+	require.NoError(t, err)
+	spdy, err := remotecommand.NewSPDYExecutor(c.rest, "POST", req.URL())
+	require.NoError(t, err)
+	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
 	require.NoError(t, err)
 	var stdout, stderr bytes.Buffer
 	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: strings.NewReader(cr.Password + "\n"), Stdout: &stdout, Stderr: &stderr})
