@@ -63,7 +63,7 @@ func TestSniffImage(t *testing.T) {
 	var p, j bytes.Buffer
 	_ = png.Encode(&p, img)
 	_ = jpeg.Encode(&j, img, nil)
-	huge := image.NewGray(image.Rect(0, 0, 5000, 1))
+	huge := image.NewGray(image.Rect(0, 0, 2049, 1))
 	var h bytes.Buffer
 	_ = png.Encode(&h, huge)
 	tests := []struct {
@@ -78,6 +78,8 @@ func TestSniffImage(t *testing.T) {
 		{"gif", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), ""},
 		{"png magic, broken body", append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 64)...), ""},
 		{"too wide", h.Bytes(), ""},
+		{"png cut after its header", p.Bytes()[:40], ""},
+		{"jpeg cut in half", j.Bytes()[:len(j.Bytes())/2], ""},
 		{"too big", append(p.Bytes(), make([]byte, MaxAvatarBytes)...), ""},
 	}
 	for _, tt := range tests {

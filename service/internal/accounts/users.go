@@ -26,8 +26,9 @@ const DefaultListLimit = 20
 // MaxAvatarBytes caps an avatar upload.
 const MaxAvatarBytes = 1 << 20
 
-// maxAvatarSide bounds an avatar's pixel dimensions.
-const maxAvatarSide = 4096
+// maxAvatarSide bounds an avatar's pixel dimensions, and so the memory a full
+// decode may take (2048² RGBA is 16 MiB).
+const maxAvatarSide = 2048
 
 // NewUser is the input for creating an account.
 type NewUser struct {
@@ -367,7 +368,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 }
 
 // SetAvatar validates an uploaded image by its content (PNG or JPEG, at most
-// 1 MiB and 4096 px a side) and stores it as the user's avatar.
+// 1 MiB and 2048 px a side) and stores it as the user's avatar.
 func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte) (User, error) {
 	if err := requireSelfOrAdmin(a, id); err != nil {
 		return User{}, err
@@ -431,7 +432,13 @@ func sniffImage(data []byte) (contentType, ext string, err error) {
 		return "", "", v
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxAvatarSide || cfg.Height > maxAvatarSide {
-		v.add("avatar", "must be at most 4096 pixels on each side")
+		v.add("avatar", "must be at most 2048 pixels on each side")
+		return "", "", v
+	}
+	// The header can be valid while the pixels are missing or corrupt: decode
+	// the whole image (its size is bounded above) before storing it.
+	if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
+		v.add("avatar", "is not a complete PNG or JPEG image")
 		return "", "", v
 	}
 	return contentType, ext, nil
