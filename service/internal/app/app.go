@@ -84,6 +84,21 @@ func newAccounts(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 	})
 }
 
+// withAccounts runs fn with an accounts service on a pool of its own, for
+// one-shot commands.
+func withAccounts(ctx context.Context, cfg config.Config, log *slog.Logger, fn func(*accounts.Service) error) error {
+	pool, err := openPool(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	svc, err := newAccounts(ctx, cfg, pool, log, Options{})
+	if err != nil {
+		return err
+	}
+	return fn(svc)
+}
+
 // Migrate runs the embedded migrations up, retrying while the database is
 // still starting (compose and Kubernetes start it in parallel).
 func Migrate(ctx context.Context, cfg config.Config, log *slog.Logger) error {

@@ -103,16 +103,12 @@ func AdminCommand(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	if err != nil {
 		return err
 	}
-	pool, err := openPool(ctx, cfg)
-	if err != nil {
+	var u accounts.User
+	err = withAccounts(ctx, cfg, log, func(svc *accounts.Service) error {
+		var err error
+		u, err = svc.CreateFromCLI(ctx, accounts.NewUser{Username: *username, Email: *email, Password: pw, Role: accounts.Role(*role)})
 		return err
-	}
-	defer pool.Close()
-	svc, err := newAccounts(ctx, cfg, pool, log, Options{})
-	if err != nil {
-		return err
-	}
-	u, err := svc.CreateFromCLI(ctx, accounts.NewUser{Username: *username, Email: *email, Password: pw, Role: accounts.Role(*role)})
+	})
 	if err != nil {
 		var verr *accounts.ValidationError
 		var conflict *accounts.ConflictError
@@ -191,15 +187,10 @@ func Version(out io.Writer) {
 // printed once, when the database has no users yet. It is how `make run`
 // gets a usable account without any default password existing anywhere.
 func EnsureDevAdmin(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Writer) error {
-	pool, err := openPool(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	svc, err := newAccounts(ctx, cfg, pool, log, Options{})
-	if err != nil {
-		return err
-	}
+	return withAccounts(ctx, cfg, log, func(svc *accounts.Service) error { return ensureDevAdmin(ctx, svc, out) })
+}
+
+func ensureDevAdmin(ctx context.Context, svc *accounts.Service, out io.Writer) error {
 	n, err := svc.CountUsers(ctx)
 	if err != nil {
 		return err
