@@ -98,7 +98,7 @@ func waitStatus(t *testing.T, url string, want int, limit time.Duration) {
 }
 
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
-	r := serve(t, pgtest.NewEmptyDatabase(t), 500*time.Millisecond)
+	r := serve(t, pgtest.NewEmptyDatabase(t), 1500*time.Millisecond)
 
 	// A request whose body is still arriving when SIGTERM lands.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(r.base, "http://"))
@@ -151,10 +151,10 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	r.cancel() // what SIGTERM does through signal.NotifyContext
 
 	// Readiness fails at once, while the listener is still open for the delay.
-	waitStatus(t, r.base+"/readyz", http.StatusServiceUnavailable, 400*time.Millisecond)
+	waitStatus(t, r.base+"/readyz", http.StatusServiceUnavailable, time.Second)
 
-	// The slow request completes after the signal.
-	time.Sleep(700 * time.Millisecond)
+	// The slow request completes after the listener has closed.
+	time.Sleep(1700 * time.Millisecond)
 	if _, err := conn.Write([]byte(body[10:])); err != nil {
 		t.Fatalf("in-flight request cut off: %v", err)
 	}
