@@ -1,8 +1,9 @@
 // Command loadbench is `make bench`: a closed-loop load run against the real
 // gopherops binary and a real PostgreSQL. It measures GET a user by id (bearer
 // token), the HTML users list page and user creation, and, in the same run,
-// the same GET-by-id query through a bare net/http handler with no middleware
-// on an identically sized pool, so full/bare shows what the middleware costs.
+// the same GET-by-id query through a bare net/http handler in the same server
+// process on the same pool (no router, middleware or auth), so full/bare shows
+// what they cost.
 package main
 
 import (
@@ -28,9 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/gopherops/gopherops/service/internal/store/postgres"
 	"github.com/gopherops/gopherops/service/pglocal"
 )
 
@@ -40,6 +38,7 @@ type options struct {
 	warmup   time.Duration
 	binary   string
 	poolSize int
+	profile  string
 }
 
 func main() {
@@ -49,6 +48,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up of each scenario")
 	flag.StringVar(&o.binary, "bin", "", "gopherops binary (default: build one)")
 	flag.IntVar(&o.poolSize, "pool", 8, "DATABASE_MAX_CONNS for the service and the bare handler")
+	flag.StringVar(&o.profile, "cpuprofile", "", "write the server's CPU profile during the full-stack GET scenario to this file")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
@@ -137,30 +137,9 @@ func run(o options) error {
 		return err
 	}
 
-	// The bare handler: the same store query, JSON out, nothing else.
-	pool, err := pxpool(ctx, dbURL, o.poolSize)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	store := postgres.New(pool)
-	bareL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	bare := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, _ := strconv.ParseInt(r.URL.Query().Get("id"), 10, 64)
-		u, err := store.UserByID(r.Context(), id)
-		if err != nil {
-			http.Error(w, "error", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(u)
-	})}
-	go func() { _ = bare.Serve(bareL) }()
-	defer bare.Close()
-	bareBase := "http://" + bareL.Addr().String()
+	// The bare baseline runs inside the same server process on the same pool:
+	// the admin listener's /debug/bare/users/{id} (APP_ENV=test only).
+	adminBase := "http://127.0.0.1:" + strconv.Itoa(adminPort)
 
 	var seq atomic.Int64
 	pick := func() int64 { return ids[int(seq.Add(1))%len(ids)] }
@@ -170,8 +149,8 @@ func run(o options) error {
 			r.Header.Set("Authorization", "Bearer "+token)
 			return r
 		}},
-		{name: "GET user by id (bare handler, same query)", want: 200, c: client, req: func() *http.Request {
-			r, _ := http.NewRequest("GET", fmt.Sprintf("%s/?id=%d", bareBase, pick()), nil)
+		{name: "GET user by id (bare handler, same pool)", want: 200, c: client, req: func() *http.Request {
+			r, _ := http.NewRequest("GET", fmt.Sprintf("%s/debug/bare/users/%d", adminBase, pick()), nil)
 			return r
 		}},
 		{name: "GET /users (HTML list page, session)", want: 200, c: client, req: func() *http.Request {
@@ -194,9 +173,19 @@ func run(o options) error {
 	fmt.Printf("%-46s %10s %9s %9s %9s %7s\n", "scenario", "req/s", "p50", "p99", "max", "errors")
 	results := map[string]result{}
 	failed := false
-	for _, s := range scenarios {
+	for i, s := range scenarios {
 		s.load(o.conns, o.warmup) // warm-up, discarded
+		var profiled chan error
+		if i == 0 && o.profile != "" {
+			profiled = make(chan error, 1)
+			go func() { profiled <- fetchProfile(adminBase, o.profile, o.duration-time.Second) }()
+		}
 		r := s.load(o.conns, o.duration)
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				fmt.Fprintln(os.Stderr, "loadbench: profile:", err)
+			}
+		}
 		results[s.name] = r
 		fmt.Printf("%-46s %10.0f %9s %9s %9s %7d\n", s.name, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errors)
 		if r.errors > 0 {
@@ -210,6 +199,22 @@ func run(o options) error {
 		return errors.New("requests failed: zero errors is required")
 	}
 	return nil
+}
+
+// fetchProfile saves the server's CPU profile over d from its pprof endpoint.
+func fetchProfile(adminBase, path string, d time.Duration) error {
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", adminBase, max(1, int(d.Seconds()))))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 type scenario struct {
@@ -371,13 +376,4 @@ func browserSession(base string) ([]*http.Cookie, error) {
 	}
 	u, _ := url.Parse(base)
 	return jar.Cookies(u), nil
-}
-
-func pxpool(ctx context.Context, dbURL string, size int) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		return nil, err
-	}
-	cfg.MaxConns = int32(size)
-	return pgxpool.NewWithConfig(ctx, cfg)
 }

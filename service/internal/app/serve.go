@@ -13,6 +13,7 @@ import (
 	"github.com/gopherops/gopherops/service/internal/httpapi"
 	"github.com/gopherops/gopherops/service/internal/observability"
 	"github.com/gopherops/gopherops/service/internal/status"
+	"github.com/gopherops/gopherops/service/internal/store/postgres"
 )
 
 // Listeners lets a caller (a test) hand in pre-bound listeners; nil fields are
@@ -77,8 +78,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	var bare http.Handler
+	if cfg.Env == config.EnvTest {
+		bare = httpapi.BareUserHandler(postgres.New(pool))
+	}
 	admin := &http.Server{
-		Handler:           httpapi.NewAdminHandler(metrics),
+		Handler:           httpapi.NewAdminHandler(metrics, bare),
 		ReadHeaderTimeout: 5 * time.Second,
 		// pprof's CPU profile streams for up to 30 s by default.
 		WriteTimeout: 65 * time.Second,

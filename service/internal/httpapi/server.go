@@ -155,9 +155,13 @@ func (s *server) readyz(c *gin.Context) {
 }
 
 // NewAdminHandler serves /metrics and /debug/pprof on the admin listener, which
-// must not be exposed publicly.
-func NewAdminHandler(m *observability.Metrics) http.Handler {
+// must not be exposed publicly. bare, when not nil, is the benchmark baseline
+// (see BareUserHandler).
+func NewAdminHandler(m *observability.Metrics, bare http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	if bare != nil {
+		mux.Handle("GET /debug/bare/users/{id}", bare)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
