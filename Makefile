@@ -7,8 +7,9 @@ GO ?= go
 # workspace, so every target names them.
 MODULES := ./service/... ./migrations/... ./infra/... ./test/...
 # One set of build flags everywhere: each of -race, -cover, -trimpath or a
-# CGO change would be a separate build cache.
-TEST_FLAGS ?= -vet=off -timeout 30m
+# CGO change would be a separate build cache. -count=1: tests that talk to a
+# real PostgreSQL must run, not be replayed from the test cache.
+TEST_FLAGS ?= -vet=off -count=1 -timeout 30m
 PKG ?=
 
 .DEFAULT_GOAL := help
