@@ -10,7 +10,6 @@ MODULES := ./service/... ./migrations/... ./infra/... ./test/...
 # CGO change would be a separate build cache. -count=1: tests that talk to a
 # real PostgreSQL must run, not be replayed from the test cache.
 TEST_FLAGS ?= -vet=off -count=1 -timeout 30m
-PKG ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help run build test vet test-service fuzz bench test-live clean-data
