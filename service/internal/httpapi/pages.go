@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,7 +30,7 @@ type pages struct {
 }
 
 func newPages() (*pages, error) {
-	base, err := template.ParseFS(webFS, "web/templates/base.html")
+	base, err := template.New("base.html").Funcs(templateFuncs).ParseFS(webFS, "web/templates/base.html")
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: parse layout: %w", err)
 	}
@@ -46,6 +47,15 @@ func newPages() (*pages, error) {
 		return nil, fmt.Errorf("httpapi: static: %w", err)
 	}
 	return p, nil
+}
+
+// templateFuncs format figures the way the dashboard's script does, so a page
+// reads the same with and without JavaScript.
+var templateFuncs = template.FuncMap{
+	"mib": func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) },
+	"uptime": func(seconds float64) string {
+		return (time.Duration(seconds) * time.Second).Round(time.Second).String()
+	},
 }
 
 // pageData is what every template receives.

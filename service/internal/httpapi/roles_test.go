@@ -96,7 +96,7 @@ func TestPagesByRole(t *testing.T) {
 	if r := user.page(fmt.Sprintf("/users/%d", e.root.ID)); r.status != http.StatusForbidden {
 		t.Errorf("user opened root's profile: %d", r.status)
 	}
-	if r := user.page("/dashboard"); r.status != 200 || !strings.Contains(string(r.body), "Database") {
+	if r := user.page("/dashboard"); r.status != 200 || !strings.Contains(string(r.body), "Database") || !strings.Contains(string(r.body), " MiB") {
 		t.Errorf("user dashboard: %d", r.status)
 	}
 	if r := user.form(fmt.Sprintf("/users/%d/delete", e.root.ID), nil); r.status != http.StatusForbidden {
