@@ -1,12 +1,11 @@
 // Command infra is the GopherOps Pulumi program (Pulumi.yaml: main: infra/):
-// it loads the stack configuration and deploys the platform, with the shared
-// alert rules and dashboard of infra/observability built in.
+// it loads the stack configuration and deploys the stack's environment, with
+// the shared alert rules and dashboard of infra/observability built in.
 package main
 
 import (
 	_ "embed"
 
-	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/platform"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -18,14 +17,7 @@ var alertRules []byte
 var dashboard string
 
 func main() {
-	pulumi.Run(func(ctx *pulumi.Context) error {
-		cfg, err := config.Load(ctx)
-		if err != nil {
-			return err
-		}
-		_, err = platform.Deploy(ctx, cfg, platform.WithObservability(observability()))
-		return err
-	})
+	pulumi.Run(platform.Program(platform.WithObservability(observability())))
 }
 
 // observability is what the cluster's monitoring installs next to the chart.

@@ -77,10 +77,19 @@ type Args struct {
 	Resources            Resources
 
 	// DatabaseURL is stored in the workload Secret (it may carry credentials).
+	// With InClusterDatabase it may be nil: the URL of that database is used.
 	DatabaseURL pulumi.StringInput
+	// InClusterDatabase, when set, runs PostgreSQL in the namespace and points
+	// the app at it; its password reaches the pods as PGPASSWORD from the
+	// database's own Secret.
+	InClusterDatabase *InClusterDatabase
+	// BlobVolume, when set, mounts a PersistentVolumeClaim at BlobMountPath
+	// for a file:// BlobStore.
+	BlobVolume *BlobVolume
 	// DatabaseSecretArn, when set, makes the service read credentials from Secrets Manager.
 	DatabaseSecretArn pulumi.StringInput
-	// BlobStore is file:///path or s3://bucket/prefix.
+	// BlobStore is file:///path or s3://bucket/prefix; with BlobVolume it
+	// defaults to the volume.
 	BlobStore pulumi.StringInput
 	// AWSRegion is passed as AWS_REGION when set.
 	AWSRegion string
@@ -114,18 +123,22 @@ type Args struct {
 type App struct {
 	pulumi.ResourceState
 
-	Namespace       *corev1.Namespace
-	ServiceAccount  *corev1.ServiceAccount
-	Secret          *corev1.Secret
-	PullSecret      *corev1.Secret
-	MigrationJob    *batchv1.Job
-	Deployment      *appsv1.Deployment
-	Service         *corev1.Service
-	MetricsService  *corev1.Service
-	HPA             *autoscalingv2.HorizontalPodAutoscaler
-	PDB             *policyv1.PodDisruptionBudget
-	DefaultDeny     *networkingv1.NetworkPolicy
-	NetworkPolicy   *networkingv1.NetworkPolicy
+	Namespace      *corev1.Namespace
+	ServiceAccount *corev1.ServiceAccount
+	Secret         *corev1.Secret
+	PullSecret     *corev1.Secret
+	MigrationJob   *batchv1.Job
+	Deployment     *appsv1.Deployment
+	Service        *corev1.Service
+	MetricsService *corev1.Service
+	HPA            *autoscalingv2.HorizontalPodAutoscaler
+	PDB            *policyv1.PodDisruptionBudget
+	DefaultDeny    *networkingv1.NetworkPolicy
+	NetworkPolicy  *networkingv1.NetworkPolicy
+	// Postgres is set with Args.InClusterDatabase.
+	Postgres *Postgres
+	// BlobClaim is set with Args.BlobVolume.
+	BlobClaim       *corev1.PersistentVolumeClaim
 	SelectorLabels  map[string]string
 	MetricsLabels   map[string]string
 	MetricsPortName string
@@ -171,6 +184,25 @@ func (a *Args) defaults() error {
 	if a.Image == "" {
 		errs = append(errs, errors.New("an image is required"))
 	}
+	if a.InClusterDatabase != nil {
+		a.InClusterDatabase.defaults()
+		if a.InClusterDatabase.Image == "" || a.InClusterDatabase.StorageSize == "" {
+			errs = append(errs, errors.New("an in-cluster database needs an image and a storage size"))
+		}
+		if a.DatabaseURL != nil || a.DatabaseSecretArn != nil {
+			errs = append(errs, errors.New("an in-cluster database excludes DatabaseURL and DatabaseSecretArn"))
+		}
+		a.DatabaseURL = pulumi.Sprintf("postgres://%s@%s-postgres.%s.svc:%d/%s?sslmode=disable",
+			a.InClusterDatabase.User, a.Name, a.Namespace, PostgresPort, a.InClusterDatabase.Database)
+	}
+	if a.BlobVolume != nil {
+		if a.BlobVolume.Size == "" {
+			errs = append(errs, errors.New("a blob volume needs a size"))
+		}
+		if a.BlobStore == nil {
+			a.BlobStore = pulumi.String("file://" + BlobMountPath)
+		}
+	}
 	if a.DatabaseURL == nil || a.SessionKey == nil || a.BlobStore == nil {
 		errs = append(errs, errors.New("database URL, session key and blob store are required"))
 	}
@@ -206,7 +238,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	a.MetricsPortName = "metrics"
 
 	steps := []func() error{
-		b.namespace, b.serviceAccount, b.secrets, b.migrationJob, b.deployment,
+		b.namespace, b.serviceAccount, b.postgres, b.blobVolume, b.secrets, b.migrationJob, b.deployment,
 		b.services, b.autoscaling, b.networkPolicies,
 	}
 	for _, step := range steps {
@@ -222,6 +254,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("app: register outputs: %w", err)
 	}
 	return a, nil
+}
+
+// databaseDeps are what the migration Job waits for: the in-cluster
+// database when there is one (a managed database exists before the app).
+func (b *builder) databaseDeps() []pulumi.Resource {
+	if b.app.Postgres == nil {
+		return nil
+	}
+	return []pulumi.Resource{b.app.Postgres.StatefulSet, b.app.Postgres.NetworkPolicy}
 }
 
 // builder carries what every resource of the component shares.
@@ -359,7 +400,7 @@ func (b *builder) migrationJob() error {
 				Spec:     b.podSpec([]string{"migrate", "up"}, false, "Never"),
 			},
 		},
-	}, b.with(pulumi.DeleteBeforeReplace(true))...)
+	}, b.with(pulumi.DeleteBeforeReplace(true), pulumi.DependsOn(b.databaseDeps()))...)
 	if err != nil {
 		return fmt.Errorf("migration job: %w", err)
 	}

@@ -204,6 +204,14 @@ func TestAppRejectsBadArgs(t *testing.T) {
 		{"min above max", func(a *app.Args) { a.MinReplicas = 3 }, "replicas"},
 		{"bad memory limit", func(a *app.Args) { a.Resources.MemoryLimit = "big" }, "memory limit"},
 		{"no provider", func(a *app.Args) { a.Provider = nil }, "a Kubernetes provider is required"},
+		{"in-cluster database and an external URL", func(a *app.Args) {
+			a.InClusterDatabase = &app.InClusterDatabase{Image: "postgres:17", StorageSize: "1Gi"}
+		}, "excludes DatabaseURL"},
+		{"in-cluster database without a volume size", func(a *app.Args) {
+			a.DatabaseURL = nil
+			a.InClusterDatabase = &app.InClusterDatabase{Image: "postgres:17"}
+		}, "needs an image and a storage size"},
+		{"blob volume without a size", func(a *app.Args) { a.BlobVolume = &app.BlobVolume{} }, "a blob volume needs a size"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,6 +29,11 @@ func (b *builder) networkPolicies() error {
 		return networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String(protocol), Port: pulumi.Int(p)}
 	}
 	var dbPeers networkingv1.NetworkPolicyPeerArray
+	if pg := b.app.Postgres; pg != nil {
+		dbPeers = append(dbPeers, networkingv1.NetworkPolicyPeerArgs{
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(pg.Labels)},
+		})
+	}
 	for _, cidr := range b.args.DatabaseCIDRs {
 		dbPeers = append(dbPeers, networkingv1.NetworkPolicyPeerArgs{
 			IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(cidr)},
@@ -37,10 +42,7 @@ func (b *builder) networkPolicies() error {
 	np, err := networkingv1.NewNetworkPolicy(b.ctx, b.name, &networkingv1.NetworkPolicyArgs{
 		Metadata: b.meta(b.args.Name, "network", nil),
 		Spec: &networkingv1.NetworkPolicySpecArgs{
-			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
-				"app.kubernetes.io/name":     pulumi.String(b.args.Name),
-				"app.kubernetes.io/instance": pulumi.String(b.args.Name),
-			}},
+			PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(b.appPodLabels())},
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
 			Ingress: networkingv1.NetworkPolicyIngressRuleArray{
 				networkingv1.NetworkPolicyIngressRuleArgs{

@@ -70,6 +70,16 @@ func (b *builder) podSpec(args []string, serve bool, restartPolicy string) *core
 			corev1.LocalObjectReferenceArgs{Name: b.app.PullSecret.Metadata.Name().Elem()},
 		}
 	}
+	if serve && b.app.BlobClaim != nil {
+		container.VolumeMounts = append(container.VolumeMounts.(corev1.VolumeMountArray),
+			corev1.VolumeMountArgs{Name: pulumi.String("blobs"), MountPath: pulumi.String(BlobMountPath)})
+		spec.Volumes = append(spec.Volumes.(corev1.VolumeArray), corev1.VolumeArgs{
+			Name: pulumi.String("blobs"),
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSourceArgs{
+				ClaimName: b.app.BlobClaim.Metadata.Name().Elem(),
+			},
+		})
+	}
 	if serve {
 		container.Ports = corev1.ContainerPortArray{
 			corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(HTTPPort), Protocol: pulumi.String("TCP")},
@@ -154,6 +164,13 @@ func (b *builder) env() corev1.EnvVarArray {
 			}},
 		},
 		plain("GOMEMLIMIT", memLimit),
+	}
+	if pg := b.app.Postgres; pg != nil {
+		// libpq semantics: pgx takes the password from PGPASSWORD when the
+		// URL has none, so the generated password never leaves its Secret.
+		env = append(env, corev1.EnvVarArgs{Name: pulumi.String("PGPASSWORD"), ValueFrom: &corev1.EnvVarSourceArgs{
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pg.Secret.Metadata.Name().Elem(), Key: pulumi.String(PostgresPasswordKey)},
+		}})
 	}
 	if b.args.DatabaseSecretArn != nil {
 		env = append(env, corev1.EnvVarArgs{Name: pulumi.String("DATABASE_SECRET_ARN"), Value: b.args.DatabaseSecretArn})

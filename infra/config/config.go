@@ -25,6 +25,9 @@ const (
 	EnvDev = "dev"
 	// EnvProd is the highly available, deletion-protected stack.
 	EnvProd = "prod"
+	// EnvLocal deploys only the app, with PostgreSQL in the cluster, onto any
+	// existing cluster (kind, k3d, minikube): no AWS at all.
+	EnvLocal = "local"
 )
 
 // Secret holds a secret configuration value. It never prints its content, so
@@ -60,8 +63,8 @@ func (s Secret) Output() pulumi.StringOutput {
 type Config struct {
 	Project     string
 	Stack       string
-	Environment string // EnvDev or EnvProd
-	Region      string // aws:region
+	Environment string // EnvDev, EnvProd or EnvLocal
+	Region      string // aws:region (unused by EnvLocal)
 	// Decommission relaxes the prod protections so the stack can be destroyed.
 	Decommission bool
 
@@ -71,6 +74,7 @@ type Config struct {
 	Storage    Storage
 	App        App
 	Monitoring Monitoring
+	Local      Local
 }
 
 // Network sizes the VPC.
@@ -130,6 +134,23 @@ type App struct {
 	GHCRUsername         string
 	GHCRToken            Secret
 	SessionKey           Secret
+	// SkipAwait stops Pulumi from waiting for workloads to become ready. Only
+	// the platform test sets it, against an API server without a kubelet.
+	SkipAwait bool
+}
+
+// Local configures the `local` environment: which cluster, how the app is
+// exposed, and the in-cluster PostgreSQL and avatar volume.
+type Local struct {
+	// KubeContext selects a kubeconfig context; empty means the current one.
+	KubeContext string
+	// ServiceType exposes the app: ClusterIP (port-forward), NodePort or LoadBalancer.
+	ServiceType         string
+	PostgresImage       string
+	PostgresStorageSize string
+	BlobStorageSize     string
+	// StorageClass for both volumes; empty means the cluster's default class.
+	StorageClass string
 }
 
 // Monitoring configures the optional kube-prometheus-stack installation.
@@ -142,6 +163,9 @@ type Monitoring struct {
 
 // IsProd reports whether the stack must meet the production rules.
 func (c *Config) IsProd() bool { return c.Environment == EnvProd }
+
+// IsLocal reports whether the stack deploys onto an existing cluster without AWS.
+func (c *Config) IsLocal() bool { return c.Environment == EnvLocal }
 
 // ImageRef is the full image reference to deploy: the digest wins over the tag.
 func (a App) ImageRef() string {
@@ -332,12 +356,21 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			GHCRUsername:         r.str("ghcrUsername", ""),
 			GHCRToken:            r.secret("ghcrToken"),
 			SessionKey:           r.secret("sessionKey"),
+			SkipAwait:            r.boolean("skipAwait", false),
 		},
 		Monitoring: Monitoring{
 			Enabled:              r.boolean("monitoringEnabled", false),
 			Namespace:            r.str("monitoringNamespace", "monitoring"),
 			ChartVersion:         r.str("monitoringChartVersion", "75.15.1"),
 			GrafanaAdminPassword: r.secret("grafanaAdminPassword"),
+		},
+		Local: Local{
+			KubeContext:         r.str("kubeContext", ""),
+			ServiceType:         r.str("serviceType", "ClusterIP"),
+			PostgresImage:       r.str("postgresImage", "postgres:17"),
+			PostgresStorageSize: r.str("postgresStorageSize", "1Gi"),
+			BlobStorageSize:     r.str("blobStorageSize", "1Gi"),
+			StorageClass:        r.str("storageClass", ""),
 		},
 	}
 	if len(r.errs) > 0 {

@@ -35,6 +35,14 @@ func validProd() map[string]string {
 	return m
 }
 
+// validLocal is the smallest valid local stack: no AWS key at all.
+func validLocal() map[string]string {
+	return map[string]string{
+		"gopherops:imageTag":   "1.2.3",
+		"gopherops:sessionKey": testSessionKey,
+	}
+}
+
 func with(base map[string]string, kv ...string) map[string]string {
 	m := map[string]string{}
 	for k, v := range base {
@@ -48,6 +56,35 @@ func with(base map[string]string, kv ...string) map[string]string {
 		m[kv[i]] = kv[i+1]
 	}
 	return m
+}
+
+// TestLocalDefaults: the local environment runs without any AWS setting and
+// with an in-cluster database, ClusterIP service and awaiting rollouts.
+func TestLocalDefaults(t *testing.T) {
+	cfg, err := Parse(FromMap(validLocal()), "gopherops", "local")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"environment from stack name", cfg.Environment, EnvLocal},
+		{"is local", cfg.IsLocal(), true},
+		{"is prod", cfg.IsProd(), false},
+		{"service type", cfg.Local.ServiceType, "ClusterIP"},
+		{"postgres image", cfg.Local.PostgresImage, "postgres:17"},
+		{"postgres volume", cfg.Local.PostgresStorageSize, "1Gi"},
+		{"blob volume", cfg.Local.BlobStorageSize, "1Gi"},
+		{"current kube context", cfg.Local.KubeContext, ""},
+		{"default storage class", cfg.Local.StorageClass, ""},
+		{"awaits rollouts", cfg.App.SkipAwait, false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
 }
 
 func TestParseAppliesDefaults(t *testing.T) {
@@ -150,7 +187,27 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"prod with one replica", "prod", with(validProd(), "gopherops:minReplicas", "1"),
 			"gopherops:minReplicas", "at least 2 in prod"},
 		{"unknown environment", "staging", validDev(),
-			"gopherops:environment", `"staging" must be "dev" or "prod"`},
+			"gopherops:environment", `"staging" must be "dev", "prod" or "local"`},
+		{"prod awaiting nothing", "prod", with(validProd(), "gopherops:skipAwait", "true"),
+			"gopherops:skipAwait", "must not be set in prod"},
+		{"local with an unknown service type", "local", with(validLocal(), "gopherops:serviceType", "Ingress"),
+			"gopherops:serviceType", "must be ClusterIP, NodePort or LoadBalancer"},
+		{"local with another postgres major", "local", with(validLocal(), "gopherops:postgresImage", "postgres:16"),
+			"gopherops:postgresImage", "PostgreSQL 17"},
+		{"local with a malformed postgres image", "local", with(validLocal(), "gopherops:postgresImage", "Postgres 17!"),
+			"gopherops:postgresImage", "not an image reference"},
+		{"local with a tiny database volume", "local", with(validLocal(), "gopherops:postgresStorageSize", "1Mi"),
+			"gopherops:postgresStorageSize", "below 64Mi"},
+		{"local with a malformed blob volume size", "local", with(validLocal(), "gopherops:blobStorageSize", "big"),
+			"gopherops:blobStorageSize", "invalid memory quantity"},
+		{"local with an AWS certificate", "local", with(validLocal(), "gopherops:certificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/abc-123", "gopherops:domainName", "gopherops.example.com"),
+			"gopherops:certificateArn", "local environment cannot use"},
+		{"local with a bad storage class", "local", with(validLocal(), "gopherops:storageClass", "Fast SSD"),
+			"gopherops:storageClass", "not a valid StorageClass name"},
+		{"local without a session key", "local", with(validLocal(), "gopherops:sessionKey", "<delete>"),
+			"gopherops:sessionKey", "pulumi config set --secret"},
+		{"local with a mutable tag", "local", with(validLocal(), "gopherops:imageTag", "latest"),
+			"gopherops:imageTag", "mutable"},
 		{"integer not a number", "dev", with(validDev(), "gopherops:maxReplicas", "many"),
 			"gopherops:maxReplicas", "not an integer"},
 		{"boolean not a boolean", "dev", with(validDev(), "gopherops:dbMultiAz", "yes please"),
@@ -219,6 +276,13 @@ func TestValidConfigurationsPass(t *testing.T) {
 			"gopherops:ghcrUsername", "bot", "gopherops:ghcrToken", "ghp_secret",
 			"gopherops:certificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/abc-123",
 			"gopherops:domainName", "gopherops.example.com")},
+		{"minimal local needs no AWS key", "local", validLocal()},
+		{"local under another stack name", "kind", with(validLocal(), "gopherops:environment", "local")},
+		{"local image loaded into kind by bare name", "local", with(validLocal(), "gopherops:imageRepository", "gopherops", "gopherops:imageTag", "dev")},
+		{"local on a chosen context and storage class", "local", with(validLocal(),
+			"gopherops:kubeContext", "kind-gopherops", "gopherops:storageClass", "standard",
+			"gopherops:serviceType", "NodePort", "gopherops:postgresImage", "postgres:17.6-bookworm")},
+		{"dev test stack awaiting nothing", "dev", with(validDev(), "gopherops:skipAwait", "true")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -234,7 +298,7 @@ func TestValidConfigurationsPass(t *testing.T) {
 // validate.
 func TestCommittedStackFiles(t *testing.T) {
 	known := KnownKeys()
-	for _, stack := range []string{"dev", "prod"} {
+	for _, stack := range []string{"dev", "prod", "local"} {
 		t.Run(stack, func(t *testing.T) {
 			sf, err := ReadStackFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
 			if err != nil {

@@ -23,6 +23,9 @@ var (
 	dbClassPattern   = regexp.MustCompile(`^db\.[a-z0-9]+\.[a-z0-9]+$`)
 	majorVersionPatt = regexp.MustCompile(`^[0-9]{2}(\.[0-9]+)?$`)
 	logLevels        = []string{"debug", "info", "warn", "error"}
+	// localRepoPattern also admits a bare name (gopherops), as loaded into kind.
+	localRepoPattern = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	imageRefPattern  = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 )
 
 // Validate checks every setting and the combinations between them; the error
@@ -35,10 +38,150 @@ func (c *Config) Validate() error {
 	k := func(name string) string { return Namespace + ":" + name }
 
 	switch c.Environment {
-	case EnvDev, EnvProd:
+	case EnvDev, EnvProd, EnvLocal:
 	default:
-		fail(k("environment"), "%q must be %q or %q (defaults to the stack name)", c.Environment, EnvDev, EnvProd)
+		fail(k("environment"), "%q must be %q, %q or %q (defaults to the stack name)", c.Environment, EnvDev, EnvProd, EnvLocal)
 	}
+	if c.IsLocal() {
+		c.validateLocal(fail, k)
+	} else {
+		c.validateAWS(fail, k)
+	}
+
+	// App.
+	a := c.App
+	if !k8sNamePattern.MatchString(a.Namespace) {
+		fail(k("namespace"), "%q is not a valid Kubernetes namespace name", a.Namespace)
+	}
+	repoOK := repoPattern.MatchString(a.ImageRepository) || (c.IsLocal() && localRepoPattern.MatchString(a.ImageRepository))
+	if !repoOK {
+		fail(k("imageRepository"), "%q must be a lower-case image repository without tag or digest, e.g. ghcr.io/<owner>/gopherops", a.ImageRepository)
+	}
+	switch {
+	case a.ImageDigest != "":
+		if !digestPattern.MatchString(a.ImageDigest) {
+			fail(k("imageDigest"), "%q must be sha256:<64 hex digits>", a.ImageDigest)
+		}
+	case a.ImageTag == "":
+		fail(k("imageTag"), "is empty: set an immutable release tag (or %s)", k("imageDigest"))
+	case strings.EqualFold(a.ImageTag, "latest"):
+		fail(k("imageTag"), "%q is mutable and not reproducible: pin a release tag or %s", a.ImageTag, k("imageDigest"))
+	case !tagPattern.MatchString(a.ImageTag):
+		fail(k("imageTag"), "%q is not a valid image tag", a.ImageTag)
+	}
+	if a.MinReplicas < 1 {
+		fail(k("minReplicas"), "%d must be at least 1", a.MinReplicas)
+	}
+	if a.MinReplicas > a.MaxReplicas {
+		fail(k("minReplicas"), "%d must not exceed %s (%d)", a.MinReplicas, k("maxReplicas"), a.MaxReplicas)
+	}
+	if u := a.TargetCPUUtilization; u < 10 || u > 100 {
+		fail(k("hpaCpuUtilization"), "%d must be a percentage between 10 and 100", u)
+	}
+	cpuReq, errReq := quantity.CPUMillis(a.CPURequest)
+	if errReq != nil {
+		fail(k("cpuRequest"), "%v", errReq)
+	}
+	cpuLim, errLim := quantity.CPUMillis(a.CPULimit)
+	if errLim != nil {
+		fail(k("cpuLimit"), "%v", errLim)
+	}
+	if errReq == nil && errLim == nil && cpuReq > cpuLim {
+		fail(k("cpuRequest"), "%s must not exceed %s (%s)", a.CPURequest, k("cpuLimit"), a.CPULimit)
+	}
+	memReq, errReq := quantity.MemoryBytes(a.MemoryRequest)
+	if errReq != nil {
+		fail(k("memoryRequest"), "%v", errReq)
+	}
+	memLim, errLim := quantity.MemoryBytes(a.MemoryLimit)
+	if errLim != nil {
+		fail(k("memoryLimit"), "%v", errLim)
+	} else if memLim < 64<<20 {
+		fail(k("memoryLimit"), "%s is below the 64Mi the service needs", a.MemoryLimit)
+	}
+	if errReq == nil && errLim == nil && memReq > memLim {
+		fail(k("memoryRequest"), "%s must not exceed %s (%s)", a.MemoryRequest, k("memoryLimit"), a.MemoryLimit)
+	}
+	found := false
+	for _, l := range logLevels {
+		found = found || a.LogLevel == l
+	}
+	if !found {
+		fail(k("logLevel"), "%q must be one of %s", a.LogLevel, strings.Join(logLevels, ", "))
+	}
+	if a.SkipAwait && c.IsProd() {
+		fail(k("skipAwait"), "must not be set in prod: Pulumi has to wait for the rollout to succeed")
+	}
+	if a.CertificateArn != "" && !certArnPattern.MatchString(a.CertificateArn) {
+		fail(k("certificateArn"), "%q is not an ACM certificate ARN", a.CertificateArn)
+	}
+	if a.DomainName != "" && !domainPattern.MatchString(a.DomainName) {
+		fail(k("domainName"), "%q is not a lower-case DNS name", a.DomainName)
+	}
+	if a.DomainName != "" && a.CertificateArn == "" {
+		fail(k("domainName"), "needs %s so the name is served over HTTPS", k("certificateArn"))
+	}
+	if a.CertificateArn != "" && a.DomainName == "" {
+		fail(k("certificateArn"), "needs %s, the name the certificate covers", k("domainName"))
+	}
+	if a.GHCRToken.IsSet() != (a.GHCRUsername != "") {
+		fail(k("ghcrUsername"), "must be set together with %s (both only for a private image)", k("ghcrToken"))
+	}
+	if !a.SessionKey.IsSet() {
+		fail(k("sessionKey"), "is required: pulumi config set --secret %s \"$(openssl rand -base64 32)\"", k("sessionKey"))
+	} else if raw, err := base64.StdEncoding.DecodeString(a.SessionKey.value); err != nil || len(raw) < 32 {
+		fail(k("sessionKey"), "must be base64 of at least 32 random bytes (openssl rand -base64 32)")
+	}
+
+	// Monitoring.
+	if c.Monitoring.Enabled {
+		if !k8sNamePattern.MatchString(c.Monitoring.Namespace) || c.Monitoring.Namespace == a.Namespace {
+			fail(k("monitoringNamespace"), "%q must be a valid namespace name other than the app's", c.Monitoring.Namespace)
+		}
+		if c.Monitoring.ChartVersion == "" {
+			fail(k("monitoringChartVersion"), "must pin a kube-prometheus-stack chart version")
+		}
+		if len(c.Monitoring.GrafanaAdminPassword.value) < 12 {
+			fail(k("grafanaAdminPassword"), "is required (12+ characters) when monitoring is enabled: pulumi config set --secret %s ...", k("grafanaAdminPassword"))
+		}
+	}
+
+	// Production rules.
+	if c.IsProd() {
+		if !c.Database.MultiAz {
+			fail(k("dbMultiAz"), "must be true in prod (a single-AZ database is an outage waiting to happen)")
+		}
+		if !c.Database.DeletionProtection && !c.Decommission {
+			fail(k("dbDeletionProtection"), "must be true in prod (set %s to true first to tear the stack down)", k("decommission"))
+		}
+		if c.Database.BackupRetentionDays < 30 {
+			fail(k("dbBackupRetentionDays"), "%d must be at least 30 in prod", c.Database.BackupRetentionDays)
+		}
+		if c.Network.AvailabilityZoneCount < 3 {
+			fail(k("availabilityZoneCount"), "%d must be 3 in prod", c.Network.AvailabilityZoneCount)
+		}
+		if !c.Network.NatGatewayPerAz {
+			fail(k("natGatewayPerAz"), "must be true in prod so one AZ failure does not cut egress")
+		}
+		if a.MinReplicas < 2 {
+			fail(k("minReplicas"), "%d must be at least 2 in prod", a.MinReplicas)
+		}
+		if c.Storage.ForceDestroy && !c.Decommission {
+			fail(k("bucketForceDestroy"), "must be false in prod (set %s to true first to tear the stack down)", k("decommission"))
+		}
+	}
+
+	if len(errs) > 0 {
+		return joinErrors(errs)
+	}
+	return nil
+}
+
+// failFunc records one problem with a configuration key.
+type failFunc func(key, format string, args ...any)
+
+// validateAWS checks what only the AWS stacks use: region, VPC, EKS, RDS, S3.
+func (c *Config) validateAWS(fail failFunc, k func(string) string) {
 	if !regionPattern.MatchString(c.Region) {
 		fail("aws:region", "%q is not an AWS region; set it with `pulumi config set aws:region us-east-1`", c.Region)
 	}
@@ -118,128 +261,36 @@ func (c *Config) Validate() error {
 	if c.Storage.NoncurrentVersionDays < 1 {
 		fail(k("bucketNoncurrentVersionDays"), "%d must be at least 1", c.Storage.NoncurrentVersionDays)
 	}
+}
 
-	// App.
-	a := c.App
-	if !k8sNamePattern.MatchString(a.Namespace) {
-		fail(k("namespace"), "%q is not a valid Kubernetes namespace name", a.Namespace)
+// validateLocal checks the local stack's own settings and refuses the
+// AWS-only ones that would otherwise be silently ignored.
+func (c *Config) validateLocal(fail failFunc, k func(string) string) {
+	l := c.Local
+	if l.KubeContext != "" && strings.ContainsAny(l.KubeContext, " \t\n") {
+		fail(k("kubeContext"), "%q is not a kubeconfig context name", l.KubeContext)
 	}
-	if !repoPattern.MatchString(a.ImageRepository) {
-		fail(k("imageRepository"), "%q must be a lower-case image repository without tag or digest, e.g. ghcr.io/<owner>/gopherops", a.ImageRepository)
+	switch l.ServiceType {
+	case "ClusterIP", "NodePort", "LoadBalancer":
+	default:
+		fail(k("serviceType"), "%q must be ClusterIP, NodePort or LoadBalancer", l.ServiceType)
 	}
-	switch {
-	case a.ImageDigest != "":
-		if !digestPattern.MatchString(a.ImageDigest) {
-			fail(k("imageDigest"), "%q must be sha256:<64 hex digits>", a.ImageDigest)
-		}
-	case a.ImageTag == "":
-		fail(k("imageTag"), "is empty: set an immutable release tag (or %s)", k("imageDigest"))
-	case strings.EqualFold(a.ImageTag, "latest"):
-		fail(k("imageTag"), "%q is mutable and not reproducible: pin a release tag or %s", a.ImageTag, k("imageDigest"))
-	case !tagPattern.MatchString(a.ImageTag):
-		fail(k("imageTag"), "%q is not a valid image tag", a.ImageTag)
+	if !imageRefPattern.MatchString(l.PostgresImage) {
+		fail(k("postgresImage"), "%q is not an image reference such as postgres:17", l.PostgresImage)
+	} else if !strings.Contains(l.PostgresImage, ":17") {
+		fail(k("postgresImage"), "%q must be PostgreSQL 17 (the version compose and the migrations use)", l.PostgresImage)
 	}
-	if a.MinReplicas < 1 {
-		fail(k("minReplicas"), "%d must be at least 1", a.MinReplicas)
-	}
-	if a.MinReplicas > a.MaxReplicas {
-		fail(k("minReplicas"), "%d must not exceed %s (%d)", a.MinReplicas, k("maxReplicas"), a.MaxReplicas)
-	}
-	if u := a.TargetCPUUtilization; u < 10 || u > 100 {
-		fail(k("hpaCpuUtilization"), "%d must be a percentage between 10 and 100", u)
-	}
-	cpuReq, errReq := quantity.CPUMillis(a.CPURequest)
-	if errReq != nil {
-		fail(k("cpuRequest"), "%v", errReq)
-	}
-	cpuLim, errLim := quantity.CPUMillis(a.CPULimit)
-	if errLim != nil {
-		fail(k("cpuLimit"), "%v", errLim)
-	}
-	if errReq == nil && errLim == nil && cpuReq > cpuLim {
-		fail(k("cpuRequest"), "%s must not exceed %s (%s)", a.CPURequest, k("cpuLimit"), a.CPULimit)
-	}
-	memReq, errReq := quantity.MemoryBytes(a.MemoryRequest)
-	if errReq != nil {
-		fail(k("memoryRequest"), "%v", errReq)
-	}
-	memLim, errLim := quantity.MemoryBytes(a.MemoryLimit)
-	if errLim != nil {
-		fail(k("memoryLimit"), "%v", errLim)
-	} else if memLim < 64<<20 {
-		fail(k("memoryLimit"), "%s is below the 64Mi the service needs", a.MemoryLimit)
-	}
-	if errReq == nil && errLim == nil && memReq > memLim {
-		fail(k("memoryRequest"), "%s must not exceed %s (%s)", a.MemoryRequest, k("memoryLimit"), a.MemoryLimit)
-	}
-	found := false
-	for _, l := range logLevels {
-		found = found || a.LogLevel == l
-	}
-	if !found {
-		fail(k("logLevel"), "%q must be one of %s", a.LogLevel, strings.Join(logLevels, ", "))
-	}
-	if a.CertificateArn != "" && !certArnPattern.MatchString(a.CertificateArn) {
-		fail(k("certificateArn"), "%q is not an ACM certificate ARN", a.CertificateArn)
-	}
-	if a.DomainName != "" && !domainPattern.MatchString(a.DomainName) {
-		fail(k("domainName"), "%q is not a lower-case DNS name", a.DomainName)
-	}
-	if a.DomainName != "" && a.CertificateArn == "" {
-		fail(k("domainName"), "needs %s so the name is served over HTTPS", k("certificateArn"))
-	}
-	if a.CertificateArn != "" && a.DomainName == "" {
-		fail(k("certificateArn"), "needs %s, the name the certificate covers", k("domainName"))
-	}
-	if a.GHCRToken.IsSet() != (a.GHCRUsername != "") {
-		fail(k("ghcrUsername"), "must be set together with %s (both only for a private image)", k("ghcrToken"))
-	}
-	if !a.SessionKey.IsSet() {
-		fail(k("sessionKey"), "is required: pulumi config set --secret %s \"$(openssl rand -base64 32)\"", k("sessionKey"))
-	} else if raw, err := base64.StdEncoding.DecodeString(a.SessionKey.value); err != nil || len(raw) < 32 {
-		fail(k("sessionKey"), "must be base64 of at least 32 random bytes (openssl rand -base64 32)")
-	}
-
-	// Monitoring.
-	if c.Monitoring.Enabled {
-		if !k8sNamePattern.MatchString(c.Monitoring.Namespace) || c.Monitoring.Namespace == a.Namespace {
-			fail(k("monitoringNamespace"), "%q must be a valid namespace name other than the app's", c.Monitoring.Namespace)
-		}
-		if c.Monitoring.ChartVersion == "" {
-			fail(k("monitoringChartVersion"), "must pin a kube-prometheus-stack chart version")
-		}
-		if len(c.Monitoring.GrafanaAdminPassword.value) < 12 {
-			fail(k("grafanaAdminPassword"), "is required (12+ characters) when monitoring is enabled: pulumi config set --secret %s ...", k("grafanaAdminPassword"))
+	for key, size := range map[string]string{"postgresStorageSize": l.PostgresStorageSize, "blobStorageSize": l.BlobStorageSize} {
+		if n, err := quantity.MemoryBytes(size); err != nil {
+			fail(k(key), "%v", err)
+		} else if n < 64<<20 {
+			fail(k(key), "%s is below 64Mi", size)
 		}
 	}
-
-	// Production rules.
-	if c.IsProd() {
-		if !c.Database.MultiAz {
-			fail(k("dbMultiAz"), "must be true in prod (a single-AZ database is an outage waiting to happen)")
-		}
-		if !c.Database.DeletionProtection && !c.Decommission {
-			fail(k("dbDeletionProtection"), "must be true in prod (set %s to true first to tear the stack down)", k("decommission"))
-		}
-		if c.Database.BackupRetentionDays < 30 {
-			fail(k("dbBackupRetentionDays"), "%d must be at least 30 in prod", c.Database.BackupRetentionDays)
-		}
-		if c.Network.AvailabilityZoneCount < 3 {
-			fail(k("availabilityZoneCount"), "%d must be 3 in prod", c.Network.AvailabilityZoneCount)
-		}
-		if !c.Network.NatGatewayPerAz {
-			fail(k("natGatewayPerAz"), "must be true in prod so one AZ failure does not cut egress")
-		}
-		if a.MinReplicas < 2 {
-			fail(k("minReplicas"), "%d must be at least 2 in prod", a.MinReplicas)
-		}
-		if c.Storage.ForceDestroy && !c.Decommission {
-			fail(k("bucketForceDestroy"), "must be false in prod (set %s to true first to tear the stack down)", k("decommission"))
-		}
+	if l.StorageClass != "" && !k8sNamePattern.MatchString(l.StorageClass) {
+		fail(k("storageClass"), "%q is not a valid StorageClass name", l.StorageClass)
 	}
-
-	if len(errs) > 0 {
-		return joinErrors(errs)
+	if c.App.CertificateArn != "" || c.App.DomainName != "" {
+		fail(k("certificateArn"), "and %s are AWS load balancer settings the local environment cannot use", k("domainName"))
 	}
-	return nil
 }

@@ -91,7 +91,11 @@ func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]str
 			return err
 		}
 		r.cfg = cfg
-		p, err := platform.Deploy(ctx, cfg, platform.WithObservability(sharedObservability(t)))
+		deploy := platform.Deploy
+		if cfg.IsLocal() {
+			deploy = platform.DeployLocal
+		}
+		p, err := deploy(ctx, cfg, platform.WithObservability(sharedObservability(t)))
 		if err != nil {
 			return err
 		}

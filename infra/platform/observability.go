@@ -23,6 +23,14 @@ type options struct {
 	observability Observability
 }
 
+func newOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
 // WithObservability installs the shared alert rules and dashboards when the
 // stack enables monitoring.
 func WithObservability(o Observability) Option {

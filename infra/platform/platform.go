@@ -57,10 +57,10 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var o options
-	for _, opt := range opts {
-		opt(&o)
+	if cfg.IsLocal() {
+		return nil, fmt.Errorf("platform: stack %s is a %s stack: deploy it with DeployLocal", cfg.Stack, config.EnvLocal)
 	}
+	o := newOptions(opts)
 	p := &Platform{Config: cfg}
 	base := cfg.Cluster.Name
 	tags := map[string]string{
@@ -178,39 +178,16 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		MonitoringNamespace:       cfg.Monitoring.Namespace,
 		DatabaseCIDRs:             []string{cfg.Network.VpcCidr},
 		ShutdownTimeout:           ShutdownTimeout,
-	}
-	if cfg.App.GHCRToken.IsSet() {
-		appArgs.PullCredentials = &app.RegistryCredentials{
-			Server:   "ghcr.io",
-			Username: cfg.App.GHCRUsername,
-			Password: cfg.App.GHCRToken.Output(),
-		}
+		SkipAwait:                 cfg.App.SkipAwait,
+		PullCredentials:           pullCredentials(cfg),
 	}
 	p.App, err = app.New(ctx, base, appArgs)
 	if err != nil {
 		return nil, err
 	}
 
-	if cfg.Monitoring.Enabled {
-		groups, err := RuleGroups(o.observability.AlertRules)
-		if err != nil {
-			return nil, err
-		}
-		p.Monitoring, err = monitoring.New(ctx, "monitoring", monitoring.Args{
-			RuleGroups:           groups,
-			Dashboards:           o.observability.Dashboards,
-			Provider:             p.Cluster.Provider,
-			Namespace:            cfg.Monitoring.Namespace,
-			ChartVersion:         cfg.Monitoring.ChartVersion,
-			GrafanaAdminPassword: cfg.Monitoring.GrafanaAdminPassword.Output(),
-			AppName:              ServiceAccountName,
-			AppNamespace:         p.App.NamespaceName,
-			MetricsLabels:        p.App.MetricsLabels,
-			MetricsPort:          p.App.MetricsPortName,
-		})
-		if err != nil {
-			return nil, err
-		}
+	if err := p.deployMonitoring(ctx, p.Cluster.Provider, o); err != nil {
+		return nil, err
 	}
 
 	p.Outputs = map[string]pulumi.StringOutput{
@@ -226,6 +203,63 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		ctx.Export(name, out)
 	}
 	return p, nil
+}
+
+// Program is the Pulumi program of every stack: it loads the stack's
+// configuration and deploys its environment (AWS for dev and prod, an
+// existing cluster for local). infra/main.go runs it, and the platform test
+// runs the same function through the Automation API.
+func Program(opts ...Option) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cfg, err := config.Load(ctx)
+		if err != nil {
+			return err
+		}
+		if cfg.IsLocal() {
+			_, err = DeployLocal(ctx, cfg, opts...)
+		} else {
+			_, err = Deploy(ctx, cfg, opts...)
+		}
+		return err
+	}
+}
+
+// pullCredentials are GHCR credentials for a private image, when configured.
+func pullCredentials(cfg *config.Config) *app.RegistryCredentials {
+	if !cfg.App.GHCRToken.IsSet() {
+		return nil
+	}
+	return &app.RegistryCredentials{
+		Server:   "ghcr.io",
+		Username: cfg.App.GHCRUsername,
+		Password: cfg.App.GHCRToken.Output(),
+	}
+}
+
+// deployMonitoring installs kube-prometheus-stack with the shared rules and
+// dashboards when the stack enables it.
+func (p *Platform) deployMonitoring(ctx *pulumi.Context, provider pulumi.ProviderResource, o options) error {
+	cfg := p.Config
+	if !cfg.Monitoring.Enabled {
+		return nil
+	}
+	groups, err := RuleGroups(o.observability.AlertRules)
+	if err != nil {
+		return err
+	}
+	p.Monitoring, err = monitoring.New(ctx, "monitoring", monitoring.Args{
+		RuleGroups:           groups,
+		Dashboards:           o.observability.Dashboards,
+		Provider:             provider,
+		Namespace:            cfg.Monitoring.Namespace,
+		ChartVersion:         cfg.Monitoring.ChartVersion,
+		GrafanaAdminPassword: cfg.Monitoring.GrafanaAdminPassword.Output(),
+		AppName:              ServiceAccountName,
+		AppNamespace:         p.App.NamespaceName,
+		MetricsLabels:        p.App.MetricsLabels,
+		MetricsPort:          p.App.MetricsPortName,
+	})
+	return err
 }
 
 // availabilityZones returns the first n standard (non opt-in) AZs of the region.

@@ -1,0 +1,100 @@
+package platform
+
+import (
+	"fmt"
+
+	"github.com/gopherops/gopherops/infra/app"
+	"github.com/gopherops/gopherops/infra/config"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// DeployLocal deploys the local stack: the same app component as the AWS
+// stacks, with PostgreSQL as a StatefulSet and the avatars on a volume, onto
+// whatever cluster the kubeconfig (KUBECONFIG or ~/.kube/config, context
+// gopherops:kubeContext) points at. It creates nothing outside that cluster.
+func DeployLocal(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !cfg.IsLocal() {
+		return nil, fmt.Errorf("platform: stack %s has environment %q: only %q stacks deploy with DeployLocal", cfg.Stack, cfg.Environment, config.EnvLocal)
+	}
+	o := newOptions(opts)
+	p := &Platform{Config: cfg}
+
+	providerArgs := &kubernetes.ProviderArgs{
+		// Server-side apply: the API server merges and validates every
+		// object, and fields other managers own (HPA replicas) are left alone.
+		EnableServerSideApply: pulumi.Bool(true),
+	}
+	if cfg.Local.KubeContext != "" {
+		providerArgs.Context = pulumi.String(cfg.Local.KubeContext)
+	}
+	provider, err := kubernetes.NewProvider(ctx, "local", providerArgs)
+	if err != nil {
+		return nil, fmt.Errorf("platform: kubernetes provider: %w", err)
+	}
+
+	p.App, err = app.New(ctx, cfg.Project+"-"+cfg.Stack, app.Args{
+		Provider:             provider,
+		Name:                 ServiceAccountName,
+		Namespace:            cfg.App.Namespace,
+		Image:                cfg.App.ImageRef(),
+		PullCredentials:      pullCredentials(cfg),
+		MinReplicas:          cfg.App.MinReplicas,
+		MaxReplicas:          cfg.App.MaxReplicas,
+		TargetCPUUtilization: cfg.App.TargetCPUUtilization,
+		Resources: app.Resources{
+			CPURequest:    cfg.App.CPURequest,
+			CPULimit:      cfg.App.CPULimit,
+			MemoryRequest: cfg.App.MemoryRequest,
+			MemoryLimit:   cfg.App.MemoryLimit,
+		},
+		InClusterDatabase: &app.InClusterDatabase{
+			Image:        cfg.Local.PostgresImage,
+			StorageSize:  cfg.Local.PostgresStorageSize,
+			StorageClass: cfg.Local.StorageClass,
+		},
+		BlobVolume: &app.BlobVolume{
+			Size:         cfg.Local.BlobStorageSize,
+			StorageClass: cfg.Local.StorageClass,
+		},
+		SessionKey:          cfg.App.SessionKey.Output(),
+		LogLevel:            cfg.App.LogLevel,
+		ServiceType:         cfg.Local.ServiceType,
+		MonitoringNamespace: cfg.Monitoring.Namespace,
+		ShutdownTimeout:     ShutdownTimeout,
+		SkipAwait:           cfg.App.SkipAwait,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.deployMonitoring(ctx, provider, o); err != nil {
+		return nil, err
+	}
+
+	p.Outputs = map[string]pulumi.StringOutput{
+		OutputAppURL:     localAppURL(cfg.Local.ServiceType, p.App),
+		OutputNamespace:  p.App.NamespaceName,
+		OutputDBEndpoint: p.App.Postgres.Host,
+	}
+	for name, out := range p.Outputs {
+		ctx.Export(name, out)
+	}
+	return p, nil
+}
+
+// localAppURL is the load balancer's address for a LoadBalancer Service and
+// the in-cluster address otherwise (reach it with kubectl port-forward).
+func localAppURL(serviceType string, a *app.App) pulumi.StringOutput {
+	if serviceType == "LoadBalancer" {
+		return a.LoadBalancerHost.ApplyT(func(h string) string {
+			if h == "" {
+				return ""
+			}
+			return "http://" + h
+		}).(pulumi.StringOutput)
+	}
+	return pulumi.Sprintf("http://%s.%s.svc", a.Service.Metadata.Name().Elem(), a.NamespaceName)
+}
