@@ -50,7 +50,7 @@ compose-down: ## Stop the compose stack, every profile included (VOLUMES=1 also 
 lint: | $(GOLANGCI_LINT) ## Run golangci-lint over every Go module
 	@status=0; for m in $(DELIVERY_MODULES); do \
 	  echo "golangci-lint: $$m"; \
-	  (cd $$m && $(GOLANGCI_LINT) run --build-tags live ./...) || status=1; \
+	  (cd $$m && $(GOLANGCI_LINT) run --build-tags live,platform ./...) || status=1; \
 	done; exit $$status
 
 # govulncheck needs its vulnerability database, which a machine without internet

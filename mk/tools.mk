@@ -14,3 +14,13 @@ TOOLS_FLAGS ?=
 
 tools: ## Find or build pulumi, the Kubernetes provider, kube-apiserver, kube-controller-manager and etcd (cached outside the repo)
 	$(GO) run ./test/cmd/tools $(TOOLS_FLAGS)
+
+# The platform suite: without KUBECONFIG it starts its own etcd,
+# kube-apiserver and kube-controller-manager on loopback; with KUBECONFIG it
+# deploys to that cluster. Extra go test flags: TEST_PLATFORM_FLAGS.
+TEST_PLATFORM_FLAGS ?=
+
+.PHONY: test-platform
+
+test-platform: ## Deploy the local stack with the real Pulumi engine onto a real API server, check it, update it, destroy it (needs `make tools`)
+	$(GO) test -vet=off -tags platform -count=1 -timeout 30m $(TEST_PLATFORM_FLAGS) ./test/platform/...

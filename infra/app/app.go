@@ -460,12 +460,15 @@ func (b *builder) services() error {
 		return fmt.Errorf("service: %w", err)
 	}
 	b.app.Service = svc
-	ingress := svc.Status.LoadBalancer().Ingress()
-	b.app.LoadBalancerHost = pulumi.All(ingress.Index(pulumi.Int(0)).Hostname(), ingress.Index(pulumi.Int(0)).Ip()).ApplyT(
-		func(v []any) string {
-			for _, s := range v {
-				if p, ok := s.(*string); ok && p != nil && *p != "" {
-					return *p
+	// The ingress list is empty until a load balancer is assigned, and
+	// always for ClusterIP and NodePort Services: never index into it.
+	b.app.LoadBalancerHost = svc.Status.LoadBalancer().Ingress().ApplyT(
+		func(ingress []corev1.LoadBalancerIngress) string {
+			for _, in := range ingress {
+				for _, s := range []*string{in.Hostname, in.Ip} {
+					if s != nil && *s != "" {
+						return *s
+					}
 				}
 			}
 			return ""

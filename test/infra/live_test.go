@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gopherops/gopherops/test/internal/kube"
 	"github.com/gopherops/gopherops/test/internal/repo"
 	"github.com/gopherops/gopherops/test/internal/stage"
 	"github.com/gopherops/gopherops/test/journey"
@@ -76,7 +77,7 @@ func TestLiveStack(t *testing.T) {
 			logger.Default.Logf(t, "no diagnostics from the cluster: %v", err)
 			return
 		}
-		diagnose(ctx, t, connect(t, out))
+		kube.Diagnose(ctx, t, connect(t, out), appName)
 	}()
 
 	test_structure.RunTestStage(t, stageDeploy, func() {
@@ -97,7 +98,7 @@ func TestLiveStack(t *testing.T) {
 		t.Run("workload", func(t *testing.T) { pods = validateWorkload(ctx, t, c, out) })
 		t.Run("network policies", func(t *testing.T) { validateNetworkPolicies(ctx, t, c) })
 		t.Run("IRSA role", func(t *testing.T) {
-			sa, err := k8s.GetServiceAccountContextE(t, ctx, c.opts, appName)
+			sa, err := k8s.GetServiceAccountContextE(t, ctx, c.Opts, appName)
 			require.NoError(t, err)
 			validateIRSA(ctx, t, env.Region, out.Namespace, sa.Annotations[irsaKey])
 		})
@@ -125,7 +126,7 @@ func liveAdmin(ctx context.Context, t *testing.T, c *cluster, workDir string, po
 		return admin
 	}
 	admin = journey.Credentials{Login: "root-" + random.UniqueID(), Password: journey.NewPassword()}
-	createAdmin(ctx, t, c, pod, admin)
+	kube.CreateAdmin(ctx, t, c, pod, appName, admin)
 	stage.Save(t, workDir, "admin", admin)
 	return admin
 }

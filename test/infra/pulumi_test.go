@@ -3,7 +3,6 @@
 package infra
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/gopherops/gopherops/test/internal/kube"
 )
 
 // Stack outputs of the infrastructure contract (infra/platform).
@@ -143,7 +143,7 @@ func deploy(ctx context.Context, t *testing.T, root, stackName string, env liveE
 	logger.Default.Logf(t, "pulumi up -s %s (region %s, account %s, image %s:%s%s)", stackName, env.Region, env.Account,
 		cfg["gopherops:imageRepository"].Value, cfg["gopherops:imageTag"].Value, cfg["gopherops:imageDigest"].Value)
 
-	progress := newLogWriter(t, "pulumi up: ")
+	progress := kube.NewLogWriter(t, "pulumi up: ")
 	defer progress.Flush()
 	start := time.Now()
 	res, err := stack.Up(ctx, optup.ProgressStreams(progress), optup.ErrorProgressStreams(progress),
@@ -214,7 +214,7 @@ func destroy(ctx context.Context, t *testing.T, root, stackName string) {
 		t.Errorf("select stack %s to destroy it: %v\n%s", stackName, err, leftovers(root, stackName))
 		return
 	}
-	progress := newLogWriter(t, "pulumi destroy: ")
+	progress := kube.NewLogWriter(t, "pulumi destroy: ")
 	defer progress.Flush()
 	start := time.Now()
 	_, err = retry.DoWithRetryContextE(t, ctx, "pulumi destroy -s "+stackName, destroyAttempts, 30*time.Second, func() (string, error) {
@@ -253,42 +253,4 @@ func summary(changes *map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", op, n))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// logWriter streams Pulumi's progress into the test log line by line, as
-// Terratest streams the commands it runs.
-type logWriter struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	buf    bytes.Buffer
-}
-
-func newLogWriter(t *testing.T, prefix string) *logWriter { return &logWriter{t: t, prefix: prefix} }
-
-// Write logs every complete line of p.
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for {
-		line, err := w.buf.ReadString('\n')
-		if err != nil {
-			w.buf.WriteString(line) // an incomplete line waits for the rest
-			return len(p), nil
-		}
-		if s := strings.TrimRight(line, "\r\n"); strings.TrimSpace(s) != "" {
-			logger.Default.Logf(w.t, "%s%s", w.prefix, s)
-		}
-	}
-}
-
-// Flush logs what is left of an unfinished line.
-func (w *logWriter) Flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if s := strings.TrimSpace(w.buf.String()); s != "" {
-		logger.Default.Logf(w.t, "%s%s", w.prefix, s)
-	}
-	w.buf.Reset()
 }

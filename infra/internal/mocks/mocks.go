@@ -228,7 +228,14 @@ func outputs(args pulumi.MockResourceArgs) (string, resource.PropertyMap) {
 			id = fmt.Sprint(ns) + "/" + id
 		}
 		if args.TypeToken == "kubernetes:core/v1:Service" {
-			set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"hostname": LBHostname}}}})
+			// Only a LoadBalancer Service gets an address; the others report
+			// an empty load balancer status, as the API server does.
+			lb := map[string]any{}
+			if spec, ok := state["spec"]; ok && spec.IsObject() && spec.ObjectValue()["type"].IsString() &&
+				spec.ObjectValue()["type"].StringValue() == "LoadBalancer" {
+				lb["ingress"] = []any{map[string]any{"hostname": LBHostname}}
+			}
+			set("status", map[string]any{"loadBalancer": lb})
 		}
 	}
 	return id, state

@@ -1,0 +1,352 @@
+// Package controlplane runs a real, throwaway Kubernetes control plane on
+// loopback: etcd, kube-apiserver and kube-controller-manager, with a
+// self-signed CA, a static admin token and a kubeconfig for it. There is no
+// kubelet and no scheduler, so pods are admitted and stored but never run:
+// enough to prove that the API server accepts and stores what a Pulumi
+// program sends, and that the controllers (deployments, jobs, namespaces,
+// garbage collection) act on it.
+package controlplane
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Controllers are the kube-controller-manager controllers the platform test
+// needs: without the namespace, garbage-collector and PVC-protection
+// controllers a namespace delete never finishes; the workload controllers
+// create the pods whose admission the test checks.
+var Controllers = []string{
+	"namespace", "garbagecollector", "serviceaccount", "pvc-protection",
+	"deployment", "replicaset", "job", "statefulset",
+}
+
+// Binaries are the paths of the three programs the control plane runs.
+type Binaries struct {
+	Etcd              string
+	APIServer         string
+	ControllerManager string
+}
+
+// Options configure Start.
+type Options struct {
+	Binaries Binaries
+	// Dir holds certificates, data, logs and the kubeconfig.
+	Dir string
+	// Logf receives progress lines (e.g. testing.T.Logf).
+	Logf func(format string, args ...any)
+	// ReadyTimeout bounds the wait for each component (default 90s).
+	ReadyTimeout time.Duration
+}
+
+// ControlPlane is a running control plane.
+type ControlPlane struct {
+	// Kubeconfig is the path of a kubeconfig with cluster-admin rights.
+	Kubeconfig string
+	// Server is the API server's https URL.
+	Server string
+
+	dir   string
+	logf  func(string, ...any)
+	procs []*process
+}
+
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+// Start brings up etcd, then kube-apiserver (waiting for /readyz), then
+// kube-controller-manager (waiting for its leader-less start). On error
+// everything already started is stopped.
+func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 90 * time.Second
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	for name, path := range map[string]string{"etcd": o.Binaries.Etcd, "kube-apiserver": o.Binaries.APIServer, "kube-controller-manager": o.Binaries.ControllerManager} {
+		if path == "" {
+			return nil, fmt.Errorf("controlplane: no path for %s", name)
+		}
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("controlplane: %w", err)
+	}
+	cp := &ControlPlane{dir: o.Dir, logf: o.Logf}
+	defer func() {
+		if err != nil {
+			cp.Stop()
+		}
+	}()
+
+	pki, err := newPKI(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	etcdClient := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	etcdPeer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	cp.Server = fmt.Sprintf("https://127.0.0.1:%d", ports[2])
+
+	start := time.Now()
+	if err := cp.run(ctx, "etcd", o.Binaries.Etcd,
+		"--name", "gopherops-test",
+		"--data-dir", filepath.Join(o.Dir, "etcd"),
+		"--listen-client-urls", etcdClient, "--advertise-client-urls", etcdClient,
+		"--listen-peer-urls", etcdPeer, "--initial-advertise-peer-urls", etcdPeer,
+		"--initial-cluster", "gopherops-test="+etcdPeer,
+	); err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(ctx, o.ReadyTimeout, nil, etcdClient+"/health", cp.exited); err != nil {
+		return nil, cp.failure("etcd", err)
+	}
+	o.Logf("controlplane: etcd ready at %s (%s)", etcdClient, time.Since(start).Round(time.Millisecond))
+
+	if err := cp.run(ctx, "kube-apiserver", o.Binaries.APIServer,
+		"--etcd-servers", etcdClient,
+		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+		"--secure-port", fmt.Sprint(ports[2]),
+		"--cert-dir", filepath.Join(o.Dir, "apiserver-certs"),
+		"--tls-cert-file", pki.serverCert, "--tls-private-key-file", pki.serverKey,
+		"--token-auth-file", pki.tokenFile,
+		"--authorization-mode", "RBAC",
+		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file", pki.saKey,
+		"--service-account-signing-key-file", pki.saKey,
+		"--service-cluster-ip-range", "10.96.0.0/16",
+		// The loopback address cannot be the kubernetes Service's endpoint.
+		"--endpoint-reconciler-type", "none",
+	); err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool, MinVersion: tls.VersionTLS12}}}
+	if err := waitHTTP(ctx, o.ReadyTimeout, client, cp.Server+"/readyz", cp.exited); err != nil {
+		return nil, cp.failure("kube-apiserver", err)
+	}
+	o.Logf("controlplane: kube-apiserver ready at %s (%s)", cp.Server, time.Since(start).Round(time.Millisecond))
+
+	cp.Kubeconfig = filepath.Join(o.Dir, "kubeconfig")
+	if err := writeKubeconfig(cp.Kubeconfig, cp.Server, pki.caCert, pki.token); err != nil {
+		return nil, err
+	}
+	if err := cp.run(ctx, "kube-controller-manager", o.Binaries.ControllerManager,
+		"--kubeconfig", cp.Kubeconfig,
+		"--controllers", strings.Join(Controllers, ","),
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--concurrent-gc-syncs=5",
+	); err != nil {
+		return nil, err
+	}
+	// The controller manager has no endpoint left to probe (secure port 0):
+	// it is up once it has created the default ServiceAccount, which the
+	// serviceaccount controller does for every namespace.
+	saURL := cp.Server + "/api/v1/namespaces/default/serviceaccounts/default"
+	if err := waitHTTP(ctx, o.ReadyTimeout, bearer(client, pki.token), saURL, cp.exited); err != nil {
+		return nil, cp.failure("kube-controller-manager", err)
+	}
+	o.Logf("controlplane: kube-controller-manager running %s (%s)", strings.Join(Controllers, ","), time.Since(start).Round(time.Millisecond))
+	return cp, nil
+}
+
+// run starts a component with its output in <dir>/<name>.log.
+func (cp *ControlPlane) run(ctx context.Context, name, path string, args ...string) error {
+	logPath := filepath.Join(cp.dir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // under the control plane's own directory
+	if err != nil {
+		return fmt.Errorf("controlplane: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, path, args...) //nolint:gosec // the binaries come from the pinned toolchain
+	cmd.Stdout, cmd.Stderr = f, f
+	// Its own process group, so a stop reaches nothing else.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("controlplane: start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		_ = f.Close()
+		close(p.done)
+	}()
+	cp.procs = append(cp.procs, p)
+	return nil
+}
+
+// exited reports a component that stopped while the others wait for it.
+func (cp *ControlPlane) exited() error {
+	for _, p := range cp.procs {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited: %w", p.name, p.err)
+		default:
+		}
+	}
+	return nil
+}
+
+// failure wraps err with the end of the component's log.
+func (cp *ControlPlane) failure(name string, err error) error {
+	return fmt.Errorf("controlplane: %s not ready: %w\n--- last lines of %s.log ---\n%s", name, err, name, cp.LogTail(name, 30))
+}
+
+// LogTail returns the last n lines of a component's log (etcd,
+// kube-apiserver, kube-controller-manager), for failure reports.
+func (cp *ControlPlane) LogTail(name string, n int) string {
+	b, err := os.ReadFile(filepath.Join(cp.dir, name+".log")) //nolint:gosec // a log this package writes
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Stop terminates the components in reverse order, giving each a few
+// seconds before killing it.
+func (cp *ControlPlane) Stop() {
+	for i := len(cp.procs) - 1; i >= 0; i-- {
+		p := cp.procs[i]
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+	}
+	cp.procs = nil
+}
+
+// waitHTTP polls url until it answers 200, the timeout passes or check
+// reports a dead component.
+func waitHTTP(ctx context.Context, timeout time.Duration, client *http.Client, url string, check func() error) error {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		if err := check(); err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("controlplane: %w", err)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s answered %s", url, resp.Status)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// bearer returns a copy of client that sends the token.
+func bearer(client *http.Client, token string) *http.Client {
+	c := *client
+	c.Transport = tokenTransport{base: client.Transport, token: token}
+	return &c
+}
+
+type tokenTransport struct {
+	base  http.RoundTripper
+	token string
+}
+
+func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+t.token)
+	return t.base.RoundTrip(r)
+}
+
+// freePorts reserves n distinct loopback ports and releases them for the
+// components to bind.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
+	var lc net.ListenConfig
+	for range n {
+		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("controlplane: free port: %w", err)
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// randomToken is a 32-byte hex token for the static token file.
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("controlplane: token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// errNoPEM is returned when a generated PEM file cannot be read back.
+var errNoPEM = errors.New("controlplane: no certificate in PEM data")
+
+// certPool reads a PEM CA certificate into a pool.
+func certPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path) //nolint:gosec // a file this package wrote
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, errNoPEM
+	}
+	return pool, nil
+}

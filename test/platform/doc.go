@@ -1,0 +1,18 @@
+//go:build platform
+
+// Package platform proves the Kubernetes half of the infra program for
+// real: the real Pulumi engine, driven through the Automation API with a
+// local file backend, runs the `local` stack's program (infra/platform
+// Program, exactly what `pulumi up -s local` runs) against a real
+// Kubernetes API server, and the suite checks with Terratest's k8s module
+// what that API server stored.
+//
+// Without KUBECONFIG it starts its own control plane on loopback (etcd,
+// kube-apiserver, kube-controller-manager from `make tools`): no kubelet, so
+// pods are admitted but never run, and the stack's gopherops:skipAwait
+// switch stops Pulumi from waiting for them. With KUBECONFIG (kind in CI)
+// and GOPHEROPS_PLATFORM_IMAGE/GOPHEROPS_PLATFORM_UPDATE_IMAGE naming images
+// the cluster has, pods run and every rollout is awaited for real.
+//
+// The files carry the build tag platform: `make test-platform` runs them.
+package platform

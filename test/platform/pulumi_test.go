@@ -1,0 +1,194 @@
+//go:build platform
+
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gruntwork-io/terratest/modules/logger"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopherops/gopherops/infra/platform"
+	"github.com/gopherops/gopherops/test/internal/kube"
+)
+
+// stackName is the stack the suite creates in its own file backend: the
+// committed Pulumi.local.yaml is its configuration.
+const stackName = "local"
+
+// localStack is the suite's `local` stack in a throwaway workspace.
+type localStack struct {
+	stack auto.Stack
+}
+
+// newLocalStack creates the stack with the real engine: an inline program
+// (platform.Program, what infra/main.go runs), a file backend and a
+// passphrase secrets provider in temporary directories, and as its
+// configuration a copy of the committed Pulumi.local.yaml plus the session
+// key secret and the given overrides.
+func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[string]string) *localStack {
+	t.Helper()
+	root := repoRoot(t)
+	workDir, backend, home := t.TempDir(), t.TempDir(), t.TempDir()
+	committed, err := os.ReadFile(filepath.Join(root, "Pulumi.local.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(workDir, "Pulumi."+stackName+".yaml"), committed, 0o600))
+
+	// The automation API finds `pulumi` on PATH, and the engine finds the
+	// provider plugin there.
+	path := strings.Join(append(tg.pathDirs, os.Getenv("PATH")), string(os.PathListSeparator))
+	t.Setenv("PATH", path)
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{SkipVersionCheck: true})
+	require.NoError(t, err, "find the pulumi CLI")
+	logger.Default.Logf(t, "pulumi engine %s", cmd.Version())
+
+	env := map[string]string{
+		"PATH":                      path,
+		"KUBECONFIG":                tg.kubeconfig,
+		"PULUMI_HOME":               home,
+		"PULUMI_CONFIG_PASSPHRASE":  randomHex(t, 16),
+		"PULUMI_SKIP_UPDATE_CHECK":  "true",
+		"PULUMI_SKIP_CONFIRMATIONS": "true",
+	}
+	if tg.providerOnPath {
+		env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
+	}
+	project := workspace.Project{
+		Name:    tokens.PackageName("gopherops"),
+		Runtime: workspace.NewProjectRuntimeInfo("go", nil),
+		Backend: &workspace.ProjectBackend{URL: "file://" + backend},
+	}
+	stack, err := auto.UpsertStackInlineSource(ctx, stackName, "gopherops", platform.Program(),
+		auto.WorkDir(workDir), auto.Project(project), auto.PulumiHome(home),
+		auto.SecretsProvider("passphrase"), auto.EnvVars(env), auto.Pulumi(cmd))
+	require.NoError(t, err, "create stack %s", stackName)
+
+	key := make([]byte, 32)
+	_, err = rand.Read(key)
+	require.NoError(t, err)
+	cfg := auto.ConfigMap{"gopherops:sessionKey": {Value: base64.StdEncoding.EncodeToString(key), Secret: true}}
+	for k, v := range overrides {
+		cfg[k] = auto.ConfigValue{Value: v}
+	}
+	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", stackName)
+	return &localStack{stack: stack}
+}
+
+// setConfig changes one plain configuration value.
+func (s *localStack) setConfig(ctx context.Context, t *testing.T, key, value string) {
+	t.Helper()
+	require.NoError(t, s.stack.SetConfig(ctx, key, auto.ConfigValue{Value: value}), "set %s", key)
+}
+
+// up runs `pulumi up` and returns the resource changes by operation.
+func (s *localStack) up(ctx context.Context, t *testing.T, what string) map[string]int {
+	t.Helper()
+	progress := kube.NewLogWriter(t, "pulumi up: ")
+	defer progress.Flush()
+	start := time.Now()
+	res, err := s.stack.Up(ctx, optup.ProgressStreams(progress), optup.ErrorProgressStreams(progress),
+		optup.Color("never"), optup.Message("gopherops platform suite: "+what))
+	require.NoError(t, err, "pulumi up (%s)", what)
+	changes := map[string]int{}
+	if res.Summary.ResourceChanges != nil {
+		changes = *res.Summary.ResourceChanges
+	}
+	logger.Default.Logf(t, "pulumi up (%s): %s in %s", what, formatChanges(changes), time.Since(start).Round(100*time.Millisecond))
+	return changes
+}
+
+// preview runs `pulumi preview` and returns the planned changes by operation.
+func (s *localStack) preview(ctx context.Context, t *testing.T) map[apitype.OpType]int {
+	t.Helper()
+	progress := kube.NewLogWriter(t, "pulumi preview: ")
+	defer progress.Flush()
+	res, err := s.stack.Preview(ctx, optpreview.ProgressStreams(progress), optpreview.Color("never"), optpreview.Diff())
+	require.NoError(t, err, "pulumi preview")
+	return res.ChangeSummary
+}
+
+// outputs reads the stack outputs as strings.
+func (s *localStack) outputs(ctx context.Context, t *testing.T) map[string]string {
+	t.Helper()
+	out, err := s.stack.Outputs(ctx)
+	require.NoError(t, err)
+	m := map[string]string{}
+	for k, v := range out {
+		m[k] = fmt.Sprint(v.Value)
+	}
+	return m
+}
+
+// destroy runs `pulumi destroy` and removes the stack; the context has its
+// own time so a failed test still cleans up.
+func (s *localStack) destroy(ctx context.Context, t *testing.T) {
+	t.Helper()
+	progress := kube.NewLogWriter(t, "pulumi destroy: ")
+	defer progress.Flush()
+	start := time.Now()
+	res, err := s.stack.Destroy(ctx, optdestroy.ProgressStreams(progress), optdestroy.ErrorProgressStreams(progress), optdestroy.Color("never"))
+	require.NoError(t, err, "pulumi destroy")
+	changes := map[string]int{}
+	if res.Summary.ResourceChanges != nil {
+		changes = *res.Summary.ResourceChanges
+	}
+	logger.Default.Logf(t, "pulumi destroy: %s in %s", formatChanges(changes), time.Since(start).Round(100*time.Millisecond))
+	require.NoError(t, s.stack.Workspace().RemoveStack(ctx, stackName), "remove the stack")
+}
+
+func formatChanges(m map[string]int) string {
+	parts := make([]string, 0, len(m))
+	for op, n := range m {
+		parts = append(parts, op+"="+strconv.Itoa(n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+// config reads one configuration value of the stack.
+func (s *localStack) config(ctx context.Context, t *testing.T, key string) string {
+	t.Helper()
+	v, err := s.stack.GetConfig(ctx, key)
+	require.NoError(t, err, "read %s", key)
+	return v.Value
+}
+
+// stackConfig is the stack's effective plain configuration by key.
+func (s *localStack) stackConfig(ctx context.Context, t *testing.T) map[string]string {
+	t.Helper()
+	all, err := s.stack.GetAllConfig(ctx)
+	require.NoError(t, err)
+	m := map[string]string{}
+	for k, v := range all {
+		if !v.Secret {
+			m[k] = v.Value
+		}
+	}
+	return m
+}
