@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/rhysd/actionlint"
+
+	"github.com/gopherops/gopherops/test/internal/toolchain"
 )
 
 // workflowFiles are the workflows the delivery pipeline consists of.
@@ -108,8 +110,11 @@ func TestWorkflowsWiring(t *testing.T) {
 		{
 			file:   "ci.yml",
 			events: []string{"pull_request", "push"},
-			runs:   []string{"make build", "make vet", "make lint", "make vuln", "make test", "make actionlint", "apt-get install -y --no-install-recommends postgresql"},
-			uses:   []string{"actions/setup-go", "docker/build-push-action"},
+			runs: []string{"make build", "make vet", "make lint", "make vuln", "make test", "make actionlint", "apt-get install -y --no-install-recommends postgresql",
+				// The kind job: the official CLI deploys the local stack onto a
+				// real cluster, then the platform suite runs there.
+				"kind create cluster", "kind load docker-image", "pulumi up --stack local", "make test-platform", "pulumi destroy --stack local"},
+			uses: []string{"actions/setup-go", "docker/build-push-action", "pulumi/actions"},
 		},
 		{
 			file:    "release.yml",
@@ -222,6 +227,37 @@ func TestWorkflowsWiring(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKindJobUsesThePinnedEngine: the kind job installs the Pulumi CLI at the
+// version `make tools` builds, so both paths run the same engine.
+func TestKindJobUsesThePinnedEngine(t *testing.T) {
+	w, errs := actionlint.Parse(readFile(t, filepath.Join(".github", "workflows", "ci.yml")))
+	if len(errs) > 0 {
+		t.Fatalf("parse: %v", errs[0])
+	}
+	job, ok := w.Jobs["kind"]
+	if !ok {
+		t.Fatal("ci.yml has no kind job")
+	}
+	found := false
+	for _, step := range job.Steps {
+		action, ok := step.Exec.(*actionlint.ExecAction)
+		if !ok || !strings.HasPrefix(action.Uses.Value, "pulumi/actions@") {
+			continue
+		}
+		found = true
+		in, ok := action.Inputs["pulumi-version"]
+		if !ok || in.Value == nil {
+			t.Fatal("the kind job installs the Pulumi CLI without pinning pulumi-version")
+		}
+		if want := strings.TrimPrefix(toolchain.PulumiVersion, "v"); in.Value.Value != want {
+			t.Errorf("kind job pulumi-version = %q, want %q (toolchain.PulumiVersion)", in.Value.Value, want)
+		}
+	}
+	if !found {
+		t.Error("the kind job does not install the Pulumi CLI with pulumi/actions")
 	}
 }
 
