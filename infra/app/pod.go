@@ -32,16 +32,7 @@ func (b *builder) podSpec(args []string, serve bool, restartPolicy string) *core
 				"memory": pulumi.String(b.args.Resources.MemoryLimit),
 			},
 		},
-		SecurityContext: &corev1.SecurityContextArgs{
-			AllowPrivilegeEscalation: pulumi.Bool(false),
-			ReadOnlyRootFilesystem:   pulumi.Bool(true),
-			RunAsNonRoot:             pulumi.Bool(true),
-			RunAsUser:                pulumi.Int(RunAsUser),
-			RunAsGroup:               pulumi.Int(RunAsUser),
-			Privileged:               pulumi.Bool(false),
-			Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-			SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-		},
+		SecurityContext: restrictedContainer(RunAsUser),
 		VolumeMounts: corev1.VolumeMountArray{
 			corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")},
 		},
@@ -101,6 +92,22 @@ func (b *builder) podSpec(args []string, serve bool, restartPolicy string) *core
 	}
 	spec.Containers = corev1.ContainerArray{container}
 	return spec
+}
+
+// restrictedContainer is the container security context of the Pod Security
+// "restricted" profile, for the given user and group, with a read-only root
+// filesystem on top.
+func restrictedContainer(uid int) *corev1.SecurityContextArgs {
+	return &corev1.SecurityContextArgs{
+		AllowPrivilegeEscalation: pulumi.Bool(false),
+		ReadOnlyRootFilesystem:   pulumi.Bool(true),
+		RunAsNonRoot:             pulumi.Bool(true),
+		RunAsUser:                pulumi.Int(uid),
+		RunAsGroup:               pulumi.Int(uid),
+		Privileged:               pulumi.Bool(false),
+		Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+		SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+	}
 }
 
 // TerminationGracePeriodSeconds covers the preStop pause, the service's own

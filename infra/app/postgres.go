@@ -232,14 +232,7 @@ func (b *builder) postgres() error {
 							Requests: pulumi.StringMap{"cpu": pulumi.String("100m"), "memory": pulumi.String("128Mi")},
 							Limits:   pulumi.StringMap{"cpu": pulumi.String("1"), "memory": pulumi.String("512Mi")},
 						},
-						SecurityContext: &corev1.SecurityContextArgs{
-							AllowPrivilegeEscalation: pulumi.Bool(false),
-							ReadOnlyRootFilesystem:   pulumi.Bool(true),
-							RunAsNonRoot:             pulumi.Bool(true),
-							Privileged:               pulumi.Bool(false),
-							Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-							SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-						},
+						SecurityContext: restrictedContainer(PostgresUser),
 						StartupProbe: &corev1.ProbeArgs{
 							Exec:             ready.Exec,
 							PeriodSeconds:    pulumi.Int(2),

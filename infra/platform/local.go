@@ -45,12 +45,7 @@ func DeployLocal(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Plat
 		MinReplicas:          cfg.App.MinReplicas,
 		MaxReplicas:          cfg.App.MaxReplicas,
 		TargetCPUUtilization: cfg.App.TargetCPUUtilization,
-		Resources: app.Resources{
-			CPURequest:    cfg.App.CPURequest,
-			CPULimit:      cfg.App.CPULimit,
-			MemoryRequest: cfg.App.MemoryRequest,
-			MemoryLimit:   cfg.App.MemoryLimit,
-		},
+		Resources:            appResources(cfg),
 		InClusterDatabase: &app.InClusterDatabase{
 			Image:        cfg.Local.PostgresImage,
 			StorageSize:  cfg.Local.PostgresStorageSize,

@@ -152,19 +152,14 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	}
 
 	appArgs := app.Args{
-		Provider:             p.Cluster.Provider,
-		Name:                 ServiceAccountName,
-		Namespace:            cfg.App.Namespace,
-		Image:                cfg.App.ImageRef(),
-		MinReplicas:          cfg.App.MinReplicas,
-		MaxReplicas:          cfg.App.MaxReplicas,
-		TargetCPUUtilization: cfg.App.TargetCPUUtilization,
-		Resources: app.Resources{
-			CPURequest:    cfg.App.CPURequest,
-			CPULimit:      cfg.App.CPULimit,
-			MemoryRequest: cfg.App.MemoryRequest,
-			MemoryLimit:   cfg.App.MemoryLimit,
-		},
+		Provider:                  p.Cluster.Provider,
+		Name:                      ServiceAccountName,
+		Namespace:                 cfg.App.Namespace,
+		Image:                     cfg.App.ImageRef(),
+		MinReplicas:               cfg.App.MinReplicas,
+		MaxReplicas:               cfg.App.MaxReplicas,
+		TargetCPUUtilization:      cfg.App.TargetCPUUtilization,
+		Resources:                 appResources(cfg),
 		DatabaseURL:               p.Database.URL,
 		DatabaseSecretArn:         p.Database.SecretArn,
 		BlobStore:                 pulumi.Sprintf("s3://%s/%s", p.Storage.BucketName, storage.AvatarPrefix),
@@ -221,6 +216,16 @@ func Program(opts ...Option) pulumi.RunFunc {
 			_, err = Deploy(ctx, cfg, opts...)
 		}
 		return err
+	}
+}
+
+// appResources are the service container's requests and limits.
+func appResources(cfg *config.Config) app.Resources {
+	return app.Resources{
+		CPURequest:    cfg.App.CPURequest,
+		CPULimit:      cfg.App.CPULimit,
+		MemoryRequest: cfg.App.MemoryRequest,
+		MemoryLimit:   cfg.App.MemoryLimit,
 	}
 }
 

@@ -58,14 +58,7 @@ func validateWorkload(ctx context.Context, t *testing.T, c *cluster, out outputs
 	assert.Positive(t, succeeded, "a migration Job ran `gopherops migrate up` to completion (%d jobs)", len(jobs))
 
 	require.NoError(t, k8s.WaitUntilDeploymentAvailableContextE(t, ctx, c.Opts, appName, 60, 10*time.Second), "Deployment %s becomes available", appName)
-	pods, err := k8s.ListPodsContextE(t, ctx, c.Opts, metav1.ListOptions{LabelSelector: serverPods})
-	require.NoError(t, err)
-	var ready []corev1.Pod
-	for _, p := range pods {
-		if p.DeletionTimestamp == nil && k8s.IsPodAvailable(&p) {
-			ready = append(ready, p)
-		}
-	}
+	ready := kube.ReadyPods(ctx, t, c, serverPods)
 	require.GreaterOrEqual(t, len(ready), minReplicas, "ready server pods")
 	for _, p := range ready {
 		t.Run("pod "+p.Name+" is hardened", func(t *testing.T) { kube.CheckPodSecurity(t, p) })

@@ -12,7 +12,6 @@ import (
 	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gopherops/gopherops/infra/app"
 	"github.com/gopherops/gopherops/test/internal/kube"
@@ -39,14 +38,7 @@ func TestCLIStackJourneys(t *testing.T) {
 	}()
 
 	require.NoError(t, k8s.WaitUntilDeploymentAvailableContextE(t, ctx, c.Opts, appName, 60, 5*time.Second))
-	pods, err := k8s.ListPodsContextE(t, ctx, c.Opts, metav1.ListOptions{LabelSelector: serverPods})
-	require.NoError(t, err)
-	var ready []corev1.Pod
-	for _, p := range pods {
-		if p.DeletionTimestamp == nil && k8s.IsPodAvailable(&p) {
-			ready = append(ready, p)
-		}
-	}
+	ready := kube.ReadyPods(ctx, t, c, serverPods)
 	require.NotEmpty(t, ready, "a ready server pod")
 	for _, p := range ready {
 		kube.CheckPodSecurity(t, p)

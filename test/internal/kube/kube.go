@@ -166,6 +166,21 @@ func Diagnose(ctx context.Context, t *testing.T, c *Cluster, deployment string) 
 	}
 }
 
+// ReadyPods lists the pods matching selector that are available and not
+// terminating.
+func ReadyPods(ctx context.Context, t *testing.T, c *Cluster, selector string) []corev1.Pod {
+	t.Helper()
+	pods, err := k8s.ListPodsContextE(t, ctx, c.Opts, metav1.ListOptions{LabelSelector: selector})
+	require.NoError(t, err)
+	var ready []corev1.Pod
+	for _, p := range pods {
+		if p.DeletionTimestamp == nil && k8s.IsPodAvailable(&p) {
+			ready = append(ready, p)
+		}
+	}
+	return ready
+}
+
 // ContainerStates summarises a pod's container statuses on one line.
 func ContainerStates(p *corev1.Pod) string {
 	var parts []string
