@@ -209,11 +209,16 @@ func (b *builder) postgres() error {
 					EnableServiceLinks:            pulumi.Bool(false),
 					TerminationGracePeriodSeconds: pulumi.Int(30),
 					SecurityContext: &corev1.PodSecurityContextArgs{
-						RunAsNonRoot:   pulumi.Bool(true),
-						RunAsUser:      pulumi.Int(PostgresUser),
-						RunAsGroup:     pulumi.Int(PostgresUser),
-						FsGroup:        pulumi.Int(PostgresUser),
-						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+						RunAsNonRoot: pulumi.Bool(true),
+						RunAsUser:    pulumi.Int(PostgresUser),
+						RunAsGroup:   pulumi.Int(PostgresUser),
+						FsGroup:      pulumi.Int(PostgresUser),
+						// Relabel the volume only when its root is not the
+						// database's yet: a recursive pass on every start is
+						// slow and loosens PGDATA's 0700 (the entrypoint
+						// restores it, PostgreSQL refuses to start without).
+						FsGroupChangePolicy: pulumi.String("OnRootMismatch"),
+						SeccompProfile:      &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 					},
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:            pulumi.String("postgres"),
