@@ -214,6 +214,7 @@ func checkPostgres(t *testing.T, r *run) {
 		"spec.template.spec.securityContext.runAsNonRoot":        true,
 		"spec.template.spec.securityContext.runAsUser":           float64(app.PostgresUser),
 		"spec.template.spec.securityContext.fsGroup":             float64(app.PostgresUser),
+		"spec.template.spec.securityContext.fsGroupChangePolicy": "OnRootMismatch",
 		"spec.template.spec.securityContext.seccompProfile.type": "RuntimeDefault",
 		"spec.template.spec.automountServiceAccountToken":        false,
 		c + ".image": r.cfg.Local.PostgresImage,
