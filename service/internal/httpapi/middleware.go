@@ -93,6 +93,7 @@ func (s *server) observe() gin.HandlerFunc {
 		m.InFlight.Dec()
 		elapsed := time.Since(start)
 		route, status := routeLabel(c), c.Writer.Status()
+		s.deps.Status.ObserveRequest(elapsed, status) // the dashboard's charts
 		m.RequestsTotal.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
 		m.RequestDuration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
 		if span != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gopherops/gopherops/service/internal/buildinfo"
 	"github.com/gopherops/gopherops/service/internal/schema"
+	"github.com/gopherops/gopherops/service/internal/timeseries"
 )
 
 // Snapshot is the dashboard's data at one instant.
@@ -68,7 +69,15 @@ type Reporter struct {
 	started time.Time
 	host    string
 	pod     string
+	series  *timeseries.Ring
 }
+
+// History is how far back the dashboard's charts reach, in buckets of
+// HistoryStep: ten minutes in 10-second steps.
+const (
+	HistoryStep    = 10 * time.Second
+	HistoryBuckets = 60
+)
 
 // NewReporter returns a Reporter; pod names the Kubernetes pod when known.
 func NewReporter(pool *pgxpool.Pool, users UserCounter, started time.Time, pod string) *Reporter {
@@ -76,7 +85,22 @@ func NewReporter(pool *pgxpool.Pool, users UserCounter, started time.Time, pod s
 	if pod == "" {
 		pod = host
 	}
-	return &Reporter{pool: pool, users: users, started: started, host: host, pod: pod}
+	return &Reporter{pool: pool, users: users, started: started, host: host, pod: pod,
+		series: timeseries.New(HistoryStep, HistoryBuckets)}
+}
+
+// ObserveRequest feeds one served request into the charts' history; a nil
+// Reporter (a router built without one) ignores it.
+func (r *Reporter) ObserveRequest(took time.Duration, statusCode int) {
+	if r == nil {
+		return
+	}
+	r.series.ObserveRequest(time.Now(), took, statusCode >= 500)
+}
+
+// History returns the charts' buckets ending now, oldest first.
+func (r *Reporter) History(now time.Time) []timeseries.Point {
+	return r.series.Points(now)
 }
 
 // DBState is the database's reachability and schema version.
@@ -123,6 +147,7 @@ func (r *Reporter) Snapshot(ctx context.Context) Snapshot {
 	st, err := CheckDatabase(ctx, r.pool)
 	s.Database.LatencyMillis = float64(st.Latency.Microseconds()) / 1000
 	if err == nil {
+		r.series.ObserveDatabase(now, st.Latency)
 		s.Database.Up = true
 		s.Database.MigrationVersion, s.Database.Dirty = st.Version, st.Dirty
 		if n, err := r.users.CountUsers(ctx); err == nil {
