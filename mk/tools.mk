@@ -1,7 +1,10 @@
 # Tools of the Kubernetes platform test: the Pulumi engine, its Kubernetes
-# provider plugin, kube-apiserver, kube-controller-manager and etcd.
-# Included by the top-level Makefile (include mk/*.mk). The versions are pinned
-# in test/internal/toolchain/versions.go; builds are cached outside the
+# provider plugin, etcd, the control plane (kube-apiserver,
+# kube-controller-manager, kube-scheduler), the node (kubelet, kube-proxy) and
+# CoreDNS. Included by the top-level Makefile (include mk/*.mk). The versions
+# and download sums are pinned in test/internal/toolchain/versions.go; a
+# release download is used only when its pinned SHA-256 matches, otherwise
+# the tool is built from the Go module proxy. Builds are cached outside the
 # repository, in GOPHEROPS_TOOLS_DIR (default: the user cache directory's
 # gopherops-tools), and a tool already on PATH is used as it is.
 
@@ -12,7 +15,7 @@ TOOLS_FLAGS ?=
 
 .PHONY: tools
 
-tools: ## Find or build pulumi, the Kubernetes provider, kube-apiserver, kube-controller-manager and etcd (cached outside the repo)
+tools: ## Find, download (verified) or build pulumi, its Kubernetes provider, etcd, the Kubernetes control plane and node programs, CoreDNS (cached outside the repo)
 	$(GO) run ./test/cmd/tools $(TOOLS_FLAGS)
 
 # The platform suite: without KUBECONFIG it starts its own etcd,

@@ -1,14 +1,17 @@
 // Command tools finds the external programs of the Kubernetes platform test
-// (pulumi, pulumi-resource-kubernetes, kube-apiserver, kube-controller-manager
-// and etcd) on PATH or in the cache, builds the missing ones from the Go module
-// proxy one at a time, and prints where they are. `make tools` runs it.
+// (pulumi, pulumi-resource-kubernetes, etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, kubelet, kube-proxy and coredns)
+// on PATH or in the cache, installs the missing ones from an official
+// release verified against a pinned SHA-256 where one is pinned and
+// reachable, builds the others from the Go module proxy (the Kubernetes
+// programs in one go build), and prints where they are. `make tools` runs it.
 //
 //	go run ./test/cmd/tools              find, build what is missing, print the table
 //	go run ./test/cmd/tools -check       only look; exit 1 listing what is missing
 //	go run ./test/cmd/tools -print-path  print the directories to prepend to PATH
 //	go run ./test/cmd/tools -force etcd  rebuild tools into the cache even when found
 //
-// The versions are pinned in test/internal/toolchain/versions.go; the cache is
+// The versions and download sums are pinned in test/internal/toolchain/versions.go; the cache is
 // $GOPHEROPS_TOOLS_DIR, by default the user cache directory's gopherops-tools.
 package main
 
@@ -39,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	force := fs.String("force", "", "comma-separated tools (or all) to build into the cache even when found, for example to refresh a cache entry")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./test/cmd/tools [-check | -print-path | -force name,...]\n\n"+
-			"Finds %s on PATH or in the cache (%s),\nbuilds the missing ones from the Go module proxy and prints where they are.\n\n",
+			"Finds %s on PATH or in the cache (%s),\ndownloads the missing ones where a verified release is pinned, builds the others\nfrom the Go module proxy and prints where they are.\n\n",
 			strings.Join(toolchain.Names(), ", "), cacheDirHint())
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nFor a shell: d=$(go run ./test/cmd/tools -print-path) && export PATH=\"$d${d:+:}$PATH\"\n")

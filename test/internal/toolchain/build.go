@@ -84,13 +84,22 @@ func (f *Finder) Build(ctx context.Context, names []string, progress io.Writer) 
 	return f.walk(ctx, progress, ordered, nil)
 }
 
-// walk reports each of names that is in found and builds the others.
+// walk reports each of names that is in found and installs the others:
+// from a verified release download where one is pinned and reachable, else
+// by a build. The Kubernetes programs still missing are built together, in
+// one go build, so that the packages they share compile once.
 func (f *Finder) walk(ctx context.Context, progress io.Writer, names []string, found map[string]Location) (map[string]Location, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
 	out := &lockedWriter{w: progress}
 	var b *builder // made by the first build: it asks go for its settings
+	root, err := f.cacheRoot()
+	if err != nil {
+		return nil, err
+	}
+	fe := f.newFetcher(root)
+	defer fe.close()
 	locs := map[string]Location{}
 	for i, name := range names {
 		step := fmt.Sprintf("[%d/%d] %s", i+1, len(names), name)
@@ -103,27 +112,88 @@ func (f *Finder) walk(ctx context.Context, progress io.Writer, names []string, f
 			locs[name] = loc
 			continue
 		}
+		if loc, ok := locs[name]; ok { // built with an earlier tool of its group
+			fmt.Fprintf(out, "%s %s: built with its group: %s\n", step, loc.Version, loc.Path)
+			continue
+		}
 		t, _ := lookupTool(name)
+		if r, ok := f.release(name); ok {
+			start := time.Now()
+			loc, err := fe.install(ctx, t, r)
+			if err == nil {
+				fmt.Fprintf(out, "%s %s: downloaded and verified in %s: %s\n", step, orUnknown(loc.Version), time.Since(start).Round(time.Second), loc.Path)
+				locs[name] = loc
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("toolchain: %s: %w", name, ctx.Err())
+			}
+			fmt.Fprintf(out, "%s: no download (%v); building from the Go module proxy instead\n", step, err)
+		}
+		batch := []tool{t}
+		if t.group == groupKube {
+			batch = append(batch, f.batchMates(t, names[i+1:], found)...)
+		}
 		if b == nil {
-			var err error
 			if b, err = f.newBuilder(ctx, out); err != nil {
 				return nil, err
 			}
 		}
-		fmt.Fprintf(out, "%s %s: building (%s)...\n", step, t.version, t.cost)
+		label := batchLabel(batch)
+		fmt.Fprintf(out, "%s %s: building %s (%s)...\n", step, t.version, label, t.cost)
 		start := time.Now()
-		stop := b.startHeartbeat(name, start)
-		path, err := b.build(ctx, t)
+		stop := b.startHeartbeat(label, start)
+		paths, err := b.build(ctx, batch)
 		stop()
 		elapsed := time.Since(start).Round(time.Second)
 		if err != nil {
 			fmt.Fprintf(out, "%s %s: failed after %s\n", step, t.version, elapsed)
 			return nil, err
 		}
-		fmt.Fprintf(out, "%s %s: done in %s: %s\n", step, t.version, elapsed, path)
-		locs[name] = Location{Name: name, Path: path, Version: t.version, Source: SourceBuilt}
+		for _, bt := range batch {
+			locs[bt.name] = Location{Name: bt.name, Path: paths[bt.name], Version: bt.version, Source: SourceBuilt}
+		}
+		fmt.Fprintf(out, "%s %s: done in %s: %s\n", step, t.version, elapsed, strings.Join(sortedPaths(paths, batch), ", "))
 	}
 	return locs, nil
+}
+
+// batchMates are the tools of t's group among rest that are neither found
+// nor downloadable: they are built in t's go build.
+func (f *Finder) batchMates(t tool, rest []string, found map[string]Location) []tool {
+	var mates []tool
+	for _, name := range rest {
+		other, _ := lookupTool(name)
+		if other.group != t.group {
+			continue
+		}
+		if _, ok := found[name]; ok {
+			continue
+		}
+		if _, ok := f.release(name); ok {
+			continue
+		}
+		mates = append(mates, other)
+	}
+	return mates
+}
+
+// batchLabel names the tools of one build.
+func batchLabel(batch []tool) string {
+	names := make([]string, len(batch))
+	for i, t := range batch {
+		names[i] = t.name
+	}
+	return strings.Join(names, " + ")
+}
+
+// sortedPaths lists the built paths in batch order.
+func sortedPaths(paths map[string]string, batch []tool) []string {
+	out := make([]string, 0, len(batch))
+	for _, t := range batch {
+		out = append(out, paths[t.name])
+	}
+	return out
 }
 
 // builder runs the builds of one Ensure or Build call.
@@ -175,61 +245,85 @@ func (f *Finder) newBuilder(ctx context.Context, out io.Writer) (*builder, error
 	}, nil
 }
 
-// build builds t into a temporary file next to its cached path, checks it and
-// renames it into place, so that a cached binary is always a whole one.
-func (b *builder) build(ctx context.Context, t tool) (string, error) {
+// build builds the tools of batch (one group, one directory) with one go
+// build into a temporary directory next to their cached paths, checks each
+// binary's version and renames it into place, so that a cached binary is
+// always a whole one.
+func (b *builder) build(ctx context.Context, batch []tool) (map[string]string, error) {
+	t := batch[0]
 	src := filepath.Join(b.root, "src", t.group)
 	if err := os.MkdirAll(src, 0o750); err != nil {
-		return "", fmt.Errorf("toolchain: build %s: %w", t.name, err)
+		return nil, fmt.Errorf("toolchain: build %s: %w", t.name, err)
 	}
 	logPath := filepath.Join(src, t.name+".log")
 	logFile, err := os.Create(logPath) //nolint:gosec // a file in the cache directory, named after the tool
 	if err != nil {
-		return "", fmt.Errorf("toolchain: build %s: %w", t.name, err)
+		return nil, fmt.Errorf("toolchain: build %s: %w", t.name, err)
 	}
 	defer logFile.Close()
-	r := run{b: b, tool: t.name, dir: src, log: logFile, logPath: logPath}
+	r := run{b: b, tool: batchLabel(batch), dir: src, log: logFile, logPath: logPath}
 
 	if !b.prepared[t.group] {
 		if err := r.prepare(ctx, t.group); err != nil {
-			return "", err
+			return nil, err
 		}
 		b.prepared[t.group] = true
 	}
 
 	dir := filepath.Join(b.root, t.dir)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", fmt.Errorf("toolchain: build %s: %w", t.name, err)
+		return nil, fmt.Errorf("toolchain: build %s: %w", t.name, err)
 	}
-	final := filepath.Join(dir, t.name)
-	tmp := filepath.Join(dir, fmt.Sprintf(".%s.tmp-%d", t.name, os.Getpid()))
 	// go build refuses to overwrite a file it did not write; a leftover of a
 	// killed run is removed, and so is this run's on failure.
-	_ = os.Remove(tmp)
-	defer func() { _ = os.Remove(tmp) }()
+	tmpDir := filepath.Join(dir, fmt.Sprintf(".build-%d", os.Getpid()))
+	_ = os.RemoveAll(tmpDir)
+	if err := os.Mkdir(tmpDir, 0o750); err != nil {
+		return nil, fmt.Errorf("toolchain: build %s: %w", t.name, err)
+	}
+	defer func() { _ = os.RemoveAll(tmpDir) }()
 
-	args := append([]string{"build", "-o", tmp}, buildArgs(t.name, time.Now())...)
+	now := time.Now()
+	var args []string
+	if len(batch) == 1 {
+		args = append([]string{"build", "-o", filepath.Join(tmpDir, t.name)}, buildArgs(t.name, now)...)
+	} else {
+		// With several packages, -o names a directory: each binary is named
+		// after its package's last element, which is the tool's name.
+		args = []string{"build", "-o", tmpDir + string(filepath.Separator), "-ldflags", kubeLDFlags(now)}
+		for _, bt := range batch {
+			args = append(args, kubernetesModule+"/cmd/"+bt.name)
+		}
+	}
 	if err := r.goRun(ctx, args...); err != nil {
-		return "", err
+		return nil, err
 	}
-	if ok, err := isExecutable(tmp); err != nil {
-		return "", fmt.Errorf("toolchain: build %s: %w", t.name, err)
-	} else if !ok {
-		return "", fmt.Errorf("toolchain: build %s: go build wrote no executable %s", t.name, tmp)
-	}
-	if t.versionArgs != nil {
-		out, err := runVersion(ctx, tmp, t.versionArgs)
-		if err != nil {
-			return "", fmt.Errorf("toolchain: build %s: the new binary does not run: %w", t.name, err)
+	paths := map[string]string{}
+	for _, bt := range batch {
+		tmp := filepath.Join(tmpDir, bt.name)
+		if ok, err := isExecutable(tmp); err != nil {
+			return nil, fmt.Errorf("toolchain: build %s: %w", bt.name, err)
+		} else if !ok {
+			return nil, fmt.Errorf("toolchain: build %s: go build wrote no executable %s", bt.name, tmp)
 		}
-		if got := parseVersion(out); strings.TrimPrefix(got, "v") != strings.TrimPrefix(t.version, "v") {
-			return "", fmt.Errorf("toolchain: build %s: the new binary reports version %q, want %s", t.name, got, t.version)
+		if bt.versionArgs != nil {
+			out, err := runVersion(ctx, tmp, bt.versionArgs)
+			if err != nil {
+				return nil, fmt.Errorf("toolchain: build %s: the new binary does not run: %w", bt.name, err)
+			}
+			if got := parseVersion(out); strings.TrimPrefix(got, "v") != strings.TrimPrefix(bt.version, "v") {
+				return nil, fmt.Errorf("toolchain: build %s: the new binary reports version %q, want %s", bt.name, got, bt.version)
+			}
 		}
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("toolchain: build %s: install: %w", t.name, err)
+	for _, bt := range batch {
+		final := filepath.Join(dir, bt.name)
+		if err := os.Rename(filepath.Join(tmpDir, bt.name), final); err != nil {
+			return nil, fmt.Errorf("toolchain: build %s: install: %w", bt.name, err)
+		}
+		paths[bt.name] = final
 	}
-	return final, nil
+	return paths, nil
 }
 
 // buildArgs are the arguments of go build after -o: flags and package.
@@ -239,9 +333,9 @@ func buildArgs(name string, now time.Time) []string {
 		return []string{"-ldflags", "-X " + pulumiVersionVar + "=" + PulumiVersion, pulumiPackage}
 	case KubernetesProvider:
 		return []string{"-ldflags", "-X " + providerVersionVar + "=" + KubernetesProviderVersion, "."}
-	case KubeAPIServer, KubeControllerManager:
+	case KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy:
 		return []string{"-ldflags", kubeLDFlags(now), kubernetesModule + "/cmd/" + name}
-	default: // etcd: the wrapper's own main package
+	default: // etcd and coredns: the wrapper's own main package
 		return []string{"."}
 	}
 }

@@ -1,16 +1,21 @@
 // Package toolchain finds the external programs of the Kubernetes platform
-// test (the Pulumi engine, its Kubernetes provider plugin, kube-apiserver,
-// kube-controller-manager and etcd) on PATH or in a cache outside the
-// repository, and builds the missing ones from the Go module proxy.
+// test (the Pulumi engine, its Kubernetes provider plugin, etcd, the
+// Kubernetes control plane and node programs, CoreDNS) on PATH or in a cache
+// outside the repository. It installs the missing ones from an official
+// release download verified against a pinned SHA-256 where one is pinned and
+// reachable, and otherwise builds them from the Go module proxy.
 //
-// The versions are pinned in versions.go. A program found on PATH is used
-// whatever its version (the official pulumi CLI in CI, Debian's etcd); the
-// cache holds builds of the pinned versions:
+// The versions and download sums are pinned in versions.go. A program found
+// on PATH is used whatever its version (the official pulumi CLI in CI,
+// Debian's etcd); the cache holds builds and downloads of the pinned versions:
 //
 //	<cache>/pulumi-<v>/pulumi
 //	<cache>/pulumi-kubernetes-<v>/pulumi-resource-kubernetes
-//	<cache>/kubernetes-<v>/kube-apiserver, kube-controller-manager
+//	<cache>/kubernetes-<v>/kube-apiserver, kube-controller-manager,
+//	                       kube-scheduler, kubelet, kube-proxy
+//	<cache>/coredns-<v>/coredns
 //	<cache>/etcd-<v>/etcd
+//	<cache>/download-<archive>/<tool>   a verified release download
 //	<cache>/src/<group>/   the wrapper modules the builds run in
 package toolchain
 
@@ -19,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +44,14 @@ const (
 	KubeControllerManager = "kube-controller-manager"
 	// Etcd is the etcd server kube-apiserver stores its objects in.
 	Etcd = "etcd"
+	// KubeScheduler is the scheduler that binds the platform suite's pods to its node.
+	KubeScheduler = "kube-scheduler"
+	// Kubelet is the node agent that runs the pods through containerd.
+	Kubelet = "kubelet"
+	// KubeProxy programs the node's iptables rules for Services.
+	KubeProxy = "kube-proxy"
+	// CoreDNS is the cluster DNS server the node's pods resolve Service names with.
+	CoreDNS = "coredns"
 )
 
 // Sources of a Location.
@@ -48,6 +62,8 @@ const (
 	SourceCache = "cache"
 	// SourceBuilt marks a tool this process has just built into the cache.
 	SourceBuilt = "built"
+	// SourceDownloaded marks a tool this process has just installed from a verified release download.
+	SourceDownloaded = "downloaded"
 )
 
 // EnvCacheDir names the environment variable that overrides the cache directory.
@@ -72,8 +88,8 @@ type Location struct {
 	Source string
 }
 
-// Names lists the tools in build order, cheapest first: etcd, kube-apiserver,
-// kube-controller-manager, pulumi, pulumi-resource-kubernetes.
+// Names lists the tools in build order, cheapest first: etcd, the Kubernetes
+// programs (built together), coredns, pulumi, pulumi-resource-kubernetes.
 func Names() []string {
 	ts := tools()
 	names := make([]string, len(ts))
@@ -162,6 +178,11 @@ type Finder struct {
 	Go string
 	// Heartbeat is the interval of the "still building" progress lines; zero means 30s.
 	Heartbeat time.Duration
+	// Releases are the downloads tried before a build, by tool; nil means
+	// the ones pinned in versions.go, an empty map none.
+	Releases map[string]Release
+	// HTTPClient fetches the releases; nil means one with connect timeouts.
+	HTTPClient *http.Client
 }
 
 // Find looks name up on PATH first, then in the cache. The version of a tool on
@@ -214,10 +235,27 @@ func (f *Finder) find(ctx context.Context, name string) (Location, error) {
 	if err != nil {
 		return Location{}, fmt.Errorf("toolchain: %s: %w", name, err)
 	}
-	if !ok {
-		return Location{}, fmt.Errorf("toolchain: %s is neither on PATH nor at %s; run `make tools` to build it: %w", name, path, ErrNotFound)
+	if ok {
+		return Location{Name: name, Path: path, Version: t.version, Source: SourceCache}, nil
 	}
-	return Location{Name: name, Path: path, Version: t.version, Source: SourceCache}, nil
+	// A verified download of the tool's release, in its own directory.
+	if r, hasRelease := f.release(name); hasRelease {
+		root, err := f.cacheRoot()
+		if err != nil {
+			return Location{}, err
+		}
+		dl := filepath.Join(root, r.downloadDir(), name)
+		if ok, err := isExecutable(dl); err != nil {
+			return Location{}, fmt.Errorf("toolchain: %s: %w", name, err)
+		} else if ok {
+			version := r.Version
+			if version == "" {
+				version = probeVersion(ctx, dl, t.versionArgs)
+			}
+			return Location{Name: name, Path: dl, Version: version, Source: SourceCache}, nil
+		}
+	}
+	return Location{}, fmt.Errorf("toolchain: %s is neither on PATH nor at %s; run `make tools` to build it: %w", name, path, ErrNotFound)
 }
 
 func (f *Finder) lookPath(name string) (string, error) {
@@ -293,8 +331,9 @@ func runVersion(ctx context.Context, path string, args []string) (string, error)
 }
 
 // parseVersion picks the version out of `etcd --version` ("etcd Version:
-// 3.4.23"), `kube-apiserver --version` ("Kubernetes v1.34.3") or `pulumi
-// version` ("v3.274.1"): the first line otherwise.
+// 3.4.23"), `kube-apiserver --version` ("Kubernetes v1.34.3"), `coredns
+// -version` ("CoreDNS-1.14.7") or `pulumi version` ("v3.274.1"): the first
+// line otherwise.
 func parseVersion(out string) string {
 	first := ""
 	for line := range strings.Lines(out) {
@@ -302,7 +341,7 @@ func parseVersion(out string) string {
 		if line == "" {
 			continue
 		}
-		for _, prefix := range []string{"etcd Version:", "Kubernetes "} {
+		for _, prefix := range []string{"etcd Version:", "Kubernetes ", "CoreDNS-"} {
 			if v, ok := strings.CutPrefix(line, prefix); ok {
 				return strings.TrimSpace(v)
 			}

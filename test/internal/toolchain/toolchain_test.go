@@ -41,7 +41,7 @@ func lookIn(dir string) func(string) (string, error) {
 }
 
 func TestNamesBuildOrder(t *testing.T) {
-	want := []string{Etcd, KubeAPIServer, KubeControllerManager, Pulumi, KubernetesProvider}
+	want := []string{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy, CoreDNS, Pulumi, KubernetesProvider}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
@@ -61,6 +61,10 @@ func TestCacheLayout(t *testing.T) {
 		KubernetesProvider:    "pulumi-kubernetes-" + KubernetesProviderVersion + "/pulumi-resource-kubernetes",
 		KubeAPIServer:         "kubernetes-" + KubernetesVersion + "/kube-apiserver",
 		KubeControllerManager: "kubernetes-" + KubernetesVersion + "/kube-controller-manager",
+		KubeScheduler:         "kubernetes-" + KubernetesVersion + "/kube-scheduler",
+		Kubelet:               "kubernetes-" + KubernetesVersion + "/kubelet",
+		KubeProxy:             "kubernetes-" + KubernetesVersion + "/kube-proxy",
+		CoreDNS:               "coredns-" + CoreDNSVersion + "/coredns",
 		Etcd:                  "etcd-" + EtcdVersion + "/etcd",
 	}
 	for name, rel := range want {
@@ -193,7 +197,7 @@ func TestFindAllAndPathDirs(t *testing.T) {
 	pathDir, cacheDir := t.TempDir(), t.TempDir()
 	f := Finder{CacheDir: cacheDir, LookPath: lookIn(pathDir)}
 	writeExe(t, filepath.Join(pathDir, Etcd), "echo 'etcd Version: 3.4.23'")
-	for _, name := range []string{KubeAPIServer, KubeControllerManager, KubernetesProvider} {
+	for _, name := range []string{KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy, CoreDNS, KubernetesProvider} {
 		tl, _ := lookupTool(name)
 		writeExe(t, filepath.Join(cacheDir, tl.dir, name), "exit 0")
 	}
@@ -205,12 +209,13 @@ func TestFindAllAndPathDirs(t *testing.T) {
 	if !slices.Equal(missing, []string{Pulumi}) {
 		t.Errorf("missing = %v, want [pulumi]", missing)
 	}
-	if len(locs) != 4 {
-		t.Errorf("found %d tools, want 4: %v", len(locs), locs)
+	if len(locs) != 8 {
+		t.Errorf("found %d tools, want 8: %v", len(locs), locs)
 	}
 	// The kube tools share a directory; etcd is on PATH already.
 	want := []string{
 		filepath.Join(cacheDir, "kubernetes-"+KubernetesVersion),
+		filepath.Join(cacheDir, "coredns-"+CoreDNSVersion),
 		filepath.Join(cacheDir, "pulumi-kubernetes-"+KubernetesProviderVersion),
 	}
 	if got := PathDirs(locs); !slices.Equal(got, want) {
@@ -222,6 +227,7 @@ func TestParseVersion(t *testing.T) {
 	cases := []struct{ out, want string }{
 		{"etcd Version: 3.4.23\nGit SHA: Not provided\nGo Version: go1.19.8\n", "3.4.23"},
 		{"Kubernetes v1.34.3\n", "v1.34.3"},
+		{"CoreDNS-1.14.7\nlinux/amd64, go1.26.8, \n", "1.14.7"},
 		{"v3.274.1\n", "v3.274.1"},
 		{"\n  v3.1.0  \nwarning: something\n", "v3.1.0"},
 		{"", ""},
@@ -428,7 +434,7 @@ func TestEnsureFindsWithoutBuilding(t *testing.T) {
 	if len(locs) != len(Names()) {
 		t.Errorf("Ensure found %d tools, want %d", len(locs), len(Names()))
 	}
-	if !strings.HasPrefix(progress.String(), "[1/5] etcd v9.9.9: found on PATH: ") {
+	if !strings.HasPrefix(progress.String(), "[1/9] etcd v9.9.9: found on PATH: ") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 }
@@ -475,7 +481,7 @@ func TestEnsureBuildsMissing(t *testing.T) {
 	if locs[Etcd] != want {
 		t.Errorf("etcd = %+v, want %+v", locs[Etcd], want)
 	}
-	for _, line := range []string{"[1/5] etcd " + EtcdVersion + ": building (", "[1/5] etcd " + EtcdVersion + ": done in "} {
+	for _, line := range []string{"[1/9] etcd " + EtcdVersion + ": building etcd (", "[1/9] etcd " + EtcdVersion + ": done in "} {
 		if !strings.Contains(progress.String(), line) {
 			t.Errorf("progress lacks %q:\n%s", line, progress.String())
 		}
@@ -543,7 +549,7 @@ esac
 	if be.Tool != Etcd || !strings.HasPrefix(be.Command, "go mod download") {
 		t.Errorf("BuildError = %+v", be)
 	}
-	for _, want := range []string{"etcd: still building, ", "[1/5] etcd " + EtcdVersion + ": failed after "} {
+	for _, want := range []string{"etcd: still building, ", "[1/9] etcd " + EtcdVersion + ": failed after "} {
 		if !strings.Contains(progress.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress.String())
 		}
@@ -569,5 +575,69 @@ esac
 	}
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("cancelled build took %s", elapsed)
+	}
+}
+
+// The Kubernetes programs still missing are built in one go build, so the
+// packages they share compile once; each lands in the shared directory.
+func TestKubeToolsBuildTogether(t *testing.T) {
+	pathDir, cacheDir := t.TempDir(), t.TempDir()
+	missing := []string{KubeControllerManager, KubeScheduler, Kubelet, KubeProxy}
+	for _, name := range Names() {
+		if !slices.Contains(missing, name) {
+			writeExe(t, filepath.Join(pathDir, name), "echo v1")
+		}
+	}
+	dir := t.TempDir()
+	upstream := filepath.Join(dir, "upstream.mod")
+	if err := os.WriteFile(upstream, []byte("module k8s.io/kubernetes\n\nreplace k8s.io/api => ./staging/src/k8s.io/api\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	builds := filepath.Join(dir, "builds.txt")
+	goCmd := filepath.Join(dir, "go")
+	// go build -o DIR/ -ldflags FLAGS pkg...: one fake binary per package.
+	writeExe(t, goCmd, `case "$1" in
+env) printf 'go1.26.8\n\n' ;;
+mod)
+	case "$2" in
+	download) printf '{"Dir":"`+dir+`","GoMod":"`+upstream+`"}\n' ;;
+	esac ;;
+build)
+	echo "$*" >> `+builds+`
+	out=$3; shift 5
+	for pkg in "$@"; do
+		printf '#!/bin/sh\necho "Kubernetes `+KubernetesVersion+`"\n' > "$out${pkg##*/}"; chmod +x "$out${pkg##*/}"
+	done ;;
+esac
+`)
+	f := Finder{CacheDir: cacheDir, LookPath: lookIn(pathDir), Go: goCmd, Releases: map[string]Release{}}
+	var progress bytes.Buffer
+	locs, err := f.Ensure(context.Background(), &progress)
+	if err != nil {
+		t.Fatalf("Ensure: %v\n%s", err, progress.String())
+	}
+	log, err := os.ReadFile(builds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("go build ran %d times, want once:\n%s", len(lines), log)
+	}
+	for _, name := range missing {
+		if !strings.Contains(lines[0], " k8s.io/kubernetes/cmd/"+name) {
+			t.Errorf("the build lacks %s: %s", name, lines[0])
+		}
+		want := Location{Name: name, Path: filepath.Join(cacheDir, "kubernetes-"+KubernetesVersion, name), Version: KubernetesVersion, Source: SourceBuilt}
+		if locs[name] != want {
+			t.Errorf("%s = %+v, want %+v", name, locs[name], want)
+		}
+	}
+	if !strings.Contains(progress.String(), "building kube-controller-manager + kube-scheduler + kubelet + kube-proxy (") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	gomodData, err := os.ReadFile(filepath.Join(cacheDir, "src", "kube", "tools.go"))
+	if err != nil || !strings.Contains(string(gomodData), `_ "k8s.io/kubernetes/cmd/kubelet"`) {
+		t.Errorf("tools.go = %s, %v", gomodData, err)
 	}
 }

@@ -46,7 +46,21 @@ func wrapperOf(group string) wrapper {
 				return append(stagingReplaces(upstream, stagingVersion(KubernetesVersion)), versionedReplaces(upstream)...)
 			},
 			files: func(string) (map[string][]byte, error) {
-				return toolsGo(kubernetesModule+"/cmd/"+KubeAPIServer, kubernetesModule+"/cmd/"+KubeControllerManager), nil
+				var pkgs []string
+				for _, t := range tools() {
+					if t.group == groupKube {
+						pkgs = append(pkgs, kubernetesModule+"/cmd/"+t.name)
+					}
+				}
+				return toolsGo(pkgs...), nil
+			},
+		}
+	case groupCoreDNS:
+		return wrapper{
+			module: "gopherops.local/tools/coredns", require: coreDNSModule, version: CoreDNSVersion,
+			replaces: versionedReplaces,
+			files: func(string) (map[string][]byte, error) {
+				return map[string][]byte{"main.go": []byte(coreDNSMain)}, nil
 			},
 		}
 	default: // groupEtcd
@@ -72,6 +86,29 @@ import (
 
 func main() {
 	etcdmain.Main(os.Args)
+}
+`
+
+// coreDNSMain is CoreDNS with only the plugins the node's Corefile uses:
+// upstream's main imports every plugin (cloud DNS providers, tracing
+// exporters), which costs minutes of compiling for nothing here.
+const coreDNSMain = `// Command coredns is CoreDNS ` + CoreDNSVersion + ` with the plugins of the platform suite's node.
+package main
+
+import (
+	"` + coreDNSModule + `/coremain"
+
+	_ "` + coreDNSModule + `/plugin/bind"
+	_ "` + coreDNSModule + `/plugin/cache"
+	_ "` + coreDNSModule + `/plugin/errors"
+	_ "` + coreDNSModule + `/plugin/health"
+	_ "` + coreDNSModule + `/plugin/kubernetes"
+	_ "` + coreDNSModule + `/plugin/log"
+	_ "` + coreDNSModule + `/plugin/ready"
+)
+
+func main() {
+	coremain.Run()
 }
 `
 
