@@ -1,0 +1,200 @@
+package service
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopherops/gopherops/service/pglocal/pgtest"
+
+	"github.com/gopherops/gopherops/test/internal/gopherops"
+	"github.com/gopherops/gopherops/test/internal/repo"
+	"github.com/gopherops/gopherops/test/journey"
+)
+
+// readmeWalkSection is the README heading whose shell block the test runs.
+const readmeWalkSection = "## Try the API"
+
+// readmeAddress is where the README says `make run` listens; the test swaps
+// in the address of the server it started.
+const readmeAddress = "http://localhost:8080"
+
+// readmeAdmin is the account `make run` creates and the walk signs in as.
+const readmeAdmin = "admin"
+
+// walkTimeout bounds the whole walk: a dozen requests and one argon2id hash.
+const walkTimeout = 2 * time.Minute
+
+// readmeWalk is what a newcomer runs from the README: the inline command that
+// reads the password, and the fenced shell block pasted after it.
+type readmeWalk struct {
+	readPassword string
+	script       string
+}
+
+// inlineCode matches `code` spans in Markdown prose.
+var inlineCode = regexp.MustCompile("`([^`]+)`")
+
+// parseReadmeWalk finds the walk in the README: the section under
+// readmeWalkSection must hold exactly one ```sh block and name, in inline
+// code, the `read` command that puts the password in $PASSWORD.
+func parseReadmeWalk(readme string) (readmeWalk, error) {
+	var (
+		w        readmeWalk
+		in       bool
+		inBlock  bool
+		blocks   int
+		block    strings.Builder
+		sc       = bufio.NewScanner(strings.NewReader(readme))
+		heading2 = regexp.MustCompile(`^## `)
+	)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case !in:
+			in = line == readmeWalkSection
+		case inBlock && line == "```":
+			inBlock = false
+		case inBlock:
+			block.WriteString(line + "\n")
+		case line == "```sh":
+			inBlock = true
+			blocks++
+		case heading2.MatchString(line):
+			in = false
+		default:
+			for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
+				if strings.HasPrefix(m[1], "read ") && strings.Contains(m[1], "PASSWORD") {
+					w.readPassword = m[1]
+				}
+			}
+		}
+		if !in && blocks > 0 {
+			break
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return w, fmt.Errorf("read README: %w", err)
+	}
+	switch {
+	case blocks != 1:
+		return w, fmt.Errorf("README section %q holds %d ```sh blocks, want exactly one: the walk", readmeWalkSection, blocks)
+	case w.readPassword == "":
+		return w, fmt.Errorf("README section %q does not say, in inline code, how to `read` the password into PASSWORD", readmeWalkSection)
+	case !strings.Contains(block.String(), readmeAddress):
+		return w, fmt.Errorf("the walk does not talk to %s, where `make run` listens", readmeAddress)
+	}
+	w.script = block.String()
+	return w, nil
+}
+
+// TestReadmeWalk runs the README's curl walk through the API verbatim, with
+// bash, curl and jq, against the real binary on a real PostgreSQL, so the
+// first thing a newcomer tries cannot rot. The only changes are the server's
+// address and `set -euo pipefail` in front: any failing command fails the test.
+func TestReadmeWalk(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README walk needs %s, which is not on PATH: %v", tool, err)
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(repo.MustRoot(t), "README.md"))
+	require.NoError(t, err)
+	walk, err := parseReadmeWalk(string(readme))
+	require.NoError(t, err)
+
+	bin := gopherops.Build(t)
+	dbURL := pgtest.NewEmptyDatabase(t)
+	env := serviceEnv(t, dbURL)
+	attachPostgresLog(t, pgtest.ServerLog())
+	bin.MustRun(t, env, "", "migrate", "up")
+	// The account `make run` creates, with a password that quoting would break:
+	// the README promises that any password works.
+	password := journey.NewPassword() + ` it's "$HOME" \n`
+	bin.MustRun(t, env.With(map[string]string{"ADMIN_PASSWORD": password}), "",
+		"admin", "create", "--username", readmeAdmin, "--email", "admin@gopherops.localhost", "--role", "admin")
+	srv := bin.Serve(t, env)
+
+	script := "set -euo pipefail\n" + walk.readPassword + "\n" +
+		strings.ReplaceAll(walk.script, readmeAddress, srv.BaseURL)
+	ctx, cancel := context.WithTimeout(context.Background(), walkTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", script)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	cmd.Stdin = strings.NewReader(password + "\n")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err = cmd.Run()
+	t.Logf("the README walk took %s; its output:\n%s", time.Since(start).Round(time.Millisecond), out.String())
+	require.NoError(t, err, "the README walk failed (script:\n%s)", script)
+
+	assert.Regexp(t, `alice is user \d+ at version "\d+"`, out.String(), "the walk read alice's ETag from the headers")
+	assert.NotContains(t, out.String(), password, "the walk never prints the password")
+
+	// What the walk did, as the service recorded it.
+	admin := journey.NewClient(srv.BaseURL).WithBearer(journey.SignIn(t, srv.BaseURL, journey.Credentials{Login: readmeAdmin, Password: password}).Token, "admin")
+	var trail struct {
+		Events []struct {
+			Action     string         `json:"action"`
+			ActorName  string         `json:"actor_name"`
+			TargetName string         `json:"target_name"`
+			Details    map[string]any `json:"details"`
+		} `json:"events"`
+	}
+	admin.Get(t, "/api/v1/audit?limit=100").ExpectJSON(t, http.StatusOK, &trail)
+	var alice []string
+	for i := len(trail.Events) - 1; i >= 0; i-- { // oldest first
+		if e := trail.Events[i]; e.TargetName == "alice" {
+			assert.Equal(t, readmeAdmin, e.ActorName, "%s was done by the walk's admin", e.Action)
+			alice = append(alice, e.Action)
+		}
+	}
+	assert.Equal(t, []string{"user.created", "user.updated", "user.deleted"}, alice, "the walk created, changed and deleted alice")
+	for _, u := range journey.ListUsers(t, admin, 100) {
+		assert.NotEqual(t, "alice", u.Username, "alice is gone, so the walk can be run again")
+	}
+
+	assert.Contains(t, out.String(), "after sign-out: 401", "the walk's token stopped working when it signed out")
+}
+
+// TestParseReadmeWalk checks that the walk is found where a reader sees it and
+// that a README without one fails instead of passing vacuously.
+func TestParseReadmeWalk(t *testing.T) {
+	const walk = "## Try the API\n\nFirst `read -rsp 'pw: ' PASSWORD; echo`, then:\n\n```sh\ncurl " + readmeAddress + "/healthz\n```\n\n"
+	for _, tc := range []struct {
+		name    string
+		readme  string
+		wantErr string
+	}{
+		{"the walk", "# X\n\n```sh\nmake run\n```\n\n" + walk + "## Next\n\n```sh\nmake test\n```\n", ""},
+		{"no section", "# X\n\n```sh\nmake run\n```\n", "0 ```sh blocks"},
+		{"two blocks", walk + "```sh\necho again\n```\n", "2 ```sh blocks"},
+		{"no read", strings.Replace(walk, "read -rsp", "type", 1), "`read` the password"},
+		{"another address", strings.Replace(walk, readmeAddress, "http://localhost:9999", 1), "does not talk to"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := parseReadmeWalk(tc.readme)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "read -rsp 'pw: ' PASSWORD; echo", w.readPassword)
+			assert.Equal(t, "curl "+readmeAddress+"/healthz\n", w.script)
+		})
+	}
+}
