@@ -40,7 +40,7 @@ image: ## Build the container image GOPHEROPS_IMAGE (default gopherops:dev) for 
 	  --build-arg BUILD_DATE=$(BUILD_DATE) \
 	  --tag $(GOPHEROPS_IMAGE) .
 
-compose-up: ## Start app, Postgres and MinIO with compose and wait until healthy (PROFILES=observability adds Prometheus, Grafana)
+compose-up: ## Start app, Postgres and the S3 store (SeaweedFS) with compose and wait until healthy (PROFILES=observability adds Prometheus, Grafana)
 	GOPHEROPS_IMAGE=$(GOPHEROPS_IMAGE) GOPHEROPS_VERSION=$(VERSION) \
 	  $(COMPOSE) $(foreach p,$(PROFILES),--profile $(p)) up --detach --wait $(COMPOSE_BUILD)
 

@@ -2,8 +2,11 @@ package compose
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,7 +62,7 @@ type stack struct {
 	AdminURL string              `json:"admin_url"`
 }
 
-// TestComposeStack brings the compose stack up, provisions its first admin,
+// TestComposeStack brings the compose stack up, signs in as the development admin it printed,
 // walks the journeys against it and takes it down with its volumes.
 func TestComposeStack(t *testing.T) {
 	requireDocker(t)
@@ -102,7 +105,7 @@ func TestComposeStack(t *testing.T) {
 
 	stage.Run(t, stageUp, func() {
 		up(t, opts, st)
-		st.Admin = createAdmin(t, opts)
+		st.Admin = devAdmin(t, opts)
 		st.BaseURL = "http://" + port(t, opts, "app", appPort)
 		st.AdminURL = "http://" + port(t, opts, "app", adminPort)
 		if st.Version == "" {
@@ -171,23 +174,33 @@ func up(t *testing.T, opts *docker.Options, st stack) {
 	docker.RunDockerComposeContext(t, ctx, opts, composeArgs(args...)...)
 }
 
-// createAdmin creates the first admin the way compose.yaml documents it: a
-// one-off `migrate` container running `gopherops admin create`.
-func createAdmin(t *testing.T, opts *docker.Options) journey.Credentials {
+// devAdmin signs in the way compose.yaml tells a new user to: the app created
+// "admin" on its first start and printed the password once in its log.
+func devAdmin(t *testing.T, opts *docker.Options) journey.Credentials {
 	t.Helper()
-	admin := journey.Credentials{Login: "root-" + random.UniqueID(), Password: journey.NewPassword()}
-	// `-e ADMIN_PASSWORD` without a value passes it from compose's own
-	// environment, so the password never appears in a logged command line.
-	withPassword := *opts
-	withPassword.EnvVars = map[string]string{"ADMIN_PASSWORD": admin.Password}
-	for k, v := range opts.EnvVars {
-		withPassword.EnvVars[k] = v
-	}
-	out := docker.RunDockerComposeContext(t, context.Background(), &withPassword, composeArgs("run", "--rm", "--no-deps", "-T",
-		"-e", "ADMIN_PASSWORD",
-		"migrate", "admin", "create", "--username", admin.Login, "--email", strings.ToLower(admin.Login)+"@example.com", "--role", "admin")...)
-	require.Contains(t, out, "created root admin", "the first admin of a fresh stack is root")
+	logs := docker.RunDockerComposeAndGetStdOutContext(t, context.Background(), opts, composeArgs("logs", "--no-color", "--no-log-prefix", "app")...)
+	admin, err := devAdminFromLogs(logs)
+	require.NoError(t, err, "the app's first start must print the development admin once")
 	return admin
+}
+
+var devAdminPassword = regexp.MustCompile(`(?m)^\s*password: (\S+)\s*$`)
+
+// devAdminFromLogs finds the one-time development admin in the app's output:
+// exactly one password line after the "Development admin created" banner.
+func devAdminFromLogs(logs string) (journey.Credentials, error) {
+	i := strings.Index(logs, "Development admin created")
+	if i < 0 {
+		return journey.Credentials{}, errors.New(`no "Development admin created" banner in the app's log`)
+	}
+	all := devAdminPassword.FindAllStringSubmatch(logs, -1)
+	if len(all) != 1 {
+		return journey.Credentials{}, fmt.Errorf("want the password printed exactly once, found %d times", len(all))
+	}
+	if !strings.Contains(logs[i:], "username: admin") {
+		return journey.Credentials{}, errors.New(`the banner does not name the user "admin"`)
+	}
+	return journey.Credentials{Login: "admin", Password: all[0][1]}, nil
 }
 
 // port returns the host address compose published a container port on.

@@ -29,7 +29,7 @@ func TestOverlayPublishesOnlyEphemeralLoopbackPorts(t *testing.T) {
 	project, err := opts.LoadProject(context.Background())
 	require.NoError(t, err, "compose.yaml plus %s must load", overlayFile)
 
-	for _, name := range []string{"app", "db", "migrate", "minio"} {
+	for _, name := range []string{"app", "db", "migrate", "s3"} {
 		require.Contains(t, project.Services, name, "the suite relies on service %q", name)
 	}
 	for name, svc := range project.Services {

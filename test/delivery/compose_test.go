@@ -53,7 +53,7 @@ func env(s types.ServiceConfig, key string) string {
 }
 
 // oneShots run to completion; every other service is long-running.
-var oneShots = []string{"migrate", "minio-init"}
+var oneShots = []string{"migrate"}
 
 func TestComposeServicesAndProfiles(t *testing.T) {
 	cases := []struct {
@@ -64,13 +64,13 @@ func TestComposeServicesAndProfiles(t *testing.T) {
 	}{
 		{
 			name:     "plain docker compose up",
-			enabled:  []string{"app", "db", "migrate", "minio", "minio-init"},
+			enabled:  []string{"app", "db", "migrate", "s3"},
 			disabled: []string{"grafana", "prometheus"},
 		},
 		{
 			name:     "observability profile",
 			profiles: []string{"observability"},
-			enabled:  []string{"app", "db", "grafana", "migrate", "minio", "minio-init", "prometheus"},
+			enabled:  []string{"app", "db", "grafana", "migrate", "prometheus", "s3"},
 		},
 	}
 	for _, tc := range cases {
@@ -128,12 +128,12 @@ func TestComposeDependencies(t *testing.T) {
 		want    map[string]string
 	}{
 		{service: "app", want: map[string]string{
-			"db":         types.ServiceConditionHealthy,
-			"migrate":    types.ServiceConditionCompletedSuccessfully,
-			"minio-init": types.ServiceConditionCompletedSuccessfully,
+			"db":      types.ServiceConditionHealthy,
+			"migrate": types.ServiceConditionCompletedSuccessfully,
+			// Healthy means the avatars bucket exists (see the s3 healthcheck).
+			"s3": types.ServiceConditionHealthy,
 		}},
 		{service: "migrate", want: map[string]string{"db": types.ServiceConditionHealthy}},
-		{service: "minio-init", want: map[string]string{"minio": types.ServiceConditionHealthy}},
 		{service: "grafana", want: map[string]string{"prometheus": types.ServiceConditionHealthy}},
 	}
 	for _, tc := range cases {
@@ -217,7 +217,8 @@ func TestComposeGopherOpsImageAndConfig(t *testing.T) {
 		"ADMIN_ADDR":          ":9090",
 		"MIGRATE_ON_START":    "false",
 		"BLOB_STORE":          "s3://avatars/",
-		"AWS_ENDPOINT_URL_S3": "http://minio:9000",
+		"AWS_ENDPOINT_URL_S3": "http://s3:8333",
+		"CREATE_DEV_ADMIN":    "true",
 	}
 	for k, v := range wantEnv {
 		if got := env(app, k); got != v {
@@ -227,18 +228,27 @@ func TestComposeGopherOpsImageAndConfig(t *testing.T) {
 	if env(app, "SESSION_KEY") != "" {
 		t.Error("app sets SESSION_KEY: development generates one per process; no key belongs in Git")
 	}
-	bucket := service(t, p, "minio-init")
-	if script := strings.Join(bucket.Command, " "); !strings.Contains(script, "mb --ignore-existing local/avatars") {
-		t.Errorf("minio-init does not create the avatars bucket of BLOB_STORE: %q", script)
+	// The object store creates the bucket BLOB_STORE names and reports
+	// healthy only once it exists; the app waits for that.
+	s3 := service(t, p, "s3")
+	bucket := strings.Trim(strings.TrimPrefix(env(app, "BLOB_STORE"), "s3://"), "/")
+	if got := env(s3, "S3_BUCKET"); got != bucket {
+		t.Errorf("s3 creates bucket %q, BLOB_STORE names %q", got, bucket)
 	}
-	if got := service(t, p, "db").Image; got != "postgres:17" {
-		t.Errorf("db image %q, want postgres:17 (the RDS major version)", got)
+	if s3.HealthCheck == nil || !strings.HasSuffix(strings.Join(s3.HealthCheck.Test, " "), "/buckets/"+bucket+"/") {
+		t.Errorf("s3 healthcheck does not wait for the %s bucket: %+v", bucket, s3.HealthCheck)
+	}
+	if env(s3, "AWS_ACCESS_KEY_ID") != env(app, "AWS_ACCESS_KEY_ID") || env(s3, "AWS_SECRET_ACCESS_KEY") != env(app, "AWS_SECRET_ACCESS_KEY") {
+		t.Error("the app's S3 key pair is not the object store's identity")
+	}
+	if got := service(t, p, "db").Image; !strings.HasPrefix(got, "postgres:17.") {
+		t.Errorf("db image %q, want postgres:17.x (the RDS major version)", got)
 	}
 }
 
 func TestComposePortsAndVolumes(t *testing.T) {
 	p := loadCompose(t, []string{"observability"})
-	published := map[string]uint32{"app": 8080, "prometheus": 9090, "grafana": 3000, "db": 5432, "minio": 9000}
+	published := map[string]uint32{"app": 8080, "prometheus": 9090, "grafana": 3000, "db": 5432, "s3": 8333}
 	for name, target := range published {
 		t.Run(name+" port", func(t *testing.T) {
 			s := service(t, p, name)
@@ -289,7 +299,7 @@ func TestComposePortsAndVolumes(t *testing.T) {
 			}
 		})
 	}
-	namedVolumes := map[string]string{"db": "/var/lib/postgresql/data", "minio": "/data", "prometheus": "/prometheus", "grafana": "/var/lib/grafana"}
+	namedVolumes := map[string]string{"db": "/var/lib/postgresql/data", "s3": "/data", "prometheus": "/prometheus", "grafana": "/var/lib/grafana"}
 	for name, target := range namedVolumes {
 		s := service(t, p, name)
 		if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {

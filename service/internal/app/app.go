@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +28,16 @@ import (
 // Options adjust how the app is built; tests use them to make hashing cheap.
 type Options struct {
 	PasswordParams *password.Params
+	// Stdout receives what is printed for the developer rather than logged
+	// (the development admin's one-time password); nil means os.Stdout.
+	Stdout io.Writer
+}
+
+func (o Options) stdout() io.Writer {
+	if o.Stdout != nil {
+		return o.Stdout
+	}
+	return os.Stdout
 }
 
 // databaseOptions resolves the database settings, including the Secrets

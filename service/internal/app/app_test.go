@@ -34,10 +34,19 @@ type running struct {
 // serve runs app.Serve in-process on loopback listeners, as `gopherops serve` would.
 func serve(t *testing.T, dbURL string, delay time.Duration) *running {
 	t.Helper()
+	return serveWith(t, map[string]string{"APP_ENV": "test", "DATABASE_URL": dbURL, "SHUTDOWN_DELAY": delay.String()}, app.Options{})
+}
+
+// serveWith is serve with extra environment (over the test defaults) and options.
+func serveWith(t *testing.T, extra map[string]string, o app.Options) *running {
+	t.Helper()
 	env := map[string]string{
-		"APP_ENV": "test", "DATABASE_URL": dbURL, "BLOB_STORE": "file://" + t.TempDir(),
+		"BLOB_STORE":       "file://" + t.TempDir(),
 		"SESSION_KEY":      base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
-		"SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DELAY": delay.String(), "MIGRATE_ON_START": "true",
+		"SHUTDOWN_TIMEOUT": "10s", "MIGRATE_ON_START": "true",
+	}
+	for k, v := range extra {
+		env[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -54,9 +63,10 @@ func serve(t *testing.T, dbURL string, delay time.Duration) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{base: "http://" + httpL.Addr().String(), admin: "http://" + adminL.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	fast := password.FastParams
+	o.PasswordParams = &fast
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() {
-		r.done <- app.Serve(ctx, cfg, log, app.Listeners{HTTP: httpL, Admin: adminL}, app.Options{PasswordParams: &fast})
+		r.done <- app.Serve(ctx, cfg, log, app.Listeners{HTTP: httpL, Admin: adminL}, o)
 	}()
 	t.Cleanup(func() {
 		cancel()

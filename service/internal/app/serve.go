@@ -58,6 +58,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	if err != nil {
 		return err
 	}
+	if cfg.CreateDevAdmin {
+		// Standard output, not the structured log: the one-time password is
+		// for the developer's terminal (`docker compose logs app`), never for
+		// a log pipeline.
+		if err := ensureDevAdmin(ctx, svc, o.stdout()); err != nil {
+			return fmt.Errorf("create the development admin: %w", err)
+		}
+	}
 	metrics := observability.NewMetrics()
 	metrics.RegisterPool(pool)
 	readiness := httpapi.NewReadiness(pool)

@@ -54,7 +54,7 @@ func ValidKey(key string) bool {
 // S3Options carry what an S3 store needs besides the URL.
 type S3Options struct {
 	// Endpoint is an S3-compatible endpoint (AWS_ENDPOINT_URL_S3); when set,
-	// path-style addressing is used, as MinIO and most fakes expect.
+	// path-style addressing is used, as SeaweedFS and most fakes expect.
 	Endpoint string
 	// Region overrides the region from the default AWS configuration.
 	Region string

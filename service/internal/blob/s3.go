@@ -41,6 +41,11 @@ func NewS3Store(ctx context.Context, bucket, prefix string, opts S3Options) (*S3
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 			o.UsePathStyle = true
+			// S3-compatible servers (SeaweedFS in compose) differ from AWS in
+			// the flexible checksums the SDK adds by default; send and check
+			// them only where the S3 API requires one.
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
 	})
 	return &S3Store{client: client, bucket: bucket, prefix: prefix}, nil

@@ -34,6 +34,10 @@ type Config struct {
 	DatabaseSecretARN string
 	DatabaseMaxConns  int32
 	MigrateOnStart    bool
+	// CreateDevAdmin makes serve create the development admin (random
+	// password printed once) when no user exists: compose's way to a first
+	// sign-in. Only APP_ENV=development accepts it.
+	CreateDevAdmin bool
 	BlobStore         string
 	S3Endpoint        string
 	SessionKey        []byte
@@ -104,6 +108,10 @@ func Load(getenv func(string) string) (Config, error) {
 		c.DatabaseMaxConns = int32(n)
 	}
 	c.MigrateOnStart = parseBool(&errs, "MIGRATE_ON_START", get("MIGRATE_ON_START", strconv.FormatBool(c.Env == EnvDevelopment)))
+	c.CreateDevAdmin = parseBool(&errs, "CREATE_DEV_ADMIN", get("CREATE_DEV_ADMIN", "false"))
+	if c.CreateDevAdmin && c.Env != EnvDevelopment {
+		errs.add("CREATE_DEV_ADMIN", "is only allowed with APP_ENV=development: a deployment gets its first admin from `gopherops admin create`")
+	}
 
 	c.BlobStore = get("BLOB_STORE", "file://./data/blobs")
 	if u, err := url.Parse(c.BlobStore); err != nil || (u.Scheme != "file" && u.Scheme != "s3") || (u.Host == "" && u.Path == "") {
@@ -233,6 +241,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("database_secret_arn", c.DatabaseSecretARN),
 		slog.Int("database_max_conns", int(c.DatabaseMaxConns)),
 		slog.Bool("migrate_on_start", c.MigrateOnStart),
+		slog.Bool("create_dev_admin", c.CreateDevAdmin),
 		slog.String("blob_store", c.BlobStore),
 		slog.String("s3_endpoint", c.S3Endpoint),
 		slog.String("session_key", sessionKey),

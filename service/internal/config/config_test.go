@@ -54,6 +54,9 @@ func TestLoadRejects(t *testing.T) {
 		{"bad timeout", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, "SHUTDOWN_TIMEOUT"},
 		{"delay longer than timeout", map[string]string{"SHUTDOWN_DELAY": "30s"}, "SHUTDOWN_DELAY"},
 		{"bad migrate flag", map[string]string{"MIGRATE_ON_START": "maybe"}, "MIGRATE_ON_START"},
+		{"dev admin in production", with(prod, "CREATE_DEV_ADMIN", "true"), "CREATE_DEV_ADMIN"},
+		{"dev admin in test", map[string]string{"APP_ENV": "test", "CREATE_DEV_ADMIN": "true"}, "CREATE_DEV_ADMIN"},
+		{"bad dev admin flag", map[string]string{"CREATE_DEV_ADMIN": "yes please"}, "CREATE_DEV_ADMIN"},
 		{"bad secret ARN", map[string]string{"DATABASE_SECRET_ARN": "my-secret"}, "DATABASE_SECRET_ARN"},
 		{"bad trusted proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, nope"}, "TRUSTED_PROXIES"},
 	}
@@ -69,8 +72,11 @@ func TestLoadRejects(t *testing.T) {
 	if _, err := Load(env(with(prod, "LOG_LEVEL", "debug"))); err != nil {
 		t.Fatalf("production with LOG_LEVEL=debug: %v", err)
 	}
+	if c, err := Load(env(map[string]string{"CREATE_DEV_ADMIN": "true"})); err != nil || !c.CreateDevAdmin {
+		t.Fatalf("development with CREATE_DEV_ADMIN=true: %+v %v", c, err)
+	}
 	c, err := Load(env(prod))
-	if err != nil || !c.SecureCookies || c.LogFormat != "json" || c.MigrateOnStart || c.ShutdownDelay != 5*time.Second {
+	if err != nil || !c.SecureCookies || c.LogFormat != "json" || c.MigrateOnStart || c.CreateDevAdmin || c.ShutdownDelay != 5*time.Second {
 		t.Fatalf("production defaults: %+v %v", c, err)
 	}
 }
