@@ -2,22 +2,24 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gopherops/gopherops/service/internal/accounts"
 	"github.com/gopherops/gopherops/service/internal/buildinfo"
-	"github.com/gopherops/gopherops/service/internal/status"
 )
 
 //go:embed web/templates/*.html web/static/*
@@ -30,7 +32,7 @@ type pages struct {
 }
 
 func newPages() (*pages, error) {
-	base, err := template.New("base.html").Funcs(templateFuncs).ParseFS(webFS, "web/templates/base.html")
+	base, err := template.New("base.html").Funcs(templateFuncs).ParseFS(webFS, "web/templates/base.html", "web/templates/actions.html")
 	if err != nil {
 		return nil, fmt.Errorf("httpapi: parse layout: %w", err)
 	}
@@ -49,36 +51,83 @@ func newPages() (*pages, error) {
 	return p, nil
 }
 
-// templateFuncs format figures the way the dashboard's script does, so a page
-// reads the same with and without JavaScript.
-var templateFuncs = template.FuncMap{
-	"mib": func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) },
-	"uptime": func(seconds float64) string {
-		return (time.Duration(seconds) * time.Second).Round(time.Second).String()
-	},
-}
-
 // pageData is what every template receives.
 type pageData struct {
 	Title     string
+	Nav       string // which navigation entry is the current page
 	Actor     *accounts.User
 	CSRF      string
-	Flash     string
+	Notice    string
 	Error     string
+	Temp      *temporaryPassword
+	Form      pageForm
 	Version   string
 	RequestID string
 	Data      any
 }
 
-// flashes are fixed messages chosen by a query key after a redirect, so no
-// user-controlled text is ever reflected into a page.
-var flashes = map[string]string{
-	"created":          "User created.",
+// pageNotices are fixed messages chosen by a query key after a redirect, so
+// no user-controlled text is ever reflected into a page.
+var pageNotices = map[string]string{
+	"created":          "User created. They must choose a new password at their first sign-in.",
 	"deleted":          "User deleted.",
 	"saved":            "Changes saved.",
-	"password-changed": "Password changed. Your other sessions were signed out.",
+	"password-changed": "Password changed. Your other sessions and tokens were signed out.",
 	"avatar":           "Avatar updated.",
 	"signed-out":       "You are signed out.",
+}
+
+// formFields lists each form's fields in page order: the first invalid one
+// gets the focus, and errors about fields a form does not have go to the
+// page's alert instead.
+var formFields = map[string][]string{
+	"login":    {"login", "password"},
+	"create":   {"username", "email", "password", "role"},
+	"edit":     {"username", "email", "role"},
+	"avatar":   {"avatar"},
+	"password": {"current_password", "new_password"},
+	"reset":    {"password"},
+}
+
+// pageForm answers the templates' questions about the form a redirect came
+// back to: is it the one to open, which field is wrong, which gets the focus.
+type pageForm struct{ f pageFlash }
+
+// Open reports whether form is the one whose errors are shown.
+func (p pageForm) Open(form string) bool { return p.f.Form != "" && p.f.Form == form }
+
+// Err is the sentence about field of form, "" when it is fine.
+func (p pageForm) Err(form, field string) string {
+	if !p.Open(form) {
+		return ""
+	}
+	if m, ok := p.f.Fields[field]; ok {
+		return fieldMessage(field, m)
+	}
+	return ""
+}
+
+// Focus reports whether field is the first invalid field of form.
+func (p pageForm) Focus(form, field string) bool {
+	if !p.Open(form) {
+		return false
+	}
+	kind, _, _ := strings.Cut(form, ":")
+	for _, f := range formFields[kind] {
+		if _, bad := p.f.Fields[f]; bad {
+			return f == field
+		}
+	}
+	return false
+}
+
+// Value is what to show in field of form: what was submitted when the form
+// came back with errors, else fallback.
+func (p pageForm) Value(form, field, fallback string) string {
+	if v, ok := p.f.Values[field]; ok && p.Open(form) {
+		return v
+	}
+	return fallback
 }
 
 func (s *server) render(c *gin.Context, code int, name, title string, data any) {
@@ -87,12 +136,7 @@ func (s *server) render(c *gin.Context, code int, name, title string, data any) 
 
 // renderPage renders a page; errMsg, when set, is shown as an alert.
 func (s *server) renderPage(c *gin.Context, code int, name, title, errMsg string, data any) {
-	pd := pageData{Title: title, CSRF: s.csrfToken(c), Version: buildinfo.Version, RequestID: requestID(c),
-		Flash: flashes[c.Query("msg")], Error: errMsg, Data: data}
-	if a, ok := actorFrom(c); ok {
-		u := a.User
-		pd.Actor = &u
-	}
+	pd := s.pageData(c, title, errMsg, data)
 	var buf bytes.Buffer
 	if err := s.pages.byName[name].ExecuteTemplate(&buf, "base", pd); err != nil {
 		s.log.ErrorContext(c.Request.Context(), "render page", "page", name, "request_id", requestID(c), "err", err)
@@ -103,7 +147,63 @@ func (s *server) renderPage(c *gin.Context, code int, name, title, errMsg string
 	c.Data(code, "text/html; charset=utf-8", buf.Bytes())
 }
 
-type errorPage struct{ Message string }
+func (s *server) pageData(c *gin.Context, title, errMsg string, data any) pageData {
+	if _, ok := actorFrom(c); !ok && c.FullPath() == "" {
+		s.pageSignedIn(c) // an unmatched route ran no authentication
+	}
+	f := s.takeFlash(c)
+	pd := pageData{Title: title, CSRF: s.csrfToken(c), Version: buildinfo.Version, RequestID: requestID(c),
+		Notice: f.Notice, Error: errMsg, Temp: f.Temp, Form: pageForm{f: f}, Data: data}
+	if pd.Notice == "" {
+		pd.Notice = pageNotices[c.Query("msg")]
+	}
+	if pd.Error == "" {
+		pd.Error = f.Error
+	}
+	if a, ok := actorFrom(c); ok {
+		u := a.User
+		pd.Actor = &u
+	}
+	pd.Nav = navFor(c.Request.URL.Path, pd.Actor)
+	return pd
+}
+
+// pageSignedIn recognises the session cookie on pages served outside the
+// authenticated routes (a 404), so a signed-in visitor keeps the signed-in
+// navigation. A missing, expired or unreadable session leaves the visitor
+// anonymous: this never fails the page.
+func (s *server) pageSignedIn(c *gin.Context) {
+	ck, err := c.Cookie(s.sessionCookieName())
+	if err != nil || ck == "" || !pageStorable(ck) {
+		return
+	}
+	u, sess, err := s.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession)
+	if err != nil {
+		return
+	}
+	c.Set(ctxActor, accounts.Actor{User: u, SessionID: sess.ID, RequestID: requestID(c), ClientIP: c.ClientIP()})
+	c.Set(ctxSessionRaw, ck)
+}
+
+// navFor names the navigation entry of path, for aria-current.
+func navFor(path string, actor *accounts.User) string {
+	switch {
+	case path == "/":
+		return "home"
+	case path == "/about", path == "/dashboard", path == "/login", path == "/users":
+		return strings.TrimPrefix(path, "/")
+	case actor != nil && path == "/users/"+strconv.FormatInt(actor.ID, 10):
+		return "me"
+	case strings.HasPrefix(path, "/users/"):
+		return "users"
+	}
+	return ""
+}
+
+type errorPage struct {
+	Message string
+	Back    string // a link back to the form, when the error is about one
+}
 
 func (s *server) renderError(c *gin.Context, code int, title, msg string) {
 	s.render(c, code, "error", title, errorPage{Message: msg})
@@ -112,16 +212,105 @@ func (s *server) renderError(c *gin.Context, code int, title, msg string) {
 
 // pageFail shows a friendly page for a domain error; internals stay in the log.
 func (s *server) pageFail(c *gin.Context, err error) {
+	if pageDatabaseDown(err) {
+		s.pageUnavailable(c)
+		return
+	}
 	p := problemFor(c, err)
 	switch p.Status {
 	case http.StatusUnauthorized:
 		c.Redirect(http.StatusSeeOther, "/login")
 		c.Abort()
+	case http.StatusServiceUnavailable:
+		s.pageUnavailable(c)
 	case http.StatusInternalServerError:
 		s.renderError(c, p.Status, "Something went wrong", "The error has been logged. Please try again in a moment.")
 	default:
-		s.renderError(c, p.Status, http.StatusText(p.Status), p.Detail)
+		s.renderError(c, p.Status, http.StatusText(p.Status), sentence(p.Detail))
 	}
+}
+
+// pageUnavailable is the page shown while the database cannot be reached:
+// a 503 the browser may retry, never a 500.
+func (s *server) pageUnavailable(c *gin.Context) {
+	c.Header("Retry-After", "5")
+	s.renderError(c, http.StatusServiceUnavailable, "Temporarily unavailable",
+		"The database cannot be reached right now, so nothing was changed. Please try again in a few seconds.")
+}
+
+// pageRefuseText answers a form whose field holds text PostgreSQL cannot
+// store (NUL, invalid UTF-8): a 400 that names the field; nothing is stored.
+func (s *server) pageRefuseText(c *gin.Context, field, back string) {
+	s.render(c, http.StatusBadRequest, "error", "Form not accepted", errorPage{
+		Message: fieldLabel(field) + " contains a character that cannot be stored (a NUL character or invalid UTF-8). " +
+			"Remove it and send the form again.",
+		Back: back,
+	})
+	c.Abort()
+}
+
+// formFailed answers a form the domain refused. Input errors go back to the
+// form with POST-redirect-GET (field errors by their fields, focused, with
+// the values to fix); anything else is an error page.
+func (s *server) formFailed(c *gin.Context, err error, form, back string, values map[string]string) {
+	if pageDatabaseDown(err) {
+		s.pageUnavailable(c)
+		return
+	}
+	p := problemFor(c, err)
+	switch {
+	case p.Status == http.StatusUnauthorized && errors.Is(err, accounts.ErrBadCredentials) && form == "password":
+		// A wrong current password is a mistake in the form, not a signed-out session.
+		p.Errors = []FieldError{{Field: "current_password", Message: "is not your current password"}}
+	case p.Status == http.StatusBadRequest, p.Status == http.StatusForbidden, p.Status == http.StatusConflict,
+		p.Status == http.StatusPreconditionFailed, p.Status == http.StatusRequestEntityTooLarge,
+		p.Status == http.StatusUnprocessableEntity, p.Status == http.StatusTooManyRequests:
+	default:
+		s.pageFail(c, err)
+		return
+	}
+	f := pageFlash{Form: form, Values: values, Fields: map[string]string{}}
+	kind, _, _ := strings.Cut(form, ":")
+	var other []string
+	for _, fe := range p.Errors {
+		if slices.Contains(formFields[kind], fe.Field) {
+			f.Fields[fe.Field] = fe.Message
+		} else {
+			other = append(other, fieldMessage(fe.Field, fe.Message))
+		}
+	}
+	switch {
+	case len(other) > 0:
+		f.Error = strings.Join(other, " ")
+	case len(f.Fields) == 0 && p.Status == http.StatusPreconditionFailed:
+		f.Error = "Someone else changed this user while you were editing. The form now shows their changes; make yours again."
+	case len(f.Fields) == 0:
+		f.Error = sentence(p.Detail)
+	}
+	s.redirectWith(c, back, f)
+}
+
+// pageDatabaseDown reports whether err means the database could not be
+// reached or is shutting down (as opposed to a query it refused).
+func pageDatabaseDown(err error) bool {
+	if err == nil {
+		return false
+	}
+	var (
+		connErr *pgconn.ConnectError
+		netErr  net.Error
+		pgErr   *pgconn.PgError
+	)
+	switch {
+	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.Timeout(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exceptions; 57P0x: the server is shutting
+		// down or starting; 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") || pgErr.Code == "53300"
+	}
+	return false
 }
 
 func wantsHTML(c *gin.Context) bool {
@@ -150,6 +339,7 @@ func (s *server) routePages(g *gin.RouterGroup) {
 
 	signedIn := g.Group("/", s.pageUser(false))
 	signedIn.GET("/dashboard", s.dashboardPage)
+	signedIn.GET("/dashboard/live", s.dashboardLive)
 	signedIn.GET("/users", s.pageAdmin(), s.usersPage)
 	signedIn.POST("/users", s.pageAdmin(), s.csrfForm(), s.usersCreate)
 	signedIn.POST("/users/:id/delete", s.pageAdmin(), s.csrfForm(), s.userDelete)
@@ -191,10 +381,23 @@ func (s *server) pageAdmin() gin.HandlerFunc {
 	}
 }
 
+// csrfForm checks the form's token, then that every field holds storable
+// text, before any handler reads it.
 func (s *server) csrfForm() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := s.checkCSRF(c); err != nil {
-			s.renderError(c, http.StatusForbidden, "Form expired", err.Error())
+			s.renderError(c, http.StatusForbidden, "Form expired", sentence(err.Error()))
+			return
+		}
+		if field, bad := pageBadField(c); bad {
+			back := c.Request.URL.Path
+			if back == "/logout" || strings.HasSuffix(back, "/delete") || strings.HasSuffix(back, "/reset-password") {
+				back = "/users"
+			}
+			if strings.HasSuffix(back, "/avatar") || strings.HasSuffix(back, "/password") {
+				back = back[:strings.LastIndexByte(back, '/')]
+			}
+			s.pageRefuseText(c, field, back)
 			return
 		}
 		c.Next()
@@ -208,14 +411,12 @@ func actorOrAnon(c *gin.Context) accounts.Actor {
 	return anonymousActor(c)
 }
 
-type loginForm struct{ Login string }
-
 func (s *server) loginPage(c *gin.Context) {
 	if _, ok := actorFrom(c); ok {
 		c.Redirect(http.StatusSeeOther, "/dashboard")
 		return
 	}
-	s.render(c, http.StatusOK, "login", "Sign in", loginForm{})
+	s.render(c, http.StatusOK, "login", "Sign in", nil)
 }
 
 func (s *server) loginSubmit(c *gin.Context) {
@@ -225,15 +426,10 @@ func (s *server) loginSubmit(c *gin.Context) {
 	})
 	s.countLogin(err)
 	if err != nil {
-		p := problemFor(c, err)
-		if p.Status == http.StatusInternalServerError {
-			s.pageFail(c, err)
-			return
-		}
-		s.renderPage(c, p.Status, "login", "Sign in", p.Detail, loginForm{Login: truncate(login, 254)})
+		s.formFailedLogin(c, err, login)
 		return
 	}
-	secret, _, err := s.deps.Accounts.StartSession(c.Request.Context(), u, accounts.KindSession, truncate(c.Request.UserAgent(), 100))
+	secret, _, err := s.deps.Accounts.StartSession(c.Request.Context(), u, accounts.KindSession, pageTruncate(c.Request.UserAgent(), 100))
 	if err != nil {
 		s.pageFail(c, err)
 		return
@@ -248,6 +444,25 @@ func (s *server) loginSubmit(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/dashboard")
 }
 
+// formFailedLogin sends a refused sign-in back to the form with one message
+// (which never says whether the account exists) and the login kept.
+func (s *server) formFailedLogin(c *gin.Context, err error, login string) {
+	p := problemFor(c, err)
+	switch {
+	case pageDatabaseDown(err):
+		s.pageUnavailable(c)
+	case p.Status == http.StatusUnauthorized || p.Status == http.StatusTooManyRequests ||
+		p.Status == http.StatusUnprocessableEntity || p.Status == http.StatusBadRequest:
+		msg := sentence(p.Detail)
+		if len(p.Errors) > 0 {
+			msg = fieldMessage(p.Errors[0].Field, p.Errors[0].Message)
+		}
+		s.redirectWith(c, "/login", pageFlash{Form: "login", Error: msg, Values: map[string]string{"login": login}})
+	default:
+		s.pageFail(c, err)
+	}
+}
+
 func (s *server) logoutSubmit(c *gin.Context) {
 	if a, ok := actorFrom(c); ok {
 		if err := s.deps.Accounts.Logout(c.Request.Context(), a); err != nil {
@@ -257,203 +472,6 @@ func (s *server) logoutSubmit(c *gin.Context) {
 	}
 	s.clearSessionCookie(c)
 	c.Redirect(http.StatusSeeOther, "/login?msg=signed-out")
-}
-
-type dashboardData struct {
-	status.Snapshot
-	Audit []accounts.AuditEvent
-}
-
-func (s *server) dashboardPage(c *gin.Context) {
-	a, _ := actorFrom(c)
-	d := dashboardData{Snapshot: s.deps.Status.Snapshot(c.Request.Context())}
-	if a.User.IsAdmin() {
-		d.Audit, _ = s.deps.Accounts.AuditTrail(c.Request.Context(), a, 0, 10)
-	}
-	s.render(c, http.StatusOK, "dashboard", "Dashboard", d)
-}
-
-type usersData struct {
-	Users       []accounts.User
-	NextCursor  string
-	Form        createUserRequest
-	FieldErrors map[string]string
-	Temporary   *temporaryPassword
-}
-
-type temporaryPassword struct{ Username, Password string }
-
-func (s *server) usersPage(c *gin.Context) {
-	s.renderUsers(c, http.StatusOK, usersData{}, "")
-}
-
-func (s *server) renderUsers(c *gin.Context, code int, d usersData, errMsg string) {
-	a, _ := actorFrom(c)
-	page, err := s.deps.Accounts.ListUsers(c.Request.Context(), a, c.Query("cursor"), accounts.MaxListLimit)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	d.Users, d.NextCursor = page.Users, page.NextCursor
-	if d.FieldErrors == nil {
-		d.FieldErrors = map[string]string{}
-	}
-	s.renderPage(c, code, "users", "Users", errMsg, d)
-}
-
-func (s *server) usersCreate(c *gin.Context) {
-	req := createUserRequest{Username: c.PostForm("username"), Email: c.PostForm("email"),
-		Password: c.PostForm("password"), Role: c.DefaultPostForm("role", "user")}
-	a, _ := actorFrom(c)
-	_, err := s.deps.Accounts.CreateUser(c.Request.Context(), a, req.toNewUser())
-	if err != nil {
-		s.formError(c, err, func(code int, fields map[string]string, msg string) {
-			req.Password = ""
-			s.renderUsers(c, code, usersData{Form: req, FieldErrors: fields}, msg)
-		})
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/users?msg=created")
-}
-
-// formError re-renders a form for input errors and shows an error page for the rest.
-func (s *server) formError(c *gin.Context, err error, rerender func(code int, fields map[string]string, msg string)) {
-	p := problemFor(c, err)
-	switch p.Status {
-	case http.StatusUnprocessableEntity, http.StatusConflict, http.StatusPreconditionFailed, http.StatusRequestEntityTooLarge:
-		fields := map[string]string{}
-		for _, fe := range p.Errors {
-			fields[fe.Field] = fe.Message
-		}
-		rerender(p.Status, fields, p.Detail)
-	default:
-		s.pageFail(c, err)
-	}
-}
-
-func (s *server) userDelete(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	if err := s.deps.Accounts.DeleteUser(c.Request.Context(), actorOrAnon(c), id); err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/users?msg=deleted")
-}
-
-func (s *server) userReset(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	u, generated, err := s.deps.Accounts.ResetPassword(c.Request.Context(), actorOrAnon(c), id, c.PostForm("password"))
-	if err != nil {
-		s.formError(c, err, func(code int, _ map[string]string, msg string) {
-			s.renderUsers(c, code, usersData{}, "Password not reset: "+msg)
-		})
-		return
-	}
-	d := usersData{}
-	if generated != "" {
-		d.Temporary = &temporaryPassword{Username: u.Username, Password: generated}
-		s.renderUsers(c, http.StatusOK, d, "")
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/users?msg=saved")
-}
-
-type userData struct {
-	User        accounts.User
-	IsSelf      bool
-	MustChange  bool
-	FieldErrors map[string]string
-}
-
-func (s *server) userPage(c *gin.Context) {
-	s.renderUser(c, http.StatusOK, nil, "")
-}
-
-func (s *server) renderUser(c *gin.Context, code int, fields map[string]string, errMsg string) {
-	id, err := pathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	a, _ := actorFrom(c)
-	if a.User.ForcePasswordChange && id != a.User.ID {
-		c.Redirect(http.StatusSeeOther, "/users/"+strconv.FormatInt(a.User.ID, 10)+"#password")
-		return
-	}
-	u, err := s.deps.Accounts.GetUser(c.Request.Context(), a, id)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	if fields == nil {
-		fields = map[string]string{}
-	}
-	d := userData{User: u, IsSelf: u.ID == a.User.ID, MustChange: a.User.ForcePasswordChange, FieldErrors: fields}
-	s.renderPage(c, code, "user", u.Username, errMsg, d)
-}
-
-func (s *server) userEdit(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	version, err := strconv.Atoi(c.PostForm("version"))
-	if err != nil {
-		s.pageFail(c, badRequest("the form is missing the user's version; reload the page"))
-		return
-	}
-	username, email := c.PostForm("username"), c.PostForm("email")
-	p := patchUserRequest{Username: &username, Email: &email}
-	if role, ok := c.GetPostForm("role"); ok {
-		p.Role = &role
-	}
-	_, err = s.deps.Accounts.UpdateUser(c.Request.Context(), actorOrAnon(c), id, version, p.toPatch())
-	if err != nil {
-		s.formError(c, err, func(code int, fields map[string]string, msg string) { s.renderUser(c, code, fields, msg) })
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/users/"+strconv.FormatInt(id, 10)+"?msg=saved")
-}
-
-func (s *server) userPassword(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	_, err = s.deps.Accounts.ChangePassword(c.Request.Context(), actorOrAnon(c), id,
-		c.PostForm("current_password"), c.PostForm("new_password"))
-	if err != nil {
-		s.formError(c, err, func(code int, fields map[string]string, msg string) { s.renderUser(c, code, fields, msg) })
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/users/"+strconv.FormatInt(id, 10)+"?msg=password-changed")
-}
-
-func (s *server) userAvatar(c *gin.Context) {
-	id, err := pathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	data, err := formFile(c, "avatar", accounts.MaxAvatarBytes)
-	if err == nil {
-		_, err = s.deps.Accounts.SetAvatar(c.Request.Context(), actorOrAnon(c), id, data)
-	}
-	if err != nil {
-		s.formError(c, err, func(code int, fields map[string]string, msg string) { s.renderUser(c, code, fields, msg) })
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/users/"+strconv.FormatInt(id, 10)+"?msg=avatar")
 }
 
 // formFile reads one uploaded file, refusing anything larger than limit.

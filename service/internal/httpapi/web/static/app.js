@@ -1,96 +1,175 @@
 // Progressive enhancement for GopherOps pages. Every page works without this
-// file; with it, forms gain confirmations and dialogs and the dashboard
+// file: confirmations are <details> blocks, the dashboard has a reload link.
+// With it, those blocks become modal dialogs, the temporary password gets a
+// copy button, oversized avatars are caught before upload and the dashboard
 // refreshes itself. No inline script anywhere, so the CSP can forbid it.
 "use strict";
 
 (function () {
-  // Ask before destructive submits.
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (ev) {
-      if (!window.confirm(form.getAttribute("data-confirm"))) ev.preventDefault();
-    });
-  });
-
-  // Turn <details data-dialog> blocks into modal dialogs.
-  if (typeof HTMLDialogElement === "function") {
+  // <details data-dialog> blocks become buttons that open a modal <dialog>.
+  function enhanceDialogs() {
+    if (typeof HTMLDialogElement !== "function") return;
     document.querySelectorAll("details[data-dialog]").forEach(function (details) {
       var summary = details.querySelector("summary");
-      var form = details.querySelector("form");
-      if (!summary || !form) return;
+      var body = details.querySelector(".dialog-body");
+      if (!summary || !body) return;
       var dialog = document.createElement("dialog");
-      var title = document.createElement("h2");
-      title.textContent = summary.textContent;
-      var close = document.createElement("button");
-      close.type = "button";
-      close.textContent = "Cancel";
-      close.className = "link";
-      close.style.color = "inherit";
-      close.addEventListener("click", function () { dialog.close(); });
-      dialog.appendChild(title);
-      dialog.appendChild(form);
-      dialog.appendChild(close);
+      var title = body.querySelector(".dialog-title");
+      if (title) {
+        title.id = title.id || "dialog-title-" + Math.random().toString(36).slice(2);
+        dialog.setAttribute("aria-labelledby", title.id);
+      }
       var open = document.createElement("button");
       open.type = "button";
+      open.className = summary.className.replace(/\bbutton\b/, "").trim();
       open.textContent = summary.textContent;
+      open.setAttribute("aria-haspopup", "dialog");
       open.addEventListener("click", function () { dialog.showModal(); });
+
+      var cancel = document.createElement("button");
+      cancel.type = "button";
+      cancel.className = "secondary";
+      cancel.textContent = "Cancel";
+      cancel.addEventListener("click", function () { dialog.close(); });
+      var actions = body.querySelector(".dialog-actions");
+      if (actions) actions.insertBefore(cancel, actions.firstChild);
+
+      dialog.appendChild(body);
+      // A click on the backdrop (outside the dialog's box) closes it.
+      dialog.addEventListener("click", function (ev) {
+        if (ev.target !== dialog) return;
+        var r = dialog.getBoundingClientRect();
+        if (ev.clientX < r.left || ev.clientX > r.right || ev.clientY < r.top || ev.clientY > r.bottom) dialog.close();
+      });
       var wasOpen = details.open;
       details.replaceWith(open);
       document.body.appendChild(dialog);
-      if (wasOpen) dialog.showModal();
+      if (wasOpen) {
+        dialog.showModal();
+        var bad = dialog.querySelector("[aria-invalid=true]");
+        if (bad) bad.focus();
+      }
     });
   }
 
-  // Live dashboard: poll the status endpoint and update the fields in place.
-  var dash = document.getElementById("dashboard");
-  if (!dash) return;
-  var url = dash.getAttribute("data-poll");
+  // The first invalid field of a page gets the focus (autofocus covers
+  // forms outside dialogs; this covers browsers that ignore it).
+  function focusInvalid() {
+    if (document.querySelector("dialog[open]")) return;
+    var bad = document.querySelector("main [aria-invalid=true]");
+    if (bad && document.activeElement !== bad) bad.focus();
+  }
 
-  function get(obj, path) {
-    return path.split(".").reduce(function (o, k) { return o == null ? undefined : o[k]; }, obj);
-  }
-  function format(value, kind) {
-    switch (kind) {
-      case "bytes": return (value / 1048576).toFixed(1) + " MiB";
-      case "ms": return Number(value).toFixed(2) + " ms";
-      case "updown": return value ? "up" : "down";
-      case "duration":
-        var s = Math.floor(value), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
-        return (d ? d + "d " : "") + (h ? h + "h " : "") + m + "m " + (s % 60) + "s";
-      default: return String(value);
-    }
-  }
-  function render(data) {
-    document.querySelectorAll("[data-field]").forEach(function (el) {
-      var field = el.getAttribute("data-field");
-      var v = get(data, field);
-      if (v === undefined) return;
-      if (field === "server_time") v = new Date(v).toLocaleTimeString();
-      el.textContent = format(v, el.getAttribute("data-format"));
-      if (el.getAttribute("data-format") === "updown") el.classList.toggle("down", !v);
+  // Copy buttons: data-copy names the element whose text is copied.
+  function enhanceCopy() {
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (!source) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var text = source.textContent;
+        var done = function () { button.textContent = "Copied"; };
+        var select = function () {
+          var range = document.createRange();
+          range.selectNodeContents(source);
+          var sel = window.getSelection();
+          sel.removeAllRanges();
+          sel.addRange(range);
+          button.textContent = "Selected: press Ctrl+C";
+        };
+        if (navigator.clipboard && window.isSecureContext) {
+          navigator.clipboard.writeText(text).then(done, select);
+        } else {
+          select();
+        }
+      });
     });
-    var tbody = document.querySelector("[data-audit]");
-    if (tbody && Array.isArray(data.recent_audit)) {
-      tbody.replaceChildren.apply(tbody, data.recent_audit.map(function (e) {
-        var tr = document.createElement("tr");
-        [new Date(e.occurred_at).toLocaleString(), e.actor_name, e.action, e.target_name].forEach(function (t) {
-          var td = document.createElement("td");
-          td.textContent = t;
-          tr.appendChild(td);
-        });
-        return tr;
-      }));
+  }
+
+  // Avatars larger than the server accepts are refused before upload.
+  function enhanceUploads() {
+    document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+      var max = Number(input.getAttribute("data-max-bytes"));
+      var err = document.getElementById(input.id.replace(/-file$/, "") + "-error");
+      input.addEventListener("change", function () {
+        var f = input.files && input.files[0];
+        var tooBig = f && f.size > max;
+        input.setCustomValidity(tooBig ? "Choose an image of at most 1 MiB." : "");
+        if (err) {
+          err.textContent = tooBig ? "Avatar must be at most 1 MiB; this file is " + (f.size / 1048576).toFixed(1) + " MiB." : "";
+          err.hidden = !tooBig;
+        }
+        if (tooBig) {
+          input.setAttribute("aria-invalid", "true");
+        } else {
+          input.removeAttribute("aria-invalid");
+        }
+      });
+    });
+  }
+
+  // The live dashboard: fetch the server-rendered fragment and swap it in,
+  // so every figure keeps the one format the server gives it. When a fetch
+  // fails the page says how old its figures are and keeps retrying.
+  function enhanceDashboard() {
+    var dash = document.getElementById("dashboard");
+    if (!dash) return;
+    var url = dash.getAttribute("data-live");
+    var stale = document.querySelector("[data-stale]");
+    var updated = document.querySelector("[data-updated]");
+    var note = document.querySelector("[data-refresh-note]");
+    if (note) note.textContent = "Refreshes every 5 seconds.";
+    var period = 5000;
+    var failures = 0;
+
+    function clockNow() { return new Date().toISOString().slice(11, 19) + " UTC"; }
+
+    function markStale(reason) {
+      failures++;
+      var live = dash.querySelector(".live");
+      if (live) live.classList.add("is-stale");
+      if (stale) {
+        stale.hidden = false;
+        stale.textContent = "Stale: the figures below are from " + (updated ? updated.textContent : "earlier") +
+          ". " + reason + " at " + clockNow() + "; retrying every 5 seconds.";
+      }
     }
+
+    function fresh(html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var live = doc.querySelector(".live");
+      if (!live) throw new Error("unexpected answer");
+      dash.replaceChildren(document.importNode(live, true));
+      if (updated) {
+        updated.textContent = live.getAttribute("data-server-clock");
+        updated.setAttribute("datetime", live.getAttribute("data-server-time"));
+      }
+      failures = 0;
+      if (stale) { stale.hidden = true; stale.textContent = ""; }
+    }
+
+    function poll() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store" })
+        .then(function (r) {
+          if (r.redirected && new URL(r.url).pathname === "/login") {
+            window.location.href = "/login";
+            throw new Error("signed out");
+          }
+          if (!r.ok) throw new Error("The server answered " + r.status);
+          return r.text();
+        })
+        .then(fresh)
+        .catch(function (e) {
+          markStale(e && /^The server/.test(e.message) ? e.message : "The server could not be reached");
+        })
+        .finally(function () { window.setTimeout(poll, period); });
+    }
+    window.setTimeout(poll, period);
   }
-  function poll() {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) {
-        if (r.status === 401) { window.location.href = "/login"; throw new Error("signed out"); }
-        if (!r.ok) throw new Error("status " + r.status);
-        return r.json();
-      })
-      .then(render)
-      .catch(function () { /* keep the last figures; the next poll retries */ })
-      .finally(function () { window.setTimeout(poll, 5000); });
-  }
-  window.setTimeout(poll, 5000);
+
+  enhanceDialogs();
+  focusInvalid();
+  enhanceCopy();
+  enhanceUploads();
+  enhanceDashboard();
 })();
