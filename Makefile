@@ -17,8 +17,12 @@ TEST_FLAGS ?= -vet=off -count=1 -timeout 30m
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
+# Built, then exec'd rather than `go run`: the go command exits 1 whenever it
+# sees Ctrl-C, so make would print "Error 1" after devrun's clean shutdown.
+DEVRUN ?= bin/devrun
 run: ## Run the service on :8080 (starts a PostgreSQL under .data/ unless DATABASE_URL is set)
-	$(GO) run ./service/cmd/devrun
+	@$(GO) build -o $(DEVRUN) ./service/cmd/devrun
+	@exec $(DEVRUN)
 
 build: ## Build bin/gopherops with version metadata
 	$(GO) build -ldflags "-X github.com/gopherops/gopherops/service/internal/buildinfo.Version=$$(git describe --tags --always --dirty 2>/dev/null || echo dev) \

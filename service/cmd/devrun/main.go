@@ -5,7 +5,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,15 +23,37 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "devrun:", err)
-		os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	os.Exit(exitCode(ctx, err, os.Stderr))
+}
+
+// exitCode is 0 after a clean stop, and after a Ctrl-C (SIGINT) or SIGTERM
+// that interrupted the start (PostgreSQL's initdb, migrations): stopping is
+// what the developer asked for, so `make run` must not report it as an
+// error. A server that failed, or did not shut down cleanly, is 1.
+func exitCode(ctx context.Context, err error, stderr io.Writer) int {
+	var serveErr *serveError
+	switch {
+	case err == nil:
+		return 0
+	case ctx.Err() != nil && !errors.As(err, &serveErr):
+		fmt.Fprintf(stderr, "devrun: stopped while starting (%v)\n", err)
+		return 0
+	default:
+		fmt.Fprintln(stderr, "devrun:", err)
+		return 1
 	}
 }
 
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+// serveError is a failure of the server itself, once it was started.
+type serveError struct{ err error }
+
+func (e *serveError) Error() string { return e.err.Error() }
+func (e *serveError) Unwrap() error { return e.err }
+
+func run(ctx context.Context) error {
 	dataDir := envOr("GOPHEROPS_DATA_DIR", ".data")
 
 	env := map[string]string{}
@@ -72,7 +96,10 @@ func run() error {
 	}
 	fmt.Printf("GopherOps is starting on %s (metrics on %s). Press Ctrl-C to stop.\n", displayAddr(cfg.HTTPAddr), cfg.AdminAddr)
 	cfg.MigrateOnStart = false
-	return app.Serve(ctx, cfg, log, app.Listeners{}, app.Options{})
+	if err := app.Serve(ctx, cfg, log, app.Listeners{}, app.Options{}); err != nil {
+		return &serveError{err}
+	}
+	return nil
 }
 
 func ensureDatabase(ctx context.Context, srv *pglocal.Server, name string) error {
