@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,67 +16,57 @@ import (
 	"github.com/gopherops/gopherops/service/internal/observability"
 )
 
-const usage = `usage: gopherops [command]
-
-commands:
-  serve                        run the HTTP server (default)
-  migrate up|down N|version|force V
-                               manage the database schema
-  admin create --username U --email E [--role admin|user]
-                               create an account; the password comes from
-                               ADMIN_PASSWORD or stdin; the first admin is root
-  healthcheck                  exit 0 when the local server is ready
-  version                      print version, commit and build date
-
-Configuration comes from environment variables; see the README.
-`
+// Exit codes: 0 success (and help), 1 the command failed, 2 the command line
+// or the configuration is wrong.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "version", "--version", "-v":
-		app.Version(stdout)
-		return 0
-	case "help", "--help", "-h":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-
-	cfg, err := config.Load(os.Getenv)
+// run is the whole program as a function of its arguments, environment and
+// streams, so tests can run it in-process; it returns the exit code.
+func run(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	inv, err := app.ParseArgs(args)
 	if err != nil {
-		fmt.Fprintln(stderr, "gopherops:", err)
-		return 2
+		return fail(stderr, err)
 	}
-	log := observability.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if inv.Help != "" {
+		fmt.Fprint(stdout, inv.Help)
+		return 0
+	}
+	env := app.Env{Getenv: getenv, Stdin: stdin, Stdout: stdout}
+	if inv.NeedsConfig {
+		cfg, err := config.Load(getenv)
+		if err != nil {
+			fmt.Fprintln(stderr, "gopherops:", err)
+			fmt.Fprintln(stderr, "The environment variables are described in docs/configuration.md.")
+			return exitUsage
+		}
+		env.Config = cfg
+		env.Log = observability.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-
-	switch cmd {
-	case "serve":
-		err = app.Serve(ctx, cfg, log, app.Listeners{}, app.Options{})
-	case "migrate":
-		err = app.MigrateCommand(ctx, cfg, log, args, stdout)
-	case "admin":
-		err = app.AdminCommand(ctx, cfg, log, args, stdin, stdout)
-	case "healthcheck":
-		err = app.Healthcheck(ctx, cfg)
-	default:
-		fmt.Fprintf(stderr, "gopherops: unknown command %q\n\n%s", cmd, usage)
-		return 2
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "gopherops:", err)
-		if app.IsUsage(err) {
-			return 2
-		}
-		return 1
+	if err := inv.Run(ctx, env); err != nil {
+		return fail(stderr, err)
 	}
 	return 0
+}
+
+// fail prints err, and for a usage error the one line of advice, and returns
+// the exit code.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "gopherops:", err)
+	if !app.IsUsage(err) {
+		return exitFailure
+	}
+	var usage *app.UsageError
+	if errors.As(err, &usage) {
+		fmt.Fprintln(stderr, usage.Advice())
+	}
+	return exitUsage
 }
