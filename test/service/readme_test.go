@@ -76,7 +76,7 @@ func parseReadmeWalk(readme string) (readmeWalk, error) {
 			in = false
 		default:
 			for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
-				if strings.HasPrefix(m[1], "read ") && strings.Contains(m[1], "PASSWORD") {
+				if strings.Contains(m[1], "read ") && strings.Contains(m[1], "PASSWORD") {
 					w.readPassword = m[1]
 				}
 			}
@@ -173,7 +173,7 @@ func TestReadmeWalk(t *testing.T) {
 // TestParseReadmeWalk checks that the walk is found where a reader sees it and
 // that a README without one fails instead of passing vacuously.
 func TestParseReadmeWalk(t *testing.T) {
-	const walk = "## Try the API\n\nFirst `read -rsp 'pw: ' PASSWORD; echo`, then:\n\n```sh\ncurl " + readmeAddress + "/healthz\n```\n\n"
+	const walk = "## Try the API\n\nFirst `printf 'pw: '; read -rs PASSWORD; echo`, then:\n\n```sh\ncurl " + readmeAddress + "/healthz\n```\n\n"
 	for _, tc := range []struct {
 		name    string
 		readme  string
@@ -182,7 +182,7 @@ func TestParseReadmeWalk(t *testing.T) {
 		{"the walk", "# X\n\n```sh\nmake run\n```\n\n" + walk + "## Next\n\n```sh\nmake test\n```\n", ""},
 		{"no section", "# X\n\n```sh\nmake run\n```\n", "0 ```sh blocks"},
 		{"two blocks", walk + "```sh\necho again\n```\n", "2 ```sh blocks"},
-		{"no read", strings.Replace(walk, "read -rsp", "type", 1), "`read` the password"},
+		{"no read", strings.Replace(walk, "read -rs", "type", 1), "`read` the password"},
 		{"another address", strings.Replace(walk, readmeAddress, "http://localhost:9999", 1), "does not talk to"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,7 +193,7 @@ func TestParseReadmeWalk(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, "read -rsp 'pw: ' PASSWORD; echo", w.readPassword)
+			assert.Equal(t, "printf 'pw: '; read -rs PASSWORD; echo", w.readPassword)
 			assert.Equal(t, "curl "+readmeAddress+"/healthz\n", w.script)
 		})
 	}
