@@ -51,6 +51,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 type serveError struct{ err error }
 
 func (e *serveError) Error() string { return e.err.Error() }
+
 func (e *serveError) Unwrap() error { return e.err }
 
 func run(ctx context.Context) error {

@@ -57,8 +57,13 @@ func (e Env) getenv(key string) string {
 	return e.Getenv(key)
 }
 
-// Run runs the command.
-func (inv Invocation) Run(ctx context.Context, e Env) error { return inv.run(ctx, e) }
+// Run runs the command; an invocation that only carries help has nothing to run.
+func (inv Invocation) Run(ctx context.Context, e Env) error {
+	if inv.run == nil {
+		return errors.New("nothing to run: the command line asked for help")
+	}
+	return inv.run(ctx, e)
+}
 
 // UsageError is a mistake in the command line (exit code 2); Advice says
 // where the right usage is.
@@ -68,6 +73,7 @@ type UsageError struct {
 	Msg     string
 }
 
+// Error is the mistake, without the advice.
 func (e *UsageError) Error() string { return e.Msg }
 
 // Unwrap makes IsUsage recognise it.
@@ -458,8 +464,8 @@ func createAccount(ctx context.Context, e Env, nu accounts.NewUser) error {
 // readPassword takes fromEnv (ADMIN_PASSWORD), else one line of stdin
 // (without echo on a terminal).
 func readPassword(fromEnv string, stdin io.Reader, out io.Writer) (string, error) {
-	if pw := fromEnv; pw != "" {
-		return pw, nil
+	if fromEnv != "" {
+		return fromEnv, nil
 	}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(out, "Password (at least 15 characters): ")
