@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -196,5 +197,98 @@ func TestParseReadmeWalk(t *testing.T) {
 			assert.Equal(t, "printf 'pw: '; read -rs PASSWORD; echo", w.readPassword)
 			assert.Equal(t, "curl "+readmeAddress+"/healthz\n", w.script)
 		})
+	}
+}
+
+// markdownLink matches inline links and images, [text](target) and
+// ![alt](target), and the src of HTML images (<img src="target">).
+var markdownLink = regexp.MustCompile(`!?\[[^\]]*\]\(([^)\s]+)\)|<img\s[^>]*src="([^"]+)"`)
+
+// githubAnchor is the id GitHub gives a heading: lower case, punctuation
+// dropped, spaces as hyphens.
+func githubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// markdownAnchors lists the heading anchors of a Markdown page, skipping
+// fenced code (whose "#" lines are shell comments).
+func markdownAnchors(page string) map[string]bool {
+	anchors := map[string]bool{}
+	fenced := false
+	for _, line := range strings.Split(page, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		anchors[githubAnchor(strings.TrimSpace(strings.TrimLeft(line, "#")))] = true
+	}
+	return anchors
+}
+
+// TestDocsLinksResolve checks every relative link and image of README.md and
+// docs/*.md: the file exists and, with a #fragment, so does the heading. The
+// pages are edited by several people; a moved section must not leave links
+// (or a screenshot) pointing nowhere.
+func TestDocsLinksResolve(t *testing.T) {
+	root := repo.MustRoot(t)
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	require.NoError(t, err)
+	pages = append(pages, filepath.Join(root, "README.md"))
+	read := func(path string) (string, bool) {
+		b, err := os.ReadFile(path)
+		return string(b), err == nil
+	}
+	checked := 0
+	for _, page := range pages {
+		text, ok := read(page)
+		require.True(t, ok, "read %s", page)
+		rel, _ := filepath.Rel(root, page)
+		for _, m := range markdownLink.FindAllStringSubmatch(text, -1) {
+			target := m[1] + m[2]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue // the web is not this test's to check
+			}
+			checked++
+			file, fragment, _ := strings.Cut(target, "#")
+			path := page
+			if file != "" {
+				path = filepath.Join(filepath.Dir(page), filepath.FromSlash(file))
+			}
+			info, err := os.Stat(path)
+			if !assert.NoError(t, err, "%s links to %s, which does not exist", rel, target) || fragment == "" {
+				continue
+			}
+			if info.IsDir() || !strings.HasSuffix(path, ".md") {
+				t.Errorf("%s links to %s: a fragment needs a Markdown page", rel, target)
+				continue
+			}
+			linked, _ := read(path)
+			assert.True(t, markdownAnchors(linked)[fragment], "%s links to %s, but %s has no heading with that anchor", rel, target, file)
+		}
+	}
+	assert.Positive(t, checked, "the pages link to each other; finding no link means the pattern is broken")
+}
+
+func TestGitHubAnchor(t *testing.T) {
+	for heading, want := range map[string]string{
+		"Try the API":                                  "try-the-api",
+		"The `local` stack's own keys":                 "the-local-stacks-own-keys",
+		"Deploying to any cluster (the `local` stack)": "deploying-to-any-cluster-the-local-stack",
+		"CI/CD (GitHub Actions)":                       "cicd-github-actions",
+		"`make run`":                                   "make-run",
+	} {
+		assert.Equal(t, want, githubAnchor(heading), heading)
 	}
 }
