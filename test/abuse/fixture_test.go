@@ -327,15 +327,15 @@ func problemOf(t testing.TB, r *journey.Response) journey.Problem {
 	return p
 }
 
-// namesField reports whether the problem points at field, in its field errors
-// or its detail.
+// namesField reports whether the problem lists field among its field errors,
+// where a client (or a form) can find it.
 func namesField(p journey.Problem, field string) bool {
 	for _, f := range p.Fields() {
 		if f == field {
 			return true
 		}
 	}
-	return strings.Contains(p.Detail, field)
+	return false
 }
 
 // retryAfter returns the positive number of seconds of the Retry-After
