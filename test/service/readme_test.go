@@ -101,10 +101,22 @@ func parseReadmeWalk(readme string) (readmeWalk, error) {
 	return w, nil
 }
 
+// walkShells are the shells the README names for the walk, with the options
+// that make the first failing command end the script.
+var walkShells = []struct {
+	name    string
+	argv    []string
+	prelude string
+}{
+	{"bash", []string{"bash", "-c"}, "set -euo pipefail"},
+	{"zsh", []string{"zsh", "-f", "-c"}, "setopt err_exit pipe_fail no_unset"},
+}
+
 // TestReadmeWalk runs the README's curl walk through the API verbatim, with
-// bash, curl and jq, against the real binary on a real PostgreSQL, so the
-// first thing a newcomer tries cannot rot. The only changes are the server's
-// address and `set -euo pipefail` in front: any failing command fails the test.
+// bash (and zsh where it is installed), curl and jq, against the real binary
+// on a real PostgreSQL, so the first thing a newcomer tries cannot rot. The
+// only changes are the server's address and the shell's stop-on-error options
+// in front: any failing command fails the test.
 func TestReadmeWalk(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -128,47 +140,61 @@ func TestReadmeWalk(t *testing.T) {
 		"admin", "create", "--username", readmeAdmin, "--email", "admin@gopherops.localhost", "--role", "admin")
 	srv := bin.Serve(t, env)
 
-	script := "set -euo pipefail\n" + walk.readPassword + "\n" +
-		strings.ReplaceAll(walk.script, readmeAddress, srv.BaseURL)
-	ctx, cancel := context.WithTimeout(context.Background(), walkTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-c", script)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	cmd.Stdin = strings.NewReader(password + "\n")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err = cmd.Run()
-	t.Logf("the README walk took %s; its output:\n%s", time.Since(start).Round(time.Millisecond), out.String())
-	require.NoError(t, err, "the README walk failed (script:\n%s)", script)
+	walks := 0
+	for _, sh := range walkShells {
+		t.Run(sh.name, func(t *testing.T) {
+			if _, err := exec.LookPath(sh.argv[0]); err != nil {
+				t.Skipf("%s is not installed: %v", sh.argv[0], err)
+			}
+			script := sh.prelude + "\n" + walk.readPassword + "\n" +
+				strings.ReplaceAll(walk.script, readmeAddress, srv.BaseURL)
+			ctx, cancel := context.WithTimeout(context.Background(), walkTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, sh.argv[0], append(sh.argv[1:], script)...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+			cmd.Stdin = strings.NewReader(password + "\n")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			start := time.Now()
+			err := cmd.Run()
+			t.Logf("the README walk took %s in %s; its output:\n%s", time.Since(start).Round(time.Millisecond), sh.name, out.String())
+			require.NoError(t, err, "the README walk failed in %s (script:\n%s)", sh.name, script)
+			walks++
 
-	assert.Regexp(t, `alice is user \d+ at version "\d+"`, out.String(), "the walk read alice's ETag from the headers")
-	assert.NotContains(t, out.String(), password, "the walk never prints the password")
+			assert.Regexp(t, `alice is user \d+ at version "\d+"`, out.String(), "the walk read alice's ETag from the headers")
+			assert.Contains(t, out.String(), "after sign-out: 401", "the walk's token stopped working when it signed out")
+			assert.NotContains(t, out.String(), password, "the walk never prints the password")
+		})
+	}
+	if walks == 0 {
+		return
+	}
 
-	// What the walk did, as the service recorded it.
+	// What the walks did, as the service recorded it: each created, changed
+	// and deleted alice, so the walk can be run again and again.
 	admin := journey.NewClient(srv.BaseURL).WithBearer(journey.SignIn(t, srv.BaseURL, journey.Credentials{Login: readmeAdmin, Password: password}).Token, "admin")
 	var trail struct {
 		Events []struct {
-			Action     string         `json:"action"`
-			ActorName  string         `json:"actor_name"`
-			TargetName string         `json:"target_name"`
-			Details    map[string]any `json:"details"`
+			Action     string `json:"action"`
+			ActorName  string `json:"actor_name"`
+			TargetName string `json:"target_name"`
 		} `json:"events"`
 	}
 	admin.Get(t, "/api/v1/audit?limit=100").ExpectJSON(t, http.StatusOK, &trail)
-	var alice []string
+	var alice, want []string
 	for i := len(trail.Events) - 1; i >= 0; i-- { // oldest first
 		if e := trail.Events[i]; e.TargetName == "alice" {
 			assert.Equal(t, readmeAdmin, e.ActorName, "%s was done by the walk's admin", e.Action)
 			alice = append(alice, e.Action)
 		}
 	}
-	assert.Equal(t, []string{"user.created", "user.updated", "user.deleted"}, alice, "the walk created, changed and deleted alice")
-	for _, u := range journey.ListUsers(t, admin, 100) {
-		assert.NotEqual(t, "alice", u.Username, "alice is gone, so the walk can be run again")
+	for range walks {
+		want = append(want, "user.created", "user.updated", "user.deleted")
 	}
-
-	assert.Contains(t, out.String(), "after sign-out: 401", "the walk's token stopped working when it signed out")
+	assert.Equal(t, want, alice, "each walk created, changed and deleted alice")
+	for _, u := range journey.ListUsers(t, admin, 100) {
+		assert.NotEqual(t, "alice", u.Username, "alice is gone")
+	}
 }
 
 // TestParseReadmeWalk checks that the walk is found where a reader sees it and
