@@ -1,10 +1,11 @@
 // Package controlplane runs a real, throwaway Kubernetes control plane on
-// loopback: etcd, kube-apiserver and kube-controller-manager, with a
-// self-signed CA, a static admin token and a kubeconfig for it. There is no
-// kubelet and no scheduler, so pods are admitted and stored but never run:
-// enough to prove that the API server accepts and stores what a Pulumi
-// program sends, and that the controllers (deployments, jobs, namespaces,
-// garbage collection) act on it.
+// loopback: etcd, kube-apiserver, kube-controller-manager and, when its
+// binary is given, kube-scheduler, with a self-signed CA, a static admin
+// token and a kubeconfig for it. Without a node (test/internal/node) pods are
+// admitted and stored but never run: enough to prove that the API server
+// accepts and stores what a Pulumi program sends, and that the controllers
+// (deployments, jobs, namespaces, garbage collection) act on it. With a node,
+// the scheduler binds the pods to it and they run.
 package controlplane
 
 import (
@@ -29,17 +30,26 @@ import (
 // Controllers are the kube-controller-manager controllers the platform test
 // needs: without the namespace, garbage-collector and PVC-protection
 // controllers a namespace delete never finishes; the workload controllers
-// create the pods whose admission the test checks.
-var Controllers = []string{
-	"namespace", "garbagecollector", "serviceaccount", "pvc-protection",
-	"deployment", "replicaset", "job", "statefulset",
+// create the pods whose admission the test checks; the endpoint controllers
+// give Services their backends, the volume binder binds claims to the node's
+// volumes (pv-protection lets a bound volume be deleted at all), and the
+// root-CA publisher and pod GC are what a node's pods expect.
+func Controllers() []string {
+	return []string{
+		"namespace", "garbagecollector", "serviceaccount", "pvc-protection",
+		"deployment", "replicaset", "job", "statefulset",
+		"endpoint", "endpointslice", "endpointslicemirroring",
+		"persistentvolume-binder", "pv-protection", "root-ca-cert-publisher", "podgc",
+	}
 }
 
-// Binaries are the paths of the three programs the control plane runs.
+// Binaries are the paths of the programs the control plane runs.
 type Binaries struct {
 	Etcd              string
 	APIServer         string
 	ControllerManager string
+	// Scheduler is optional: without it no pod is ever bound to a node.
+	Scheduler string
 }
 
 // Options configure Start.
@@ -59,6 +69,13 @@ type ControlPlane struct {
 	Kubeconfig string
 	// Server is the API server's https URL.
 	Server string
+	// CACert is the path of the CA certificate: the API server's serving
+	// certificate and its client certificate towards kubelets chain to it.
+	CACert string
+	// ServiceCIDR is the range ClusterIPs are allocated from.
+	ServiceCIDR string
+	// Token is the static admin token (the kubeconfig's credential).
+	Token string
 
 	dir   string
 	logf  func(string, ...any)
@@ -102,7 +119,9 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	cp.CACert, cp.Token = pki.caCert, pki.token
+	cp.ServiceCIDR = "10.96.0.0/16"
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +155,9 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", pki.saKey,
 		"--service-account-signing-key-file", pki.saKey,
-		"--service-cluster-ip-range", "10.96.0.0/16",
+		"--service-cluster-ip-range", cp.ServiceCIDR,
+		"--kubelet-client-certificate", pki.kubeletClientCert, "--kubelet-client-key", pki.kubeletClientKey,
+		"--kubelet-preferred-address-types", "InternalIP",
 		// The loopback address cannot be the kubernetes Service's endpoint.
 		"--endpoint-reconciler-type", "none",
 	); err != nil {
@@ -154,7 +175,7 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	}
 	if err := cp.run(ctx, "kube-controller-manager", o.Binaries.ControllerManager,
 		"--kubeconfig", cp.Kubeconfig,
-		"--controllers", strings.Join(Controllers, ","),
+		"--controllers", strings.Join(Controllers(), ","),
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--concurrent-gc-syncs=5",
@@ -168,7 +189,26 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	if err := waitHTTP(ctx, o.ReadyTimeout, bearer(client, pki.token), saURL, cp.exited); err != nil {
 		return nil, cp.failure("kube-controller-manager", err)
 	}
-	o.Logf("controlplane: kube-controller-manager running %s (%s)", strings.Join(Controllers, ","), time.Since(start).Round(time.Millisecond))
+	o.Logf("controlplane: kube-controller-manager running %s (%s)", strings.Join(Controllers(), ","), time.Since(start).Round(time.Millisecond))
+
+	if o.Binaries.Scheduler != "" {
+		if err := cp.run(ctx, "kube-scheduler", o.Binaries.Scheduler,
+			"--kubeconfig", cp.Kubeconfig,
+			"--authentication-kubeconfig", cp.Kubeconfig,
+			"--authorization-kubeconfig", cp.Kubeconfig,
+			"--leader-elect=false",
+			"--bind-address", "127.0.0.1",
+			"--secure-port", fmt.Sprint(ports[3]),
+		); err != nil {
+			return nil, err
+		}
+		// Its serving certificate is self-signed: only its health is read.
+		insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}} //nolint:gosec // a health probe of our own loopback process
+		if err := waitHTTP(ctx, o.ReadyTimeout, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", ports[3]), cp.exited); err != nil {
+			return nil, cp.failure("kube-scheduler", err)
+		}
+		o.Logf("controlplane: kube-scheduler ready (%s)", time.Since(start).Round(time.Millisecond))
+	}
 	return cp, nil
 }
 
@@ -217,7 +257,7 @@ func (cp *ControlPlane) failure(name string, err error) error {
 }
 
 // LogTail returns the last n lines of a component's log (etcd,
-// kube-apiserver, kube-controller-manager), for failure reports.
+// kube-apiserver, kube-controller-manager, kube-scheduler), for failure reports.
 func (cp *ControlPlane) LogTail(name string, n int) string {
 	b, err := os.ReadFile(filepath.Join(cp.dir, name+".log")) //nolint:gosec // a log this package writes
 	if err != nil {

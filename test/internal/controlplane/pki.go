@@ -19,6 +19,7 @@ import (
 // pki is the throwaway trust material of one control plane.
 type pki struct {
 	caCert, serverCert, serverKey, saKey, tokenFile string
+	kubeletClientCert, kubeletClientKey             string
 	token                                           string
 	pool                                            *x509.CertPool
 }
@@ -33,6 +34,9 @@ func newPKI(dir string) (*pki, error) {
 		serverKey:  filepath.Join(dir, "apiserver.key"),
 		saKey:      filepath.Join(dir, "sa.key"),
 		tokenFile:  filepath.Join(dir, "tokens.csv"),
+
+		kubeletClientCert: filepath.Join(dir, "apiserver-kubelet-client.crt"),
+		kubeletClientKey:  filepath.Join(dir, "apiserver-kubelet-client.key"),
 	}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -75,6 +79,25 @@ func newPKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: serving certificate: %w", err)
 	}
+	// The API server's identity towards a kubelet (logs, exec,
+	// port-forward): a kubelet trusts the CA, and nothing else holds a
+	// certificate of it.
+	kcKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: kubelet client key: %w", err)
+	}
+	kcTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(3),
+		Subject:      pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	kcDER, err := x509.CreateCertificate(rand.Reader, kcTmpl, ca, &kcKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: kubelet client certificate: %w", err)
+	}
 	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: service-account key: %w", err)
@@ -91,6 +114,8 @@ func newPKI(dir string) (*pki, error) {
 		{p.serverCert, pemBlock("CERTIFICATE", srvDER)},
 		{p.serverKey, ecKeyPEM(srvKey)},
 		{p.saKey, ecKeyPEM(saKey)},
+		{p.kubeletClientCert, pemBlock("CERTIFICATE", kcDER)},
+		{p.kubeletClientKey, ecKeyPEM(kcKey)},
 		// token,user,uid,"group": the admin is a cluster-admin through system:masters.
 		{p.tokenFile, []byte(p.token + ",gopherops-test-admin,gopherops-test-admin,\"system:masters\"\n")},
 	}
