@@ -144,8 +144,13 @@ const (
 	chartPad       = 4.0
 )
 
-// charts turns the history into the dashboard's four charts.
+// charts turns the history into the dashboard's four charts. The newest
+// bucket is still filling, so the charts end with the last complete one:
+// a young bucket would read as a sudden drop.
 func charts(pts []timeseries.Point) []chart {
+	if len(pts) > 1 {
+		pts = pts[:len(pts)-1]
+	}
 	rate := make([]float64, len(pts))
 	p95 := make([]float64, len(pts))
 	errs := make([]float64, len(pts))

@@ -189,7 +189,7 @@ func TestUsersListSearchSortAndPages(t *testing.T) {
 		}
 	}
 	admin := e.browserLogin("root", rootPassword)
-	rows := regexp.MustCompile(`<td data-label="User" class="who">`)
+	rows := regexp.MustCompile(`<td data-label="User" class="user-cell">`)
 
 	r := admin.page("/users")
 	if n := len(rows.FindAll(r.body, -1)); n != 20 || !strings.Contains(string(r.body), "Showing 20 of 25 users.") {

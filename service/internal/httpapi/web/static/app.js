@@ -52,12 +52,13 @@
     });
   }
 
-  // The first invalid field of a page gets the focus (autofocus covers
-  // forms outside dialogs; this covers browsers that ignore it).
+  // The first invalid field of a page gets the focus, else the field the
+  // page asks for. autofocus alone does not do it when the address has a
+  // #fragment (as after the redirect to the password form).
   function focusInvalid() {
     if (document.querySelector("dialog[open]")) return;
-    var bad = document.querySelector("main [aria-invalid=true]");
-    if (bad && document.activeElement !== bad) bad.focus();
+    var el = document.querySelector("main [aria-invalid=true]") || document.querySelector("main [autofocus]");
+    if (el && document.activeElement !== el) el.focus();
   }
 
   // Copy buttons: data-copy names the element whose text is copied.
@@ -169,6 +170,10 @@
 
   enhanceDialogs();
   focusInvalid();
+  // Scrolling to a #fragment after the load resets the focus: set it again.
+  window.addEventListener("load", function () {
+    if (document.activeElement === document.body) focusInvalid();
+  });
   enhanceCopy();
   enhanceUploads();
   enhanceDashboard();
