@@ -82,6 +82,10 @@ func (s *server) authenticate() gin.HandlerFunc {
 				}
 				s.clearSessionCookie(c)
 			default:
+				if wantsHTML(c) {
+					s.pageFail(c, err) // a page, such as the 503 page while the database is down
+					return
+				}
 				fail(c, err)
 				return
 			}

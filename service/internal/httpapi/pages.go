@@ -226,8 +226,25 @@ func (s *server) pageFail(c *gin.Context, err error) {
 	case http.StatusInternalServerError:
 		s.renderError(c, p.Status, "Something went wrong", "The error has been logged. Please try again in a moment.")
 	default:
-		s.renderError(c, p.Status, http.StatusText(p.Status), sentence(p.Detail))
+		s.renderError(c, p.Status, pageErrorTitle(p.Status), sentence(p.Detail))
 	}
+}
+
+// pageErrorTitle is an error page's heading, in sentence case.
+func pageErrorTitle(code int) string {
+	switch code {
+	case http.StatusBadRequest:
+		return "Request not accepted"
+	case http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusConflict:
+		return "Conflict"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
+	}
+	return sentenceCase(strings.ToLower(http.StatusText(code)))
 }
 
 // pageUnavailable is the page shown while the database cannot be reached:

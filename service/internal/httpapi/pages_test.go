@@ -6,12 +6,15 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
+	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +28,7 @@ import (
 	"github.com/gopherops/gopherops/service/internal/password"
 	"github.com/gopherops/gopherops/service/internal/status"
 	"github.com/gopherops/gopherops/service/internal/store/postgres"
+	"github.com/gopherops/gopherops/service/pglocal/pgtest"
 )
 
 // expectSeeOther asserts a POST-redirect-GET answer to location.
@@ -353,17 +357,88 @@ func TestFlashCannotBeReplayedElsewhere(t *testing.T) {
 	}
 }
 
-// TestDatabaseOutagePage signs in while the database cannot be reached: a
-// friendly 503 page, not a 500.
+// dbProxy forwards TCP connections to PostgreSQL until cut, when it closes
+// every connection and refuses new ones: the database gone, as a browser
+// user would meet it.
+type dbProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	cut   bool
+}
+
+func startDBProxy(t *testing.T, dbURL string) (*dbProxy, string) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dbProxy{ln: ln}
+	target := u.Host
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			p.mu.Lock()
+			if err != nil || p.cut {
+				p.mu.Unlock()
+				c.Close()
+				if up != nil {
+					up.Close()
+				}
+				continue
+			}
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { p.cutOff(); ln.Close() })
+	u.Host = ln.Addr().String()
+	return p, u.String()
+}
+
+// cutOff drops every connection and refuses new ones.
+func (p *dbProxy) cutOff() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestDatabaseOutagePage loses the database under a signed-in browser and
+// under a sign-in: friendly 503 pages that the browser may retry, not 500s.
 func TestDatabaseOutagePage(t *testing.T) {
-	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+	proxy, dbURL := startDBProxy(t, pgtest.NewDatabase(t))
+	cfgPool, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPool.ConnConfig.ConnectTimeout = time.Second
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfgPool)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
 	blobs, _ := blob.NewFileStore(t.TempDir())
-	svc, err := accounts.NewService(accounts.Options{Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs})
+	svc, err := accounts.NewService(accounts.Options{Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams),
+		Blobs: blobs, AuthCacheTTL: -1})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateFromCLI(context.Background(), accounts.NewUser{Username: "root", Email: "root@example.com",
+		Password: rootPassword, Role: accounts.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(func(k string) string {
@@ -379,13 +454,23 @@ func TestDatabaseOutagePage(t *testing.T) {
 	}
 	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
-	c := (&env{t: t, srv: srv}).anon()
-	c.page("/login")
-	r := c.form("/login", url.Values{"login": {"root"}, "password": {rootPassword}})
-	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" ||
-		!strings.Contains(string(r.body), "Temporarily unavailable") || !strings.Contains(r.header.Get("Content-Type"), "text/html") {
-		t.Fatalf("sign-in during an outage: %d %q:\n%s", r.status, r.header.Get("Retry-After"), r.body)
+	e := &env{t: t, srv: srv}
+	signedIn := e.anon()
+	signedIn.page("/login")
+	expectSeeOther(t, signedIn.form("/login", url.Values{"login": {"root"}, "password": {rootPassword}}), "/dashboard")
+	anon := e.anon()
+	anon.page("/login")
+
+	proxy.cutOff()
+	isOutagePage := func(what string, r response) {
+		t.Helper()
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" ||
+			!strings.Contains(string(r.body), "Temporarily unavailable") || !strings.Contains(r.header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%s during an outage: %d %q %q:\n%s", what, r.status, r.header.Get("Retry-After"), r.header.Get("Content-Type"), r.body)
+		}
 	}
+	isOutagePage("sign-in", anon.form("/login", url.Values{"login": {"root"}, "password": {rootPassword}}))
+	isOutagePage("the users page", signedIn.page("/users"))
 }
 
 func TestCSRF(t *testing.T) {
