@@ -2,27 +2,16 @@ package accounts
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"image/jpeg"
 	"image/png"
 	"testing"
 	"time"
-)
 
-func TestLockFor(t *testing.T) {
-	tests := []struct {
-		failures int
-		want     time.Duration
-	}{
-		{0, 0}, {4, 0}, {5, time.Minute}, {6, 2 * time.Minute}, {8, 8 * time.Minute}, {9, 15 * time.Minute}, {50, 15 * time.Minute},
-	}
-	for _, tt := range tests {
-		if got := lockFor(tt.failures); got != tt.want {
-			t.Errorf("lockFor(%d) = %s, want %s", tt.failures, got, tt.want)
-		}
-	}
-}
+	"github.com/gopherops/gopherops/service/internal/imaging"
+)
 
 func TestInputChecks(t *testing.T) {
 	tests := []struct {
@@ -58,7 +47,8 @@ func TestInputChecks(t *testing.T) {
 	}
 }
 
-func TestSniffImage(t *testing.T) {
+func TestAvatarImage(t *testing.T) {
+	s := &Service{images: imaging.NewBudget(avatarDecodeBytes, avatarDecodeInFlight, maxAvatarSide)}
 	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
 	var p, j bytes.Buffer
 	_ = png.Encode(&p, img)
@@ -66,6 +56,8 @@ func TestSniffImage(t *testing.T) {
 	huge := image.NewGray(image.Rect(0, 0, 2049, 1))
 	var h bytes.Buffer
 	_ = png.Encode(&h, huge)
+	var deep bytes.Buffer
+	_ = png.Encode(&deep, image.NewNRGBA64(image.Rect(0, 0, 2048, 2048)))
 	tests := []struct {
 		name string
 		data []byte
@@ -81,10 +73,12 @@ func TestSniffImage(t *testing.T) {
 		{"png cut after its header", p.Bytes()[:40], ""},
 		{"jpeg cut in half", j.Bytes()[:len(j.Bytes())/2], ""},
 		{"too big", append(p.Bytes(), make([]byte, MaxAvatarBytes)...), ""},
+		{"16-bit RGBA 2048² (32 KB, 64 MiB to decode)", deep.Bytes(), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ct, _, err := sniffImage(tt.data)
+			img, err := s.avatarImage(context.Background(), tt.data)
+			ct := img.ContentType
 			var verr *ValidationError
 			switch {
 			case tt.ct != "" && (err != nil || ct != tt.ct):

@@ -4,24 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gopherops/gopherops/service/internal/password"
+	"github.com/gopherops/gopherops/service/internal/safetext"
 )
 
-// lockThreshold is how many consecutive failures lock an account.
-const lockThreshold = 5
+// Password checks are limited per account and source address, and per
+// account from anywhere (OWASP authentication guidance): an address that
+// keeps guessing is locked out of that account (1 minute at the 5th failure,
+// doubling to 15), while the account itself is only slowed (beyond 20
+// failures an hour from all addresses together, one check every 3 seconds),
+// so nobody can lock the owner out from their own address.
+var (
+	sourceLimit  = AttemptLimit{Threshold: 5, Base: time.Minute, Cap: 15 * time.Minute, Window: time.Hour}
+	accountLimit = AttemptLimit{Threshold: 20, Base: 3 * time.Second, Cap: 3 * time.Second, Window: time.Hour}
+)
 
-// lockFor doubles the lock-out from one minute per failure past the
-// threshold, capped at fifteen minutes: slow for a guesser, short for a typo.
-func lockFor(failures int) time.Duration {
-	if failures < lockThreshold {
-		return 0
-	}
-	d := time.Minute << min(failures-lockThreshold, 4)
-	return min(d, 15*time.Minute)
-}
+// accountSource is the attempts key of an account as a whole.
+const accountSource = ""
+
+// Verification outcomes reported to Options.OnVerify.
+const (
+	VerifyMatch    = "match"
+	VerifyMismatch = "mismatch"
+	VerifyNoUser   = "no_such_user"
+)
 
 // LoginInput is a sign-in attempt.
 type LoginInput struct {
@@ -52,50 +63,104 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 	if login == "" || in.Password == "" || len(login) > 254 || len(in.Password) > 4*password.MaxLength {
 		return User{}, ErrBadCredentials
 	}
-	now := s.now()
 	cred, err := s.store.CredentialByLogin(ctx, login)
 	if errors.Is(err, ErrNotFound) {
+		// The same work as for a real account, so timing does not tell
+		// which logins exist.
 		_ = s.hasher.Verify(s.dummyHash, in.Password)
+		s.onVerify(VerifyNoUser)
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {
 		return User{}, err
 	}
-	if cred.LockedUntil != nil && cred.LockedUntil.After(now) {
-		return User{}, &ThrottledError{RetryAfter: cred.LockedUntil.Sub(now)}
-	}
-	pw := password.Normalize(in.Password)
-	if err := s.hasher.Verify(cred.PasswordHash, pw); err != nil {
-		if !errors.Is(err, password.ErrMismatch) {
-			s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", cred.ID, "err", err)
-		}
-		ferr := s.store.InTx(ctx, func(st Store) error {
-			if err := st.RecordLoginFailure(ctx, cred.ID, now, lockFor); err != nil {
-				return err
+	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP}
+	if err := s.checkPassword(ctx, cred, in.ClientIP, in.Password); err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			if aerr := s.audit(ctx, s.store, actor, "auth.login_failed", &cred.User, nil); aerr != nil {
+				return User{}, aerr
 			}
-			return s.audit(ctx, st, Actor{RequestID: in.RequestID, ClientIP: in.ClientIP}, "auth.login_failed", &cred.User, nil)
-		})
-		if ferr != nil {
-			return User{}, ferr
 		}
-		return User{}, ErrBadCredentials
+		return User{}, err
 	}
 	newHash := ""
 	if s.hasher.NeedsRehash(cred.PasswordHash) {
-		if h, err := s.hasher.Hash(pw); err == nil {
+		if h, err := s.hasher.Hash(in.Password); err == nil {
 			newHash = h
 		}
 	}
+	actor.User = cred.User
 	err = s.store.InTx(ctx, func(st Store) error {
-		if err := st.RecordLoginSuccess(ctx, cred.ID, now, newHash); err != nil {
+		if err := st.RecordLoginSuccess(ctx, cred.ID, s.now(), newHash); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, Actor{User: cred.User, RequestID: in.RequestID, ClientIP: in.ClientIP}, "auth.login", &cred.User, nil)
+		return s.audit(ctx, st, actor, "auth.login", &cred.User, nil)
 	})
 	if err != nil {
 		return User{}, err
 	}
 	return cred.User, nil
+}
+
+// checkPassword verifies pw for cred from clientIP, the one way every path
+// (sign-in, token, change of password) checks a password: the database
+// first admits the attempt against the per-source and per-account limits,
+// atomically, so a burst of guesses can never be verified past them. A
+// match clears the source's failures; a mismatch stays counted.
+func (s *Service) checkPassword(ctx context.Context, cred Credential, clientIP, pw string) error {
+	source := sourceKey(clientIP)
+	now := s.now()
+	err := s.store.InTx(ctx, func(st Store) error {
+		for _, r := range []struct {
+			source string
+			limit  AttemptLimit
+		}{{source, sourceLimit}, {accountSource, accountLimit}} {
+			retry, err := st.ReserveAttempt(ctx, cred.ID, r.source, now, r.limit)
+			if err != nil {
+				return err
+			}
+			if retry > 0 {
+				// Returning an error rolls back the reservations already made.
+				return &ThrottledError{RetryAfter: retry}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.hasher.Verify(cred.PasswordHash, pw); err != nil {
+		s.onVerify(VerifyMismatch)
+		if !errors.Is(err, password.ErrMismatch) {
+			s.log.ErrorContext(ctx, "stored password hash unreadable", "user_id", cred.ID, "err", err)
+		}
+		return ErrBadCredentials
+	}
+	s.onVerify(VerifyMatch)
+	return s.store.ClearAttempts(ctx, cred.ID, source)
+}
+
+// sourceKey is the address an attempt is counted against: an IPv4 address,
+// or an IPv6 /64, which one client usually owns whole.
+func sourceKey(clientIP string) string {
+	addr, err := netip.ParseAddr(clientIP)
+	switch {
+	case err != nil:
+		// Not an address (a test, a unix socket): count it as one source,
+		// bounded to the column's size.
+		return safetext.TruncateRunes(safetext.Clean(clientIP), 64)
+	case addr.Is4() || addr.Is4In6():
+		return addr.Unmap().String()
+	default:
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+}
+
+func (s *Service) onVerify(outcome string) {
+	if s.verified != nil {
+		s.verified(outcome)
+	}
 }
 
 // StartSession creates a browser session or API token for u and returns its
@@ -105,7 +170,10 @@ func (s *Service) StartSession(ctx context.Context, u User, kind SessionKind, na
 	if kind == KindToken {
 		prefix, ttl = "gpt_", s.tokenTTL
 	}
-	if len(name) > 100 {
+	// Names come from clients (a token's name, a browser's User-Agent):
+	// stored as clean text, never as bytes PostgreSQL refuses.
+	name = safetext.Clean(name)
+	if utf8.RuneCountInString(name) > 100 {
 		return "", Session{}, &ValidationError{Fields: map[string]string{"name": "must be at most 100 characters"}}
 	}
 	secret, hash, err := newSecret(prefix)

@@ -16,9 +16,12 @@ var (
 	ErrUnauthenticated = errors.New("sign-in required")
 	ErrBadCredentials  = errors.New("wrong username/email or password")
 	ErrVersionMismatch = errors.New("the user was changed by someone else; reload and try again")
-	ErrRootProtected   = errors.New("the root user cannot be deleted or demoted")
+	ErrRootProtected   = errors.New("the root user cannot be deleted or demoted, and only root may change its username or email")
 	ErrSelfDelete      = errors.New("you cannot delete your own account")
 	ErrPasswordChange  = errors.New("you must change your password before doing anything else")
+	// ErrUnavailable wraps a failure of a dependency (the database) that
+	// cannot answer now: retrying shortly may succeed, nothing was changed.
+	ErrUnavailable = errors.New("the service is temporarily unavailable; try again shortly")
 )
 
 // ValidationError lists what is wrong with each input field.

@@ -43,8 +43,6 @@ func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
 type Credential struct {
 	User
 	PasswordHash string
-	FailedLogins int
-	LockedUntil  *time.Time
 }
 
 // SessionKind tells browser sessions and API tokens apart.
@@ -120,9 +118,15 @@ type Store interface {
 	DeleteUser(ctx context.Context, id int64) error
 	CountUsers(ctx context.Context) (int64, error)
 
-	// RecordLoginFailure counts a failed sign-in and locks the account for
-	// lockFor(n) once n consecutive failures reach the threshold.
-	RecordLoginFailure(ctx context.Context, id int64, now time.Time, lockFor func(failures int) time.Duration) error
+	// ReserveAttempt counts one password check of the account from source
+	// against limit, atomically, before the password is verified. It
+	// returns 0 when the check may go ahead, else how long until one may;
+	// a refused attempt is not counted. Inside InTx, several reservations
+	// stand or fall together.
+	ReserveAttempt(ctx context.Context, userID int64, source string, now time.Time, limit AttemptLimit) (retryAfter time.Duration, err error)
+	// ClearAttempts forgets the failures of the account from source; with
+	// source AllSources, every failure of the account.
+	ClearAttempts(ctx context.Context, userID int64, source string) error
 	RecordLoginSuccess(ctx context.Context, id int64, now time.Time, newHash string) error
 
 	CreateSession(ctx context.Context, s Session, secretHash []byte) (Session, error)
@@ -139,3 +143,16 @@ type Store interface {
 	// ListAuditEvents returns up to limit events with ID < beforeID (0: newest), newest first.
 	ListAuditEvents(ctx context.Context, beforeID int64, limit int) ([]AuditEvent, error)
 }
+
+// AttemptLimit is how many password checks a key may fail before it is locked
+// out, and for how long: Base at the Threshold-th failure, doubling with each
+// further one up to Cap. Failures older than Window are forgotten.
+type AttemptLimit struct {
+	Threshold int
+	Base      time.Duration
+	Cap       time.Duration
+	Window    time.Duration
+}
+
+// AllSources is ClearAttempts' source for every failure of an account.
+const AllSources = "*"

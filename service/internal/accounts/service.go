@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gopherops/gopherops/service/internal/blob"
+	"github.com/gopherops/gopherops/service/internal/imaging"
 	"github.com/gopherops/gopherops/service/internal/password"
 )
 
@@ -49,6 +50,13 @@ type Options struct {
 	// AuthCacheTTL is how long a successful authentication is reused; 0 means
 	// two seconds, negative disables the cache.
 	AuthCacheTTL time.Duration
+	// OnVerify, when set, is told the outcome of every password hash
+	// verification (VerifyMatch, VerifyMismatch, VerifyNoUser): metrics
+	// count the expensive work an attacker can cause.
+	OnVerify func(outcome string)
+	// Images bounds the memory avatar decoding takes; nil means the
+	// default budget (see avatarDecodeBytes).
+	Images *imaging.Budget
 }
 
 // Service implements the account use cases.
@@ -64,6 +72,8 @@ type Service struct {
 	tokenTTL   time.Duration
 	dummyHash  string
 	auth       *authCache
+	verified   func(outcome string)
+	images     *imaging.Budget
 }
 
 // NewService wires a Service; zero TTLs get sensible defaults.
@@ -73,7 +83,11 @@ func NewService(o Options) (*Service, error) {
 	}
 	s := &Service{
 		store: o.Store, hasher: o.Hasher, policy: o.Policy, blobs: o.Blobs, limiter: o.ClientLimiter,
-		log: o.Logger, now: o.Now, sessionTTL: o.SessionTTL, tokenTTL: o.TokenTTL,
+		log: o.Logger, now: o.Now, sessionTTL: o.SessionTTL, tokenTTL: o.TokenTTL, verified: o.OnVerify,
+		images: o.Images,
+	}
+	if s.images == nil {
+		s.images = imaging.NewBudget(avatarDecodeBytes, avatarDecodeInFlight, maxAvatarSide)
 	}
 	if s.policy == nil {
 		s.policy = password.NewPolicy()

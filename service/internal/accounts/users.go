@@ -6,15 +6,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // register decoders used to validate avatars
-	_ "image/png"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gopherops/gopherops/service/internal/blob"
+	"github.com/gopherops/gopherops/service/internal/imaging"
+	"github.com/gopherops/gopherops/service/internal/password"
 )
 
 // MaxListLimit caps a page of users.
@@ -26,9 +25,15 @@ const DefaultListLimit = 20
 // MaxAvatarBytes caps an avatar upload.
 const MaxAvatarBytes = 1 << 20
 
-// maxAvatarSide bounds an avatar's pixel dimensions, and so the memory a full
-// decode may take (2048² RGBA is 16 MiB).
-const maxAvatarSide = 2048
+// Avatars are at most 2048 px a side, and one avatar's decoding may take at
+// most 40 MiB (2048² at 8 bits RGBA takes 32), all of them at once 80 MiB:
+// with the pod's 460 MiB GOMEMLIMIT, uploads cannot exhaust memory however
+// many arrive together.
+const (
+	maxAvatarSide        = 2048
+	avatarDecodeBytes    = 40 << 20
+	avatarDecodeInFlight = 80 << 20
+)
 
 // NewUser is the input for creating an account.
 type NewUser struct {
@@ -214,6 +219,11 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 		if p.Role != nil && cur.IsRoot && *p.Role != RoleAdmin {
 			return ErrRootProtected
 		}
+		// Root's name and address are root's alone: another admin who could
+		// rename root could hand the name "root" (and its trust) to someone else.
+		if cur.IsRoot && !a.User.IsRoot && (p.Username != nil || p.Email != nil) {
+			return ErrRootProtected
+		}
 		u, err = st.UpdateUser(ctx, id, version, UserChanges{Username: p.Username, Email: p.Email, Role: p.Role})
 		if err != nil {
 			return err
@@ -287,9 +297,18 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current
 		return User{}, err
 	}
 	v := &ValidationError{}
-	if err := s.hasher.Verify(cred.PasswordHash, current); err != nil {
+	if len(current) > 4*password.MaxLength {
 		v.add("current_password", "is not your current password")
 		return User{}, v
+	}
+	// A stolen session must not become a password oracle: the current
+	// password is checked under the same limits as a sign-in.
+	switch err := s.checkPassword(ctx, cred, a.ClientIP, current); {
+	case errors.Is(err, ErrBadCredentials):
+		v.add("current_password", "is not your current password")
+		return User{}, v
+	case err != nil:
+		return User{}, err
 	}
 	if reason := s.policy.Check(next, cred.Username, emailLocal(cred.Email)); reason != "" {
 		v.add("new_password", reason)
@@ -312,6 +331,9 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current
 			return err
 		}
 		if err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
+			return err
+		}
+		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, a, "user.password_changed", &u, nil)
@@ -358,6 +380,10 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 		if err := st.DeleteUserSessions(ctx, id, 0); err != nil {
 			return err
 		}
+		// A new password ends any lock-out: the owner must be able to use it.
+		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
+			return err
+		}
 		return s.audit(ctx, st, a, "user.password_reset", &u, nil)
 	})
 	s.auth.forgetUser(id)
@@ -367,13 +393,14 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 	return u, generated, nil
 }
 
-// SetAvatar validates an uploaded image by its content (PNG or JPEG, at most
-// 1 MiB and 2048 px a side) and stores it as the user's avatar.
+// SetAvatar stores an uploaded image as the user's avatar: a PNG or JPEG of
+// at most 1 MiB and 2048 px a side whose decoding fits the memory budget,
+// re-encoded at 8 bits per channel without its metadata.
 func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte) (User, error) {
 	if err := requireSelfOrAdmin(a, id); err != nil {
 		return User{}, err
 	}
-	ct, ext, err := sniffImage(data)
+	img, err := s.avatarImage(ctx, data)
 	if err != nil {
 		return User{}, err
 	}
@@ -385,8 +412,8 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return User{}, fmt.Errorf("accounts: random: %w", err)
 	}
-	key := fmt.Sprintf("avatars/%d/%x.%s", id, rnd, ext)
-	if err := s.blobs.Put(ctx, key, bytes.NewReader(data), int64(len(data)), ct); err != nil {
+	key := fmt.Sprintf("avatars/%d/%x.%s", id, rnd, img.Ext)
+	if err := s.blobs.Put(ctx, key, bytes.NewReader(img.Data), int64(len(img.Data)), img.ContentType); err != nil {
 		return User{}, fmt.Errorf("accounts: store avatar: %w", err)
 	}
 	var u User
@@ -396,7 +423,9 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.avatar_changed", &u, map[string]any{"content_type": ct, "bytes": len(data)})
+		return s.audit(ctx, st, a, "user.avatar_changed", &u, map[string]any{
+			"content_type": img.ContentType, "bytes": len(img.Data), "uploaded_bytes": len(data),
+			"width": img.Width, "height": img.Height})
 	})
 	s.auth.forgetUser(id)
 	if err != nil {
@@ -407,41 +436,38 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 	return u, nil
 }
 
-func sniffImage(data []byte) (contentType, ext string, err error) {
+// avatarWait bounds how long an upload waits for decode memory while others
+// are being decoded, before it is told to retry.
+const avatarWait = 15 * time.Second
+
+// avatarImage checks and re-encodes an uploaded avatar within the decode budget.
+func (s *Service) avatarImage(ctx context.Context, data []byte) (imaging.Image, error) {
 	v := &ValidationError{}
 	switch {
 	case len(data) == 0:
 		v.add("avatar", "is empty")
-		return "", "", v
+		return imaging.Image{}, v
 	case len(data) > MaxAvatarBytes:
 		v.add("avatar", "must be at most 1 MiB")
-		return "", "", v
+		return imaging.Image{}, v
 	}
-	switch http.DetectContentType(data) {
-	case "image/png":
-		contentType, ext = "image/png", "png"
-	case "image/jpeg":
-		contentType, ext = "image/jpeg", "jpg"
+	ctx, cancel := context.WithTimeout(ctx, avatarWait)
+	defer cancel()
+	img, err := s.images.Normalize(ctx, data)
+	var tooLarge *imaging.TooLargeError
+	switch {
+	case err == nil:
+		return img, nil
+	case errors.Is(err, imaging.ErrNotImage):
+		v.add("avatar", "must be a complete PNG or JPEG image")
+	case errors.As(err, &tooLarge):
+		v.add("avatar", tooLarge.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return imaging.Image{}, fmt.Errorf("%w: too many images being decoded: %w", ErrUnavailable, err)
 	default:
-		v.add("avatar", "must be a PNG or JPEG image")
-		return "", "", v
+		return imaging.Image{}, err
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil || (format != "png" && format != "jpeg") {
-		v.add("avatar", "is not a readable PNG or JPEG image")
-		return "", "", v
-	}
-	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxAvatarSide || cfg.Height > maxAvatarSide {
-		v.add("avatar", "must be at most 2048 pixels on each side")
-		return "", "", v
-	}
-	// The header can be valid while the pixels are missing or corrupt: decode
-	// the whole image (its size is bounded above) before storing it.
-	if _, _, err := image.Decode(bytes.NewReader(data)); err != nil {
-		v.add("avatar", "is not a complete PNG or JPEG image")
-		return "", "", v
-	}
-	return contentType, ext, nil
+	return imaging.Image{}, v
 }
 
 // Avatar opens a user's avatar for an admin or that user.

@@ -77,7 +77,7 @@ func openPool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 }
 
 // newAccounts builds the accounts service on pool.
-func newAccounts(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, o Options) (*accounts.Service, error) {
+func newAccounts(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger, o Options, onVerify func(outcome string)) (*accounts.Service, error) {
 	blobs, err := blob.Open(ctx, cfg.BlobStore, blob.S3Options{Endpoint: cfg.S3Endpoint})
 	if err != nil {
 		return nil, err
@@ -93,6 +93,7 @@ func newAccounts(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 		// Ten tries at once per client address, then one every six seconds.
 		ClientLimiter: throttle.New(6*time.Second, 10),
 		Logger:        log,
+		OnVerify:      onVerify,
 	})
 }
 
@@ -104,7 +105,7 @@ func withAccounts(ctx context.Context, cfg config.Config, log *slog.Logger, fn f
 		return err
 	}
 	defer pool.Close()
-	svc, err := newAccounts(ctx, cfg, pool, log, Options{})
+	svc, err := newAccounts(ctx, cfg, pool, log, Options{}, nil)
 	if err != nil {
 		return err
 	}

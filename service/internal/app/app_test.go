@@ -211,8 +211,30 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	if got := status(r.base + "/healthz"); got != http.StatusOK {
 		t.Fatalf("liveness must not depend on the database: %d", got)
 	}
+	// The API says the outage is temporary (503, Retry-After), not a bug.
+	signIn := func() *http.Response {
+		resp, err := http.Post(r.base+"/api/v1/auth/tokens", "application/json",
+			strings.NewReader(`{"login":"nobody","password":"a long enough wrong password"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := signIn(); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("sign-in while the database is down: %d, Retry-After %q, %s, want a 503 problem",
+			resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"))
+	}
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	back := time.Now()
+	for signIn().StatusCode != http.StatusUnauthorized {
+		if time.Since(back) > 5*time.Second {
+			t.Fatal("the API did not answer from the database within 5 s of its return")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	// The same process recovers: the pool reconnects on its own.
 	waitStatus(t, r.base+"/readyz", http.StatusOK, 15*time.Second)

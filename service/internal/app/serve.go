@@ -54,7 +54,10 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	}
 	defer pool.Close()
 
-	svc, err := newAccounts(base, cfg, pool, log, o)
+	metrics := observability.NewMetrics()
+	svc, err := newAccounts(base, cfg, pool, log, o, func(outcome string) {
+		metrics.PasswordVerifications.WithLabelValues(outcome).Inc()
+	})
 	if err != nil {
 		return err
 	}
@@ -66,7 +69,6 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 			return fmt.Errorf("create the development admin: %w", err)
 		}
 	}
-	metrics := observability.NewMetrics()
 	metrics.RegisterPool(pool)
 	readiness := httpapi.NewReadiness(pool)
 	router, err := httpapi.NewRouter(httpapi.Deps{
@@ -77,26 +79,12 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 		return err
 	}
 
-	public := &http.Server{
-		Handler:           router,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	public := newPublicServer(router, log)
 	var bare http.Handler
 	if cfg.Env == config.EnvTest {
 		bare = httpapi.BareUserHandler(postgres.New(pool))
 	}
-	admin := &http.Server{
-		Handler:           httpapi.NewAdminHandler(metrics, bare),
-		ReadHeaderTimeout: 5 * time.Second,
-		// pprof's CPU profile streams for up to 30 s by default.
-		WriteTimeout: 65 * time.Second,
-		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	admin := newAdminServer(httpapi.NewAdminHandler(metrics, bare), log)
 	if ls.HTTP == nil {
 		if ls.HTTP, err = new(net.ListenConfig).Listen(base, "tcp", cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -136,6 +124,36 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	_ = admin.Shutdown(sctx)
 	log.InfoContext(base, "stopped")
 	return errors.Join(serveErr, shutErr)
+}
+
+// newPublicServer bounds what one client may hold of the public listener:
+// slow headers, slow bodies, idle keep-alive connections, huge headers.
+func newPublicServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// newAdminServer bounds the admin listener the same way, except that a
+// pprof CPU profile may stream for its default 30 s.
+func newAdminServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      65 * time.Second,
+		// An idle keep-alive connection (a scraper that went away) must not
+		// hold a socket forever.
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 func serveOn(srv *http.Server, l net.Listener) error {

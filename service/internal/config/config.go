@@ -38,9 +38,9 @@ type Config struct {
 	// password printed once) when no user exists: compose's way to a first
 	// sign-in. Only APP_ENV=development accepts it.
 	CreateDevAdmin bool
-	BlobStore         string
-	S3Endpoint        string
-	SessionKey        []byte
+	BlobStore      string
+	S3Endpoint     string
+	SessionKey     []byte
 	// SessionKeyGenerated is true when no SESSION_KEY was given and a random
 	// one was made: sessions will not survive a restart.
 	SessionKeyGenerated bool

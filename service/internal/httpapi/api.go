@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -262,7 +263,8 @@ func (s *server) patchUser(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	version, err := ifMatchVersion(c)
+	a, _ := actorFrom(c)
+	m, err := ifMatchHeader(c)
 	if errors.Is(err, errPreconditionRequired) {
 		writeProblem(c, Problem{Type: problemType("precondition-required"), Status: http.StatusPreconditionRequired,
 			Detail: "send If-Match with the user's ETag (from GET) so concurrent edits cannot overwrite each other"})
@@ -277,8 +279,15 @@ func (s *server) patchUser(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	a, _ := actorFrom(c)
-	u, err := s.deps.Accounts.UpdateUser(c.Request.Context(), a, id, version, req.toPatch())
+	ctx := c.Request.Context()
+	version, err := versionFor(ctx, m, func(ctx context.Context) (accounts.User, error) {
+		return s.deps.Accounts.GetUser(ctx, a, id)
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	u, err := s.deps.Accounts.UpdateUser(ctx, a, id, version, req.toPatch())
 	if err != nil {
 		fail(c, err)
 		return
@@ -450,13 +459,13 @@ func (s *server) audit(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	before, err := queryInt(c, "before")
+	before, err := queryInt64(c, "before")
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	a, _ := actorFrom(c)
-	events, err := s.deps.Accounts.AuditTrail(c.Request.Context(), a, int64(before), limit)
+	events, err := s.deps.Accounts.AuditTrail(c.Request.Context(), a, before, limit)
 	if err != nil {
 		fail(c, err)
 		return

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,9 +9,13 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/gopherops/gopherops/service/internal/safetext"
 )
 
 // decodeJSON reads exactly one JSON object into dst, refusing unknown fields,
@@ -27,7 +32,19 @@ func decodeJSON(c *gin.Context, dst any) error {
 
 // decodeJSONBody is decodeJSON without the header checks (and what the fuzz test drives).
 func decodeJSONBody(body io.Reader, dst any) error {
-	dec := json.NewDecoder(body)
+	// The body is capped by limitBody, so reading it whole is bounded.
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return err
+		}
+		return badRequest("the request body could not be read")
+	}
+	if err := checkJSONText(raw); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		var (
@@ -70,6 +87,45 @@ func decodeJSONBody(body io.Reader, dst any) error {
 	return nil
 }
 
+// checkJSONText refuses text PostgreSQL cannot store before it is decoded
+// (encoding/json would silently turn invalid UTF-8 into U+FFFD and keep a
+// NUL), naming the top-level field it is in. The common case costs one scan.
+func checkJSONText(raw []byte) error {
+	if utf8.Valid(raw) && !bytes.Contains(raw, []byte(`\u0000`)) {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err == nil {
+		keys := make([]string, 0, len(fields))
+		for k := range fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			name := k
+			if safetext.Problem(k) != "" {
+				name = "body"
+			}
+			v := fields[k]
+			if !utf8.Valid(v) {
+				return badField(safetext.TruncateBytes(name, 64), "must be valid UTF-8 text")
+			}
+			var str string
+			if json.Unmarshal(v, &str) == nil {
+				if msg := safetext.Problem(str); msg != "" {
+					return badField(safetext.TruncateBytes(name, 64), msg)
+				}
+			}
+		}
+	}
+	if !utf8.Valid(raw) {
+		return badField("body", "must be valid UTF-8 text")
+	}
+	// A NUL escape in a nested value, or the text "\\u0000" that decodes
+	// to no NUL at all: the typed decode and the domain check the rest.
+	return nil
+}
+
 func jsonKind(goKind string) string {
 	switch goKind {
 	case "string":
@@ -84,12 +140,8 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+// truncate cuts s to at most n bytes without splitting a character.
+func truncate(s string, n int) string { return safetext.TruncateBytes(s, n) }
 
 // pathID parses the :id path parameter.
 func pathID(c *gin.Context) (int64, error) {
@@ -102,13 +154,20 @@ func pathID(c *gin.Context) (int64, error) {
 
 // queryInt reads an optional integer query parameter.
 func queryInt(c *gin.Context, name string) (int, error) {
+	n, err := queryInt64(c, name)
+	return int(n), err
+}
+
+// queryInt64 reads an optional non-negative integer query parameter (0 when
+// absent); a value that is not one, or that overflows, is a 400 naming it.
+func queryInt64(c *gin.Context, name string) (int64, error) {
 	v := c.Query(name)
 	if v == "" {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, badRequest("query parameter %s must be an integer", name)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > 1<<53 {
+		return 0, badField(name, "must be a non-negative integer")
 	}
 	return n, nil
 }
@@ -116,18 +175,19 @@ func queryInt(c *gin.Context, name string) (int, error) {
 // etag is the entity tag of a user version.
 func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
-// ifMatchVersion reads the version a PATCH expects from If-Match.
-func ifMatchVersion(c *gin.Context) (int, error) {
-	h := strings.TrimSpace(c.GetHeader("If-Match"))
-	if h == "" {
-		return 0, errPreconditionRequired
+// ifMatchHeader parses the request's If-Match (all of its lines, which
+// RFC 9110 lets a client split a list across): errPreconditionRequired when
+// there is none, a 400 naming the header when it is malformed.
+func ifMatchHeader(c *gin.Context) (ifMatch, error) {
+	values := c.Request.Header.Values("If-Match")
+	if len(values) == 0 || strings.TrimSpace(strings.Join(values, "")) == "" {
+		return ifMatch{}, errPreconditionRequired
 	}
-	h = strings.TrimPrefix(h, "W/")
-	v, err := strconv.Atoi(strings.Trim(h, `"`))
-	if err != nil || v <= 0 || !strings.HasPrefix(h, `"`) {
-		return 0, badRequest(`If-Match must be the ETag of the user, such as "3"`)
+	m, err := parseIfMatch(strings.Join(values, ","))
+	if err != nil {
+		return ifMatch{}, badField("If-Match", `must be "*" or one or more entity-tags such as "3" (the user's ETag)`)
 	}
-	return v, nil
+	return m, nil
 }
 
 var errPreconditionRequired = errors.New("precondition required")

@@ -62,7 +62,11 @@ func problemFor(c *gin.Context, err error) Problem {
 	)
 	switch {
 	case errors.As(err, &bad):
-		return Problem{Type: problemType("bad-request"), Status: http.StatusBadRequest, Detail: bad.msg}
+		p := Problem{Type: problemType("bad-request"), Status: http.StatusBadRequest, Detail: bad.msg}
+		if bad.field != "" {
+			p.Errors = []FieldError{{Field: bad.field, Message: bad.fieldMsg}}
+		}
+		return p
 	case errors.As(err, &tooBig):
 		return Problem{Type: problemType("too-large"), Status: http.StatusRequestEntityTooLarge,
 			Detail: fmt.Sprintf("the request body must be at most %d bytes", tooBig.Limit)}
@@ -95,6 +99,13 @@ func problemFor(c *gin.Context, err error) Problem {
 		return Problem{Type: problemType("precondition-failed"), Status: http.StatusPreconditionFailed, Detail: err.Error()}
 	case errors.Is(err, errCSRF):
 		return Problem{Type: problemType("csrf"), Status: http.StatusForbidden, Detail: err.Error()}
+	case errors.Is(err, accounts.ErrUnavailable):
+		// Logged with its cause; the client learns only that a retry soon
+		// may work (as readiness tells the load balancer).
+		_ = c.Error(err)
+		c.Header("Retry-After", strconv.Itoa(retryUnavailableSeconds))
+		return Problem{Type: problemType("unavailable"), Status: http.StatusServiceUnavailable,
+			Detail: accounts.ErrUnavailable.Error()}
 	default:
 		_ = c.Error(err)
 		return Problem{Type: problemType("internal"), Status: http.StatusInternalServerError,
@@ -106,10 +117,26 @@ func problemFor(c *gin.Context, err error) Problem {
 func fail(c *gin.Context, err error) { writeProblem(c, problemFor(c, err)) }
 
 // badRequestError is malformed input that never reached the domain.
-type badRequestError struct{ msg string }
+type badRequestError struct {
+	msg string
+	// field and fieldMsg name the part of the request that is wrong, when
+	// one is (a JSON field, a query parameter, a header).
+	field, fieldMsg string
+}
 
 func (e *badRequestError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
 	return &badRequestError{msg: fmt.Sprintf(format, args...)}
 }
+
+// badField is a 400 that names the field at fault, for input that cannot be
+// processed at all (text PostgreSQL cannot store, a number out of range), as
+// opposed to a 422 for a value the rules refuse.
+func badField(field, msg string) error {
+	return &badRequestError{msg: field + " " + msg, field: field, fieldMsg: msg}
+}
+
+// retryUnavailableSeconds is the Retry-After of a 503: about how long a
+// restarting database or a failover takes to answer again.
+const retryUnavailableSeconds = 5

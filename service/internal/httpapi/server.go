@@ -95,8 +95,32 @@ func NewRouter(d Deps) (http.Handler, error) {
 	// Go's own cross-origin guard (Sec-Fetch-Site / Origin) rejects
 	// state-changing requests from other sites before any handler runs; the
 	// CSRF tokens still cover browsers that send neither header.
-	return http.NewCrossOriginProtection().Handler(r), nil
+	return http.NewCrossOriginProtection().Handler(headAsGet(r)), nil
 }
+
+// headAsGet answers HEAD on every GET route, as RFC 9110 §9.3.2 asks (the
+// same status and headers, no content) and as net/http's own mux does; gin
+// alone answers 405. Routes without GET keep answering 404 or 405.
+func headAsGet(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		get := r.Clone(r.Context())
+		get.Method = http.MethodGet
+		next.ServeHTTP(headWriter{w}, get)
+	})
+}
+
+// headWriter drops the body of a HEAD response; the server would too, but
+// not every ResponseWriter (a recorder, a middleware's) is the server's.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *server) notFound(c *gin.Context) {
 	if wantsHTML(c) {

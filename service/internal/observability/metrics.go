@@ -16,6 +16,9 @@ type Metrics struct {
 	RequestDuration *prometheus.HistogramVec
 	InFlight        prometheus.Gauge
 	LoginAttempts   *prometheus.CounterVec
+	// PasswordVerifications counts argon2id verifications by outcome: the
+	// expensive work sign-in guesses cost, which the lock-out must bound.
+	PasswordVerifications *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP, login, build and Go runtime metrics.
@@ -40,6 +43,10 @@ func NewMetrics() *Metrics {
 			Name: "gopherops_login_attempts_total",
 			Help: "Sign-in attempts by result (success, failure, throttled).",
 		}, []string{"result"}),
+		PasswordVerifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gopherops_password_verifications_total",
+			Help: "Password hash verifications by outcome (match, mismatch, no_such_user).",
+		}, []string{"outcome"}),
 	}
 	info := buildinfo.Get()
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -48,10 +55,13 @@ func NewMetrics() *Metrics {
 		ConstLabels: prometheus.Labels{"version": info.Version, "commit": info.Commit, "goversion": info.GoVersion},
 	})
 	buildInfo.Set(1)
-	reg.MustRegister(m.RequestsTotal, m.RequestDuration, m.InFlight, m.LoginAttempts, buildInfo,
+	reg.MustRegister(m.RequestsTotal, m.RequestDuration, m.InFlight, m.LoginAttempts, m.PasswordVerifications, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"success", "failure", "throttled"} {
 		m.LoginAttempts.WithLabelValues(r)
+	}
+	for _, o := range []string{"match", "mismatch", "no_such_user"} {
+		m.PasswordVerifications.WithLabelValues(o)
 	}
 	return m
 }

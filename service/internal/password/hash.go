@@ -55,31 +55,44 @@ func (h *Hasher) key(pw string, salt []byte, p Params, n uint32) []byte {
 
 const saltLen, keyLen = 16, 32
 
-// Hash returns the PHC-encoded argon2id hash of pw with a fresh salt.
+// Hash returns the PHC-encoded argon2id hash of pw with a fresh salt. pw is
+// hashed in Unicode NFC (NIST SP 800-63B), so "é" typed as one code point or
+// as "e" plus a combining accent (as macOS keyboards produce) is one password.
 func (h *Hasher) Hash(pw string) (string, error) {
+	pw = Normalize(pw)
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	key := h.key(pw, salt, h.p, keyLen)
+	return encode(h.p, salt, h.key(pw, salt, h.p, keyLen)), nil
+}
+
+// encode writes a hash in the PHC string format decode reads.
+func encode(p Params, salt, key []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, h.p.Memory, h.p.Time, h.p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify reports nil when pw matches encoded, ErrMismatch when it does not, and
 // another error when encoded is not a hash this package understands. The
 // parameters are read from the hash, so old hashes keep working after a change.
+// pw is compared in NFC, as Hash stores it; a hash made before passwords were
+// normalised holds the raw bytes, so a non-NFC pw that fails in NFC is tried
+// once as typed.
 func (h *Hasher) Verify(encoded, pw string) error {
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return err
 	}
-	got := h.key(pw, salt, p, uint32(len(want)))
-	if subtle.ConstantTimeCompare(got, want) != 1 {
-		return ErrMismatch
+	nfc := Normalize(pw)
+	if subtle.ConstantTimeCompare(h.key(nfc, salt, p, uint32(len(want))), want) == 1 {
+		return nil
 	}
-	return nil
+	if nfc != pw && subtle.ConstantTimeCompare(h.key(pw, salt, p, uint32(len(want))), want) == 1 {
+		return nil
+	}
+	return ErrMismatch
 }
 
 // NeedsRehash reports whether encoded was made with other parameters than h's.

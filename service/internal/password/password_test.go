@@ -69,3 +69,47 @@ func TestPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestUnicodeNormalisation: one password, whichever way its accents were typed,
+// on every path that hashes or verifies (NIST SP 800-63B asks for NFC).
+func TestUnicodeNormalisation(t *testing.T) {
+	const (
+		nfc = "caf\u00e9 cr\u00e8me br\u00fbl\u00e9e au four"     // é, è, û as single code points
+		nfd = "cafe\u0301 cre\u0300me bru\u0302le\u0301e au four" // base letters plus combining accents
+	)
+	if nfc == nfd || Normalize(nfd) != nfc {
+		t.Fatal("the fixtures must differ as bytes and agree in NFC")
+	}
+	h := NewHasher(FastParams)
+	tests := []struct {
+		name          string
+		hashed, typed string
+	}{
+		{"created NFC, typed NFC", nfc, nfc},
+		{"created NFC, typed NFD", nfc, nfd},
+		{"created NFD, typed NFC", nfd, nfc},
+		{"created NFD, typed NFD", nfd, nfd},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			enc, err := h.Hash(tt.hashed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Verify(enc, tt.typed); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if err := h.Verify(enc, tt.typed+"x"); err != ErrMismatch {
+				t.Fatalf("a different password: %v, want ErrMismatch", err)
+			}
+		})
+	}
+	// A hash stored before normalisation holds the NFD bytes as typed; the
+	// same keyboard must still sign in.
+	p := FastParams
+	salt := []byte("0123456789abcdef")
+	legacy := encode(p, salt, h.key(nfd, salt, p, keyLen))
+	if err := h.Verify(legacy, nfd); err != nil {
+		t.Fatalf("legacy NFD hash, typed NFD: %v", err)
+	}
+}

@@ -110,8 +110,8 @@ func TestConcurrentUpLeavesOneConsistentSchema(t *testing.T) {
 	if err != nil || v != schema.Latest() || dirty {
 		t.Fatalf("version %d dirty %v err %v, want %d clean", v, dirty, err, schema.Latest())
 	}
-	if got := tables(t, url); len(got) != 4 {
-		t.Fatalf("tables %v, want users, sessions, audit_events, schema_migrations", got)
+	if got := tables(t, url); len(got) != 5 {
+		t.Fatalf("tables %v, want users, sessions, audit_events, login_attempts, schema_migrations", got)
 	}
 }
 

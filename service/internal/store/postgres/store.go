@@ -8,6 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,7 +47,7 @@ func (s *Store) InTx(ctx context.Context, fn func(accounts.Store) error) error {
 	}
 	tx, err := s.q.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return mapError(fmt.Errorf("postgres: begin: %w", err))
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	if err := fn(&Store{q: tx, inTx: true}); err != nil {
@@ -91,7 +95,41 @@ func mapError(err error) error {
 			return &accounts.ValidationError{Fields: map[string]string{checkField(pgErr.ConstraintName): "is not valid"}}
 		}
 	}
+	if unavailable(err) {
+		return fmt.Errorf("postgres: %w: %w", accounts.ErrUnavailable, err)
+	}
 	return fmt.Errorf("postgres: %w", err)
+}
+
+// unavailable tells a database that cannot answer now (down, restarting,
+// unreachable, out of connections) from a query that failed: the first is
+// worth retrying shortly, the second is a bug or bad input.
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false // the client went away; the database may be fine
+	}
+	var (
+		connErr *pgconn.ConnectError
+		pgErr   *pgconn.PgError
+		netErr  net.Error
+	)
+	switch {
+	case errors.As(err, &connErr):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 57P01-03: shutting down or not yet
+		// accepting connections; 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300"
+	case pgconn.Timeout(err), errors.As(err, &netErr):
+		return true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	// A query that never reached the server (for one, on a connection the
+	// server had closed) can be retried safely: it failed for availability.
+	return pgconn.SafeToRetry(err)
 }
 
 func checkField(constraint string) string {
@@ -145,11 +183,11 @@ func (s *Store) UserByID(ctx context.Context, id int64) (accounts.User, error) {
 	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
-const credentialColumns = userColumns + `, password_hash, failed_logins, locked_until`
+const credentialColumns = userColumns + `, password_hash`
 
 func scanCredential(row pgx.Row) (accounts.Credential, error) {
 	var c accounts.Credential
-	u, err := scanUser(row, &c.PasswordHash, &c.FailedLogins, &c.LockedUntil)
+	u, err := scanUser(row, &c.PasswordHash)
 	c.User = u
 	return c, err
 }
@@ -242,24 +280,57 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// RecordLoginFailure implements accounts.Store.
-func (s *Store) RecordLoginFailure(ctx context.Context, id int64, now time.Time, lockFor func(int) time.Duration) error {
-	var failures int
-	if err := s.q.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins`, id).Scan(&failures); err != nil {
-		return mapError(err)
-	}
-	if d := lockFor(failures); d > 0 {
-		if _, err := s.q.Exec(ctx, `UPDATE users SET locked_until = $2 WHERE id = $1`, id, now.Add(d)); err != nil {
+// ReserveAttempt implements accounts.Store. The row lock the upsert takes is
+// held to the end of the transaction, so setting the lock-out is atomic with
+// the count: of N concurrent attempts exactly Threshold are let through.
+func (s *Store) ReserveAttempt(ctx context.Context, userID int64, source string, now time.Time, l accounts.AttemptLimit) (time.Duration, error) {
+	var retry time.Duration
+	err := s.InTx(ctx, func(st accounts.Store) error {
+		q := st.(*Store).q
+		var failures int
+		err := q.QueryRow(ctx, `
+			INSERT INTO login_attempts AS a (user_id, source, failures, updated_at)
+			VALUES ($1, $2, 1, $3)
+			ON CONFLICT (user_id, source) DO UPDATE SET
+				failures = CASE WHEN a.updated_at < $4 THEN 1 ELSE a.failures + 1 END,
+				locked_until = NULL,
+				updated_at = $3
+			WHERE a.locked_until IS NULL OR a.locked_until <= $3
+			RETURNING failures`, userID, source, now, now.Add(-l.Window)).Scan(&failures)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Locked: the conflicting row failed the WHERE, and nothing was counted.
+			var until time.Time
+			if err := q.QueryRow(ctx, `SELECT locked_until FROM login_attempts WHERE user_id = $1 AND source = $2`,
+				userID, source).Scan(&until); err != nil {
+				return mapError(err)
+			}
+			retry = max(until.Sub(now), time.Second)
+			return nil
+		}
+		if err != nil {
 			return mapError(err)
 		}
-	}
-	return nil
+		if failures < l.Threshold {
+			return nil
+		}
+		lock := min(l.Base<<min(failures-l.Threshold, 16), l.Cap)
+		_, err = q.Exec(ctx, `UPDATE login_attempts SET locked_until = $3 WHERE user_id = $1 AND source = $2`,
+			userID, source, now.Add(lock))
+		return mapExecError(err)
+	})
+	return retry, err
+}
+
+// ClearAttempts implements accounts.Store.
+func (s *Store) ClearAttempts(ctx context.Context, userID int64, source string) error {
+	_, err := s.q.Exec(ctx, `DELETE FROM login_attempts WHERE user_id = $1 AND ($2 = '*' OR source = $2)`, userID, source)
+	return mapExecError(err)
 }
 
 // RecordLoginSuccess implements accounts.Store.
 func (s *Store) RecordLoginSuccess(ctx context.Context, id int64, now time.Time, newHash string) error {
 	_, err := s.q.Exec(ctx, `
-		UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = $2,
+		UPDATE users SET last_login_at = $2,
 			password_hash = coalesce(nullif($3, ''), password_hash)
 		WHERE id = $1`, id, now, newHash)
 	return mapExecError(err)
@@ -366,7 +437,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, beforeID int64, limit int) 
 	rows, err := s.q.Query(ctx, `
 		SELECT id, occurred_at, actor_id, actor_name, action, target_id, target_name, request_id, client_ip, details
 		FROM audit_events
-		WHERE $1 = 0 OR id < $1
+		WHERE $1::bigint = 0 OR id < $1::bigint
 		ORDER BY id DESC LIMIT $2`, beforeID, limit)
 	if err != nil {
 		return nil, mapError(err)

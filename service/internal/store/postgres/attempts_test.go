@@ -1,0 +1,123 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gopherops/gopherops/service/internal/accounts"
+)
+
+var testLimit = accounts.AttemptLimit{Threshold: 3, Base: time.Minute, Cap: 4 * time.Minute, Window: time.Hour}
+
+func TestReserveAttemptLocksAtTheThreshold(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t)
+	u, err := st.CreateUser(ctx, rec("guessed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	steps := []struct {
+		name      string
+		at        time.Duration // after t0
+		source    string
+		wantRetry time.Duration // 0: the attempt may be verified
+	}{
+		{"1st failure", 0, "192.0.2.1", 0},
+		{"2nd failure", time.Second, "192.0.2.1", 0},
+		{"3rd reaches the threshold: checked, then locked 1 min", 2 * time.Second, "192.0.2.1", 0},
+		{"locked: refused, not counted", 3 * time.Second, "192.0.2.1", time.Minute - time.Second},
+		{"another source is not locked", 4 * time.Second, "198.51.100.7", 0},
+		{"after the lock: one check, then locked 2 min", 2*time.Second + time.Minute, "192.0.2.1", 0},
+		{"doubled", 3*time.Second + time.Minute, "192.0.2.1", 2*time.Minute - time.Second},
+		{"after it: locked 4 min, the cap", 2*time.Second + 3*time.Minute, "192.0.2.1", 0},
+		{"capped", 3*time.Second + 3*time.Minute, "192.0.2.1", 4*time.Minute - time.Second},
+		{"next: still the cap", 2*time.Second + 7*time.Minute, "192.0.2.1", 0},
+		{"capped again", 3*time.Second + 7*time.Minute, "192.0.2.1", 4*time.Minute - time.Second},
+		{"an hour of quiet forgets the failures", 2 * time.Hour, "192.0.2.1", 0},
+		{"counting from one again", 2*time.Hour + time.Second, "192.0.2.1", 0},
+	}
+	for _, s := range steps {
+		retry, err := st.ReserveAttempt(ctx, u.ID, s.source, t0.Add(s.at), testLimit)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if retry != s.wantRetry {
+			t.Fatalf("%s: retry after %s, want %s", s.name, retry, s.wantRetry)
+		}
+	}
+}
+
+func TestClearAttempts(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t)
+	u, err := st.CreateUser(ctx, rec("forgiven"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	lock := func(source string) {
+		for range testLimit.Threshold {
+			if _, err := st.ReserveAttempt(ctx, u.ID, source, now, testLimit); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	locked := func(source string) bool {
+		retry, err := st.ReserveAttempt(ctx, u.ID, source, now, testLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return retry > 0
+	}
+	lock("a")
+	lock("b")
+	if err := st.ClearAttempts(ctx, u.ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if locked("a") || !locked("b") {
+		t.Fatal("clearing one source must clear that source only")
+	}
+	if err := st.ClearAttempts(ctx, u.ID, accounts.AllSources); err != nil {
+		t.Fatal(err)
+	}
+	if locked("b") {
+		t.Fatal("clearing all sources must clear every one")
+	}
+}
+
+// TestReserveAttemptIsExactUnderConcurrency: however many attempts arrive at
+// once, exactly Threshold of them are admitted before the lock.
+func TestReserveAttemptIsExactUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t)
+	u, err := st.CreateUser(ctx, rec("burst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const attempts = 30
+	var admitted atomic.Int32
+	var wg sync.WaitGroup
+	now := time.Now()
+	for range attempts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			retry, err := st.ReserveAttempt(ctx, u.ID, "203.0.113.9", now, testLimit)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if retry == 0 {
+				admitted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := admitted.Load(); got != int32(testLimit.Threshold) {
+		t.Fatalf("%d of %d concurrent attempts admitted, want exactly %d", got, attempts, testLimit.Threshold)
+	}
+}
