@@ -185,15 +185,17 @@ func (a *Args) defaults() error {
 		errs = append(errs, errors.New("an image is required"))
 	}
 	if a.InClusterDatabase != nil {
-		a.InClusterDatabase.defaults()
+		// A copy: filling in defaults must not change the caller's value.
+		db := *a.InClusterDatabase
+		db.defaults()
+		a.InClusterDatabase = &db
 		if a.InClusterDatabase.Image == "" || a.InClusterDatabase.StorageSize == "" {
 			errs = append(errs, errors.New("an in-cluster database needs an image and a storage size"))
 		}
 		if a.DatabaseURL != nil || a.DatabaseSecretArn != nil {
 			errs = append(errs, errors.New("an in-cluster database excludes DatabaseURL and DatabaseSecretArn"))
 		}
-		a.DatabaseURL = pulumi.Sprintf("postgres://%s@%s-postgres.%s.svc:%d/%s?sslmode=disable",
-			a.InClusterDatabase.User, a.Name, a.Namespace, PostgresPort, a.InClusterDatabase.Database)
+		a.DatabaseURL = pulumi.String(inClusterURL(a.InClusterDatabase, a.Name, a.Namespace))
 	}
 	if a.BlobVolume != nil {
 		if a.BlobVolume.Size == "" {

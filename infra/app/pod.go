@@ -140,15 +140,7 @@ func (b *builder) env() corev1.EnvVarArray {
 	plain := func(name, value string) corev1.EnvVarArgs {
 		return corev1.EnvVarArgs{Name: pulumi.String(name), Value: pulumi.String(value)}
 	}
-	fromSecret := func(name string) corev1.EnvVarArgs {
-		return corev1.EnvVarArgs{
-			Name: pulumi.String(name),
-			ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-				Name: b.app.Secret.Metadata.Name().Elem(),
-				Key:  pulumi.String(name),
-			}},
-		}
-	}
+	workloadSecret := b.app.Secret.Metadata.Name().Elem()
 	// Validated in defaults().
 	memLimit, _ := quantity.GoMemLimit(b.args.Resources.MemoryLimit)
 	env := corev1.EnvVarArray{
@@ -160,8 +152,8 @@ func (b *builder) env() corev1.EnvVarArray {
 		plain("SHUTDOWN_TIMEOUT", b.args.ShutdownTimeout.String()),
 		plain("MIGRATE_ON_START", "false"),
 		corev1.EnvVarArgs{Name: pulumi.String("BLOB_STORE"), Value: b.args.BlobStore},
-		fromSecret("DATABASE_URL"),
-		fromSecret("SESSION_KEY"),
+		secretEnv("DATABASE_URL", workloadSecret, "DATABASE_URL"),
+		secretEnv("SESSION_KEY", workloadSecret, "SESSION_KEY"),
 		corev1.EnvVarArgs{
 			Name: pulumi.String("GOMAXPROCS"),
 			ValueFrom: &corev1.EnvVarSourceArgs{ResourceFieldRef: &corev1.ResourceFieldSelectorArgs{
@@ -175,9 +167,7 @@ func (b *builder) env() corev1.EnvVarArray {
 	if pg := b.app.Postgres; pg != nil {
 		// libpq semantics: pgx takes the password from PGPASSWORD when the
 		// URL has none, so the generated password never leaves its Secret.
-		env = append(env, corev1.EnvVarArgs{Name: pulumi.String("PGPASSWORD"), ValueFrom: &corev1.EnvVarSourceArgs{
-			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pg.Secret.Metadata.Name().Elem(), Key: pulumi.String(PostgresPasswordKey)},
-		}})
+		env = append(env, secretEnv("PGPASSWORD", pg.Secret.Metadata.Name().Elem(), PostgresPasswordKey))
 	}
 	if b.args.DatabaseSecretArn != nil {
 		env = append(env, corev1.EnvVarArgs{Name: pulumi.String("DATABASE_SECRET_ARN"), Value: b.args.DatabaseSecretArn})

@@ -77,8 +77,23 @@ func (d *InClusterDatabase) defaults() {
 	}
 }
 
-// postgresName is the name of every database object.
-func (b *builder) postgresName() string { return b.args.Name + "-postgres" }
+// postgresName is the name of every database object of the workload name;
+// it is also the Service's, so the app's DATABASE_URL is built from it.
+func postgresName(workload string) string { return workload + "-postgres" }
+
+// inClusterURL is the app's DATABASE_URL for the in-cluster database: no
+// credentials, the password comes from PGPASSWORD.
+func inClusterURL(db *InClusterDatabase, workload, namespace string) string {
+	return fmt.Sprintf("postgres://%s@%s.%s.svc:%d/%s?sslmode=disable",
+		db.User, postgresName(workload), namespace, PostgresPort, db.Database)
+}
+
+// secretEnv is an environment variable read from a key of a Secret.
+func secretEnv(name string, secret pulumi.StringInput, key string) corev1.EnvVarArgs {
+	return corev1.EnvVarArgs{Name: pulumi.String(name), ValueFrom: &corev1.EnvVarSourceArgs{
+		SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: secret, Key: pulumi.String(key)},
+	}}
+}
 
 // postgresLabels select the database pods; the name differs from the app's so
 // no policy or selector of the app ever matches the database.
@@ -107,7 +122,7 @@ func (b *builder) postgres() error {
 	if db == nil {
 		return nil
 	}
-	name := b.postgresName()
+	name := postgresName(b.args.Name)
 	logical := b.name + "-postgres"
 	labels := b.postgresLabels()
 	for k, v := range b.labels("database") {
@@ -164,11 +179,7 @@ func (b *builder) postgres() error {
 	}
 	pg.Host = pulumi.Sprintf("%s.%s.svc", name, b.app.NamespaceName)
 
-	fromSecret := func(env, key string) corev1.EnvVarArgs {
-		return corev1.EnvVarArgs{Name: pulumi.String(env), ValueFrom: &corev1.EnvVarSourceArgs{
-			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pg.Secret.Metadata.Name().Elem(), Key: pulumi.String(key)},
-		}}
-	}
+	secretName := pg.Secret.Metadata.Name().Elem()
 	ready := &corev1.ProbeArgs{
 		Exec: &corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{
 			"pg_isready", "--host=127.0.0.1", "--username=" + db.User, "--dbname=" + db.Database,
@@ -228,9 +239,9 @@ func (b *builder) postgres() error {
 							Name: pulumi.String("postgres"), ContainerPort: pulumi.Int(PostgresPort), Protocol: pulumi.String("TCP"),
 						}},
 						Env: corev1.EnvVarArray{
-							fromSecret("POSTGRES_USER", "username"),
-							fromSecret("POSTGRES_DB", "database"),
-							fromSecret("POSTGRES_PASSWORD", PostgresPasswordKey),
+							secretEnv("POSTGRES_USER", secretName, "username"),
+							secretEnv("POSTGRES_DB", secretName, "database"),
+							secretEnv("POSTGRES_PASSWORD", secretName, PostgresPasswordKey),
 							corev1.EnvVarArgs{Name: pulumi.String("PGDATA"), Value: pulumi.String(postgresDataMount + "/pgdata")},
 						},
 						Resources: &corev1.ResourceRequirementsArgs{

@@ -57,9 +57,10 @@ func runStack(t *testing.T, stack string, overrides map[string]string) (*run, er
 	return runStackWithSecretKeys(t, stack, overrides, defaultSecretKeys)
 }
 
-// runStackWithSecretKeys runs the program with the given keys marked secret,
-// as the engine marks values set with --secret.
-func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]string, secretKeys []string) (*run, error) {
+// setStackConfig hands the program the committed Pulumi.<stack>.yaml (repo
+// root), the secrets an operator would set and the overrides ("<delete>"
+// removes a key), the way the engine does, with secretKeys marked secret.
+func setStackConfig(t *testing.T, stack string, overrides map[string]string, secretKeys []string) {
 	t.Helper()
 	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
 	if err != nil {
@@ -82,20 +83,23 @@ func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]str
 	keys, _ := json.Marshal(secretKeys)
 	t.Setenv(pulumi.EnvConfig, string(conf))
 	t.Setenv(pulumi.EnvConfigSecretKeys, string(keys))
+}
+
+// runStackWithSecretKeys runs the program with the given keys marked secret,
+// as the engine marks values set with --secret.
+func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]string, secretKeys []string) (*run, error) {
+	t.Helper()
+	setStackConfig(t, stack, overrides, secretKeys)
 
 	r := &run{stack: stack, mon: mocks.New(), outputs: map[string]string{}, secret: map[string]bool{}}
 	r.mon.Delay["kubernetes:batch/v1:Job"] = jobDelay
-	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		cfg, err := config.Load(ctx)
 		if err != nil {
 			return err
 		}
 		r.cfg = cfg
-		deploy := platform.Deploy
-		if cfg.IsLocal() {
-			deploy = platform.DeployLocal
-		}
-		p, err := deploy(ctx, cfg, platform.WithObservability(sharedObservability(t)))
+		p, err := platform.Run(ctx, cfg, platform.WithObservability(sharedObservability(t)))
 		if err != nil {
 			return err
 		}

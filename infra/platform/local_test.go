@@ -1,13 +1,10 @@
 package platform_test
 
 import (
-	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gopherops/gopherops/infra/app"
-	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 	"github.com/gopherops/gopherops/infra/platform"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -85,17 +82,7 @@ func TestProgramDispatchesOnEnvironment(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.stack, func(t *testing.T) {
-			sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+tc.stack+".yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			values := map[string]string{"gopherops:sessionKey": testSessionKey}
-			for k, v := range sf.Values {
-				values[k] = v
-			}
-			conf, _ := json.Marshal(values)
-			t.Setenv(pulumi.EnvConfig, string(conf))
-			t.Setenv(pulumi.EnvConfigSecretKeys, `["gopherops:sessionKey"]`)
+			setStackConfig(t, tc.stack, nil, defaultSecretKeys)
 			mon := mocks.New()
 			if err := pulumi.RunErr(platform.Program(), pulumi.WithMocks("gopherops", tc.stack, mon)); err != nil {
 				t.Fatalf("Program: %v", err)

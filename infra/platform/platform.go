@@ -210,13 +210,18 @@ func Program(opts ...Option) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		if cfg.IsLocal() {
-			_, err = DeployLocal(ctx, cfg, opts...)
-		} else {
-			_, err = Deploy(ctx, cfg, opts...)
-		}
+		_, err = Run(ctx, cfg, opts...)
 		return err
 	}
+}
+
+// Run deploys cfg's environment: DeployLocal for a local stack, Deploy
+// (AWS) otherwise.
+func Run(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform, error) {
+	if cfg.IsLocal() {
+		return DeployLocal(ctx, cfg, opts...)
+	}
+	return Deploy(ctx, cfg, opts...)
 }
 
 // appResources are the service container's requests and limits.
