@@ -220,6 +220,7 @@ const overflowCheck = `(() => {
   for (const el of document.querySelectorAll("body *")) {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.height === 0) continue;
+    if (el.checkVisibility && !el.checkVisibility()) continue; // e.g. inside a closed <details>
     const cs = getComputedStyle(el);
     if (cs.visibility === "hidden" || cs.position === "fixed" && el.tagName === "DIALOG" && !el.open) continue;
     if ((r.right > w + 0.5 || r.left < -0.5) && !scrolls(el)) {

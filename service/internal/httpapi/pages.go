@@ -55,6 +55,7 @@ func newPages() (*pages, error) {
 type pageData struct {
 	Title     string
 	Nav       string // which navigation entry is the current page
+	Here      string // this page's path and query, where its forms come back to
 	Actor     *accounts.User
 	CSRF      string
 	Notice    string
@@ -165,6 +166,7 @@ func (s *server) pageData(c *gin.Context, title, errMsg string, data any) pageDa
 		pd.Actor = &u
 	}
 	pd.Nav = navFor(c.Request.URL.Path, pd.Actor)
+	pd.Here = c.Request.URL.RequestURI()
 	return pd
 }
 

@@ -182,6 +182,28 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 	}
 }
 
+func TestFormsReturnOnlyToLocalPages(t *testing.T) {
+	e := newEnv(t)
+	victim, _ := e.createUser("victim", accounts.RoleUser)
+	admin := e.browserLogin("root", rootPassword)
+	path := fmt.Sprintf("/users/%d/reset-password", victim.ID)
+	for back, want := range map[string]string{
+		"/users?q=vic&sort=email&msg=created": "/users?q=vic&sort=email",
+		fmt.Sprintf("/users/%d", victim.ID):   fmt.Sprintf("/users/%d", victim.ID),
+		"user":                                fmt.Sprintf("/users/%d", victim.ID),
+		"//evil.example/users":                "/users",
+		"https://evil.example/users?q=x":      "/users",
+		"/users/1/../../logout":               "/users",
+		"/dashboard":                          "/users",
+		"":                                    "/users",
+	} {
+		admin.page("/users")
+		if r := admin.form(path, url.Values{"back": {back}}); r.header.Get("Location") != want {
+			t.Errorf("back %q: redirected to %q, want %q", back, r.header.Get("Location"), want)
+		}
+	}
+}
+
 func TestUsersListSearchSortAndPages(t *testing.T) {
 	e := newEnv(t)
 	for i := range 24 {

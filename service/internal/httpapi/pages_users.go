@@ -175,13 +175,32 @@ func (s *server) usersCreate(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/users?msg=created")
 }
 
-// userBack is where a form about user id returns: that user's page when it
-// was sent from there, else the list.
+// userBack is where a form about user id returns: the page it was sent
+// from (that user's page, or the list with its search, order and page), and
+// the list when the form does not say. Only these local paths are accepted,
+// so the field cannot redirect anywhere else.
 func userBack(c *gin.Context, id int64) string {
-	if c.PostForm("back") == "user" {
-		return "/users/" + strconv.FormatInt(id, 10)
+	self := "/users/" + strconv.FormatInt(id, 10)
+	back := c.PostForm("back")
+	if back == "user" || back == self {
+		return self
 	}
-	return "/users"
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != "/users" {
+		return "/users"
+	}
+	q := u.Query()
+	q.Del("msg")
+	kept := url.Values{}
+	for _, k := range []string{"q", "sort", "dir", "cursor"} {
+		if v := q.Get(k); v != "" && pageStorable(v) {
+			kept.Set(k, v)
+		}
+	}
+	if len(kept) == 0 {
+		return "/users"
+	}
+	return "/users?" + kept.Encode()
 }
 
 func (s *server) userDelete(c *gin.Context) {

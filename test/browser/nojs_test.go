@@ -1,0 +1,76 @@
+package browser
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// noScript turns JavaScript off in the tab, as a user who blocks it has.
+func noScript() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	})
+}
+
+// TestWithoutJavaScript: every form still works with scripts off. The
+// confirmations are <details> blocks in the page, the temporary password is
+// shown (without its copy button), and nothing overflows the phone.
+func TestWithoutJavaScript(t *testing.T) {
+	browser := newBrowser(t) // skips without a browser
+	dep := start(t)
+	sh := newShots(t)
+	for _, vp := range []viewport{desktop, phone} {
+		t.Run(vp.name, func(t *testing.T) {
+			tb := newTab(t, browser, dep.base, vp, sh)
+			shot := "nojs-"
+			tb.do("scripts off", noScript())
+			tb.do("sign in",
+				chromedp.Navigate(dep.base+"/login"),
+				chromedp.SendKeys(chromedp.CSS("#login-login"), dep.admin.Login),
+				chromedp.SendKeys(chromedp.CSS("#login-password"), dep.admin.Password),
+				chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+				chromedp.WaitVisible(chromedp.CSS(`a[href="/dashboard"]`)),
+			)
+			require.False(t, eval[bool](tb, "no script ran", `typeof document.querySelector("dialog") === "object" && document.querySelector("dialog") !== null`))
+
+			// Create through the <details> form.
+			name := demoUsers[len(demoUsers)-1].name
+			tb.do("users", chromedp.Navigate(dep.base+"/users"), chromedp.WaitVisible(chromedp.CSS("table.users")))
+			tb.do("open create", chromedp.Click(chromedp.CSS(".page-head details > summary")), chromedp.WaitVisible(chromedp.CSS("#create-username")))
+			tb.check(shot + "create")
+
+			// Reset the last demo user: the generated password is shown, the copy button is not.
+			tb.do("find", chromedp.Navigate(dep.base+"/users?q="+name), chromedp.WaitVisible(chromedp.CSS("td.actions")))
+			tb.do("open reset", chromedp.Click(chromedp.CSS("td.actions details:first-of-type > summary")), chromedp.WaitVisible(chromedp.CSS("td.actions details[open] button[type=submit]")))
+			tb.check(shot + "reset-open")
+			tb.do("reset", chromedp.Click(chromedp.CSS("td.actions details[open] button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#temp-password")))
+			require.False(t, eval[bool](tb, "copy button", `!document.querySelector("button[data-copy]").hidden`), "the copy button needs a script")
+			tb.check(shot + "reset-done")
+
+			// Delete, confirmed in the page.
+			tb.do("open delete", chromedp.Click(chromedp.CSS("td.actions details:last-of-type > summary")), chromedp.WaitVisible(chromedp.CSS("td.actions details[open] button.danger[type=submit]")))
+			require.Contains(t, tb.text("td.actions details[open] .dialog-title"), "Delete "+name+"?")
+			tb.check(shot + "delete-open")
+			if vp == desktop {
+				// Keep the user for the phone: cancel by closing the block.
+				tb.do("close", chromedp.Click(chromedp.CSS("td.actions details[open] > summary")))
+				return
+			}
+			tb.do("delete", chromedp.Click(chromedp.CSS("td.actions details[open] button.danger[type=submit]")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+			require.Equal(t, "User deleted.", tb.text("p.flash"))
+			require.True(t, strings.HasSuffix(eval[string](tb, "url", `location.pathname + location.search`), "msg=deleted"))
+
+			// The dashboard says how to update it by hand.
+			tb.do("dashboard", chromedp.Navigate(dep.base+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#dashboard")))
+			require.Contains(t, tb.text("[data-refresh-note]"), "reload")
+			tb.check(shot + "dashboard")
+		})
+	}
+}
