@@ -94,6 +94,19 @@ func isExecutable(path string) bool {
 // Start initialises the cluster in opts.Dir when needed and starts the server,
 // returning once it accepts connections.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	s, err := prepared(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startOnFreePort(ctx, opts.Port != 0); err != nil {
+		s.cleanupTemp()
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepared returns a server with its cluster and port decided, not started.
+func prepared(opts Options) (*Server, error) {
 	binDir := opts.BinDir
 	if binDir == "" {
 		var err error
@@ -118,11 +131,43 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.cleanupTemp()
 		return nil, err
 	}
-	if err := s.Start(ctx); err != nil {
-		s.cleanupTemp()
-		return nil, err
-	}
 	return s, nil
+}
+
+// startOnFreePort starts the server. A free port is only free until someone
+// binds it: another process (a parallel test binary) may take it between our
+// check and the server's bind, so a port we chose ourselves (not fixed) is
+// chosen again, a few times.
+func (s *Server) startOnFreePort(ctx context.Context, fixed bool) error {
+	for attempt := 1; ; attempt++ {
+		err := s.Start(ctx)
+		if err == nil || !errors.Is(err, errPortInUse) || fixed || attempt == portAttempts {
+			return err
+		}
+		if err := s.choosePort(); err != nil {
+			return err
+		}
+	}
+}
+
+// portAttempts bounds how often New picks another port when the one it
+// chose was taken before the server bound it.
+const portAttempts = 5
+
+// errPortInUse reports a server that could not bind its port.
+var errPortInUse = errors.New("pglocal: port already in use")
+
+// choosePort picks a free port and remembers it in Dir.
+func (s *Server) choosePort() error {
+	p, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.port = p
+	if err := os.WriteFile(filepath.Join(s.dir, "port"), []byte(strconv.Itoa(s.port)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("pglocal: write port: %w", err)
+	}
+	return nil
 }
 
 func (s *Server) cleanupTemp() {
@@ -274,14 +319,22 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		conn, err := pgx.Connect(ctx, s.URL("postgres"))
+		// Each try is short: whatever holds the port if it is not our
+		// server (it exited: see below) may accept and never answer.
+		tctx, tcancel := context.WithTimeout(ctx, time.Second)
+		conn, err := pgx.Connect(tctx, s.URL("postgres"))
+		tcancel()
 		if err == nil {
 			_ = conn.Close(ctx)
 			return nil
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("pglocal: postgres exited during start-up (%w); log %s:\n%s", s.exitErr, s.LogPath(), s.logTail())
+			tail := s.logTail()
+			if strings.Contains(tail, "Address already in use") {
+				return fmt.Errorf("%w: %d (log %s)", errPortInUse, s.port, s.LogPath())
+			}
+			return fmt.Errorf("pglocal: postgres exited during start-up (%w); log %s:\n%s", s.exitErr, s.LogPath(), tail)
 		case <-ctx.Done():
 			return fmt.Errorf("pglocal: postgres not ready: %w; log:\n%s", err, s.logTail())
 		case <-time.After(50 * time.Millisecond):
