@@ -106,6 +106,20 @@ type Args struct {
 	ServiceType string
 	// ServiceAnnotations configure the load balancer.
 	ServiceAnnotations pulumi.StringMapInput
+	// LoadBalancerClass hands a LoadBalancer Service to a controller (the AWS
+	// Load Balancer Controller's service.k8s.aws/nlb): its IP targets reach
+	// the pods directly, so no NodePorts are allocated. Without a class, a
+	// NodePort or LoadBalancer Service keeps traffic on the receiving node
+	// (externalTrafficPolicy Local), which preserves the client address.
+	LoadBalancerClass string
+	// ServiceDependsOn are what the Service waits for (the load balancer
+	// controller), and what is deleted only after it on destroy.
+	ServiceDependsOn []pulumi.Resource
+	// TrustedProxies become TRUSTED_PROXIES: the addresses whose
+	// X-Forwarded-For the service believes. Empty when the client address
+	// arrives as the TCP peer, as it does with IP targets and with
+	// externalTrafficPolicy Local.
+	TrustedProxies []string
 	// HTTPS adds port 443 to the Service (TLS terminated by the load balancer).
 	HTTPS bool
 
@@ -175,6 +189,9 @@ func (a *Args) defaults() error {
 		a.TargetCPUUtilization = 70
 	}
 	var errs []error
+	if a.LoadBalancerClass != "" && a.ServiceType != "LoadBalancer" {
+		errs = append(errs, fmt.Errorf("a load balancer class needs ServiceType LoadBalancer, not %s", a.ServiceType))
+	}
 	if a.Provider == nil {
 		errs = append(errs, errors.New("a Kubernetes provider is required"))
 	}
@@ -450,14 +467,22 @@ func (b *builder) services() error {
 			Name: pulumi.String("https"), Port: pulumi.Int(443), TargetPort: pulumi.String("http"), Protocol: pulumi.String("TCP"),
 		})
 	}
+	spec := &corev1.ServiceSpecArgs{
+		Type:     pulumi.String(b.args.ServiceType),
+		Selector: pulumi.ToStringMap(b.app.SelectorLabels),
+		Ports:    ports,
+	}
+	switch {
+	case b.args.LoadBalancerClass != "":
+		spec.LoadBalancerClass = pulumi.String(b.args.LoadBalancerClass)
+		spec.AllocateLoadBalancerNodePorts = pulumi.Bool(false)
+	case b.args.ServiceType == "NodePort" || b.args.ServiceType == "LoadBalancer":
+		spec.ExternalTrafficPolicy = pulumi.String("Local")
+	}
 	svc, err := corev1.NewService(b.ctx, b.name, &corev1.ServiceArgs{
 		Metadata: b.meta(b.args.Name, "server", b.args.ServiceAnnotations),
-		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String(b.args.ServiceType),
-			Selector: pulumi.ToStringMap(b.app.SelectorLabels),
-			Ports:    ports,
-		},
-	}, b.opts...)
+		Spec:     spec,
+	}, b.with(pulumi.DependsOn(b.args.ServiceDependsOn))...)
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
 	}

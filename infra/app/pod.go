@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gopherops/gopherops/infra/quantity"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -151,6 +152,7 @@ func (b *builder) env() corev1.EnvVarArray {
 		plain("LOG_LEVEL", b.args.LogLevel),
 		plain("SHUTDOWN_TIMEOUT", b.args.ShutdownTimeout.String()),
 		plain("MIGRATE_ON_START", "false"),
+		plain("TRUSTED_PROXIES", strings.Join(b.args.TrustedProxies, ",")),
 		corev1.EnvVarArgs{Name: pulumi.String("BLOB_STORE"), Value: b.args.BlobStore},
 		secretEnv("DATABASE_URL", workloadSecret, "DATABASE_URL"),
 		secretEnv("SESSION_KEY", workloadSecret, "SESSION_KEY"),

@@ -1,9 +1,12 @@
 // Package cluster provisions the EKS cluster GopherOps runs on: a control plane
-// with KMS-encrypted secrets, full control-plane logging and an API endpoint
-// limited to configured CIDRs; a managed node group in the private subnets
-// with IMDSv2 and encrypted disks; the OIDC provider IRSA needs; the VPC CNI
-// with NetworkPolicy enforcement; and an explicit Kubernetes provider built
-// from the cluster's outputs.
+// with KMS-encrypted secrets, full control-plane logging into a log group
+// with a retention, standard support only, and an API endpoint that is
+// private or limited to configured CIDRs; access entries for exactly the
+// principals the stack names; a managed node group in the private subnets
+// with IMDSv2 and encrypted disks; the OIDC provider IRSA needs; every EKS
+// add-on explicit and pinned (VPC CNI with NetworkPolicy enforcement,
+// kube-proxy, CoreDNS, metrics-server); and an explicit Kubernetes provider
+// built from the cluster's outputs.
 package cluster
 
 import (
@@ -11,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -36,8 +40,17 @@ type Args struct {
 	PrivateSubnetIDs pulumi.StringArrayInput
 	// NodeSecurityGroupID is attached to every node next to the cluster security group.
 	NodeSecurityGroupID pulumi.StringInput
-	// EndpointPublicCidrs may reach the public Kubernetes API endpoint.
+	// EndpointPublicCidrs may reach the public Kubernetes API endpoint; none
+	// makes the endpoint private.
 	EndpointPublicCidrs []string
+	// Access lists who gets an access entry, and with which policy.
+	Access []AccessGrant
+	// AddonVersions pins each add-on of RequiredAddons by name.
+	AddonVersions map[string]string
+	// LogRetentionDays keeps the control-plane logs in CloudWatch.
+	LogRetentionDays int
+	// Protect sets Pulumi's protect on the cluster and its secrets key (prod).
+	Protect bool
 
 	NodeInstanceTypes []string
 	NodeAmiType       string
@@ -48,7 +61,6 @@ type Args struct {
 
 	// KMSDeletionWindowDays is the waiting period before the secrets key is deleted.
 	KMSDeletionWindowDays int
-	Tags                  map[string]string
 }
 
 // Cluster is the EKS cluster with its nodes, OIDC provider and Kubernetes provider.
@@ -56,17 +68,25 @@ type Cluster struct {
 	pulumi.ResourceState
 
 	SecretsKey   *kms.Key
+	LogGroup     *cloudwatch.LogGroup
 	Role         *iam.Role
 	Cluster      *eks.Cluster
 	OIDCProvider *iam.OpenIdConnectProvider
 	NodeRole     *iam.Role
 	LaunchTmpl   *ec2.LaunchTemplate
 	NodeGroup    *eks.NodeGroup
-	VpcCni       *eks.Addon
-	Provider     *kubernetes.Provider
+	// Addons are the EKS add-ons by name.
+	Addons map[string]*eks.Addon
+	// AccessEntries and AccessPolicies are by principal ARN.
+	AccessEntries  map[string]*eks.AccessEntry
+	AccessPolicies map[string]*eks.AccessPolicyAssociation
+	Provider       *kubernetes.Provider
 
 	// Name is the cluster name once the cluster exists.
 	Name pulumi.StringOutput
+	// SecurityGroupID is the cluster security group EKS creates: control
+	// plane, nodes and (IP-target) load balancer traffic.
+	SecurityGroupID pulumi.StringOutput
 	// OIDCProviderArn and OIDCIssuer (without https://) are what IRSA trust policies need.
 	OIDCProviderArn pulumi.StringOutput
 	OIDCIssuer      pulumi.StringOutput
@@ -81,10 +101,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("cluster: register component: %w", err)
 	}
 	parent := pulumi.Parent(c)
-	tags := pulumi.StringMap{}
-	for k, v := range args.Tags {
-		tags[k] = pulumi.String(v)
-	}
+	protect := pulumi.Protect(args.Protect)
 	policyArn := func(p string) pulumi.String {
 		return pulumi.String("arn:" + args.Partition + ":iam::aws:policy/" + p)
 	}
@@ -94,15 +111,23 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Description:          pulumi.String("Envelope encryption of Kubernetes secrets in EKS cluster " + args.Name),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(args.KMSDeletionWindowDays),
-		Tags:                 tags,
-	}, parent)
+	}, parent, protect)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: kms key: %w", err)
 	}
 
+	// EKS writes to this group by name; made first, it has a retention
+	// instead of the "never expire" group EKS would create.
+	c.LogGroup, err = cloudwatch.NewLogGroup(ctx, name+"-control-plane", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(LogGroupName(args.Name)),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: log group: %w", err)
+	}
+
 	c.Role, err = iam.NewRole(ctx, name+"-control-plane", &iam.RoleArgs{
 		AssumeRolePolicy: pulumi.String(servicePrincipalTrust("eks.amazonaws.com")),
-		Tags:             tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: control plane role: %w", err)
@@ -115,10 +140,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("cluster: control plane policy: %w", err)
 	}
 
-	publicCidrs := pulumi.StringArray{}
-	for _, cidr := range args.EndpointPublicCidrs {
-		publicCidrs = append(publicCidrs, pulumi.String(cidr))
-	}
 	logTypes := pulumi.StringArray{}
 	for _, l := range LogTypes {
 		logTypes = append(logTypes, pulumi.String(l))
@@ -130,30 +151,38 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		VpcConfig: eks.ClusterVpcConfigArgs{
 			SubnetIds:             args.PrivateSubnetIDs,
 			EndpointPrivateAccess: pulumi.Bool(true),
-			EndpointPublicAccess:  pulumi.Bool(true),
-			PublicAccessCidrs:     publicCidrs,
+			EndpointPublicAccess:  pulumi.Bool(len(args.EndpointPublicCidrs) > 0),
+			PublicAccessCidrs:     pulumi.ToStringArray(args.EndpointPublicCidrs),
 		},
 		EncryptionConfig: eks.ClusterEncryptionConfigArgs{
 			Provider:  eks.ClusterEncryptionConfigProviderArgs{KeyArn: c.SecretsKey.Arn},
 			Resources: pulumi.StringArray{pulumi.String("secrets")},
 		},
 		EnabledClusterLogTypes: logTypes,
+		// Access is what the stack's access entries say, nothing more: the
+		// identity that happened to create the cluster gets no hidden admin.
 		AccessConfig: eks.ClusterAccessConfigArgs{
 			AuthenticationMode:                      pulumi.String("API"),
-			BootstrapClusterCreatorAdminPermissions: pulumi.Bool(true),
+			BootstrapClusterCreatorAdminPermissions: pulumi.Bool(false),
 		},
-		Tags: tags,
-	}, parent, pulumi.DependsOn([]pulumi.Resource{clusterPolicy}))
+		// The add-ons are explicit, pinned resources below, not whatever
+		// EKS installs unmanaged at creation.
+		BootstrapSelfManagedAddons: pulumi.Bool(false),
+		// A version past standard support fails the upgrade-less cluster
+		// loudly instead of moving it into paid extended support.
+		UpgradePolicy: eks.ClusterUpgradePolicyArgs{SupportType: pulumi.String(SupportType)},
+	}, parent, protect, pulumi.DependsOn([]pulumi.Resource{clusterPolicy, c.LogGroup}))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: eks cluster: %w", err)
 	}
 	c.Name = c.Cluster.Name
 	issuerURL := c.Cluster.Identities.Index(pulumi.Int(0)).Oidcs().Index(pulumi.Int(0)).Issuer().Elem()
 
+	c.SecurityGroupID = c.Cluster.VpcConfig.ClusterSecurityGroupId().Elem()
+
 	c.OIDCProvider, err = iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
 		Url:           issuerURL,
 		ClientIdLists: pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
-		Tags:          tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: oidc provider: %w", err)
@@ -166,21 +195,22 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return u
 	}).(pulumi.StringOutput)
 
-	if err := c.nodes(ctx, name, args, tags, policyArn, parent); err != nil {
+	access, err := c.accessEntries(ctx, name, args, parent)
+	if err != nil {
 		return nil, err
 	}
-
-	// The VPC CNI enforces NetworkPolicy only when asked to.
-	c.VpcCni, err = eks.NewAddon(ctx, name+"-vpc-cni", &eks.AddonArgs{
-		ClusterName:              c.Cluster.Name,
-		AddonName:                pulumi.String("vpc-cni"),
-		ConfigurationValues:      pulumi.String(`{"enableNetworkPolicy":"true"}`),
-		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
-		ResolveConflictsOnUpdate: pulumi.String("PRESERVE"),
-		Tags:                     tags,
-	}, parent)
+	// The network add-ons run on every node, so they exist before the first
+	// node joins; the others schedule pods and need nodes.
+	networking, err := c.addons(ctx, name, args, []string{"vpc-cni", "kube-proxy"}, nil, parent)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: vpc-cni addon: %w", err)
+		return nil, err
+	}
+	if err := c.nodes(ctx, name, args, policyArn, parent, networking); err != nil {
+		return nil, err
+	}
+	workloads, err := c.addons(ctx, name, args, []string{"coredns", "metrics-server"}, []pulumi.Resource{c.NodeGroup}, parent)
+	if err != nil {
+		return nil, err
 	}
 
 	c.Kubeconfig = pulumi.ToSecret(pulumi.All(c.Cluster.Name, c.Cluster.Endpoint, c.Cluster.CertificateAuthority.Data().Elem()).ApplyT(
@@ -188,11 +218,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return Kubeconfig(v[0].(string), v[1].(string), v[2].(string), args.Region)
 		})).(pulumi.StringOutput)
 
-	// Workloads wait for nodes and for the CNI's policy enforcement.
+	// Workloads wait for nodes, every add-on (the CNI's policy enforcement,
+	// DNS, metrics) and for the access entries that let `pulumi up` in.
+	deps := append(append(append([]pulumi.Resource{c.NodeGroup}, networking...), workloads...), access...)
 	c.Provider, err = kubernetes.NewProvider(ctx, name, &kubernetes.ProviderArgs{
 		Kubeconfig:            c.Kubeconfig,
 		EnableServerSideApply: pulumi.Bool(true),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{c.NodeGroup, c.VpcCni}))
+	}, parent, pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: kubernetes provider: %w", err)
 	}
@@ -207,14 +239,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return c, nil
 }
 
-// nodes creates the node role, the launch template and the managed node group.
-func (c *Cluster) nodes(ctx *pulumi.Context, name string, args Args, tags pulumi.StringMap,
-	policyArn func(string) pulumi.String, parent pulumi.ResourceOption,
+// nodes creates the node role, the launch template and the managed node
+// group, after the network add-ons its nodes need to become ready.
+func (c *Cluster) nodes(ctx *pulumi.Context, name string, args Args,
+	policyArn func(string) pulumi.String, parent pulumi.ResourceOption, after []pulumi.Resource,
 ) error {
 	var err error
 	c.NodeRole, err = iam.NewRole(ctx, name+"-nodes", &iam.RoleArgs{
 		AssumeRolePolicy: pulumi.String(servicePrincipalTrust("ec2.amazonaws.com")),
-		Tags:             tags,
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("cluster: node role: %w", err)
@@ -262,7 +294,6 @@ func (c *Cluster) nodes(ctx *pulumi.Context, name string, args Args, tags pulumi
 				Tags:         pulumi.StringMap{"Name": pulumi.String(args.Name + "-node")},
 			},
 		},
-		Tags: tags,
 	}, parent)
 	if err != nil {
 		return fmt.Errorf("cluster: launch template: %w", err)
@@ -292,8 +323,8 @@ func (c *Cluster) nodes(ctx *pulumi.Context, name string, args Args, tags pulumi
 			}).(pulumi.StringOutput),
 		},
 		Labels: pulumi.StringMap{"gopherops.io/pool": pulumi.String("default")},
-		Tags:   tags,
-	}, parent, pulumi.DependsOn(attachments))
+		// Cluster Autoscaler owns the desired size between min and max.
+	}, parent, pulumi.DependsOn(append(attachments, after...)), pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}))
 	if err != nil {
 		return fmt.Errorf("cluster: node group: %w", err)
 	}

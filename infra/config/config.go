@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,10 +71,12 @@ type Config struct {
 
 	Network    Network
 	Cluster    Cluster
+	Access     Access
 	Database   Database
 	Storage    Storage
 	App        App
 	Monitoring Monitoring
+	Runner     Runner
 	Local      Local
 }
 
@@ -96,6 +99,42 @@ type Cluster struct {
 	NodeDesiredSize          int
 	NodeMaxSize              int
 	KMSKeyDeletionWindowDays int
+	// LogRetentionDays keeps the control-plane and VPC flow logs in CloudWatch.
+	LogRetentionDays int
+	// AddonVersions pins every EKS add-on by name (vpc-cni, coredns,
+	// kube-proxy, metrics-server): an unpinned add-on changes under a running
+	// cluster when AWS moves its default.
+	AddonVersions map[string]string
+	// LoadBalancerControllerChart and ClusterAutoscalerChart pin the Helm
+	// charts of the two controllers the program installs.
+	LoadBalancerControllerChart string
+	ClusterAutoscalerChart      string
+}
+
+// Access names who may use the cluster's Kubernetes API, each through an EKS
+// access entry the program creates: nobody gets access by having created
+// the cluster.
+type Access struct {
+	// DeployRoleName is the bootstrap project's role `pulumi up` runs as in CI
+	// (cluster admin).
+	DeployRoleName string
+	// PreviewRoleName is the bootstrap project's read-only role for
+	// `pulumi preview` on pull requests (AmazonEKSAdminViewPolicy).
+	PreviewRoleName string
+	// OperatorArns are the IAM roles or users of the people who run the
+	// cluster (cluster admin).
+	OperatorArns []string
+}
+
+// Runner is the AWS CodeBuild-hosted GitHub Actions runner inside the VPC,
+// the route by which CI reaches a private Kubernetes API endpoint.
+type Runner struct {
+	Enabled bool
+	// GitHubRepository is owner/name of the repository whose workflows run on it.
+	GitHubRepository string
+	// ConnectionArn is the AWS CodeConnections connection to GitHub, made
+	// once in the console (its OAuth handshake cannot be automated).
+	ConnectionArn string
 }
 
 // Database sizes and protects the RDS PostgreSQL instance.
@@ -107,20 +146,32 @@ type Database struct {
 	MultiAz                bool
 	BackupRetentionDays    int
 	DeletionProtection     bool
+	// PerformanceInsights turns on RDS Performance Insights (required in prod).
+	PerformanceInsights bool
 }
 
 // Storage configures the avatar bucket.
 type Storage struct {
 	NoncurrentVersionDays int
 	ForceDestroy          bool
+	// AccessLogging writes S3 server access logs to a second bucket (required in prod).
+	AccessLogging bool
 }
 
 // App configures the GopherOps workload on the cluster.
 type App struct {
-	Namespace            string
-	ImageRepository      string
-	ImageTag             string
-	ImageDigest          string
+	Namespace string
+	// ImageRepository and ImageTag are what the local stack runs; the AWS
+	// stacks run the ECR mirror instead (ECRRepository).
+	ImageRepository string
+	ImageTag        string
+	// ImageDigest pins the image by digest. On AWS it overrides the release
+	// the stack's ECR tag points at (an emergency pin or a rollback).
+	ImageDigest string
+	// ECRRepository is the bootstrap project's ECR repository that CI mirrors
+	// each release into; the tag named after the stack records which image
+	// the stack runs, so every `pulumi up`, from CI or a laptop, deploys it.
+	ECRRepository        string
 	MinReplicas          int
 	MaxReplicas          int
 	TargetCPUUtilization int
@@ -167,7 +218,8 @@ func (c *Config) IsProd() bool { return c.Environment == EnvProd }
 // IsLocal reports whether the stack deploys onto an existing cluster without AWS.
 func (c *Config) IsLocal() bool { return c.Environment == EnvLocal }
 
-// ImageRef is the full image reference to deploy: the digest wins over the tag.
+// ImageRef is the full image reference the local stack deploys: the digest
+// wins over the tag.
 func (a App) ImageRef() string {
 	if a.ImageDigest != "" {
 		return a.ImageRepository + "@" + a.ImageDigest
@@ -216,6 +268,25 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 
 // secretKeys are the keys whose values must only ever be set with --secret.
 var secretKeys = []string{"sessionKey", "ghcrToken", "grafanaAdminPassword"}
+
+// defaultAddonVersions are the EKS add-on builds the program was written
+// against (Kubernetes 1.35); each stack file pins its own.
+var defaultAddonVersions = map[string]string{
+	"vpc-cni":        "v1.21.1-eksbuild.1",
+	"coredns":        "v1.13.1-eksbuild.1",
+	"kube-proxy":     "v1.35.0-eksbuild.2",
+	"metrics-server": "v0.8.0-eksbuild.3",
+}
+
+// RequiredAddons are the EKS add-ons every AWS cluster runs.
+func RequiredAddons() []string {
+	names := make([]string, 0, len(defaultAddonVersions))
+	for n := range defaultAddonVersions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
 
 func isSecretKey(full string) bool {
 	k, ok := strings.CutPrefix(full, Namespace+":")
@@ -291,6 +362,20 @@ func (r *reader) list(key string, def []string) []string {
 	return out
 }
 
+// stringMap reads a map of strings (a YAML mapping, handed over as JSON).
+func (r *reader) stringMap(key string, def map[string]string) map[string]string {
+	v, ok := r.raw(key)
+	if !ok {
+		return maps.Clone(def)
+	}
+	var out map[string]string
+	if err := json.Unmarshal([]byte(v), &out); err != nil {
+		r.fail(key, "is not a mapping of names to strings: %v", err)
+		return maps.Clone(def)
+	}
+	return out
+}
+
 func (r *reader) secret(key string) Secret {
 	v, _ := r.src(Namespace + ":" + key)
 	return NewSecret(v)
@@ -302,6 +387,16 @@ func Parse(src Source, project, stack string) (*Config, error) {
 	r := &reader{src: src}
 	region, _ := src("aws:region")
 	env := r.str("environment", stack)
+	// The local stack pulls a release from GHCR; the AWS stacks run the ECR
+	// mirror and name no other repository.
+	defaultRepo := ""
+	if env == EnvLocal {
+		defaultRepo = "ghcr.io/gopherops/gopherops"
+	}
+	defaultRetention := 30
+	if env == EnvProd {
+		defaultRetention = 365
+	}
 	cfg := &Config{
 		Project:      project,
 		Stack:        stack,
@@ -324,6 +419,23 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			NodeDesiredSize:          r.integer("nodeDesiredSize", 2),
 			NodeMaxSize:              r.integer("nodeMaxSize", 4),
 			KMSKeyDeletionWindowDays: r.integer("kmsKeyDeletionWindowDays", 30),
+			LogRetentionDays:         r.integer("logRetentionDays", defaultRetention),
+			AddonVersions:            r.stringMap("addonVersions", defaultAddonVersions),
+			// Chart 1.14.x is controller v2.14; chart 9.52.x is Cluster
+			// Autoscaler 1.34, whose scale-down follows the node group's
+			// minimum and scale-up its maximum.
+			LoadBalancerControllerChart: r.str("loadBalancerControllerChartVersion", "1.14.1"),
+			ClusterAutoscalerChart:      r.str("clusterAutoscalerChartVersion", "9.52.1"),
+		},
+		Access: Access{
+			DeployRoleName:  r.str("deployRoleName", "gopherops-deploy"),
+			PreviewRoleName: r.str("previewRoleName", "gopherops-preview"),
+			OperatorArns:    r.list("operatorArns", nil),
+		},
+		Runner: Runner{
+			Enabled:          r.boolean("ciRunner", false),
+			GitHubRepository: r.str("githubRepository", ""),
+			ConnectionArn:    r.str("githubConnectionArn", ""),
 		},
 		Database: Database{
 			InstanceClass:          r.str("dbInstanceClass", "db.t4g.micro"),
@@ -333,14 +445,17 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			MultiAz:                r.boolean("dbMultiAz", false),
 			BackupRetentionDays:    r.integer("dbBackupRetentionDays", 7),
 			DeletionProtection:     r.boolean("dbDeletionProtection", false),
+			PerformanceInsights:    r.boolean("dbPerformanceInsights", env == EnvProd),
 		},
 		Storage: Storage{
 			NoncurrentVersionDays: r.integer("bucketNoncurrentVersionDays", 30),
 			ForceDestroy:          r.boolean("bucketForceDestroy", false),
+			AccessLogging:         r.boolean("bucketAccessLogging", env == EnvProd),
 		},
 		App: App{
 			Namespace:            r.str("namespace", "gopherops"),
-			ImageRepository:      r.str("imageRepository", "ghcr.io/gopherops/gopherops"),
+			ImageRepository:      r.str("imageRepository", defaultRepo),
+			ECRRepository:        r.str("ecrRepository", "gopherops"),
 			ImageTag:             r.str("imageTag", ""),
 			ImageDigest:          r.str("imageDigest", ""),
 			MinReplicas:          r.integer("minReplicas", 2),

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -11,11 +12,16 @@ import (
 // testSessionKey is base64 of 32 bytes, as `openssl rand -base64 32` prints.
 const testSessionKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
+// operatorCIDR is a public (routable, non-reserved) address.
+const operatorCIDR = "34.201.10.7/32"
+
+// connectionArn is a well-formed CodeConnections connection ARN.
+const connectionArn = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+
 func validDev() map[string]string {
 	return map[string]string{
 		"aws:region":                           "us-east-1",
-		"gopherops:imageTag":                   "1.2.3",
-		"gopherops:clusterEndpointPublicCidrs": `["198.51.100.0/24"]`,
+		"gopherops:clusterEndpointPublicCidrs": `["` + operatorCIDR + `"]`,
 		"gopherops:sessionKey":                 testSessionKey,
 	}
 }
@@ -29,6 +35,7 @@ func validProd() map[string]string {
 		"gopherops:dbMultiAz":             "true",
 		"gopherops:dbDeletionProtection":  "true",
 		"gopherops:dbBackupRetentionDays": "30",
+		"gopherops:logRetentionDays":      "365",
 	} {
 		m[k] = v
 	}
@@ -102,8 +109,17 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"az count", cfg.Network.AvailabilityZoneCount, 2},
 		{"db engine", cfg.Database.EngineVersion, "17"},
 		{"namespace", cfg.App.Namespace, "gopherops"},
-		{"image ref by tag", cfg.App.ImageRef(), "ghcr.io/gopherops/gopherops:1.2.3"},
-		{"cidr list from JSON", fmt.Sprint(cfg.Cluster.EndpointPublicCidrs), "[198.51.100.0/24]"},
+		{"no GHCR repository on AWS", cfg.App.ImageRepository, ""},
+		{"ECR mirror", cfg.App.ECRRepository, "gopherops"},
+		{"deploy role", cfg.Access.DeployRoleName, "gopherops-deploy"},
+		{"preview role", cfg.Access.PreviewRoleName, "gopherops-preview"},
+		{"no operators", len(cfg.Access.OperatorArns), 0},
+		{"metrics-server pinned", cfg.Cluster.AddonVersions["metrics-server"] != "", true},
+		{"dev log retention", cfg.Cluster.LogRetentionDays, 30},
+		{"no performance insights in dev", cfg.Database.PerformanceInsights, false},
+		{"no access logs in dev", cfg.Storage.AccessLogging, false},
+		{"no runner", cfg.Runner.Enabled, false},
+		{"cidr list from JSON", fmt.Sprint(cfg.Cluster.EndpointPublicCidrs), "[" + operatorCIDR + "]"},
 		{"monitoring off", cfg.Monitoring.Enabled, false},
 	}
 	for _, c := range checks {
@@ -115,7 +131,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 
 func TestImageDigestWinsOverTag(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("ab", 32)
-	cfg, err := Parse(FromMap(with(validDev(), "gopherops:imageDigest", digest)), "gopherops", "dev")
+	cfg, err := Parse(FromMap(with(validLocal(), "gopherops:imageDigest", digest)), "gopherops", "local")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -146,18 +162,66 @@ func TestValidationNamesTheKey(t *testing.T) {
 	}{
 		{"min replicas above max", "dev", with(validDev(), "gopherops:minReplicas", "5", "gopherops:maxReplicas", "3"),
 			"gopherops:minReplicas", "must not exceed gopherops:maxReplicas"},
-		{"image tag latest", "dev", with(validDev(), "gopherops:imageTag", "latest"),
+		{"image tag LATEST in capitals", "local", with(validLocal(), "gopherops:imageTag", "LATEST"),
 			"gopherops:imageTag", "mutable"},
-		{"image tag LATEST in capitals", "dev", with(validDev(), "gopherops:imageTag", "LATEST"),
-			"gopherops:imageTag", "mutable"},
-		{"image tag empty", "dev", with(validDev(), "gopherops:imageTag", ""),
+		{"image tag empty", "local", with(validLocal(), "gopherops:imageTag", ""),
 			"gopherops:imageTag", "is empty"},
-		{"image tag missing", "dev", with(validDev(), "gopherops:imageTag", "<delete>"),
+		{"image tag missing", "local", with(validLocal(), "gopherops:imageTag", "<delete>"),
 			"gopherops:imageTag", "is empty"},
 		{"image digest malformed", "dev", with(validDev(), "gopherops:imageDigest", "sha256:abc"),
 			"gopherops:imageDigest", "sha256:<64 hex digits>"},
-		{"image repository with tag", "dev", with(validDev(), "gopherops:imageRepository", "ghcr.io/x/gopherops:1.0"),
+		{"image repository with tag", "local", with(validLocal(), "gopherops:imageRepository", "ghcr.io/x/gopherops:1.0"),
 			"gopherops:imageRepository", "without tag or digest"},
+		{"AWS stack with a GHCR tag", "dev", with(validDev(), "gopherops:imageTag", "1.2.3"),
+			"gopherops:imageTag", "local-stack setting"},
+		{"AWS stack with a GHCR repository", "prod", with(validProd(), "gopherops:imageRepository", "ghcr.io/x/gopherops"),
+			"gopherops:imageRepository", "ECR mirror"},
+		{"AWS stack with a GHCR token", "dev", with(validDev(), "gopherops:ghcrToken", "ghp_x"),
+			"gopherops:ghcrToken", "IAM role, no token"},
+		{"bad ECR repository", "dev", with(validDev(), "gopherops:ecrRepository", "GopherOps"),
+			"gopherops:ecrRepository", "not an ECR repository name"},
+		{"prod endpoint on the committed documentation range", "prod", with(validProd(), "gopherops:clusterEndpointPublicCidrs", `["203.0.113.0/24"]`),
+			"gopherops:clusterEndpointPublicCidrs", "reserved range 203.0.113.0/24"},
+		{"dev endpoint on a private range", "dev", with(validDev(), "gopherops:clusterEndpointPublicCidrs", `["10.1.0.0/16"]`),
+			"gopherops:clusterEndpointPublicCidrs", "reserved range 10.0.0.0/8"},
+		{"endpoint range that contains a reserved one", "dev", with(validDev(), "gopherops:clusterEndpointPublicCidrs", `["192.0.0.0/16"]`),
+			"gopherops:clusterEndpointPublicCidrs", "reserved range"},
+		{"private endpoint without a runner", "prod", with(validProd(), "gopherops:clusterEndpointPublicCidrs", `[]`),
+			"gopherops:clusterEndpointPublicCidrs", "nothing could reach"},
+		{"runner without its repository", "prod", with(validProd(), "gopherops:ciRunner", "true", "gopherops:githubConnectionArn", connectionArn),
+			"gopherops:githubRepository", "owner/name"},
+		{"runner without its connection", "prod", with(validProd(), "gopherops:ciRunner", "true", "gopherops:githubRepository", "gopherops/gopherops"),
+			"gopherops:githubConnectionArn", "CodeConnections"},
+		{"runner settings while it is off", "dev", with(validDev(), "gopherops:githubRepository", "gopherops/gopherops"),
+			"gopherops:ciRunner", "would be ignored"},
+		{"operator ARN with an Identity Center path", "dev", with(validDev(), "gopherops:operatorArns",
+			`["arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"]`),
+			"gopherops:operatorArns", "without it"},
+		{"operator that is not an IAM principal", "dev", with(validDev(), "gopherops:operatorArns", `["arn:aws:s3:::bucket"]`),
+			"gopherops:operatorArns", "not an IAM role or user ARN"},
+		{"operator listed twice", "dev", with(validDev(), "gopherops:operatorArns",
+			`["arn:aws:iam::123456789012:role/ops","arn:aws:iam::123456789012:role/ops"]`),
+			"gopherops:operatorArns", "listed twice"},
+		{"preview role same as deploy role", "dev", with(validDev(), "gopherops:previewRoleName", "gopherops-deploy"),
+			"gopherops:previewRoleName", "read-only"},
+		{"add-on left unpinned", "dev", with(validDev(), "gopherops:addonVersions", `{"vpc-cni":"v1.21.1-eksbuild.1"}`),
+			"gopherops:addonVersions", "must pin coredns"},
+		{"add-on pinned to latest", "dev", with(validDev(), "gopherops:addonVersions",
+			`{"vpc-cni":"latest","coredns":"v1.13.1-eksbuild.1","kube-proxy":"v1.35.0-eksbuild.2","metrics-server":"v0.8.0-eksbuild.3"}`),
+			"gopherops:addonVersions", "not an EKS add-on build"},
+		{"unknown add-on", "dev", with(validDev(), "gopherops:addonVersions",
+			`{"vpc-cni":"v1.21.1-eksbuild.1","coredns":"v1.13.1-eksbuild.1","kube-proxy":"v1.35.0-eksbuild.2","metrics-server":"v0.8.0-eksbuild.3","aws-ebs-csi-driver":"v1.50.0-eksbuild.1"}`),
+			"gopherops:addonVersions", "not an add-on this program installs"},
+		{"chart version range", "dev", with(validDev(), "gopherops:clusterAutoscalerChartVersion", "9.x"),
+			"gopherops:clusterAutoscalerChartVersion", "exact chart version"},
+		{"retention CloudWatch refuses", "dev", with(validDev(), "gopherops:logRetentionDays", "10"),
+			"gopherops:logRetentionDays", "not a CloudWatch retention period"},
+		{"prod logs kept a month", "prod", with(validProd(), "gopherops:logRetentionDays", "30"),
+			"gopherops:logRetentionDays", "at least 365 in prod"},
+		{"prod without Performance Insights", "prod", with(validProd(), "gopherops:dbPerformanceInsights", "false"),
+			"gopherops:dbPerformanceInsights", "must be true in prod"},
+		{"prod without bucket access logs", "prod", with(validProd(), "gopherops:bucketAccessLogging", "false"),
+			"gopherops:bucketAccessLogging", "must be true in prod"},
 		{"vpc cidr malformed", "dev", with(validDev(), "gopherops:vpcCidr", "10.0.0.300/16"),
 			"gopherops:vpcCidr", "not a valid IPv4 network CIDR"},
 		{"vpc cidr host bits set", "dev", with(validDev(), "gopherops:vpcCidr", "10.0.0.1/16"),
@@ -167,7 +231,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"endpoint cidr malformed", "dev", with(validDev(), "gopherops:clusterEndpointPublicCidrs", `["1.2.3/24"]`),
 			"gopherops:clusterEndpointPublicCidrs", "not a valid IPv4 CIDR"},
 		{"endpoint cidrs missing", "dev", with(validDev(), "gopherops:clusterEndpointPublicCidrs", "<delete>"),
-			"gopherops:clusterEndpointPublicCidrs", "must list"},
+			"gopherops:clusterEndpointPublicCidrs", "nothing could reach"},
 		{"endpoint cidr list not JSON", "dev", with(validDev(), "gopherops:clusterEndpointPublicCidrs", `["x"`),
 			"gopherops:clusterEndpointPublicCidrs", "not a list of strings"},
 		{"prod without multi-AZ database", "prod", with(validProd(), "gopherops:dbMultiAz", "false"),
@@ -228,7 +292,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 			"gopherops:dbEngineVersion", "PostgreSQL 17"},
 		{"region missing", "dev", with(validDev(), "aws:region", "<delete>"),
 			"aws:region", "not an AWS region"},
-		{"ghcr token without user", "dev", with(validDev(), "gopherops:ghcrToken", "ghp_x"),
+		{"ghcr token without user", "local", with(validLocal(), "gopherops:ghcrToken", "ghp_x"),
 			"gopherops:ghcrUsername", "must be set together"},
 		{"certificate without domain", "dev", with(validDev(), "gopherops:certificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"),
 			"gopherops:certificateArn", "needs gopherops:domainName"},
@@ -268,12 +332,17 @@ func TestValidConfigurationsPass(t *testing.T) {
 	}{
 		{"minimal dev", "dev", validDev()},
 		{"minimal prod", "prod", validProd()},
-		{"dev by digest without tag", "dev", with(validDev(), "gopherops:imageTag", "<delete>", "gopherops:imageDigest", "sha256:"+strings.Repeat("0f", 32))},
+		{"dev pinned to a digest", "dev", with(validDev(), "gopherops:imageDigest", "sha256:"+strings.Repeat("0f", 32))},
+		{"prod with a private endpoint and the in-VPC runner", "prod", with(validProd(), "gopherops:clusterEndpointPublicCidrs", "[]",
+			"gopherops:ciRunner", "true", "gopherops:githubRepository", "gopherops/gopherops", "gopherops:githubConnectionArn", connectionArn)},
+		{"operators by role and user", "dev", with(validDev(), "gopherops:operatorArns",
+			`["arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_0123","arn:aws:iam::123456789012:user/alice"]`)},
 		{"prod being decommissioned", "prod", with(validProd(), "gopherops:decommission", "true",
 			"gopherops:dbDeletionProtection", "false", "gopherops:bucketForceDestroy", "true")},
-		{"comma separated list", "dev", with(validDev(), "gopherops:clusterEndpointPublicCidrs", "198.51.100.0/24, 203.0.113.7/32")},
-		{"private image with TLS", "dev", with(validDev(),
-			"gopherops:ghcrUsername", "bot", "gopherops:ghcrToken", "ghp_secret",
+		{"comma separated list", "dev", with(validDev(), "gopherops:clusterEndpointPublicCidrs", "34.201.10.7/32, 52.94.76.0/24")},
+		{"private GHCR image on the local stack", "local", with(validLocal(),
+			"gopherops:ghcrUsername", "bot", "gopherops:ghcrToken", "ghp_secret")},
+		{"TLS", "dev", with(validDev(),
 			"gopherops:certificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/abc-123",
 			"gopherops:domainName", "gopherops.example.com")},
 		{"minimal local needs no AWS key", "local", validLocal()},
@@ -307,7 +376,7 @@ func TestCommittedStackFiles(t *testing.T) {
 			for key := range sf.Values {
 				name, ok := strings.CutPrefix(key, Namespace+":")
 				if !ok {
-					if key != "aws:region" {
+					if key != "aws:region" && key != "aws:defaultTags" {
 						t.Errorf("unexpected config key %s", key)
 					}
 					continue
@@ -319,8 +388,13 @@ func TestCommittedStackFiles(t *testing.T) {
 					t.Errorf("secret %s is committed in plain text", key)
 				}
 			}
+			// What an operator sets per account: the secrets, and the
+			// connection the in-VPC runner needs.
 			conf := with(sf.Values, "gopherops:sessionKey", testSessionKey,
 				"gopherops:grafanaAdminPassword", "a-long-enough-password")
+			if sf.Values["gopherops:ciRunner"] == "true" {
+				conf["gopherops:githubConnectionArn"] = connectionArn
+			}
 			cfg, err := Parse(FromMap(conf), "gopherops", stack)
 			if err != nil {
 				t.Fatalf("committed stack file does not validate: %v", err)
@@ -328,6 +402,31 @@ func TestCommittedStackFiles(t *testing.T) {
 			if cfg.Environment != stack {
 				t.Errorf("environment = %q, want %q", cfg.Environment, stack)
 			}
+			if !cfg.IsLocal() {
+				checkDefaultTags(t, sf, stack)
+			}
 		})
+	}
+}
+
+// checkDefaultTags: every AWS resource is tagged once, by the provider's
+// default tags in the stack file, never by each component.
+func checkDefaultTags(t *testing.T, sf *StackFile, stack string) {
+	t.Helper()
+	var dt struct {
+		Tags map[string]string `json:"tags"`
+	}
+	raw, ok := sf.Values["aws:defaultTags"]
+	if !ok {
+		t.Fatal("aws:defaultTags is missing: tags are set once, in the stack file")
+	}
+	if err := json.Unmarshal([]byte(raw), &dt); err != nil {
+		t.Fatalf("aws:defaultTags: %v", err)
+	}
+	want := map[string]string{"Project": "gopherops", "Stack": stack, "ManagedBy": "pulumi"}
+	for k, v := range want {
+		if dt.Tags[k] != v {
+			t.Errorf("aws:defaultTags.tags.%s = %q, want %q", k, dt.Tags[k], v)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gopherops/gopherops/infra/quantity"
@@ -26,6 +27,16 @@ var (
 	// localRepoPattern also admits a bare name (gopherops), as loaded into kind.
 	localRepoPattern = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
 	imageRefPattern  = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+
+	addonVersionPattern  = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$`)
+	semverPattern        = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	roleNamePattern      = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+	principalArnPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_-]{1,64}$`)
+	githubRepoPattern    = regexp.MustCompile(`^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$`)
+	connectionArnPattern = regexp.MustCompile(`^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$`)
+	ecrRepoPattern       = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	// retentionDays are the periods CloudWatch Logs accepts.
+	retentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 
 // Validate checks every setting and the combinations between them; the error
@@ -53,21 +64,10 @@ func (c *Config) Validate() error {
 	if !k8sNamePattern.MatchString(a.Namespace) {
 		fail(k("namespace"), "%q is not a valid Kubernetes namespace name", a.Namespace)
 	}
-	repoOK := repoPattern.MatchString(a.ImageRepository) || (c.IsLocal() && localRepoPattern.MatchString(a.ImageRepository))
-	if !repoOK {
-		fail(k("imageRepository"), "%q must be a lower-case image repository without tag or digest, e.g. ghcr.io/<owner>/gopherops", a.ImageRepository)
-	}
-	switch {
-	case a.ImageDigest != "":
-		if !digestPattern.MatchString(a.ImageDigest) {
-			fail(k("imageDigest"), "%q must be sha256:<64 hex digits>", a.ImageDigest)
-		}
-	case a.ImageTag == "":
-		fail(k("imageTag"), "is empty: set an immutable release tag (or %s)", k("imageDigest"))
-	case strings.EqualFold(a.ImageTag, "latest"):
-		fail(k("imageTag"), "%q is mutable and not reproducible: pin a release tag or %s", a.ImageTag, k("imageDigest"))
-	case !tagPattern.MatchString(a.ImageTag):
-		fail(k("imageTag"), "%q is not a valid image tag", a.ImageTag)
+	if c.IsLocal() {
+		c.validateLocalImage(fail, k)
+	} else {
+		c.validateAWSImage(fail, k)
 	}
 	if a.MinReplicas < 1 {
 		fail(k("minReplicas"), "%d must be at least 1", a.MinReplicas)
@@ -123,9 +123,6 @@ func (c *Config) Validate() error {
 	}
 	if a.CertificateArn != "" && a.DomainName == "" {
 		fail(k("certificateArn"), "needs %s, the name the certificate covers", k("domainName"))
-	}
-	if a.GHCRToken.IsSet() != (a.GHCRUsername != "") {
-		fail(k("ghcrUsername"), "must be set together with %s (both only for a private image)", k("ghcrToken"))
 	}
 	if !a.SessionKey.IsSet() {
 		fail(k("sessionKey"), "is required: pulumi config set --secret %s \"$(openssl rand -base64 32)\"", k("sessionKey"))
@@ -203,19 +200,7 @@ func (c *Config) validateAWS(fail failFunc, k func(string) string) {
 	if !versionPattern.MatchString(c.Cluster.KubernetesVersion) {
 		fail(k("kubernetesVersion"), "%q must be a Kubernetes minor version such as 1.33", c.Cluster.KubernetesVersion)
 	}
-	if len(c.Cluster.EndpointPublicCidrs) == 0 {
-		fail(k("clusterEndpointPublicCidrs"), "must list the CIDRs allowed to reach the Kubernetes API (e.g. [\"203.0.113.10/32\"])")
-	}
-	for _, cidr := range c.Cluster.EndpointPublicCidrs {
-		p, err := netip.ParsePrefix(cidr)
-		if err != nil || !p.Addr().Is4() || p.Masked() != p {
-			fail(k("clusterEndpointPublicCidrs"), "%q is not a valid IPv4 CIDR", cidr)
-			continue
-		}
-		if p.Bits() == 0 && c.IsProd() {
-			fail(k("clusterEndpointPublicCidrs"), "%q opens the Kubernetes API to the whole internet, which prod does not allow", cidr)
-		}
-	}
+	c.validateEndpoint(fail, k)
 	if len(c.Cluster.NodeInstanceTypes) == 0 {
 		fail(k("nodeInstanceTypes"), "must name at least one EC2 instance type")
 	}
@@ -240,6 +225,34 @@ func (c *Config) validateAWS(fail failFunc, k func(string) string) {
 		fail(k("kmsKeyDeletionWindowDays"), "%d must be between 7 and 30", d)
 	}
 
+	if !slices.Contains(retentionDays, c.Cluster.LogRetentionDays) {
+		fail(k("logRetentionDays"), "%d is not a CloudWatch retention period (%v)", c.Cluster.LogRetentionDays, retentionDays)
+	} else if c.IsProd() && c.Cluster.LogRetentionDays < 365 {
+		fail(k("logRetentionDays"), "%d must be at least 365 in prod (AWS FSBP CloudWatch.16)", c.Cluster.LogRetentionDays)
+	}
+	for _, name := range RequiredAddons() {
+		if v, ok := c.Cluster.AddonVersions[name]; !ok {
+			fail(k("addonVersions"), "must pin %s (aws eks describe-addon-versions --addon-name %s --kubernetes-version %s)", name, name, c.Cluster.KubernetesVersion)
+		} else if !addonVersionPattern.MatchString(v) {
+			fail(k("addonVersions"), "%s: %q is not an EKS add-on build such as v1.20.0-eksbuild.1", name, v)
+		}
+	}
+	for name := range c.Cluster.AddonVersions {
+		if !slices.Contains(RequiredAddons(), name) {
+			fail(k("addonVersions"), "%q is not an add-on this program installs (%v)", name, RequiredAddons())
+		}
+	}
+	for key, v := range map[string]string{
+		"loadBalancerControllerChartVersion": c.Cluster.LoadBalancerControllerChart,
+		"clusterAutoscalerChartVersion":      c.Cluster.ClusterAutoscalerChart,
+	} {
+		if !semverPattern.MatchString(v) {
+			fail(k(key), "%q must pin an exact chart version such as 1.2.3", v)
+		}
+	}
+	c.validateAccess(fail, k)
+	c.validateRunner(fail, k)
+
 	// Database.
 	if !dbClassPattern.MatchString(c.Database.InstanceClass) {
 		fail(k("dbInstanceClass"), "%q is not an RDS instance class such as db.t4g.micro", c.Database.InstanceClass)
@@ -257,9 +270,153 @@ func (c *Config) validateAWS(fail failFunc, k func(string) string) {
 		fail(k("dbBackupRetentionDays"), "%d must be between 1 and 35", d)
 	}
 
+	if c.IsProd() && !c.Database.PerformanceInsights {
+		fail(k("dbPerformanceInsights"), "must be true in prod (AWS FSBP RDS.41 asks for it on production databases)")
+	}
+
 	// Storage.
 	if c.Storage.NoncurrentVersionDays < 1 {
 		fail(k("bucketNoncurrentVersionDays"), "%d must be at least 1", c.Storage.NoncurrentVersionDays)
+	}
+	if c.IsProd() && !c.Storage.AccessLogging {
+		fail(k("bucketAccessLogging"), "must be true in prod (AWS FSBP S3.9)")
+	}
+}
+
+// reservedRanges can never be the address of an operator or a CI runner on
+// the internet: documentation (RFC 5737), private (RFC 1918), shared
+// (RFC 6598), loopback, link-local, benchmarking, multicast and reserved
+// space. A committed placeholder such as 203.0.113.0/24 is refused here
+// instead of timing out the Kubernetes provider after the cluster exists.
+var reservedRanges = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// validateEndpoint checks who may reach the public Kubernetes API endpoint.
+// An empty list makes the endpoint private: then only the in-VPC runner
+// (gopherops:ciRunner) and whatever else is inside the VPC can deploy.
+func (c *Config) validateEndpoint(fail failFunc, k func(string) string) {
+	key := k("clusterEndpointPublicCidrs")
+	cidrs := c.Cluster.EndpointPublicCidrs
+	if len(cidrs) == 0 && !c.Runner.Enabled {
+		fail(key, "is empty (a private endpoint) but %s is off: nothing could reach the Kubernetes API to deploy", k("ciRunner"))
+	}
+	for _, cidr := range cidrs {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil || !p.Addr().Is4() || p.Masked() != p {
+			fail(key, "%q is not a valid IPv4 CIDR", cidr)
+			continue
+		}
+		if p.Bits() == 0 {
+			if c.IsProd() {
+				fail(key, "%q opens the Kubernetes API to the whole internet, which prod does not allow", cidr)
+			}
+			continue
+		}
+		for _, r := range reservedRanges {
+			if p.Overlaps(r) {
+				fail(key, "%q lies in the reserved range %s, which no client on the internet has: use your real egress address (curl https://checkip.amazonaws.com)", cidr, r)
+				break
+			}
+		}
+	}
+}
+
+// validateAccess checks the principals that get EKS access entries.
+func (c *Config) validateAccess(fail failFunc, k func(string) string) {
+	a := c.Access
+	for key, name := range map[string]string{"deployRoleName": a.DeployRoleName, "previewRoleName": a.PreviewRoleName} {
+		if !roleNamePattern.MatchString(name) {
+			fail(k(key), "%q is not an IAM role name (the bootstrap project's output)", name)
+		}
+	}
+	if a.DeployRoleName == a.PreviewRoleName {
+		fail(k("previewRoleName"), "must differ from %s: previews get read-only access", k("deployRoleName"))
+	}
+	seen := map[string]bool{}
+	for _, arn := range a.OperatorArns {
+		switch {
+		case strings.Contains(arn, "/aws-reserved/"):
+			fail(k("operatorArns"), "%q has an IAM Identity Center path: EKS access entries take the role ARN without it (arn:aws:iam::<account>:role/AWSReservedSSO_...)", arn)
+		case !principalArnPattern.MatchString(arn):
+			fail(k("operatorArns"), "%q is not an IAM role or user ARN", arn)
+		case seen[arn]:
+			fail(k("operatorArns"), "%q is listed twice", arn)
+		}
+		seen[arn] = true
+	}
+}
+
+// validateRunner checks the in-VPC GitHub Actions runner's settings.
+func (c *Config) validateRunner(fail failFunc, k func(string) string) {
+	r := c.Runner
+	if !r.Enabled {
+		if r.GitHubRepository != "" || r.ConnectionArn != "" {
+			fail(k("ciRunner"), "is off, so %s and %s would be ignored: remove them or turn it on", k("githubRepository"), k("githubConnectionArn"))
+		}
+		return
+	}
+	if !githubRepoPattern.MatchString(r.GitHubRepository) {
+		fail(k("githubRepository"), "%q must be owner/name of the GitHub repository whose workflows deploy", r.GitHubRepository)
+	}
+	if !connectionArnPattern.MatchString(r.ConnectionArn) {
+		fail(k("githubConnectionArn"), "%q must be the ARN of an AVAILABLE AWS CodeConnections connection to GitHub", r.ConnectionArn)
+	}
+}
+
+// validateLocalImage checks the GHCR (or kind-loaded) image the local stack runs.
+func (c *Config) validateLocalImage(fail failFunc, k func(string) string) {
+	a := c.App
+	if !repoPattern.MatchString(a.ImageRepository) && !localRepoPattern.MatchString(a.ImageRepository) {
+		fail(k("imageRepository"), "%q must be a lower-case image repository without tag or digest, e.g. ghcr.io/<owner>/gopherops", a.ImageRepository)
+	}
+	switch {
+	case a.ImageDigest != "":
+		if !digestPattern.MatchString(a.ImageDigest) {
+			fail(k("imageDigest"), "%q must be sha256:<64 hex digits>", a.ImageDigest)
+		}
+	case a.ImageTag == "":
+		fail(k("imageTag"), "is empty: set an immutable release tag (or %s)", k("imageDigest"))
+	case strings.EqualFold(a.ImageTag, "latest"):
+		fail(k("imageTag"), "%q is mutable and not reproducible: pin a release tag or %s", a.ImageTag, k("imageDigest"))
+	case !tagPattern.MatchString(a.ImageTag):
+		fail(k("imageTag"), "%q is not a valid image tag", a.ImageTag)
+	}
+	if a.GHCRToken.IsSet() != (a.GHCRUsername != "") {
+		fail(k("ghcrUsername"), "must be set together with %s (both only for a private image)", k("ghcrToken"))
+	}
+}
+
+// validateAWSImage checks the ECR mirror the AWS stacks run, and refuses the
+// local stack's image settings, which they would silently ignore.
+func (c *Config) validateAWSImage(fail failFunc, k func(string) string) {
+	a := c.App
+	if !ecrRepoPattern.MatchString(a.ECRRepository) {
+		fail(k("ecrRepository"), "%q is not an ECR repository name (the bootstrap project's output)", a.ECRRepository)
+	}
+	if a.ImageDigest != "" && !digestPattern.MatchString(a.ImageDigest) {
+		fail(k("imageDigest"), "%q must be sha256:<64 hex digits>", a.ImageDigest)
+	}
+	for key, v := range map[string]string{"imageRepository": a.ImageRepository, "imageTag": a.ImageTag, "ghcrUsername": a.GHCRUsername} {
+		if v != "" {
+			fail(k(key), "is a local-stack setting: AWS stacks run the ECR mirror %s at the tag %q (or %s)", k("ecrRepository"), c.Stack, k("imageDigest"))
+		}
+	}
+	if a.GHCRToken.IsSet() {
+		fail(k("ghcrToken"), "is not used on AWS: nodes pull the ECR mirror with their IAM role, no token")
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package database provisions the RDS PostgreSQL instance GopherOps stores its
 // data in: private subnets only, reachable on 5432 from the cluster's nodes
 // only, encrypted, TLS enforced, with the master password generated and kept
-// by AWS in Secrets Manager.
+// by AWS in Secrets Manager, IAM database authentication available and
+// Performance Insights where the stack asks for it.
 package database
 
 import (
@@ -35,7 +36,8 @@ type Args struct {
 	DeletionProtection bool
 	// FinalSnapshot keeps a snapshot when the instance is deleted (prod).
 	FinalSnapshot bool
-	Tags          map[string]string
+	// PerformanceInsights turns on Performance Insights (7 days, free tier).
+	PerformanceInsights bool
 }
 
 // Database is the RDS instance with its network and parameter settings.
@@ -62,10 +64,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("database: register component: %w", err)
 	}
 	parent := pulumi.Parent(d)
-	tags := pulumi.StringMap{}
-	for k, v := range args.Tags {
-		tags[k] = pulumi.String(v)
-	}
 	var err error
 
 	// No egress rules: the instance never opens connections.
@@ -81,7 +79,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				SecurityGroups: pulumi.StringArray{args.ClientSecurityGroupID},
 			},
 		},
-		Tags: tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("database: security group: %w", err)
@@ -90,7 +87,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	d.SubnetGroup, err = rds.NewSubnetGroup(ctx, name, &rds.SubnetGroupArgs{
 		Description: pulumi.String("GopherOps PostgreSQL: private subnets"),
 		SubnetIds:   args.PrivateSubnetIDs,
-		Tags:        tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("database: subnet group: %w", err)
@@ -108,7 +104,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_connections"), Value: pulumi.String("1")},
 			rds.ParameterGroupParameterArgs{Name: pulumi.String("log_min_duration_statement"), Value: pulumi.String("1000")},
 		},
-		Tags: tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("database: parameter group: %w", err)
@@ -140,7 +135,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		EnabledCloudwatchLogsExports: pulumi.StringArray{pulumi.String("postgresql"), pulumi.String("upgrade")},
 		DeletionProtection:           pulumi.Bool(args.DeletionProtection),
 		SkipFinalSnapshot:            pulumi.Bool(!args.FinalSnapshot),
-		Tags:                         tags,
+		// IAM authentication is available (AWS FSBP RDS.10); the service
+		// keeps using the RDS-managed secret, so nothing depends on it yet.
+		IamDatabaseAuthenticationEnabled: pulumi.Bool(true),
+		PerformanceInsightsEnabled:       pulumi.Bool(args.PerformanceInsights),
+	}
+	if args.PerformanceInsights {
+		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
 	}
 	if args.FinalSnapshot {
 		instanceArgs.FinalSnapshotIdentifier = pulumi.String(name + "-final")

@@ -25,7 +25,6 @@ type Args struct {
 	Prefix    string
 	// DatabaseSecretArn is the one secret the service may read.
 	DatabaseSecretArn pulumi.StringInput
-	Tags              map[string]string
 }
 
 // Identity is the service's IRSA role and its inline policy.
@@ -46,10 +45,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("identity: register component: %w", err)
 	}
 	parent := pulumi.Parent(id)
-	tags := pulumi.StringMap{}
-	for k, v := range args.Tags {
-		tags[k] = pulumi.String(v)
-	}
 	var err error
 
 	trust := pulumi.All(args.OIDCProviderArn, args.OIDCIssuer).ApplyT(func(v []any) (string, error) {
@@ -58,7 +53,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	id.Role, err = iam.NewRole(ctx, name, &iam.RoleArgs{
 		Description:      pulumi.String(fmt.Sprintf("IRSA role of %s/%s", args.Namespace, args.ServiceAccount)),
 		AssumeRolePolicy: trust,
-		Tags:             tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("identity: role: %w", err)

@@ -1,13 +1,16 @@
 // Package network provisions the VPC GopherOps runs in: public subnets for load
 // balancers and NAT, private subnets for nodes and the database, one route
-// table per private subnet, and the subnet tags EKS needs to place load
-// balancers.
+// table per private subnet, the subnet tags EKS needs to place load
+// balancers, and VPC flow logs kept in CloudWatch for a set time.
 package network
 
 import (
+	"encoding/json"
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -15,14 +18,18 @@ import (
 type Args struct {
 	// CidrBlock is the VPC's IPv4 range (a /16 to /22).
 	CidrBlock string
-	// AvailabilityZones to spread subnets over (2 or 3).
-	AvailabilityZones []string
+	// AvailabilityZoneIDs to spread subnets over (2 or 3), by zone ID
+	// (use1-az1): zone names map to different zones in each account.
+	AvailabilityZoneIDs []string
 	// NatGatewayPerAz creates one NAT gateway per AZ (prod) instead of one shared gateway (dev).
 	NatGatewayPerAz bool
 	// ClusterName is the EKS cluster that will use the subnets (for the kubernetes.io/cluster tag).
 	ClusterName string
-	// Tags are added to every resource.
-	Tags map[string]string
+	// AccountID and Partition scope the flow-log delivery role's trust.
+	AccountID string
+	Partition string
+	// FlowLogRetentionDays is how long CloudWatch keeps the VPC flow logs.
+	FlowLogRetentionDays int
 }
 
 // Network is the VPC with its subnets, gateways and the security group the
@@ -35,6 +42,9 @@ type Network struct {
 	PrivateSubnets    []*ec2.Subnet
 	NatGateways       []*ec2.NatGateway
 	NodeSecurityGroup *ec2.SecurityGroup
+	FlowLogGroup      *cloudwatch.LogGroup
+	FlowLogRole       *iam.Role
+	FlowLog           *ec2.FlowLog
 
 	VpcID               pulumi.StringOutput
 	PublicSubnetIDs     pulumi.StringArrayOutput
@@ -44,10 +54,10 @@ type Network struct {
 
 // New creates the Network component and its children.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Network, error) {
-	if len(args.AvailabilityZones) < 2 {
-		return nil, fmt.Errorf("network: need at least 2 availability zones, got %d", len(args.AvailabilityZones))
+	if len(args.AvailabilityZoneIDs) < 2 {
+		return nil, fmt.Errorf("network: need at least 2 availability zones, got %d", len(args.AvailabilityZoneIDs))
 	}
-	plan, err := PlanSubnets(args.CidrBlock, len(args.AvailabilityZones))
+	plan, err := PlanSubnets(args.CidrBlock, len(args.AvailabilityZoneIDs))
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
@@ -56,16 +66,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("network: register component: %w", err)
 	}
 	parent := pulumi.Parent(n)
-	tags := func(extra map[string]string) pulumi.StringMap {
-		m := pulumi.StringMap{}
-		for k, v := range args.Tags {
-			m[k] = pulumi.String(v)
-		}
-		for k, v := range extra {
-			m[k] = pulumi.String(v)
-		}
-		return m
-	}
+	// Project tags come from the provider's default tags (the stack file);
+	// these are the per-resource ones.
+	tags := pulumi.ToStringMap
 	clusterTag := "kubernetes.io/cluster/" + args.ClusterName
 
 	n.Vpc, err = ec2.NewVpc(ctx, name, &ec2.VpcArgs{
@@ -104,11 +107,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("network: public route table: %w", err)
 	}
 
-	for i, az := range args.AvailabilityZones {
+	for i, az := range args.AvailabilityZoneIDs {
 		sub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.SubnetArgs{
-			VpcId:            n.Vpc.ID(),
-			CidrBlock:        pulumi.String(plan.Public[i]),
-			AvailabilityZone: pulumi.String(az),
+			VpcId:              n.Vpc.ID(),
+			CidrBlock:          pulumi.String(plan.Public[i]),
+			AvailabilityZoneId: pulumi.String(az),
 			// Nothing launched here needs a public IP by default: NAT gets an
 			// Elastic IP and load balancers get their own addresses.
 			MapPublicIpOnLaunch: pulumi.Bool(false),
@@ -132,7 +135,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	natCount := 1
 	if args.NatGatewayPerAz {
-		natCount = len(args.AvailabilityZones)
+		natCount = len(args.AvailabilityZoneIDs)
 	}
 	for i := 0; i < natCount; i++ {
 		eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%d", name, i), &ec2.EipArgs{
@@ -145,7 +148,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		nat, err := ec2.NewNatGateway(ctx, fmt.Sprintf("%s-%d", name, i), &ec2.NatGatewayArgs{
 			AllocationId: eip.ID(),
 			SubnetId:     n.PublicSubnets[i].ID(),
-			Tags:         tags(map[string]string{"Name": fmt.Sprintf("%s-%s", name, args.AvailabilityZones[i])}),
+			Tags:         tags(map[string]string{"Name": fmt.Sprintf("%s-%s", name, args.AvailabilityZoneIDs[i])}),
 		}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
 		if err != nil {
 			return nil, fmt.Errorf("network: nat gateway %d: %w", i, err)
@@ -153,11 +156,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		n.NatGateways = append(n.NatGateways, nat)
 	}
 
-	for i, az := range args.AvailabilityZones {
+	for i, az := range args.AvailabilityZoneIDs {
 		sub, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-private-%d", name, i), &ec2.SubnetArgs{
-			VpcId:            n.Vpc.ID(),
-			CidrBlock:        pulumi.String(plan.Private[i]),
-			AvailabilityZone: pulumi.String(az),
+			VpcId:              n.Vpc.ID(),
+			CidrBlock:          pulumi.String(plan.Private[i]),
+			AvailabilityZoneId: pulumi.String(az),
 			Tags: tags(map[string]string{
 				"Name":                            fmt.Sprintf("%s-private-%s", name, az),
 				"kubernetes.io/role/internal-elb": "1",
@@ -209,6 +212,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("network: node security group: %w", err)
 	}
 
+	if err := n.flowLogs(ctx, name, args, parent); err != nil {
+		return nil, err
+	}
+
 	n.VpcID = n.Vpc.ID().ToStringOutput()
 	n.PublicSubnetIDs = subnetIDs(n.PublicSubnets)
 	n.PrivateSubnetIDs = subnetIDs(n.PrivateSubnets)
@@ -222,6 +229,89 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("network: register outputs: %w", err)
 	}
 	return n, nil
+}
+
+// flowLogs records every accepted and rejected flow of the VPC in a
+// CloudWatch log group kept for FlowLogRetentionDays (AWS FSBP EC2.6 and
+// CloudWatch.16), delivered by a role only VPC Flow Logs of this account can
+// assume and that may write only to that group.
+func (n *Network) flowLogs(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
+	var err error
+	n.FlowLogGroup, err = cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String("/aws/vpc/flow-logs/" + name),
+		RetentionInDays: pulumi.Int(args.FlowLogRetentionDays),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("network: flow log group: %w", err)
+	}
+	trust, err := FlowLogTrustPolicy(args.Partition, args.AccountID)
+	if err != nil {
+		return err
+	}
+	n.FlowLogRole, err = iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
+		Description:      pulumi.String("VPC Flow Logs delivery into " + "/aws/vpc/flow-logs/" + name),
+		AssumeRolePolicy: pulumi.String(trust),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("network: flow log role: %w", err)
+	}
+	policy, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
+		Role:   n.FlowLogRole.Name,
+		Policy: n.FlowLogGroup.Arn.ApplyT(FlowLogDeliveryPolicy).(pulumi.StringOutput),
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("network: flow log policy: %w", err)
+	}
+	n.FlowLog, err = ec2.NewFlowLog(ctx, name, &ec2.FlowLogArgs{
+		VpcId:                  n.Vpc.ID(),
+		TrafficType:            pulumi.String("ALL"),
+		LogDestinationType:     pulumi.String("cloud-watch-logs"),
+		LogDestination:         n.FlowLogGroup.Arn,
+		IamRoleArn:             n.FlowLogRole.Arn,
+		MaxAggregationInterval: pulumi.Int(60),
+		Tags:                   pulumi.StringMap{"Name": pulumi.String(name)},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{policy}))
+	if err != nil {
+		return fmt.Errorf("network: flow log: %w", err)
+	}
+	return nil
+}
+
+// FlowLogTrustPolicy lets only VPC Flow Logs acting for this account assume
+// the delivery role (the confused-deputy guard AWS documents).
+func FlowLogTrustPolicy(partition, accountID string) (string, error) {
+	return marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "vpc-flow-logs.amazonaws.com"},
+			"Action":    "sts:AssumeRole",
+			"Condition": map[string]any{
+				"StringEquals": map[string]string{"aws:SourceAccount": accountID},
+				"ArnLike":      map[string]string{"aws:SourceArn": "arn:" + partition + ":ec2:*:" + accountID + ":vpc-flow-log/*"},
+			},
+		}},
+	})
+}
+
+// FlowLogDeliveryPolicy allows writing into one log group and nothing else.
+func FlowLogDeliveryPolicy(logGroupArn string) (string, error) {
+	return marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Effect":   "Allow",
+			"Action":   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+			"Resource": []string{logGroupArn, logGroupArn + ":*"},
+		}},
+	})
+}
+
+func marshal(doc map[string]any) (string, error) {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("network: policy document: %w", err)
+	}
+	return string(b), nil
 }
 
 func subnetIDs(subnets []*ec2.Subnet) pulumi.StringArrayOutput {

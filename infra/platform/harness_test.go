@@ -1,6 +1,8 @@
 package platform_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -21,7 +23,17 @@ const (
 	testSessionKey      = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	testGrafanaPassword = "grafana-test-password"
 	testGHCRToken       = "ghp_test_token"
+	// testConnectionArn is the CodeConnections connection an operator sets
+	// for the prod runner (account-specific, so not in the upstream file).
+	testConnectionArn = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 )
+
+// releaseDigest returns the digest deploy.yml moved a stack's ECR tag onto,
+// as the test (not the mock) chooses it.
+func releaseDigest(stack string) string {
+	sum := sha256.Sum256([]byte("release of " + stack))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
 
 // jobDelay holds the migration Job's registration open so that a Deployment
 // not ordered after it would register while it is still pending.
@@ -72,6 +84,9 @@ func setStackConfig(t *testing.T, stack string, overrides map[string]string, sec
 	}
 	values["gopherops:sessionKey"] = testSessionKey
 	values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
+	if values["gopherops:ciRunner"] == "true" {
+		values["gopherops:githubConnectionArn"] = testConnectionArn
+	}
 	for k, v := range overrides {
 		if v == "<delete>" {
 			delete(values, k)
@@ -91,8 +106,7 @@ func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]str
 	t.Helper()
 	setStackConfig(t, stack, overrides, secretKeys)
 
-	r := &run{stack: stack, mon: mocks.New(), outputs: map[string]string{}, secret: map[string]bool{}}
-	r.mon.Delay["kubernetes:batch/v1:Job"] = jobDelay
+	r := &run{stack: stack, mon: newMonitor(stack), outputs: map[string]string{}, secret: map[string]bool{}}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		cfg, err := config.Load(ctx)
 		if err != nil {
@@ -124,6 +138,15 @@ func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]str
 		return nil
 	}, pulumi.WithMocks("gopherops", stack, r.mon))
 	return r, err
+}
+
+// newMonitor is a mock monitor whose ECR mirror has the stack's release
+// tagged, with the migration Job held open.
+func newMonitor(stack string) *mocks.Monitor {
+	m := mocks.New()
+	m.Delay["kubernetes:batch/v1:Job"] = jobDelay
+	m.Releases[stack] = releaseDigest(stack)
+	return m
 }
 
 // sharedObservability reads the monitoring assets of infra/observability, as

@@ -36,32 +36,23 @@ func DeployLocal(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Plat
 		return nil, fmt.Errorf("platform: kubernetes provider: %w", err)
 	}
 
-	p.App, err = app.New(ctx, cfg.Project+"-"+cfg.Stack, app.Args{
-		Provider:             provider,
-		Name:                 ServiceAccountName,
-		Namespace:            cfg.App.Namespace,
-		Image:                cfg.App.ImageRef(),
-		PullCredentials:      pullCredentials(cfg),
-		MinReplicas:          cfg.App.MinReplicas,
-		MaxReplicas:          cfg.App.MaxReplicas,
-		TargetCPUUtilization: cfg.App.TargetCPUUtilization,
-		Resources:            appResources(cfg),
-		InClusterDatabase: &app.InClusterDatabase{
-			Image:        cfg.Local.PostgresImage,
-			StorageSize:  cfg.Local.PostgresStorageSize,
-			StorageClass: cfg.Local.StorageClass,
-		},
-		BlobVolume: &app.BlobVolume{
-			Size:         cfg.Local.BlobStorageSize,
-			StorageClass: cfg.Local.StorageClass,
-		},
-		SessionKey:          cfg.App.SessionKey.Output(),
-		LogLevel:            cfg.App.LogLevel,
-		ServiceType:         cfg.Local.ServiceType,
-		MonitoringNamespace: cfg.Monitoring.Namespace,
-		ShutdownTimeout:     ShutdownTimeout,
-		SkipAwait:           cfg.App.SkipAwait,
-	})
+	appArgs := baseAppArgs(cfg, provider)
+	appArgs.Image = cfg.App.ImageRef()
+	appArgs.PullCredentials = pullCredentials(cfg)
+	appArgs.InClusterDatabase = &app.InClusterDatabase{
+		Image:        cfg.Local.PostgresImage,
+		StorageSize:  cfg.Local.PostgresStorageSize,
+		StorageClass: cfg.Local.StorageClass,
+	}
+	appArgs.BlobVolume = &app.BlobVolume{
+		Size:         cfg.Local.BlobStorageSize,
+		StorageClass: cfg.Local.StorageClass,
+	}
+	// NodePort and LoadBalancer get externalTrafficPolicy Local from the
+	// app component, so the client address reaches the pod.
+	appArgs.ServiceType = cfg.Local.ServiceType
+	p.Image = appArgs.Image
+	p.App, err = app.New(ctx, cfg.Project+"-"+cfg.Stack, appArgs)
 	if err != nil {
 		return nil, err
 	}

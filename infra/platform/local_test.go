@@ -83,7 +83,7 @@ func TestProgramDispatchesOnEnvironment(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.stack, func(t *testing.T) {
 			setStackConfig(t, tc.stack, nil, defaultSecretKeys)
-			mon := mocks.New()
+			mon := newMonitor(tc.stack)
 			if err := pulumi.RunErr(platform.Program(), pulumi.WithMocks("gopherops", tc.stack, mon)); err != nil {
 				t.Fatalf("Program: %v", err)
 			}

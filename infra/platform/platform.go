@@ -1,20 +1,24 @@
 // Package platform is the GopherOps Pulumi program as a function: Deploy wires
-// network → database → cluster → storage → identity → app (→ monitoring) for
-// one validated Config and exports the stack outputs of the infrastructure
-// contract. main.go and the mock-based tests both call it.
+// network → database → cluster → controllers → storage → identity → app
+// (→ runner, monitoring) for one validated Config and exports the stack
+// outputs of the infrastructure contract. main.go and the mock-based tests
+// both call it.
 package platform
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gopherops/gopherops/infra/app"
 	"github.com/gopherops/gopherops/infra/cluster"
 	"github.com/gopherops/gopherops/infra/config"
+	"github.com/gopherops/gopherops/infra/controllers"
 	"github.com/gopherops/gopherops/infra/database"
 	"github.com/gopherops/gopherops/infra/identity"
 	"github.com/gopherops/gopherops/infra/monitoring"
 	"github.com/gopherops/gopherops/infra/network"
+	"github.com/gopherops/gopherops/infra/runner"
 	"github.com/gopherops/gopherops/infra/storage"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -26,6 +30,12 @@ const ServiceAccountName = "gopherops"
 // ShutdownTimeout is the service's SHUTDOWN_TIMEOUT on every stack.
 const ShutdownTimeout = 20 * time.Second
 
+// LoadBalancerClass is the AWS Load Balancer Controller's class for NLBs.
+const LoadBalancerClass = "service.k8s.aws/nlb"
+
+// AccessLogDays is how long the prod bucket's access logs are kept.
+const AccessLogDays = 365
+
 // Output names of the infrastructure contract.
 const (
 	OutputAppURL      = "appUrl"
@@ -35,19 +45,28 @@ const (
 	OutputDBSecretArn = "dbSecretArn"
 	OutputBucketName  = "bucketName"
 	OutputNamespace   = "namespace"
+	// OutputImage is the image reference the stack runs (by digest).
+	OutputImage = "image"
+	// OutputRunnerLabel is the runs-on label of the in-VPC CI runner (prefix
+	// of codebuild-<project>-<run id>-<attempt>), when the stack has one.
+	OutputRunnerLabel = "ciRunnerLabel"
 )
 
 // Platform is everything one stack creates, returned for tests and tooling.
 type Platform struct {
-	Config     *config.Config
-	Network    *network.Network
-	Database   *database.Database
-	Cluster    *cluster.Cluster
-	Storage    *storage.Storage
-	Identity   *identity.Identity
-	App        *app.App
-	Monitoring *monitoring.Monitoring // nil unless gopherops:monitoringEnabled
+	Config      *config.Config
+	Network     *network.Network
+	Database    *database.Database
+	Cluster     *cluster.Cluster
+	Controllers *controllers.Controllers
+	Storage     *storage.Storage
+	Identity    *identity.Identity
+	App         *app.App
+	Runner      *runner.Runner         // nil unless gopherops:ciRunner
+	Monitoring  *monitoring.Monitoring // nil unless gopherops:monitoringEnabled
 
+	// Image is the reference the app runs, as the program resolved it.
+	Image string
 	// Outputs are the exported stack outputs by name.
 	Outputs map[string]pulumi.StringOutput
 }
@@ -63,27 +82,30 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	o := newOptions(opts)
 	p := &Platform{Config: cfg}
 	base := cfg.Cluster.Name
-	tags := map[string]string{
-		"Project":   cfg.Project,
-		"Stack":     cfg.Stack,
-		"ManagedBy": "pulumi",
-	}
+	// Prod keeps its data and keys unless it is being decommissioned on purpose.
+	protect := cfg.IsProd() && !cfg.Decommission
 
-	azs, err := availabilityZones(ctx, cfg.Network.AvailabilityZoneCount)
+	acct, err := lookupAccount(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	partition, err := aws.GetPartition(ctx, nil)
+	p.Image, err = resolveImage(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("platform: aws partition: %w", err)
+		return nil, err
+	}
+	zones, err := availabilityZones(ctx, cfg.Network.AvailabilityZoneCount)
+	if err != nil {
+		return nil, err
 	}
 
 	p.Network, err = network.New(ctx, base, network.Args{
-		CidrBlock:         cfg.Network.VpcCidr,
-		AvailabilityZones: azs,
-		NatGatewayPerAz:   cfg.Network.NatGatewayPerAz,
-		ClusterName:       cfg.Cluster.Name,
-		Tags:              tags,
+		CidrBlock:            cfg.Network.VpcCidr,
+		AvailabilityZoneIDs:  zones,
+		NatGatewayPerAz:      cfg.Network.NatGatewayPerAz,
+		ClusterName:          cfg.Cluster.Name,
+		AccountID:            acct.ID,
+		Partition:            acct.Partition,
+		FlowLogRetentionDays: cfg.Cluster.LogRetentionDays,
 	})
 	if err != nil {
 		return nil, err
@@ -101,7 +123,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		BackupRetentionDays:   cfg.Database.BackupRetentionDays,
 		DeletionProtection:    cfg.Database.DeletionProtection,
 		FinalSnapshot:         cfg.IsProd(),
-		Tags:                  tags,
+		PerformanceInsights:   cfg.Database.PerformanceInsights,
 	})
 	if err != nil {
 		return nil, err
@@ -111,10 +133,14 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		Name:                  cfg.Cluster.Name,
 		Version:               cfg.Cluster.KubernetesVersion,
 		Region:                cfg.Region,
-		Partition:             partition.Partition,
+		Partition:             acct.Partition,
 		PrivateSubnetIDs:      p.Network.PrivateSubnetIDs,
 		NodeSecurityGroupID:   p.Network.NodeSecurityGroupID,
 		EndpointPublicCidrs:   cfg.Cluster.EndpointPublicCidrs,
+		Access:                AccessGrants(cfg, acct),
+		AddonVersions:         cfg.Cluster.AddonVersions,
+		LogRetentionDays:      cfg.Cluster.LogRetentionDays,
+		Protect:               protect,
 		NodeInstanceTypes:     cfg.Cluster.NodeInstanceTypes,
 		NodeAmiType:           cfg.Cluster.NodeAmiType,
 		NodeDiskSizeGiB:       cfg.Cluster.NodeDiskSizeGiB,
@@ -122,7 +148,22 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		NodeDesiredSize:       cfg.Cluster.NodeDesiredSize,
 		NodeMaxSize:           cfg.Cluster.NodeMaxSize,
 		KMSDeletionWindowDays: cfg.Cluster.KMSKeyDeletionWindowDays,
-		Tags:                  tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	p.Controllers, err = controllers.New(ctx, base, controllers.Args{
+		Provider:                    p.Cluster.Provider,
+		ClusterName:                 p.Cluster.Name,
+		Region:                      cfg.Region,
+		Partition:                   acct.Partition,
+		AccountID:                   acct.ID,
+		VpcID:                       p.Network.VpcID,
+		OIDCProviderArn:             p.Cluster.OIDCProviderArn,
+		OIDCIssuer:                  p.Cluster.OIDCIssuer,
+		LoadBalancerControllerChart: cfg.Cluster.LoadBalancerControllerChart,
+		ClusterAutoscalerChart:      cfg.Cluster.ClusterAutoscalerChart,
 	})
 	if err != nil {
 		return nil, err
@@ -131,7 +172,10 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	p.Storage, err = storage.New(ctx, base+"-blobs", storage.Args{
 		NoncurrentVersionDays: cfg.Storage.NoncurrentVersionDays,
 		ForceDestroy:          cfg.Storage.ForceDestroy,
-		Tags:                  tags,
+		Protect:               protect,
+		AccessLogging:         cfg.Storage.AccessLogging,
+		AccountID:             acct.ID,
+		AccessLogDays:         AccessLogDays,
 	})
 	if err != nil {
 		return nil, err
@@ -145,40 +189,45 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		BucketArn:         p.Storage.BucketArn,
 		Prefix:            storage.AvatarPrefix,
 		DatabaseSecretArn: p.Database.SecretArn,
-		Tags:              tags,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	appArgs := app.Args{
-		Provider:                  p.Cluster.Provider,
-		Name:                      ServiceAccountName,
-		Namespace:                 cfg.App.Namespace,
-		Image:                     cfg.App.ImageRef(),
-		MinReplicas:               cfg.App.MinReplicas,
-		MaxReplicas:               cfg.App.MaxReplicas,
-		TargetCPUUtilization:      cfg.App.TargetCPUUtilization,
-		Resources:                 appResources(cfg),
-		DatabaseURL:               p.Database.URL,
-		DatabaseSecretArn:         p.Database.SecretArn,
-		BlobStore:                 pulumi.Sprintf("s3://%s/%s", p.Storage.BucketName, storage.AvatarPrefix),
-		AWSRegion:                 cfg.Region,
-		SessionKey:                cfg.App.SessionKey.Output(),
-		LogLevel:                  cfg.App.LogLevel,
-		ServiceAccountAnnotations: pulumi.StringMap{app.IRSAAnnotation: p.Identity.RoleArn},
-		ServiceType:               "LoadBalancer",
-		ServiceAnnotations:        LoadBalancerAnnotations(cfg.App.CertificateArn),
-		HTTPS:                     cfg.App.CertificateArn != "",
-		MonitoringNamespace:       cfg.Monitoring.Namespace,
-		DatabaseCIDRs:             []string{cfg.Network.VpcCidr},
-		ShutdownTimeout:           ShutdownTimeout,
-		SkipAwait:                 cfg.App.SkipAwait,
-		PullCredentials:           pullCredentials(cfg),
-	}
+	appArgs := baseAppArgs(cfg, p.Cluster.Provider)
+	appArgs.Image = p.Image
+	appArgs.DatabaseURL = p.Database.URL
+	appArgs.DatabaseSecretArn = p.Database.SecretArn
+	appArgs.BlobStore = pulumi.Sprintf("s3://%s/%s", p.Storage.BucketName, storage.AvatarPrefix)
+	appArgs.AWSRegion = cfg.Region
+	appArgs.ServiceAccountAnnotations = pulumi.StringMap{app.IRSAAnnotation: p.Identity.RoleArn}
+	appArgs.ServiceType = "LoadBalancer"
+	appArgs.LoadBalancerClass = LoadBalancerClass
+	appArgs.ServiceAnnotations = LoadBalancerAnnotations(cfg.App.CertificateArn)
+	appArgs.ServiceDependsOn = []pulumi.Resource{p.Controllers.LoadBalancerController}
+	appArgs.HTTPS = cfg.App.CertificateArn != ""
+	appArgs.DatabaseCIDRs = []string{cfg.Network.VpcCidr}
 	p.App, err = app.New(ctx, base, appArgs)
 	if err != nil {
 		return nil, err
+	}
+
+	if cfg.Runner.Enabled {
+		p.Runner, err = runner.New(ctx, base+"-runner", runner.Args{
+			ProjectName:            base + "-runner",
+			VpcID:                  p.Network.VpcID,
+			PrivateSubnetIDs:       p.Network.PrivateSubnetIDs,
+			ClusterSecurityGroupID: p.Cluster.SecurityGroupID,
+			GitHubRepository:       cfg.Runner.GitHubRepository,
+			ConnectionArn:          cfg.Runner.ConnectionArn,
+			Partition:              acct.Partition,
+			Region:                 cfg.Region,
+			AccountID:              acct.ID,
+			LogRetentionDays:       cfg.Cluster.LogRetentionDays,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	if err := p.deployMonitoring(ctx, p.Cluster.Provider, o); err != nil {
@@ -193,6 +242,10 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		OutputDBSecretArn: p.Database.SecretArn,
 		OutputBucketName:  p.Storage.BucketName,
 		OutputNamespace:   p.App.NamespaceName,
+		OutputImage:       pulumi.String(p.Image).ToStringOutput(),
+	}
+	if p.Runner != nil {
+		p.Outputs[OutputRunnerLabel] = pulumi.String(p.Runner.Label).ToStringOutput()
 	}
 	for name, out := range p.Outputs {
 		ctx.Export(name, out)
@@ -222,6 +275,29 @@ func Run(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform, er
 		return DeployLocal(ctx, cfg, opts...)
 	}
 	return Deploy(ctx, cfg, opts...)
+}
+
+// baseAppArgs are the app settings every stack shares; Deploy and
+// DeployLocal add what differs (image, database, blobs, exposure).
+func baseAppArgs(cfg *config.Config, provider pulumi.ProviderResource) app.Args {
+	return app.Args{
+		Provider:             provider,
+		Name:                 ServiceAccountName,
+		Namespace:            cfg.App.Namespace,
+		MinReplicas:          cfg.App.MinReplicas,
+		MaxReplicas:          cfg.App.MaxReplicas,
+		TargetCPUUtilization: cfg.App.TargetCPUUtilization,
+		Resources:            appResources(cfg),
+		SessionKey:           cfg.App.SessionKey.Output(),
+		LogLevel:             cfg.App.LogLevel,
+		MonitoringNamespace:  cfg.Monitoring.Namespace,
+		ShutdownTimeout:      ShutdownTimeout,
+		SkipAwait:            cfg.App.SkipAwait,
+		// Every exposure the stacks use hands the app the client's address
+		// as the TCP peer (NLB IP targets with client IP preservation,
+		// externalTrafficPolicy Local, port-forward): no proxy to trust.
+		TrustedProxies: nil,
+	}
 }
 
 // appResources are the service container's requests and limits.
@@ -272,7 +348,8 @@ func (p *Platform) deployMonitoring(ctx *pulumi.Context, provider pulumi.Provide
 	return err
 }
 
-// availabilityZones returns the first n standard (non opt-in) AZs of the region.
+// availabilityZones returns the first n standard (non opt-in) zones of the
+// region that EKS supports, by zone ID.
 func availabilityZones(ctx *pulumi.Context, n int) ([]string, error) {
 	state := "available"
 	res, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
@@ -284,17 +361,86 @@ func availabilityZones(ctx *pulumi.Context, n int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("platform: availability zones: %w", err)
 	}
-	if len(res.Names) < n {
-		return nil, fmt.Errorf("platform: gopherops:availabilityZoneCount is %d but the region has only %d zones", n, len(res.Names))
+	ids, err := network.PickZoneIDs(res.ZoneIds, n)
+	if err != nil {
+		return nil, fmt.Errorf("platform: gopherops:availabilityZoneCount: %w", err)
 	}
-	return res.Names[:n], nil
+	return ids, nil
 }
 
-// LoadBalancerAnnotations ask the AWS cloud provider for a Network Load
-// Balancer, terminating TLS with the ACM certificate when one is given.
+// account is the AWS account and partition the stack deploys into.
+type account struct {
+	ID        string
+	Partition string
+	// CallerRoleArn is the IAM role (or user) ARN running the program.
+	CallerRoleArn string
+}
+
+// lookupAccount reads the account, and refuses an update by a principal the
+// stack grants no cluster access: the AWS half would be created and the
+// Kubernetes half would then fail with Unauthorized. Previews (the read-only
+// preview role) may run as anyone with AWS read access.
+func lookupAccount(ctx *pulumi.Context, cfg *config.Config) (account, error) {
+	partition, err := aws.GetPartition(ctx, nil)
+	if err != nil {
+		return account{}, fmt.Errorf("platform: aws partition: %w", err)
+	}
+	caller, err := aws.GetCallerIdentity(ctx, nil)
+	if err != nil {
+		return account{}, fmt.Errorf("platform: aws caller identity: %w", err)
+	}
+	a := account{ID: caller.AccountId, Partition: partition.Partition, CallerRoleArn: PrincipalArn(caller.Arn)}
+	if ctx.DryRun() {
+		return a, nil
+	}
+	for _, g := range AccessGrants(cfg, a) {
+		if g.PrincipalArn == a.CallerRoleArn && g.Policy == cluster.PolicyClusterAdmin {
+			return a, nil
+		}
+	}
+	return account{}, fmt.Errorf("platform: %s runs this update but has no cluster-admin access entry: "+
+		"add it to gopherops:operatorArns (or run as the deploy role %s)", a.CallerRoleArn, cfg.Access.DeployRoleName)
+}
+
+// PrincipalArn turns an STS caller ARN into the IAM principal ARN access
+// entries name: arn:aws:sts::1:assumed-role/R/session → arn:aws:iam::1:role/R.
+func PrincipalArn(callerArn string) string {
+	parts := strings.SplitN(callerArn, ":", 6)
+	if len(parts) != 6 || parts[2] != "sts" {
+		return callerArn
+	}
+	rest, ok := strings.CutPrefix(parts[5], "assumed-role/")
+	if !ok {
+		return callerArn
+	}
+	role, _, _ := strings.Cut(rest, "/")
+	return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role
+}
+
+// AccessGrants are the stack's EKS access entries: the deploy role and the
+// operators administer the cluster, the preview role reads it.
+func AccessGrants(cfg *config.Config, a account) []cluster.AccessGrant {
+	role := func(name string) string { return "arn:" + a.Partition + ":iam::" + a.ID + ":role/" + name }
+	grants := []cluster.AccessGrant{
+		{PrincipalArn: role(cfg.Access.DeployRoleName), Policy: cluster.PolicyClusterAdmin},
+		{PrincipalArn: role(cfg.Access.PreviewRoleName), Policy: cluster.PolicyAdminView},
+	}
+	for _, arn := range cfg.Access.OperatorArns {
+		grants = append(grants, cluster.AccessGrant{PrincipalArn: arn, Policy: cluster.PolicyClusterAdmin})
+	}
+	return grants
+}
+
+// LoadBalancerAnnotations ask the AWS Load Balancer Controller for an
+// internet-facing Network Load Balancer whose targets are the pods' IPs, with
+// the client's address preserved (IP targets over TCP do not preserve it by
+// default), terminating TLS with the ACM certificate when one is given.
 func LoadBalancerAnnotations(certificateArn string) pulumi.StringMap {
 	a := pulumi.StringMap{
-		"service.beta.kubernetes.io/aws-load-balancer-type": pulumi.String("nlb"),
+		"service.beta.kubernetes.io/aws-load-balancer-type":                    pulumi.String("external"),
+		"service.beta.kubernetes.io/aws-load-balancer-nlb-target-type":         pulumi.String("ip"),
+		"service.beta.kubernetes.io/aws-load-balancer-scheme":                  pulumi.String("internet-facing"),
+		"service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": pulumi.String("preserve_client_ip.enabled=true"),
 	}
 	if certificateArn != "" {
 		a["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] = pulumi.String(certificateArn)

@@ -9,6 +9,7 @@ import (
 	"github.com/gopherops/gopherops/infra/app"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 	"github.com/gopherops/gopherops/infra/platform"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
 // Resource type tokens as the engine sees them.
@@ -85,7 +86,10 @@ func TestStacks(t *testing.T) {
 }
 
 func checkOutputs(t *testing.T, r *run) {
-	want := []string{"appUrl", "clusterName", "kubeconfig", "dbEndpoint", "dbSecretArn", "bucketName", "namespace"}
+	want := []string{"appUrl", "clusterName", "kubeconfig", "dbEndpoint", "dbSecretArn", "bucketName", "namespace", "image"}
+	if r.cfg.Runner.Enabled {
+		want = append(want, "ciRunnerLabel")
+	}
 	for _, name := range want {
 		if r.outputs[name] == "" {
 			t.Errorf("stack output %s is empty or missing", name)
@@ -108,11 +112,18 @@ func checkOutputs(t *testing.T, r *run) {
 			t.Errorf("kubeconfig lacks %q:\n%s", part, kc)
 		}
 	}
-	if got := r.outputs["appUrl"]; got != "http://"+mocks.LBHostname {
-		t.Errorf("appUrl = %q, want the load balancer address", got)
+	// appUrl is derived from the status of the app's LoadBalancer Service,
+	// whatever address the load balancer got.
+	svc := r.mon.Get(tService, "gopherops-"+r.stack)
+	host, _ := mocks.Walk(mocks.Plain(resource.NewObjectProperty(svc.Outputs)), "status.loadBalancer.ingress[0].hostname")
+	if got := r.outputs["appUrl"]; host == nil || got != fmt.Sprintf("http://%v", host) {
+		t.Errorf("appUrl = %q, want http:// and the Service's load balancer address %v", got, host)
 	}
-	if got := r.outputs["dbSecretArn"]; got != mocks.RDSSecret {
-		t.Errorf("dbSecretArn = %q, want the RDS-managed secret", got)
+	// dbSecretArn is the secret RDS made for the master password it manages.
+	db := r.one(t, tRDS)
+	secret, _ := mocks.Walk(mocks.Plain(resource.NewObjectProperty(db.Outputs)), "masterUserSecrets[0].secretArn")
+	if v, _ := db.Get("manageMasterUserPassword"); v != true || secret == nil || r.outputs["dbSecretArn"] != secret {
+		t.Errorf("dbSecretArn = %q, want the RDS instance's managed master secret %v", r.outputs["dbSecretArn"], secret)
 	}
 	if got := r.outputs["namespace"]; got != r.cfg.App.Namespace {
 		t.Errorf("namespace = %q, want %q", got, r.cfg.App.Namespace)
@@ -139,7 +150,7 @@ func checkNetwork(t *testing.T, r *run) {
 	for _, s := range r.mon.ByType(tSubnet) {
 		tags, _ := s.Get("tags")
 		tm, _ := tags.(map[string]any)
-		zones[s.Str("availabilityZone")] = true
+		zones[s.Str("availabilityZoneId")] = true
 		if tm[clusterTag] != "shared" {
 			t.Errorf("%s lacks tag %s=shared", s, clusterTag)
 		}
@@ -310,8 +321,8 @@ func checkCluster(t *testing.T, r *run) {
 	if !slices.Equal(cidrs, r.cfg.Cluster.EndpointPublicCidrs) {
 		t.Errorf("endpoint CIDRs = %v, want the configured %v", cidrs, r.cfg.Cluster.EndpointPublicCidrs)
 	}
-	if r.stack == "prod" && (len(cidrs) == 0 || slices.Contains(cidrs, "0.0.0.0/0")) {
-		t.Errorf("prod API endpoint open to %v", cidrs)
+	if public, _ := c.Get("vpcConfig.endpointPublicAccess"); r.stack == "prod" && (slices.Contains(cidrs, "0.0.0.0/0") || (public == true && len(cidrs) == 0)) {
+		t.Errorf("prod API endpoint open to %v (public: %v)", cidrs, public)
 	}
 	if v, _ := c.Get("vpcConfig.endpointPrivateAccess"); v != true {
 		t.Error("private endpoint access is off")
@@ -352,9 +363,9 @@ func checkCluster(t *testing.T, r *run) {
 	if oidc.Str("url") != "https://"+mocks.OIDCIssuer {
 		t.Errorf("oidc url = %q, want the cluster issuer", oidc.Str("url"))
 	}
-	cni := r.one(t, tAddon)
-	if cni.Str("addonName") != "vpc-cni" || !strings.Contains(cni.Str("configurationValues"), `"enableNetworkPolicy":"true"`) {
-		t.Errorf("vpc-cni addon does not enforce NetworkPolicy: %v", cni.In())
+	cni := r.mon.Get(tAddon, "gopherops-"+r.stack+"-vpc-cni")
+	if cni == nil || cni.Str("addonName") != "vpc-cni" || !strings.Contains(cni.Str("configurationValues"), `"enableNetworkPolicy":"true"`) {
+		t.Errorf("vpc-cni addon does not enforce NetworkPolicy: %v", cni)
 	}
 }
 
@@ -368,28 +379,32 @@ func mustGet(t *testing.T, reg *mocks.Registration, path string) any {
 }
 
 func checkStorage(t *testing.T, r *run) {
-	bucket := r.one(t, tBucket)
+	name := "gopherops-" + r.stack + "-blobs"
+	bucket := r.mon.Get(tBucket, name)
+	if bucket == nil {
+		t.Fatal("no avatar bucket")
+	}
 	for _, typ := range []string{tPAB, tOwnership, tPolicy, tVersioning, tSSE, tLifecycle} {
-		if got := r.one(t, typ).Str("bucket"); got != bucket.ID {
+		if got := r.mon.Get(typ, name).Str("bucket"); got != bucket.ID {
 			t.Errorf("%s applies to %q, not the bucket %q", typ, got, bucket.ID)
 		}
 	}
-	pab := r.one(t, tPAB).In()
+	pab := r.mon.Get(tPAB, name).In()
 	for _, k := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
 		if pab[k] != true {
 			t.Errorf("public access block %s = %v, want true", k, pab[k])
 		}
 	}
-	if got := r.one(t, tOwnership).Str("rule.objectOwnership"); got != "BucketOwnerEnforced" {
+	if got := r.mon.Get(tOwnership, name).Str("rule.objectOwnership"); got != "BucketOwnerEnforced" {
 		t.Errorf("object ownership = %q", got)
 	}
-	if got := r.one(t, tVersioning).Str("versioningConfiguration.status"); got != "Enabled" {
+	if got := r.mon.Get(tVersioning, name).Str("versioningConfiguration.status"); got != "Enabled" {
 		t.Errorf("versioning = %q", got)
 	}
-	if got := r.one(t, tSSE).Str("rules[0].applyServerSideEncryptionByDefault.sseAlgorithm"); got != "aws:kms" && got != "AES256" {
+	if got := r.mon.Get(tSSE, name).Str("rules[0].applyServerSideEncryptionByDefault.sseAlgorithm"); got != "aws:kms" && got != "AES256" {
 		t.Errorf("default encryption = %q", got)
 	}
-	lc := r.one(t, tLifecycle)
+	lc := r.mon.Get(tLifecycle, name)
 	if v, _ := lc.Get("rules[0].noncurrentVersionExpiration.noncurrentDays"); v != float64(r.cfg.Storage.NoncurrentVersionDays) || lc.Str("rules[0].status") != "Enabled" {
 		t.Errorf("lifecycle rule = %v", lc.In()["rules"])
 	}
@@ -397,7 +412,7 @@ func checkStorage(t *testing.T, r *run) {
 	// TLS-only policy: a Deny on aws:SecureTransport=false for the bucket and its objects.
 	arn := bucket.Outputs["arn"].StringValue()
 	found := false
-	for _, st := range statements(policyDoc(t, r.one(t, tPolicy), "policy")) {
+	for _, st := range statements(policyDoc(t, r.mon.Get(tPolicy, name), "policy")) {
 		cond, _ := mocks.Walk(st, "Condition.Bool")
 		cm, _ := cond.(map[string]any)
 		if st["Effect"] == "Deny" && st["Principal"] == "*" && cm["aws:SecureTransport"] == "false" &&
@@ -407,9 +422,9 @@ func checkStorage(t *testing.T, r *run) {
 		}
 	}
 	if !found {
-		t.Errorf("bucket policy has no TLS-only deny: %s", r.one(t, tPolicy).Str("policy"))
+		t.Errorf("bucket policy has no TLS-only deny: %s", r.mon.Get(tPolicy, name).Str("policy"))
 	}
-	if !r.one(t, tPolicy).DependsOn(tPAB, "gopherops-"+r.stack+"-blobs") {
+	if !r.mon.Get(tPolicy, name).DependsOn(tPAB, name) {
 		t.Error("bucket policy is not applied after the public access block")
 	}
 	if v, _ := bucket.Get("forceDestroy"); v != (r.stack == "dev") {
@@ -443,11 +458,11 @@ func checkIdentity(t *testing.T, r *run) {
 		t.Errorf("trust has extra condition operators (StringLike wildcards?): %v", c)
 	}
 
-	pol := r.one(t, tRolePolicy)
-	if pol.Str("role") != role.Outputs["name"].StringValue() {
+	pol := r.mon.Get(tRolePolicy, "gopherops-"+r.stack+"-app")
+	if pol == nil || pol.Str("role") != role.Outputs["name"].StringValue() {
 		t.Errorf("policy attached to %q, not the IRSA role", pol.Str("role"))
 	}
-	bucketArn := r.one(t, tBucket).Outputs["arn"].StringValue()
+	bucketArn := r.mon.Get(tBucket, "gopherops-"+r.stack+"-blobs").Outputs["arn"].StringValue()
 	allowed := map[string][]string{
 		"s3:GetObject":                  {bucketArn + "/avatars/*"},
 		"s3:PutObject":                  {bucketArn + "/avatars/*"},
@@ -566,8 +581,8 @@ func checkDeployment(t *testing.T, r *run) {
 	d := r.one(t, tDeployment)
 	const c = "spec.template.spec.containers[0]"
 	image := d.Str(c + ".image")
-	if image != r.cfg.App.ImageRef() || !strings.HasPrefix(image, "ghcr.io/") || strings.HasSuffix(image, ":latest") {
-		t.Errorf("image = %q, want the pinned GHCR image %q", image, r.cfg.App.ImageRef())
+	if want := ecrURL(r.cfg.App.ECRRepository) + "@" + releaseDigest(r.stack); image != want {
+		t.Errorf("image = %q, want the ECR mirror at the digest of the stack's release tag, %q", image, want)
 	}
 	expect := map[string]any{
 		"spec.strategy.type":                                          "RollingUpdate",
@@ -622,6 +637,7 @@ func checkDeployment(t *testing.T, r *run) {
 		"LOG_FORMAT":          "json",
 		"SHUTDOWN_TIMEOUT":    "20s",
 		"MIGRATE_ON_START":    "false",
+		"TRUSTED_PROXIES":     "",
 		"BLOB_STORE":          "s3://" + bucket + "/avatars",
 		"AWS_REGION":          "us-east-1",
 		"DATABASE_SECRET_ARN": mocks.RDSSecret,
@@ -668,7 +684,7 @@ func checkDeployment(t *testing.T, r *run) {
 func checkJob(t *testing.T, r *run) {
 	job := r.one(t, tJob)
 	d := r.one(t, tDeployment)
-	if got, want := job.Str("metadata.name"), app.JobName(platform.ServiceAccountName, r.cfg.App.ImageRef()); got != want {
+	if got, want := job.Str("metadata.name"), app.JobName(platform.ServiceAccountName, r.p.Image); got != want {
 		t.Errorf("job name = %q, want %q (per image)", got, want)
 	}
 	const c = "spec.template.spec.containers[0]"
@@ -723,8 +739,10 @@ func checkService(t *testing.T, r *run) {
 		t.Fatal("no LoadBalancer service")
 	}
 	ann, _ := svc.Get("metadata.annotations")
-	if ann.(map[string]any)["service.beta.kubernetes.io/aws-load-balancer-type"] != "nlb" {
-		t.Errorf("service annotations = %v", ann)
+	am, _ := ann.(map[string]any)
+	if am["service.beta.kubernetes.io/aws-load-balancer-type"] != "external" ||
+		am["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] != "ip" {
+		t.Errorf("service annotations = %v, want an AWS Load Balancer Controller NLB with IP targets", ann)
 	}
 	for _, p := range asAny(mustGet(t, svc, "spec.ports")) {
 		m := p.(map[string]any)
@@ -826,7 +844,12 @@ func checkNetworkPolicy(t *testing.T, r *run) {
 }
 
 func checkMonitoring(t *testing.T, r *run) {
-	releases := r.mon.ByType(tRelease)
+	var releases []*mocks.Registration
+	for _, rel := range r.mon.ByType(tRelease) {
+		if rel.Str("chart") == "kube-prometheus-stack" {
+			releases = append(releases, rel)
+		}
+	}
 	if !r.cfg.Monitoring.Enabled {
 		if len(releases) != 0 || len(r.mon.ByType(tSvcMonitor)) != 0 {
 			t.Error("monitoring resources created although monitoring is disabled")

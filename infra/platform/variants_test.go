@@ -8,10 +8,10 @@ import (
 	"github.com/gopherops/gopherops/infra/platform"
 )
 
-// TestPrivateImageWithTLS deploys the dev stack file with the optional
-// settings: a private image by digest, HTTPS with an ACM certificate and a
-// domain.
-func TestPrivateImageWithTLS(t *testing.T) {
+// TestTLSAndAPinnedDigest deploys the dev stack file with the optional
+// settings: an emergency pin by digest (which wins over the release tag),
+// HTTPS with an ACM certificate and a domain.
+func TestTLSAndAPinnedDigest(t *testing.T) {
 	const (
 		cert   = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f"
 		domain = "gopherops.example.com"
@@ -21,14 +21,15 @@ func TestPrivateImageWithTLS(t *testing.T) {
 		"gopherops:imageDigest":    digest,
 		"gopherops:certificateArn": cert,
 		"gopherops:domainName":     domain,
-		"gopherops:ghcrUsername":   "deploy-bot",
-		"gopherops:ghcrToken":      testGHCRToken,
 	})
 	const c = "spec.template.spec.containers[0]"
 	d := r.one(t, tDeployment)
-	wantImage := "ghcr.io/gopherops/gopherops@" + digest
+	wantImage := ecrURL("gopherops") + "@" + digest
 	if got := d.Str(c + ".image"); got != wantImage {
-		t.Errorf("image = %q, want %q (digest wins over tag)", got, wantImage)
+		t.Errorf("image = %q, want %q (the pinned digest wins over the release tag)", got, wantImage)
+	}
+	if r.outputs["image"] != wantImage {
+		t.Errorf("image output = %q, want %q", r.outputs["image"], wantImage)
 	}
 	if got, want := r.one(t, tJob).Str("metadata.name"), app.JobName(platform.ServiceAccountName, wantImage); got != want {
 		t.Errorf("job name = %q, want %q", got, want)
@@ -46,23 +47,12 @@ func TestPrivateImageWithTLS(t *testing.T) {
 	if svc.Str("spec.ports[1].name") != "https" {
 		t.Errorf("no HTTPS port: %v", svc.In()["spec"])
 	}
-
-	pull := r.mon.Get(tSecret, "gopherops-dev-pull")
-	if pull == nil || pull.Str("type") != "kubernetes.io/dockerconfigjson" {
-		t.Fatalf("no GHCR pull secret: %v", pull)
+	// Nodes pull the ECR mirror with their IAM role: no pull secret.
+	if len(r.mon.ByType(tSecret)) != 1 {
+		t.Errorf("%d Secrets, want only the workload's (no image pull secret)", len(r.mon.ByType(tSecret)))
 	}
-	if !pull.IsSecret("stringData") {
-		t.Error("GHCR token reached the engine in plain text")
-	}
-	sd, _ := pull.Get("stringData")
-	if cfg, _ := sd.(map[string]any)[".dockerconfigjson"].(string); !strings.Contains(cfg, `"ghcr.io"`) || !strings.Contains(cfg, testGHCRToken) {
-		t.Errorf("docker config = %q", cfg)
-	}
-	pullName := pull.Outputs["metadata"].ObjectValue()["name"].StringValue()
-	for _, reg := range []string{tDeployment, tJob} {
-		if got := r.one(t, reg).Str("spec.template.spec.imagePullSecrets[0].name"); got != pullName {
-			t.Errorf("%s pulls with %q, want %q", reg, got, pullName)
-		}
+	if _, ok := d.Get("spec.template.spec.imagePullSecrets"); ok {
+		t.Error("the deployment pulls with a secret")
 	}
 }
 
@@ -77,7 +67,8 @@ func TestInvalidStackConfigurationStopsTheProgram(t *testing.T) {
 	}{
 		{"prod API open to the internet", "prod", map[string]string{"gopherops:clusterEndpointPublicCidrs": `["0.0.0.0/0"]`}, "gopherops:clusterEndpointPublicCidrs"},
 		{"prod single-AZ database", "prod", map[string]string{"gopherops:dbMultiAz": "false"}, "gopherops:dbMultiAz"},
-		{"latest image", "dev", map[string]string{"gopherops:imageTag": "latest"}, "gopherops:imageTag"},
+		{"prod API on the documentation placeholder", "prod", map[string]string{"gopherops:clusterEndpointPublicCidrs": `["203.0.113.0/24"]`}, "gopherops:clusterEndpointPublicCidrs"},
+		{"GHCR tag on an AWS stack", "dev", map[string]string{"gopherops:imageTag": "0.1.0"}, "gopherops:imageTag"},
 		{"no session key", "dev", map[string]string{"gopherops:sessionKey": "<delete>"}, "gopherops:sessionKey"},
 		{"replicas inverted", "dev", map[string]string{"gopherops:minReplicas": "6"}, "gopherops:minReplicas"},
 	}

@@ -1,6 +1,7 @@
 // Package storage provisions the S3 bucket GopherOps keeps avatars in:
 // versioned, encrypted, never public, owned by the bucket owner, reachable
-// over TLS only, with old versions expired.
+// over TLS only, with old versions expired; optionally protected and with
+// server access logs written to a second private bucket.
 package storage
 
 import (
@@ -20,7 +21,14 @@ type Args struct {
 	NoncurrentVersionDays int
 	// ForceDestroy lets `pulumi destroy` delete a non-empty bucket (dev only).
 	ForceDestroy bool
-	Tags         map[string]string
+	// Protect sets Pulumi's protect on the bucket (and the log bucket).
+	Protect bool
+	// AccessLogging writes S3 server access logs to a log bucket.
+	AccessLogging bool
+	// AccountID is the only account whose S3 log delivery may write logs.
+	AccountID string
+	// AccessLogDays is how long access logs are kept.
+	AccessLogDays int
 }
 
 // Storage is the avatar bucket and its protective settings.
@@ -34,6 +42,9 @@ type Storage struct {
 	Ownership         *s3.BucketOwnershipControls
 	Policy            *s3.BucketPolicy
 	Lifecycle         *s3.BucketLifecycleConfigurationV2
+	// LogBucket and Logging are set with Args.AccessLogging.
+	LogBucket *s3.BucketV2
+	Logging   *s3.BucketLoggingV2
 
 	// BucketName is the bucket's generated name.
 	BucketName pulumi.StringOutput
@@ -48,16 +59,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("storage: register component: %w", err)
 	}
 	parent := pulumi.Parent(s)
-	tags := pulumi.StringMap{}
-	for k, v := range args.Tags {
-		tags[k] = pulumi.String(v)
-	}
 	var err error
 
 	s.Bucket, err = s3.NewBucketV2(ctx, name, &s3.BucketV2Args{
 		ForceDestroy: pulumi.Bool(args.ForceDestroy),
-		Tags:         tags,
-	}, parent)
+	}, parent, pulumi.Protect(args.Protect))
 	if err != nil {
 		return nil, fmt.Errorf("storage: bucket: %w", err)
 	}
@@ -136,6 +142,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("storage: lifecycle: %w", err)
 	}
 
+	if args.AccessLogging {
+		if err := s.accessLogs(ctx, name, args, parent); err != nil {
+			return nil, err
+		}
+	}
+
 	if err := ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"bucketName": s.BucketName,
 		"bucketArn":  s.BucketArn,
@@ -147,20 +159,32 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 // TLSOnlyPolicy is a bucket policy denying every request not made over TLS.
 func TLSOnlyPolicy(bucketArn string) (string, error) {
+	st, err := tlsOnlyStatement(bucketArn)
+	if err != nil {
+		return "", err
+	}
 	doc := map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{{
-			"Sid":       "DenyInsecureTransport",
-			"Effect":    "Deny",
-			"Principal": "*",
-			"Action":    "s3:*",
-			"Resource":  []string{bucketArn, bucketArn + "/*"},
-			"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
-		}},
+		"Version":   "2012-10-17",
+		"Statement": []map[string]any{st},
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return "", fmt.Errorf("storage: tls-only policy: %w", err)
 	}
 	return string(b), nil
+}
+
+// tlsOnlyStatement denies every request to the bucket not made over TLS.
+func tlsOnlyStatement(bucketArn string) (map[string]any, error) {
+	if bucketArn == "" {
+		return nil, fmt.Errorf("storage: tls-only policy: empty bucket ARN")
+	}
+	return map[string]any{
+		"Sid":       "DenyInsecureTransport",
+		"Effect":    "Deny",
+		"Principal": "*",
+		"Action":    "s3:*",
+		"Resource":  []string{bucketArn, bucketArn + "/*"},
+		"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
+	}, nil
 }

@@ -35,17 +35,37 @@ type Registration struct {
 	Provider string
 	// Dependencies are the URNs the SDK declared (explicit dependsOn plus input dependencies).
 	Dependencies []string
+	// DependsOnURNs are the explicit dependsOn URNs only: the dependencies no
+	// input carries.
+	DependsOnURNs []string
+	// Parent is the parent's URN ("" for the stack).
+	Parent string
+	// Protect and RetainOnDelete are the resource options of those names.
+	Protect, RetainOnDelete bool
 	// Seq is the position of the call; Done is the position at which it returned.
 	Seq, Done int
 	// Outputs is the state the mock returned.
 	Outputs resource.PropertyMap
 }
 
+// ZoneNames and ZoneIDs are the region's zones as the mocked account maps
+// them; ZoneIDs[2] is one EKS does not support.
+var (
+	ZoneNames = []any{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e"}
+	ZoneIDs   = []any{"use1-az1", "use1-az2", "use1-az3", "use1-az4", "use1-az6"}
+)
+
 // Monitor implements pulumi.MockResourceMonitor and records everything.
 type Monitor struct {
 	// Delay holds NewResource of the given types for a while before it
 	// returns, widening any race between resources that should be ordered.
 	Delay map[string]time.Duration
+	// Releases are the ECR mirror's tags (a stack name) and the digests they
+	// point at; a lookup of any other tag fails as ECR does.
+	Releases map[string]string
+	// CallerArn is who runs the program (sts:GetCallerIdentity); empty
+	// means the bootstrap project's deploy role.
+	CallerArn string
 
 	mu    sync.Mutex
 	seq   int
@@ -54,7 +74,20 @@ type Monitor struct {
 }
 
 // New returns an empty Monitor.
-func New() *Monitor { return &Monitor{Delay: map[string]time.Duration{}} }
+func New() *Monitor {
+	return &Monitor{Delay: map[string]time.Duration{}, Releases: map[string]string{}}
+}
+
+// DeployRoleArn is the bootstrap project's deploy role in the mocked account.
+const DeployRoleArn = "arn:aws:iam::" + AccountID + ":role/gopherops-deploy"
+
+// Caller is the ARN sts:GetCallerIdentity reports: an assumed-role session.
+func (m *Monitor) Caller() string {
+	if m.CallerArn != "" {
+		return m.CallerArn
+	}
+	return "arn:aws:sts::" + AccountID + ":assumed-role/gopherops-deploy/gopherops-deploy-dev-123"
+}
 
 func (m *Monitor) next() int {
 	m.mu.Lock()
@@ -72,8 +105,22 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		Provider: args.Provider,
 		Seq:      m.next(),
 	}
-	if args.RegisterRPC != nil {
-		reg.Dependencies = args.RegisterRPC.GetDependencies()
+	if rpc := args.RegisterRPC; rpc != nil {
+		reg.Dependencies = rpc.GetDependencies()
+		reg.Parent = rpc.GetParent()
+		reg.Protect = rpc.GetProtect()
+		reg.RetainOnDelete = rpc.GetRetainOnDelete()
+		viaInputs := map[string]bool{}
+		for _, deps := range rpc.GetPropertyDependencies() {
+			for _, urn := range deps.GetUrns() {
+				viaInputs[urn] = true
+			}
+		}
+		for _, urn := range reg.Dependencies {
+			if !viaInputs[urn] {
+				reg.DependsOnURNs = append(reg.DependsOnURNs, urn)
+			}
+		}
 	}
 	m.mu.Lock()
 	m.regs = append(m.regs, reg)
@@ -94,10 +141,44 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Unlock()
 	switch args.Token {
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
+		// As one real account sees us-east-1: its "c" is use1-az3, a zone
+		// EKS refuses control-plane subnets in.
 		return resource.NewPropertyMapFromMap(map[string]any{
-			"names":   []any{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"},
-			"zoneIds": []any{"use1-az1", "use1-az2", "use1-az4", "use1-az6"},
+			"names":   ZoneNames,
+			"zoneIds": ZoneIDs,
 			"id":      Region,
+		}), nil
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"accountId": AccountID,
+			"arn":       m.Caller(),
+			"userId":    "AROAEXAMPLE:session",
+			"id":        AccountID,
+		}), nil
+	case "aws:ecr/getRepository:getRepository":
+		name := args.Args["name"].StringValue()
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name":          name,
+			"registryId":    AccountID,
+			"arn":           fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", Region, AccountID, name),
+			"repositoryUrl": fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", AccountID, Region, name),
+			"id":            name,
+		}), nil
+	case "aws:ecr/getImage:getImage":
+		tag := ""
+		if v, ok := args.Args["imageTag"]; ok && v.IsString() {
+			tag = v.StringValue()
+		}
+		digest, ok := m.Releases[tag]
+		if !ok {
+			return nil, fmt.Errorf("mocks: ImageNotFoundException: no image tagged %q in ECR", tag)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"imageDigest":    digest,
+			"imageTag":       tag,
+			"registryId":     AccountID,
+			"repositoryName": args.Args["repositoryName"].StringValue(),
+			"id":             digest,
 		}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{
@@ -138,7 +219,23 @@ func (m *Monitor) ByType(typ string) []*Registration {
 // given type and logical name (URNs end in "<type>::<name>", the type
 // possibly qualified by its parents' types).
 func (r *Registration) DependsOn(typ, name string) bool {
-	for _, urn := range r.Dependencies {
+	return matchURN(r.Dependencies, typ, name)
+}
+
+// ExplicitlyDependsOn reports whether r was given dependsOn on the resource
+// of the given type and logical name (not merely an input of it).
+func (r *Registration) ExplicitlyDependsOn(typ, name string) bool {
+	return matchURN(r.DependsOnURNs, typ, name)
+}
+
+// ChildOf reports whether r's parent is the resource of the given type and
+// logical name.
+func (r *Registration) ChildOf(typ, name string) bool {
+	return r.Parent != "" && matchURN([]string{r.Parent}, typ, name)
+}
+
+func matchURN(urns []string, typ, name string) bool {
+	for _, urn := range urns {
 		if strings.HasSuffix(urn, "::"+typ+"::"+name) || strings.HasSuffix(urn, "$"+typ+"::"+name) {
 			return true
 		}
@@ -182,12 +279,27 @@ func outputs(args pulumi.MockResourceArgs) (string, resource.PropertyMap) {
 	case "aws:ec2/launchTemplate:LaunchTemplate":
 		id = "lt-" + name
 		set("latestVersion", 1)
+	case "aws:cloudwatch/logGroup:LogGroup":
+		lg := fmt.Sprint(args.Inputs["name"].V)
+		id = lg
+		set("arn", fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s", Region, AccountID, lg))
+	case "aws:ecr/repository:Repository":
+		repo := fmt.Sprint(args.Inputs["name"].V)
+		set("repositoryUrl", fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", AccountID, Region, repo))
+		set("arn", fmt.Sprintf("arn:aws:ecr:%s:%s:repository/%s", Region, AccountID, repo))
+	case "aws:codebuild/project:Project":
+		set("arn", fmt.Sprintf("arn:aws:codebuild:%s:%s:project/%v", Region, AccountID, args.Inputs["name"].V))
 	case "aws:kms/key:Key":
 		id = "key-" + name
 		set("arn", fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", Region, AccountID, id))
 	case "aws:iam/role:Role":
-		set("name", name+"-role")
-		set("arn", fmt.Sprintf("arn:aws:iam::%s:role/%s-role", AccountID, name))
+		// An explicit name (the bootstrap roles) is kept; else Pulumi's autoname.
+		role := name + "-role"
+		if v, ok := args.Inputs["name"]; ok && v.IsString() {
+			role = v.StringValue()
+		}
+		set("name", role)
+		set("arn", fmt.Sprintf("arn:aws:iam::%s:role/%s", AccountID, role))
 	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
 		set("arn", fmt.Sprintf("arn:aws:iam::%s:oidc-provider/%s", AccountID, OIDCIssuer))
 	case "aws:eks/cluster:Cluster":

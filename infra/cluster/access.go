@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// SupportType is the cluster's upgrade policy: standard support only, so a
+// Kubernetes version reaching its end of standard support is an upgrade to
+// plan, never a silent move into extended support at six times the price.
+const SupportType = "STANDARD"
+
+// LogGroupName is the CloudWatch log group EKS writes control-plane logs to.
+func LogGroupName(clusterName string) string { return "/aws/eks/" + clusterName + "/cluster" }
+
+// EKS access policies (arn:aws:eks::aws:cluster-access-policy/<name>).
+const (
+	// PolicyClusterAdmin is cluster-admin: CI's deploy role and operators.
+	PolicyClusterAdmin = "AmazonEKSClusterAdminPolicy"
+	// PolicyAdminView reads every object, Secrets and Helm release records
+	// included, and writes nothing: enough for pulumi-kubernetes to fall
+	// back to a client-side preview when a server-side dry run is refused.
+	PolicyAdminView = "AmazonEKSAdminViewPolicy"
+)
+
+// AccessGrant gives one IAM principal one access policy on the whole cluster.
+type AccessGrant struct {
+	// PrincipalArn is an IAM role or user ARN (no path for Identity Center roles).
+	PrincipalArn string
+	// Policy is PolicyClusterAdmin or PolicyAdminView.
+	Policy string
+}
+
+// accessEntries creates an access entry and a cluster-wide policy
+// association per grant, in a stable order; they are what the Kubernetes
+// provider waits for.
+func (c *Cluster) accessEntries(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	grants := append([]AccessGrant(nil), args.Access...)
+	sort.Slice(grants, func(i, j int) bool { return grants[i].PrincipalArn < grants[j].PrincipalArn })
+	c.AccessEntries = map[string]*eks.AccessEntry{}
+	c.AccessPolicies = map[string]*eks.AccessPolicyAssociation{}
+	var out []pulumi.Resource
+	for _, g := range grants {
+		if g.Policy != PolicyClusterAdmin && g.Policy != PolicyAdminView {
+			return nil, fmt.Errorf("cluster: access for %s: unknown policy %q", g.PrincipalArn, g.Policy)
+		}
+		if _, dup := c.AccessEntries[g.PrincipalArn]; dup {
+			return nil, fmt.Errorf("cluster: access for %s is granted twice", g.PrincipalArn)
+		}
+		logical := name + "-access-" + principalName(g.PrincipalArn)
+		entry, err := eks.NewAccessEntry(ctx, logical, &eks.AccessEntryArgs{
+			ClusterName:  c.Cluster.Name,
+			PrincipalArn: pulumi.String(g.PrincipalArn),
+			Type:         pulumi.String("STANDARD"),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: access entry %s: %w", g.PrincipalArn, err)
+		}
+		assoc, err := eks.NewAccessPolicyAssociation(ctx, logical, &eks.AccessPolicyAssociationArgs{
+			ClusterName:  c.Cluster.Name,
+			PrincipalArn: entry.PrincipalArn,
+			PolicyArn:    pulumi.String("arn:" + args.Partition + ":eks::aws:cluster-access-policy/" + g.Policy),
+			AccessScope:  eks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String("cluster")},
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: access policy %s: %w", g.PrincipalArn, err)
+		}
+		c.AccessEntries[g.PrincipalArn] = entry
+		c.AccessPolicies[g.PrincipalArn] = assoc
+		out = append(out, entry, assoc)
+	}
+	return out, nil
+}
+
+// principalName is the last path element of an IAM ARN, for logical names
+// ("arn:aws:iam::1:role/gopherops-deploy" → "gopherops-deploy").
+func principalName(arn string) string {
+	for i := len(arn) - 1; i >= 0; i-- {
+		if arn[i] == '/' || arn[i] == ':' {
+			return arn[i+1:]
+		}
+	}
+	return arn
+}
