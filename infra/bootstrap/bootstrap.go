@@ -1,0 +1,195 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// GitHubOIDCHost is GitHub Actions' token issuer.
+const GitHubOIDCHost = "token.actions.githubusercontent.com"
+
+// Stack outputs the workflows and the gopherops stacks use.
+const (
+	OutputDeployRoleArn  = "deployRoleArn"
+	OutputPreviewRoleArn = "previewRoleArn"
+	OutputECRRepository  = "ecrRepositoryUrl"
+	OutputStateBackend   = "stateBackendUrl"
+)
+
+// bootstrap is what the program created, for tests.
+type bootstrap struct {
+	OIDCProviderArn pulumi.StringOutput
+	DeployRole      *iam.Role
+	PreviewRole     *iam.Role
+	Repository      *ecr.Repository
+	StateBucket     *s3.BucketV2
+}
+
+// deploy creates the account's foundation for cfg and exports its outputs.
+func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
+	caller, err := aws.GetCallerIdentity(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: caller identity: %w", err)
+	}
+	partition, err := aws.GetPartition(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: partition: %w", err)
+	}
+	acct := scope{Partition: partition.Partition, Region: cfg.Region, AccountID: caller.AccountId, Project: cfg.Project}
+	b := &bootstrap{}
+	keep := pulumi.Protect(true)
+
+	providerArn := pulumi.String(acct.arn("iam", "", "oidc-provider/"+GitHubOIDCHost)).ToStringOutput()
+	if cfg.CreateOIDCProvider {
+		p, err := iam.NewOpenIdConnectProvider(ctx, "github-actions", &iam.OpenIdConnectProviderArgs{
+			Url:           pulumi.String("https://" + GitHubOIDCHost),
+			ClientIdLists: pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
+		}, keep)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap: github oidc provider: %w", err)
+		}
+		providerArn = p.Arn
+	}
+	b.OIDCProviderArn = providerArn
+
+	b.Repository, err = ecr.NewRepository(ctx, "mirror", &ecr.RepositoryArgs{
+		Name: pulumi.String(cfg.ECRRepository),
+		// The tag named after a stack moves with each release (it records
+		// what the stack runs); images themselves are addressed by digest.
+		ImageTagMutability:         pulumi.String("MUTABLE"),
+		ImageScanningConfiguration: ecr.RepositoryImageScanningConfigurationArgs{ScanOnPush: pulumi.Bool(true)},
+		EncryptionConfigurations: ecr.RepositoryEncryptionConfigurationArray{
+			ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("KMS")},
+		},
+	}, keep)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: ecr repository: %w", err)
+	}
+	if _, err := ecr.NewLifecyclePolicy(ctx, "mirror", &ecr.LifecyclePolicyArgs{
+		Repository: b.Repository.Name,
+		Policy:     pulumi.String(mirrorLifecycle),
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: ecr lifecycle: %w", err)
+	}
+
+	var stateBucketArn pulumi.StringOutput
+	if cfg.StateBucket {
+		b.StateBucket, err = stateBucket(ctx, cfg.Project+"-pulumi-state", keep)
+		if err != nil {
+			return nil, err
+		}
+		stateBucketArn = b.StateBucket.Arn
+		ctx.Export(OutputStateBackend, pulumi.Sprintf("s3://%s", b.StateBucket.Bucket))
+	} else {
+		stateBucketArn = pulumi.String("").ToStringOutput()
+	}
+
+	deployTrust := providerArn.ApplyT(func(arn string) (string, error) {
+		return GitHubTrustPolicy(arn, EnvironmentSubjects(cfg.GitHubRepository, cfg.Environments))
+	}).(pulumi.StringOutput)
+	b.DeployRole, err = iam.NewRole(ctx, "deploy", &iam.RoleArgs{
+		Name:               pulumi.String(cfg.DeployRoleName),
+		Description:        pulumi.String("pulumi up of the " + cfg.Project + " stacks from GitHub Actions environments of " + cfg.GitHubRepository),
+		AssumeRolePolicy:   deployTrust,
+		MaxSessionDuration: pulumi.Int(2 * 3600),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: deploy role: %w", err)
+	}
+	if _, err := iam.NewRolePolicy(ctx, "deploy", &iam.RolePolicyArgs{
+		Role: b.DeployRole.Name,
+		Policy: pulumi.All(b.Repository.Arn, stateBucketArn).ApplyT(func(v []any) (string, error) {
+			return DeployPolicy(acct, v[0].(string), v[1].(string))
+		}).(pulumi.StringOutput),
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: deploy policy: %w", err)
+	}
+
+	previewTrust := providerArn.ApplyT(func(arn string) (string, error) {
+		return GitHubTrustPolicy(arn, []string{PullRequestSubject(cfg.GitHubRepository)})
+	}).(pulumi.StringOutput)
+	b.PreviewRole, err = iam.NewRole(ctx, "preview", &iam.RoleArgs{
+		Name:             pulumi.String(cfg.PreviewRoleName),
+		Description:      pulumi.String("read-only pulumi preview of the " + cfg.Project + " stacks on pull requests of " + cfg.GitHubRepository),
+		AssumeRolePolicy: previewTrust,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: preview role: %w", err)
+	}
+	if _, err := iam.NewRolePolicy(ctx, "preview", &iam.RolePolicyArgs{
+		Role: b.PreviewRole.Name,
+		Policy: pulumi.All(b.Repository.Arn, stateBucketArn).ApplyT(func(v []any) (string, error) {
+			return PreviewPolicy(acct, v[0].(string), v[1].(string))
+		}).(pulumi.StringOutput),
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: preview policy: %w", err)
+	}
+
+	ctx.Export(OutputDeployRoleArn, b.DeployRole.Arn)
+	ctx.Export(OutputPreviewRoleArn, b.PreviewRole.Arn)
+	ctx.Export(OutputECRRepository, b.Repository.RepositoryUrl)
+	return b, nil
+}
+
+// mirrorLifecycle expires images no stack tag points at any more, keeping
+// the 30 most recent as the rollback window.
+const mirrorLifecycle = `{"rules":[{"rulePriority":1,"description":"keep the 30 most recent untagged releases for rollback",` +
+	`"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}}]}`
+
+// stateBucket is a versioned, encrypted, private, TLS-only bucket for
+// Pulumi state, protected from `pulumi destroy`.
+func stateBucket(ctx *pulumi.Context, name string, keep pulumi.ResourceOption) (*s3.BucketV2, error) {
+	bucket, err := s3.NewBucketV2(ctx, name, &s3.BucketV2Args{}, keep)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: state bucket: %w", err)
+	}
+	pab, err := s3.NewBucketPublicAccessBlock(ctx, name, &s3.BucketPublicAccessBlockArgs{
+		Bucket: bucket.ID(), BlockPublicAcls: pulumi.Bool(true), BlockPublicPolicy: pulumi.Bool(true),
+		IgnorePublicAcls: pulumi.Bool(true), RestrictPublicBuckets: pulumi.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: state bucket public access block: %w", err)
+	}
+	if _, err := s3.NewBucketVersioningV2(ctx, name, &s3.BucketVersioningV2Args{
+		Bucket:                  bucket.ID(),
+		VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: state bucket versioning: %w", err)
+	}
+	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name, &s3.BucketServerSideEncryptionConfigurationV2Args{
+		Bucket: bucket.ID(),
+		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{
+			s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
+				ApplyServerSideEncryptionByDefault: s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
+					SseAlgorithm: pulumi.String("aws:kms"),
+				},
+				BucketKeyEnabled: pulumi.Bool(true),
+			},
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: state bucket encryption: %w", err)
+	}
+	if _, err := s3.NewBucketPolicy(ctx, name, &s3.BucketPolicyArgs{
+		Bucket: bucket.ID(),
+		Policy: bucket.Arn.ApplyT(func(arn string) (string, error) {
+			b, err := json.Marshal(map[string]any{
+				"Version": "2012-10-17",
+				"Statement": []map[string]any{{
+					"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+					"Resource":  []string{arn, arn + "/*"},
+					"Condition": map[string]any{"Bool": map[string]string{"aws:SecureTransport": "false"}},
+				}},
+			})
+			return string(b), err
+		}).(pulumi.StringOutput),
+	}, pulumi.DependsOn([]pulumi.Resource{pab})); err != nil {
+		return nil, fmt.Errorf("bootstrap: state bucket policy: %w", err)
+	}
+	return bucket, nil
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gopherops/gopherops/infra/internal/mocks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+func testConfig() bootstrapConfig {
+	c := bootstrapConfig{Region: "us-east-1", GitHubRepository: "gopherops/gopherops", CreateOIDCProvider: true, StateBucket: true}
+	c.defaults()
+	return c
+}
+
+// run deploys the bootstrap program under the mock monitor.
+func run(t *testing.T, cfg bootstrapConfig) *mocks.Monitor {
+	t.Helper()
+	mon := mocks.New()
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := deploy(ctx, cfg)
+		return err
+	}, pulumi.WithMocks("gopherops-bootstrap", "account", mon))
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	return mon
+}
+
+func doc(t *testing.T, reg *mocks.Registration, key string) []map[string]any {
+	t.Helper()
+	var d struct {
+		Statement []map[string]any
+	}
+	if reg == nil {
+		t.Fatalf("missing registration for %s", key)
+	}
+	if err := json.Unmarshal([]byte(reg.Str(key)), &d); err != nil {
+		t.Fatalf("%s %s: %v", reg, key, err)
+	}
+	return d.Statement
+}
+
+func list(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, _ := e.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}
+
+// TestRolesTrustOnlyTheirJobs: the deploy role is assumable only by jobs in
+// the repository's deploy environments, the preview role only by its pull
+// requests, both through GitHub's OIDC provider with the STS audience.
+func TestRolesTrustOnlyTheirJobs(t *testing.T) {
+	mon := run(t, testConfig())
+	provider := mon.Get("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "github-actions")
+	if provider == nil || provider.Str("url") != "https://"+GitHubOIDCHost || !provider.Protect {
+		t.Fatalf("GitHub OIDC provider = %v", provider)
+	}
+	cases := map[string][]string{
+		"deploy":  {"repo:gopherops/gopherops:environment:dev", "repo:gopherops/gopherops:environment:prod"},
+		"preview": {"repo:gopherops/gopherops:pull_request"},
+	}
+	for name, subjects := range cases {
+		role := mon.Get("aws:iam/role:Role", name)
+		if role == nil || role.Str("name") != "gopherops-"+name {
+			t.Fatalf("role %s = %v, want the fixed name the stacks use", name, role)
+		}
+		sts := doc(t, role, "assumeRolePolicy")
+		if len(sts) != 1 {
+			t.Fatalf("%s trust has %d statements", name, len(sts))
+		}
+		fed, _ := mocks.Walk(sts[0], "Principal.Federated")
+		if fed != provider.Outputs["arn"].StringValue() || sts[0]["Action"] != "sts:AssumeRoleWithWebIdentity" {
+			t.Errorf("%s trust = %v", name, sts[0])
+		}
+		eq, _ := mocks.Walk(sts[0], "Condition.StringEquals")
+		m, _ := eq.(map[string]any)
+		if got := list(m[GitHubOIDCHost+":sub"]); !slices.Equal(got, subjects) || m[GitHubOIDCHost+":aud"] != "sts.amazonaws.com" {
+			t.Errorf("%s trust conditions = %v, want subjects %v", name, m, subjects)
+		}
+		if c, _ := sts[0]["Condition"].(map[string]any); len(c) != 1 {
+			t.Errorf("%s trust has wildcard operators: %v", name, c)
+		}
+	}
+}
+
+// TestDeployPolicyIsScoped: every write is limited to the project's names,
+// tags, repository or region; roles are passed only to the services that use
+// them; the RDS-managed secret and PassRole, missing from the old prose
+// list, are there.
+func TestDeployPolicyIsScoped(t *testing.T) {
+	mon := run(t, testConfig())
+	sts := doc(t, mon.Get("aws:iam/rolePolicy:RolePolicy", "deploy"), "policy")
+	actions := map[string]bool{}
+	for _, st := range sts {
+		if st["Effect"] == "Deny" {
+			continue
+		}
+		res := list(st["Resource"])
+		for _, a := range list(st["Action"]) {
+			actions[a] = true
+			if a == "*" || strings.HasSuffix(a, ":*") {
+				t.Errorf("%v allows every action of a service: %s", st["Sid"], a)
+			}
+			read := strings.Contains(a, ":Describe") || strings.Contains(a, ":List") || strings.Contains(a, ":Get") ||
+				a == "ecr:GetAuthorizationToken" || a == "codebuild:BatchGetProjects"
+			if !read && slices.Contains(res, "*") && st["Condition"] == nil {
+				t.Errorf("%v allows %s on every resource without a condition", st["Sid"], a)
+			}
+		}
+		for _, r := range res {
+			if r != "*" && !strings.Contains(r, "gopherops") && !strings.Contains(r, ":123456789012:") {
+				t.Errorf("%v reaches %s outside the project", st["Sid"], r)
+			}
+		}
+		if slices.Contains(list(st["Action"]), "iam:PassRole") {
+			svc, _ := mocks.Walk(st, "Condition.StringEquals")
+			if !strings.Contains(list(st["Resource"])[0], "role/gopherops-") || svc == nil {
+				t.Errorf("PassRole is not scoped: %v", st)
+			}
+		}
+	}
+	for _, need := range []string{"iam:PassRole", "secretsmanager:CreateSecret", "secretsmanager:TagResource", "eks:CreateAccessEntry",
+		"eks:AssociateAccessPolicy", "ecr:PutImage", "logs:PutRetentionPolicy", "ec2:CreateFlowLogs", "codebuild:CreateWebhook", "s3:PutObject"} {
+		if !actions[need] {
+			t.Errorf("the deploy role lacks %s", need)
+		}
+	}
+	deny := false
+	for _, st := range sts {
+		if st["Effect"] == "Deny" && strings.Contains(fmtAny(st["Condition"]), "aws:RequestedRegion") {
+			deny = true
+		}
+	}
+	if !deny {
+		t.Error("the deploy role may act in every region")
+	}
+}
+
+// TestPreviewPolicyIsReadOnly: the preview role changes nothing.
+func TestPreviewPolicyIsReadOnly(t *testing.T) {
+	mon := run(t, testConfig())
+	for _, st := range doc(t, mon.Get("aws:iam/rolePolicy:RolePolicy", "preview"), "policy") {
+		for _, a := range list(st["Action"]) {
+			verb := a[strings.Index(a, ":")+1:]
+			if !strings.HasPrefix(verb, "Describe") && !strings.HasPrefix(verb, "Get") && !strings.HasPrefix(verb, "List") {
+				t.Errorf("preview may %s", a)
+			}
+		}
+	}
+}
+
+// TestMirrorAndState: the ECR mirror scans and encrypts, and is protected;
+// the optional state bucket is private, versioned, TLS-only and protected.
+func TestMirrorAndState(t *testing.T) {
+	mon := run(t, testConfig())
+	repo := mon.Get("aws:ecr/repository:Repository", "mirror")
+	if repo == nil || !repo.Protect || repo.Str("name") != "gopherops" {
+		t.Fatalf("ECR mirror = %v", repo)
+	}
+	if v, _ := repo.Get("imageScanningConfiguration.scanOnPush"); v != true {
+		t.Error("the mirror does not scan on push")
+	}
+	bucket := mon.Get("aws:s3/bucketV2:BucketV2", "gopherops-pulumi-state")
+	if bucket == nil || !bucket.Protect {
+		t.Fatalf("state bucket = %v", bucket)
+	}
+	if mon.Get("aws:s3/bucketVersioningV2:BucketVersioningV2", "gopherops-pulumi-state") == nil ||
+		mon.Get("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "gopherops-pulumi-state") == nil ||
+		!strings.Contains(mon.Get("aws:s3/bucketPolicy:BucketPolicy", "gopherops-pulumi-state").Str("policy"), "aws:SecureTransport") {
+		t.Error("state bucket lacks versioning, its public access block or the TLS-only policy")
+	}
+
+	cfg := testConfig()
+	cfg.StateBucket, cfg.CreateOIDCProvider = false, false
+	mon = run(t, cfg)
+	if len(mon.ByType("aws:s3/bucketV2:BucketV2")) != 0 || len(mon.ByType("aws:iam/openIdConnectProvider:OpenIdConnectProvider")) != 0 {
+		t.Error("state bucket or OIDC provider created although switched off")
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	cases := map[string]func(*bootstrapConfig){
+		"githubRepository": func(c *bootstrapConfig) { c.GitHubRepository = "not a repo" },
+		"environments":     func(c *bootstrapConfig) { c.Environments = []string{"dev", "*"} },
+		"previewRoleName":  func(c *bootstrapConfig) { c.PreviewRoleName = c.DeployRoleName },
+		"aws:region":       func(c *bootstrapConfig) { c.Region = "" },
+	}
+	for key, mutate := range cases {
+		t.Run(key, func(t *testing.T) {
+			c := testConfig()
+			mutate(&c)
+			if err := c.validate(); err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("err = %v, want one naming %s", err, key)
+			}
+		})
+	}
+	if err := testConfig().validate(); err != nil {
+		t.Errorf("valid config refused: %v", err)
+	}
+}
+
+func fmtAny(v any) string { b, _ := json.Marshal(v); return string(b) }
