@@ -46,8 +46,24 @@ test: vet ## Run every test suite that can run here (service, migrations, infra 
 test-service: ## Only the service module's tests
 	$(GO) test $(TEST_FLAGS) ./service/... ./migrations/...
 
-fuzz: ## Fuzz request decoding and validation for FUZZTIME (default 30s)
-	$(GO) test -vet=off -run '^$$' -fuzz FuzzCreateUserRequest -fuzztime $${FUZZTIME:-30s} ./service/internal/httpapi/
+# Every fuzz target of a request decoder, as package:target; `go test -fuzz`
+# takes one target at a time.
+FUZZ_TARGETS := \
+	./service/internal/httpapi/:FuzzCreateUserRequest \
+	./service/internal/httpapi/:FuzzJSONBodies \
+	./service/internal/httpapi/:FuzzQueryAndHeaders \
+	./service/internal/httpapi/:FuzzForms \
+	./service/internal/httpapi/:FuzzIfMatch \
+	./service/internal/httpapi/:FuzzCheckJSONText \
+	./service/internal/imaging/:FuzzInspect \
+	./service/internal/safetext/:FuzzTruncate
+
+fuzz: ## Fuzz every request decoder (JSON bodies, forms, query parameters, headers, images) for FUZZTIME each (default 30s)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$name ($$pkg)"; \
+	  $(GO) test -vet=off -run '^$$' -fuzz "^$$name\$$" -fuzztime $${FUZZTIME:-30s} $$pkg; \
+	done
 
 bench: ## Load-test the real binary and PostgreSQL: GET user (bearer), users page, create user; prints req/s and p50/p99
 	$(GO) run ./service/cmd/loadbench $(BENCH_ARGS)
