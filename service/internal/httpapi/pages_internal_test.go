@@ -1,9 +1,18 @@
 package httpapi
 
 import (
+	"bytes"
+	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gopherops/gopherops/service/internal/config"
 )
 
 func TestFormats(t *testing.T) {
@@ -75,4 +84,83 @@ func TestNewChart(t *testing.T) {
 			}
 		})
 	}
+}
+
+func testServer() *server {
+	gin.SetMode(gin.ReleaseMode)
+	return &server{deps: Deps{Config: config.Config{SessionKey: bytes.Repeat([]byte{9}, 32)}}, log: slog.New(slog.DiscardHandler)}
+}
+
+// flashContext is a request of a browser whose session secret is session.
+func flashContext(session, cookie string) (*gin.Context, *httptest.ResponseRecorder) {
+	w := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(w)
+	c.Request = httptest.NewRequest(http.MethodGet, "/users", nil)
+	if cookie != "" {
+		c.Request.AddCookie(&http.Cookie{Name: "gopherops_flash", Value: cookie})
+	}
+	c.Set(ctxSessionRaw, session)
+	return c, w
+}
+
+func TestFlashRoundTrip(t *testing.T) {
+	s := testServer()
+	want := pageFlash{Form: "create", Fields: map[string]string{"username": "is already taken"},
+		Values: map[string]string{"username": strings.Repeat("ñ", 300)}}
+	c, w := flashContext("session-a", "")
+	s.redirectWith(c, "/users", want)
+	var sealed string
+	for _, ck := range w.Result().Cookies() {
+		if ck.Name == "gopherops_flash" {
+			sealed = ck.Value
+		}
+	}
+	if sealed == "" || len(sealed) > 3000 {
+		t.Fatalf("flash cookie of %d bytes", len(sealed))
+	}
+	got := s.takeFlash(must(flashContext("session-a", sealed)))
+	if got.Form != "create" || got.Fields["username"] != "is already taken" || !utf8.ValidString(got.Values["username"]) ||
+		len(got.Values["username"]) > maxFlashValue {
+		t.Fatalf("flash came back as %+v", got)
+	}
+	if other := s.takeFlash(must(flashContext("session-b", sealed))); other.Form != "" {
+		t.Fatal("another session opened the flash")
+	}
+}
+
+func must(c *gin.Context, _ *httptest.ResponseRecorder) *gin.Context { return c }
+
+// FuzzFlashCookie: whatever a browser sends as the flash cookie, reading it
+// never panics and yields nothing unless it was sealed for this session.
+func FuzzFlashCookie(f *testing.F) {
+	s := testServer()
+	c, w := flashContext("s", "")
+	s.redirectWith(c, "/", pageFlash{Error: "x"})
+	f.Add(w.Result().Cookies()[0].Value)
+	f.Add("")
+	f.Add("AAAA")
+	f.Add(strings.Repeat("-", 4000))
+	f.Fuzz(func(t *testing.T, cookie string) {
+		if !pageStorable(cookie) || strings.ContainsAny(cookie, "; \t\r\n\",\\") {
+			return // not a cookie value a browser sends
+		}
+		got := s.takeFlash(must(flashContext("another session", cookie)))
+		if got.Error != "" || got.Form != "" || got.Temp != nil {
+			t.Fatalf("forged flash opened: %+v", got)
+		}
+	})
+}
+
+// FuzzPageTruncate: truncation never splits a character or grows the text.
+func FuzzPageTruncate(f *testing.F) {
+	f.Add("añb€𝄞", 3)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		got := pageTruncate(s, n)
+		if len(got) > n || !strings.HasPrefix(s, got) || (utf8.ValidString(s) && !utf8.ValidString(got)) {
+			t.Fatalf("pageTruncate(%q, %d) = %q", s, n, got)
+		}
+	})
 }
