@@ -126,7 +126,7 @@ func TestWorkflowsWiring(t *testing.T) {
 		{
 			file:        "deploy.yml",
 			events:      []string{"pull_request", "workflow_call", "workflow_dispatch"},
-			runs:        []string{"pulumi config set", "gopherops:imageDigest"},
+			runs:        []string{"crane\" copy", "crane\" digest", "aws ecr get-login-password"},
 			uses:        []string{"pulumi/actions", "aws-actions/configure-aws-credentials"},
 			idToken:     true,
 			environment: true,
@@ -314,4 +314,56 @@ func needsPublish(job *actionlint.Job) bool {
 		}
 	}
 	return false
+}
+
+// TestDeployRecordsTheReleaseWhereEveryUpReadsIt: deploy.yml mirrors the
+// release into ECR under the stack's tag (what the program reads) and never
+// pins the image only in the runner's copy of the stack file; prod jobs run
+// on the in-VPC CodeBuild runner, previews as the read-only role.
+func TestDeployRecordsTheReleaseWhereEveryUpReadsIt(t *testing.T) {
+	w, errs := actionlint.Parse(readFile(t, filepath.Join(".github", "workflows", "deploy.yml")))
+	if len(errs) > 0 {
+		t.Fatalf("parse: %v", errs[0])
+	}
+	for _, id := range []string{"up", "preview"} {
+		job, ok := w.Jobs[id]
+		if !ok {
+			t.Fatalf("deploy.yml has no %s job", id)
+		}
+		if job.RunsOn == nil || job.RunsOn.LabelsExpr == nil ||
+			!strings.Contains(job.RunsOn.LabelsExpr.Value, "codebuild-") || !strings.Contains(job.RunsOn.LabelsExpr.Value, "'prod'") {
+			t.Errorf("%s: prod does not run on the in-VPC CodeBuild runner", id)
+		}
+		for _, step := range job.Steps {
+			if run, ok := step.Exec.(*actionlint.ExecRun); ok && strings.Contains(run.Run.Value, "pulumi config set") {
+				t.Errorf("%s sets stack config on the runner, where the next pulumi up never sees it", id)
+			}
+			action, ok := step.Exec.(*actionlint.ExecAction)
+			if !ok || !strings.HasPrefix(action.Uses.Value, "aws-actions/configure-aws-credentials@") {
+				continue
+			}
+			want := map[string]string{"up": "vars.AWS_ROLE_ARN", "preview": "vars.AWS_PREVIEW_ROLE_ARN"}[id]
+			if in, ok := action.Inputs["role-to-assume"]; !ok || !strings.Contains(in.Value.Value, want) {
+				t.Errorf("%s assumes %v, want %s", id, in, want)
+			}
+		}
+	}
+	up := w.Jobs["up"]
+	if s, ok := up.Permissions.Scopes["packages"]; !ok || s.Value.Value != "read" {
+		t.Error("the up job cannot read the GHCR package it mirrors")
+	}
+	mirror, deploy := -1, -1
+	for i, step := range up.Steps {
+		if run, ok := step.Exec.(*actionlint.ExecRun); ok && strings.Contains(run.Run.Value, `crane" copy`) {
+			mirror = i
+		}
+		if action, ok := step.Exec.(*actionlint.ExecAction); ok && strings.HasPrefix(action.Uses.Value, "pulumi/actions@") {
+			if in, ok := action.Inputs["command"]; ok && in.Value.Value == "up" {
+				deploy = i
+			}
+		}
+	}
+	if mirror < 0 || deploy < 0 || mirror > deploy {
+		t.Errorf("the release is mirrored at step %d and pulumi up runs at step %d: the tag must move first", mirror, deploy)
+	}
 }
