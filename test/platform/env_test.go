@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopherops/gopherops/test/internal/controlplane"
+	"github.com/gopherops/gopherops/test/internal/node"
 	"github.com/gopherops/gopherops/test/internal/toolchain"
 )
 
@@ -39,12 +40,19 @@ type target struct {
 	// providerOnPath is true when pulumi-resource-kubernetes was found, so
 	// the engine must not download plugins.
 	providerOnPath bool
+	// node is the suite's own node next to the loopback control plane: with
+	// it the pods run. Nil with KUBECONFIG, or where the machine cannot run
+	// one (noNode says why).
+	node   *node.Node
+	noNode string
+	// images are the images built here and imported into the node.
+	images localImages
 }
 
-// podsRun reports whether deployed pods really run: a real cluster and
-// images it can pull.
+// podsRun reports whether deployed pods really run: the suite's own node,
+// or a real cluster and images it can pull.
 func (tg target) podsRun() bool {
-	return !tg.loopback && os.Getenv(envImage) != "" && os.Getenv(envUpdateImage) != ""
+	return tg.node != nil || (!tg.loopback && os.Getenv(envImage) != "" && os.Getenv(envUpdateImage) != "")
 }
 
 // requireTarget finds the tools and the cluster: KUBECONFIG when set,
@@ -57,7 +65,8 @@ func requireTarget(t *testing.T) target {
 	kubeconfig := os.Getenv("KUBECONFIG")
 	needed := []string{toolchain.Pulumi}
 	if kubeconfig == "" {
-		needed = append(needed, toolchain.KubernetesProvider, toolchain.Etcd, toolchain.KubeAPIServer, toolchain.KubeControllerManager)
+		needed = append(needed, toolchain.KubernetesProvider, toolchain.Etcd, toolchain.KubeAPIServer, toolchain.KubeControllerManager,
+			toolchain.KubeScheduler, toolchain.Kubelet, toolchain.KubeProxy, toolchain.CoreDNS)
 	}
 	locs := map[string]toolchain.Location{}
 	var missing []string
@@ -87,12 +96,20 @@ func requireTarget(t *testing.T) target {
 	dir, err := os.MkdirTemp("", "gopherops-controlplane-")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
+	// Can this machine run a node? The check runs a container with runc.
+	pauseBin := buildPause(ctx, t, dir)
+	if err := node.Check(ctx, pauseBin); err != nil {
+		require.ErrorIs(t, err, node.ErrUnsupported, "checking whether a node can run here")
+		tg.noNode = err.Error()
+		logger.Default.Logf(t, "NO NODE: %v. Pods will be admitted but never run (gopherops:skipAwait on).", err)
+	}
 	start := time.Now()
 	cp, err := controlplane.Start(ctx, controlplane.Options{
 		Binaries: controlplane.Binaries{
 			Etcd:              locs[toolchain.Etcd].Path,
 			APIServer:         locs[toolchain.KubeAPIServer].Path,
 			ControllerManager: locs[toolchain.KubeControllerManager].Path,
+			Scheduler:         locs[toolchain.KubeScheduler].Path,
 		},
 		Dir:  dir,
 		Logf: func(format string, args ...any) { logger.Default.Logf(t, format, args...) },
@@ -114,6 +131,9 @@ func requireTarget(t *testing.T) target {
 	logger.Default.Logf(t, "control plane on loopback ready in %s", time.Since(start).Round(time.Millisecond))
 	tg.kubeconfig = cp.Kubeconfig
 	tg.loopback = true
+	if tg.noNode == "" {
+		tg.node, tg.images = startNode(ctx, t, cp, locs, pauseBin)
+	}
 	return tg
 }
 

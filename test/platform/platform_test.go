@@ -16,6 +16,7 @@ import (
 
 	"github.com/gopherops/gopherops/test/internal/kube"
 	"github.com/gopherops/gopherops/test/internal/stage"
+	"github.com/gopherops/gopherops/test/journey"
 )
 
 // Stages (SKIP_<name> skips one, as with Terratest's test_structure).
@@ -48,6 +49,11 @@ func TestLocalStackOnKubernetes(t *testing.T) {
 		// logic switched off, through the stack's own setting.
 		"gopherops:skipAwait": strconv.FormatBool(!tg.podsRun()),
 	}
+	if tg.node != nil {
+		// The suite's own node: the images built here, imported into it.
+		images.repository, images.tag, images.updateTag = tg.images.repository, tg.images.tag, tg.images.updateTag
+		overrides["gopherops:postgresImage"] = tg.images.postgres
+	}
 	if images.repository != "" {
 		overrides["gopherops:imageRepository"] = images.repository
 		overrides["gopherops:imageTag"] = images.tag
@@ -78,6 +84,8 @@ func TestLocalStackOnKubernetes(t *testing.T) {
 	}()
 
 	var before snapshot
+	var urls serverURLs
+	var admin journey.Credentials
 	stage.Run(t, stageDeploy, func() {
 		changes := s.up(ctx, t, "create")
 		require.Positive(t, changes["create"], "the first up creates the stack's objects")
@@ -85,6 +93,19 @@ func TestLocalStackOnKubernetes(t *testing.T) {
 	stage.Run(t, stageValidate, func() {
 		t.Run("outputs", func(t *testing.T) { validateOutputs(t, s.outputs(ctx, t), namespace) })
 		before = validateDeployed(ctx, t, c, tg, cfg, images.ref())
+		if tg.podsRun() {
+			t.Run("service journeys on the pods", func(t *testing.T) {
+				ready := kube.ReadyPods(ctx, t, c, serverPods)
+				require.NotEmpty(t, ready, "a ready server pod")
+				urls = reachServer(ctx, t, c, ready[0])
+				admin = walkJourneys(ctx, t, c, urls, ready[0], versionOf(tg, images))
+			})
+		} else {
+			t.Run("service journeys on the pods", func(t *testing.T) { t.Skip("no pods run here: " + tg.whyNoPods()) })
+		}
+		if tg.node != nil {
+			logger.Default.Logf(t, "the NetworkPolicies are stored and checked above, but not enforced: the node's bridge CNI plugin has no policy engine")
+		}
 		t.Run("a second run changes nothing", func(t *testing.T) {
 			plan := s.preview(ctx, t)
 			for op, n := range plan {
@@ -95,10 +116,25 @@ func TestLocalStackOnKubernetes(t *testing.T) {
 		})
 	})
 	stage.Run(t, stageUpdate, func() {
+		// With pods running, requests flow through the Service during the
+		// whole rollout: maxUnavailable 0, readiness and the drain on
+		// SIGTERM must keep every one of them answered.
+		var loop *requestLoop
+		if tg.podsRun() && urls.serviceBase != "" {
+			loop = startRequestLoop(t, urls.serviceBase, journey.SignIn(t, urls.serviceBase, admin).Token)
+		}
 		s.setConfig(ctx, t, "gopherops:imageTag", images.updateTag)
 		changes := s.up(ctx, t, "new image tag "+images.updateTag)
 		require.Zero(t, changes["delete"], "a new image deletes nothing but the old migration Job (a replacement)")
 		validateUpdated(ctx, t, c, tg, images.ref(), images.updateRef(), before)
+		if loop != nil {
+			t.Run("no request fails during the rollout", func(t *testing.T) {
+				ok, failed, first := loop.finish()
+				logger.Default.Logf(t, "request loop through the Service during the rollout: %d answered, %d failed", ok, failed)
+				require.Positive(t, ok, "requests were answered during the rollout")
+				require.Zero(t, failed, "failed requests during the rollout, first ones:\n%s", strings.Join(first, "\n"))
+			})
+		}
 	})
 }
 
@@ -134,4 +170,21 @@ func splitRef(ref string) (repo, tag string, ok bool) {
 		return "", "", false
 	}
 	return ref[:i], ref[i+1:], true
+}
+
+// versionOf is the version the deployed image reports: the tag of an image
+// built here (its buildinfo carries it), else GOPHEROPS_PLATFORM_VERSION.
+func versionOf(tg target, img images) string {
+	if tg.node != nil {
+		return img.tag
+	}
+	return os.Getenv("GOPHEROPS_PLATFORM_VERSION")
+}
+
+// whyNoPods says why the suite's pods do not run.
+func (tg target) whyNoPods() string {
+	if tg.noNode != "" {
+		return tg.noNode
+	}
+	return "a cluster from KUBECONFIG without " + envImage + " and " + envUpdateImage
 }
