@@ -198,13 +198,23 @@ func (tb *tab) text(css string) string {
 	return strings.TrimSpace(s)
 }
 
-// waitFor polls a JavaScript predicate until it holds.
+// waitFor evaluates a JavaScript predicate every 100 ms until it holds. The
+// loop runs here, not in the page (as chromedp.Poll does), so it also works
+// in a tab whose scripts are off.
 func (tb *tab) waitFor(what, predicate string, timeout time.Duration) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, timeout)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
-		tb.t.Fatalf("%s: waiting until %s: %v", tb.vp.name, what, err)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](predicate))
+		if err == nil && ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			tb.t.Fatalf("%s: waiting until %s: %v (last error: %v)", tb.vp.name, what, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
