@@ -102,7 +102,9 @@ func (m ifMatch) single() (version int, ok bool) {
 		return 0, true
 	}
 	v, err := strconv.ParseInt(t.opaque, 10, 32)
-	if err != nil || v <= 0 {
+	if err != nil || v <= 0 || strconv.FormatInt(v, 10) != t.opaque {
+		// Not a tag this server issued ("01", "+1" are not "1": entity-tags
+		// compare character by character).
 		return 0, true
 	}
 	return int(v), true

@@ -7,20 +7,22 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/gopherops/gopherops/service/internal/observability"
 )
 
 const ctxRequestID = "gopherops.request_id"
-
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // requestID returns the request's id, set by withRequestID.
 func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
@@ -28,17 +30,50 @@ func requestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
 // withRequestID takes a well-formed X-Request-ID from the caller (a proxy may
 // have set it) or makes one, and echoes it in the response.
 func withRequestID() gin.HandlerFunc {
+	ids := newRequestIDs()
 	return func(c *gin.Context) {
 		id := c.GetHeader("X-Request-ID")
-		if !requestIDPattern.MatchString(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+		if !validRequestID(id) {
+			id = ids.next()
 		}
 		c.Set(ctxRequestID, id)
-		c.Header("X-Request-ID", id)
+		c.Writer.Header()["X-Request-Id"] = []string{id}
 		c.Next()
 	}
+}
+
+// validRequestID is requestIDPattern without the regexp: 1-64 of [A-Za-z0-9._-].
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch b := id[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '.', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// requestIDs makes ids unique across processes and requests without a
+// system call per request: a random prefix chosen at start and a counter.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
+
+func (r *requestIDs) next() string {
+	var buf [13 + 16]byte
+	out := append(buf[:0], r.prefix...)
+	return string(strconv.AppendUint(out, r.n.Add(1), 36))
 }
 
 // recoverProblem turns a panic into a logged 500 problem: no stack trace or
@@ -73,12 +108,15 @@ func routeLabel(c *gin.Context) string {
 }
 
 // observe writes the access log line and the request metrics, and traces the
-// request when tracing is on.
+// request when tracing is on. The log line's attributes are built only when
+// the line will be written, and the metric children are looked up once per
+// route and status, not once per request.
 func (s *server) observe() gin.HandlerFunc {
 	tracing := s.deps.Tracing != nil && s.deps.Tracing.Enabled
+	m := s.deps.Metrics
+	instruments := newRouteInstruments(m)
 	return func(c *gin.Context) {
 		start := time.Now()
-		m := s.deps.Metrics
 		m.InFlight.Inc()
 		var span trace.Span
 		if tracing {
@@ -94,8 +132,9 @@ func (s *server) observe() gin.HandlerFunc {
 		elapsed := time.Since(start)
 		route, status := routeLabel(c), c.Writer.Status()
 		s.deps.Status.ObserveRequest(elapsed, status) // the dashboard's charts
-		m.RequestsTotal.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
-		m.RequestDuration.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+		total, duration := instruments.get(c.Request.Method, route, status)
+		total.Inc()
+		duration.Observe(elapsed.Seconds())
 		if span != nil {
 			span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status),
 				attribute.String("request.id", requestID(c)))
@@ -106,7 +145,15 @@ func (s *server) observe() gin.HandlerFunc {
 		}
 
 		level := slog.LevelInfo
-		attrs := []slog.Attr{
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		ctx := c.Request.Context()
+		if !s.log.Enabled(ctx, level) {
+			return
+		}
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs,
 			slog.String("request_id", requestID(c)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
@@ -115,35 +162,90 @@ func (s *server) observe() gin.HandlerFunc {
 			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 			slog.Int("bytes", c.Writer.Size()),
 			slog.String("client_ip", c.ClientIP()),
-		}
+		)
 		if a, ok := actorFrom(c); ok {
 			attrs = append(attrs, slog.Int64("user_id", a.User.ID))
 		}
 		if status >= 500 {
-			level = slog.LevelError
 			if errs := c.Errors.ByType(gin.ErrorTypeAny); len(errs) > 0 {
 				attrs = append(attrs, slog.String("error", errs.String()))
 			}
 		}
-		s.log.LogAttrs(c.Request.Context(), level, "request", attrs...)
+		s.log.LogAttrs(ctx, level, "request", attrs...)
 	}
 }
 
-// secureHeaders sets the browser hardening headers on every response.
-func (s *server) secureHeaders() gin.HandlerFunc {
+// routeInstruments caches the metric children of each (method, route,
+// status): WithLabelValues hashes its labels on every call.
+type routeInstruments struct {
+	m     *observability.Metrics
+	cache sync.Map // routeKey -> routeInstrument
+}
+
+type routeKey struct {
+	method, route string
+	status        int
+}
+
+type routeInstrument struct {
+	total    prometheus.Counter
+	duration prometheus.Observer
+}
+
+func newRouteInstruments(m *observability.Metrics) *routeInstruments { return &routeInstruments{m: m} }
+
+func (r *routeInstruments) get(method, route string, status int) (prometheus.Counter, prometheus.Observer) {
+	k := routeKey{method, route, status}
+	if v, ok := r.cache.Load(k); ok {
+		ri := v.(routeInstrument)
+		return ri.total, ri.duration
+	}
+	ri := routeInstrument{
+		total:    r.m.RequestsTotal.WithLabelValues(method, route, strconv.Itoa(status)),
+		duration: r.m.RequestDuration.WithLabelValues(method, route),
+	}
+	// Routes are templates and methods and statuses are few, so the cache
+	// is bounded; an unmatched path is labelled "unmatched".
+	r.cache.Store(k, ri)
+	return ri.total, ri.duration
+}
+
+// Response headers, set by assigning prepared slices (no canonicalisation or
+// allocation per request).
+var (
+	contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	// browserHeaders harden HTML pages and their assets.
+	browserHeaders = map[string][]string{
+		"Content-Security-Policy":      {contentSecurityPolicy},
+		"X-Content-Type-Options":       {"nosniff"},
+		"Referrer-Policy":              {"same-origin"},
+		"X-Frame-Options":              {"DENY"},
+		"Cross-Origin-Opener-Policy":   {"same-origin"},
+		"Cross-Origin-Resource-Policy": {"same-origin"},
+		"Permissions-Policy":           {"camera=(), microphone=(), geolocation=(), interest-cohort=()"},
+	}
+	// apiHeaders are what matters for JSON: never sniffed into something a
+	// browser renders, never cached, never framed.
+	apiHeaders = map[string][]string{
+		"Content-Security-Policy": {"default-src 'none'; frame-ancestors 'none'"},
+		"X-Content-Type-Options":  {"nosniff"},
+		"Cache-Control":           {"no-store"},
+	}
+	hstsHeader = []string{"max-age=63072000; includeSubDomains"}
+)
+
+// headers sets the prepared headers (and HSTS in production) on every
+// response of its group.
+func (s *server) headers(set map[string][]string) gin.HandlerFunc {
 	hsts := s.deps.Config.Production()
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		for k, v := range set {
+			h[k] = v
+		}
 		if hsts {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			h["Strict-Transport-Security"] = hstsHeader
 		}
 		c.Next()
 	}
@@ -152,17 +254,23 @@ func (s *server) secureHeaders() gin.HandlerFunc {
 // limitBody caps the request body; reading past n fails with *http.MaxBytesError.
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.ContentLength > n {
+		switch {
+		case c.Request.ContentLength > n:
 			fail(c, &http.MaxBytesError{Limit: n})
 			return
+		case c.Request.ContentLength != 0 || len(c.Request.TransferEncoding) > 0:
+			// Only a request that may carry a body needs the cap (and its
+			// allocation); one with Content-Length 0 has http.NoBody.
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
 		c.Next()
 	}
 }
 
 // noStore keeps responses that depend on who is signed in out of caches.
 func noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
+	c.Writer.Header()["Cache-Control"] = noStoreHeader
 	c.Next()
 }
+
+var noStoreHeader = []string{"no-store"}

@@ -73,23 +73,27 @@ func NewRouter(d Deps) (http.Handler, error) {
 	if err := r.SetTrustedProxies(d.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(withRequestID(), s.observe(), recoverProblem(d.Logger), s.secureHeaders())
-	r.NoRoute(s.notFound)
-	r.NoMethod(func(c *gin.Context) {
+	// What every request gets; each surface adds its own headers: the
+	// browser hardening set for pages and assets, the JSON set for the API.
+	r.Use(withRequestID(), s.observe(), recoverProblem(d.Logger))
+	browser, jsonAPI := s.headers(browserHeaders), s.headers(apiHeaders)
+	r.NoRoute(browser, s.notFound)
+	r.NoMethod(jsonAPI, func(c *gin.Context) {
 		writeProblem(c, Problem{Type: problemType("method-not-allowed"), Status: http.StatusMethodNotAllowed,
 			Detail: "this resource does not support " + c.Request.Method})
 	})
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
-	r.GET("/ready", func(c *gin.Context) { c.Redirect(http.StatusPermanentRedirect, "/readyz") })
-	s.routeStatic(r)
+	probes := r.Group("/", jsonAPI)
+	probes.GET("/healthz", s.healthz)
+	probes.GET("/readyz", s.readyz)
+	probes.GET("/ready", func(c *gin.Context) { c.Redirect(http.StatusPermanentRedirect, "/readyz") })
+	s.routeStatic(r.Group("/", browser))
 
-	api := r.Group("/api/v1", noStore, limitBody(maxBodyBytes), s.authenticate())
+	api := r.Group("/api/v1", jsonAPI, limitBody(maxBodyBytes), s.authenticate())
 	s.routeAPI(api)
-	s.routeAvatarAPI(r.Group("/api/v1", noStore, limitBody(maxAvatarBytes), s.authenticate()))
+	s.routeAvatarAPI(r.Group("/api/v1", jsonAPI, limitBody(maxAvatarBytes), s.authenticate()))
 
-	web := r.Group("/", limitBody(maxAvatarBytes), s.authenticate())
+	web := r.Group("/", browser, limitBody(maxAvatarBytes), s.authenticate())
 	s.routePages(web)
 
 	// Go's own cross-origin guard (Sec-Fetch-Site / Origin) rejects
