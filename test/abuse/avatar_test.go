@@ -244,6 +244,13 @@ func TestAvatarDecodeBudget(t *testing.T) {
 		"peak resident memory through %d+%d worst-case uploads must stay under %s (pod limit %s): it reached %s",
 		uploadBurst, uploadBurst, mib(peakBound), mib(podMemoryLimit), mib(afterShallow.Peak))
 	require.False(t, st.srv.Exited(), "the server survived the bursts")
+	objects := st.s3.Objects(t, avatarBucket)
+	keys := make([]string, 0, len(objects))
+	for k := range objects {
+		keys = append(keys, k)
+	}
+	t.Logf("objects stored after the bursts: %v", keys)
+	assert.Len(t, objects, 1, "refused uploads leave nothing behind: only the current avatar is stored")
 
 	// What the service stores is what it checked: an 8-bit PNG.
 	if shallowRes.count(200, 299) > 0 {
