@@ -102,6 +102,17 @@ func TestHostileInputNeverFails(t *testing.T) {
 			return st.from(t).postLogin(t, url.Values{"login": {login}, "password": {password}}, nil)
 		}
 	}
+	adminForm := func(path string, fields url.Values) func(*testing.T) *journey.Response {
+		return func(t *testing.T) *journey.Response {
+			list := rootBrowser.do(t, journey.Request{Method: http.MethodGet, Path: "/users", Header: map[string]string{"Accept": "text/html"}})
+			list.ExpectHTML(t, http.StatusOK)
+			form := url.Values{"csrf_token": {journey.CSRFToken(t, list.Body, "/users")}}
+			for k, v := range fields {
+				form[k] = v
+			}
+			return rootBrowser.do(t, journey.Request{Method: http.MethodPost, Path: path, Form: form, Header: map[string]string{"Accept": "text/html"}})
+		}
+	}
 	withHeader := func(path, name, value string) func(*testing.T) *journey.Response {
 		return func(t *testing.T) *journey.Response {
 			return st.root.do(t, journey.Request{Method: http.MethodGet, Path: path, Header: map[string]string{name: value}})
@@ -127,6 +138,7 @@ func TestHostileInputNeverFails(t *testing.T) {
 	local := func() string { seq++; return fmt.Sprintf("h%d-", seq) }
 	tokens, users, audit := "/api/v1/auth/tokens", "/api/v1/users", "/api/v1/audit"
 	pw := journey.NewPassword()
+	targetPage := "/users/" + strconv.FormatInt(target.user.ID, 10)
 	login, right := target.cred.Login, target.cred.Password
 	const (
 		two31 = "2147483648"          // 2^31: past a 32-bit integer
@@ -145,7 +157,13 @@ func TestHostileInputNeverFails(t *testing.T) {
 		{name: "login form: NUL in login", send: loginForm("ro"+nul+"ot", pw), want: 400, html: true},
 		{name: "login form: invalid UTF-8 in login", send: loginForm(badUTF8, pw), want: 400, html: true},
 		{name: "login form: invalid UTF-8 in password", send: loginForm(login, badUTF8), want: 400, html: true},
-		// Account administration.
+		// Account administration (HTML forms).
+		{name: "users form: NUL in username", send: adminForm("/users", url.Values{"username": {"ev" + nul + "il"}, "email": {okEmail()}, "password": {pw}, "role": {"user"}}), want: 400, html: true},
+		{name: "users form: invalid UTF-8 in email", send: adminForm("/users", url.Values{"username": {okName()}, "email": {local() + badUTF8 + "@example.com"}, "password": {pw}, "role": {"user"}}), want: 400, html: true},
+		{name: "user form: NUL in email", send: adminForm(targetPage, url.Values{"version": {strconv.Itoa(target.user.Version)},
+			"username": {target.user.Username}, "email": {local() + nul + "@example.com"}}), want: 400, html: true},
+		{name: "reset form: NUL in temporary password", send: adminForm(targetPage+"/reset-password", url.Values{"password": {pw + nul}}), want: 400, html: true},
+		// Account administration (JSON).
 		{name: "create user: NUL in username", send: asRoot(rawJSON(http.MethodPost, users, newUser(`ab\u0000cd`, okEmail()))), want: 400, field: "username"},
 		{name: "create user: invalid UTF-8 in username", send: asRoot(rawJSON(http.MethodPost, users, newUser("ab"+badUTF8, okEmail()))), want: 400, field: "username"},
 		{name: "create user: NUL in email", send: asRoot(rawJSON(http.MethodPost, users, newUser(okName(), local()+`a\u0000b@example.com`))), want: 400, field: "email"},
