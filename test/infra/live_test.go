@@ -103,6 +103,14 @@ func TestLiveStack(t *testing.T) {
 			validateIRSA(ctx, t, env.Region, out.Namespace, sa.Annotations[irsaKey])
 		})
 		require.NotEmpty(t, pods, "no ready server pod to run the journeys against")
+		t.Run("CI roles' access entries", func(t *testing.T) { validateAccessEntries(ctx, t, c, env, out.Namespace) })
+		t.Run("image through the ECR mirror", func(t *testing.T) { validateImageRoute(ctx, t, pods, env, out, stackName) })
+		t.Run("NetworkPolicies refuse blocked traffic", func(t *testing.T) { validateBlockedTraffic(ctx, t, c, out) })
+		t.Run("HPA reports metrics", func(t *testing.T) { validateHPAMetrics(ctx, t, c) })
+		t.Run("client address reaches the logs", func(t *testing.T) {
+			journey.WaitReady(t, out.AppURL, appReadyTimeout)
+			validateClientAddress(ctx, t, c, out)
+		})
 
 		t.Run("journeys", func(t *testing.T) {
 			admin := liveAdmin(ctx, t, c, workDir, pods[0])

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,42 @@ type liveEnv struct {
 	Region string
 	// Account is the AWS account ID the credentials belong to.
 	Account string
+	// Principal is the IAM role or user ARN running the suite (it gets an
+	// operator access entry on the throwaway cluster).
+	Principal string
+	// ImageDigest is a GHCR release to mirror into ECR for the stack; empty
+	// means the release the dev stack's ECR tag points at.
+	ImageDigest string
+	// ImageSource is the GHCR repository the release is copied from.
+	ImageSource string
+}
+
+// Names the bootstrap project (infra/bootstrap) gives what the stacks use.
+const (
+	deployRole    = "gopherops-deploy"
+	previewRole   = "gopherops-preview"
+	ecrRepository = "gopherops"
+)
+
+// roleArn is a role of the account.
+func (e liveEnv) roleArn(name string) string { return "arn:aws:iam::" + e.Account + ":role/" + name }
+
+// ecrRepository is the bootstrap project's mirror in the run's region.
+func (e liveEnv) ecrRepository() string {
+	return e.Account + ".dkr.ecr." + e.Region + ".amazonaws.com/" + ecrRepository
+}
+
+var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// principalArn turns an STS session ARN into the IAM role ARN access entries
+// name (arn:aws:sts::1:assumed-role/R/s → arn:aws:iam::1:role/R).
+func principalArn(caller string) string {
+	parts := strings.SplitN(caller, ":", 6)
+	if len(parts) != 6 || parts[2] != "sts" || !strings.HasPrefix(parts[5], "assumed-role/") {
+		return caller
+	}
+	role, _, _ := strings.Cut(strings.TrimPrefix(parts[5], "assumed-role/"), "/")
+	return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role
 }
 
 // how tells the reader of a skip message how to run the suite.
@@ -64,7 +101,27 @@ func requireLive(t *testing.T) liveEnv {
 		t.Fatalf("live suite: the AWS credentials do not work (sts:GetCallerIdentity: %v)", err)
 	}
 	region := firstNonEmpty(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), cfg.Region)
-	return liveEnv{Region: region, Account: account}
+	caller, err := exec.CommandContext(ctx, "aws", "sts", "get-caller-identity", "--query", "Arn", "--output", "text").Output()
+	if err != nil {
+		t.Fatalf("live suite: aws sts get-caller-identity: %v", err)
+	}
+	digest := os.Getenv("GOPHEROPS_LIVE_IMAGE_DIGEST")
+	if digest != "" {
+		if !digestPattern.MatchString(digest) {
+			t.Fatalf("live suite: GOPHEROPS_LIVE_IMAGE_DIGEST must be the sha256:<64 hex> digest of a release in GHCR, got %q", digest)
+		}
+		if _, err := exec.LookPath("crane"); err != nil {
+			t.Fatalf("live suite: crane is not on PATH: it mirrors GOPHEROPS_LIVE_IMAGE_DIGEST from GHCR into ECR as deploy.yml does " +
+				"(go install github.com/google/go-containerregistry/cmd/crane@v0.22.1)")
+		}
+	}
+	return liveEnv{
+		Region:      region,
+		Account:     account,
+		Principal:   principalArn(strings.TrimSpace(string(caller))),
+		ImageDigest: digest,
+		ImageSource: firstNonEmpty(os.Getenv("GOPHEROPS_LIVE_IMAGE_SOURCE"), "ghcr.io/gopherops/gopherops"),
+	}
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -35,11 +35,12 @@ const (
 	outDBSecretArn = "dbSecretArn"
 	outBucketName  = "bucketName"
 	outNamespace   = "namespace"
+	outImage       = "image"
 )
 
 // outputs are the stack outputs the validation reads.
 type outputs struct {
-	AppURL, ClusterName, Kubeconfig, DBEndpoint, DBSecretArn, BucketName, Namespace string
+	AppURL, ClusterName, Kubeconfig, DBEndpoint, DBSecretArn, BucketName, Namespace, Image string
 }
 
 // smallDev overrides Pulumi.dev.yaml for a throwaway stack: the dev
@@ -86,8 +87,9 @@ func stackConfig(t *testing.T, root string, env liveEnv) auto.ConfigMap {
 			cfg[key] = auto.ConfigValue{Value: val}
 		case bool, int, float64:
 			cfg[key] = auto.ConfigValue{Value: fmt.Sprint(val)}
-		case []any:
-			// infra/config reads a list from a JSON array string.
+		case []any, map[string]any:
+			// Lists and maps (addonVersions, aws:defaultTags) reach the
+			// program as JSON, as the engine hands them over.
 			j, err := json.Marshal(val)
 			require.NoError(t, err)
 			cfg[key] = auto.ConfigValue{Value: string(j)}
@@ -107,14 +109,12 @@ func stackConfig(t *testing.T, root string, env liveEnv) auto.ConfigMap {
 	require.NoError(t, err)
 	cfg["gopherops:sessionKey"] = auto.ConfigValue{Value: base64.StdEncoding.EncodeToString(key), Secret: true}
 
-	for envVar, key := range map[string]string{
-		"GOPHEROPS_LIVE_IMAGE_REPOSITORY": "gopherops:imageRepository",
-		"GOPHEROPS_LIVE_IMAGE_TAG":        "gopherops:imageTag",
-		"GOPHEROPS_LIVE_IMAGE_DIGEST":     "gopherops:imageDigest",
-	} {
-		if v := os.Getenv(envVar); v != "" {
-			cfg[key] = auto.ConfigValue{Value: v}
-		}
+	// The stack runs what its ECR tag (the stack's name) points at; the
+	// deploy stage mirrors the release there first, as deploy.yml does.
+	// Whoever runs the suite administers the throwaway cluster.
+	if env.Principal != "" && env.Principal != env.roleArn(deployRole) {
+		j, _ := json.Marshal([]string{env.Principal})
+		cfg["gopherops:operatorArns"] = auto.ConfigValue{Value: string(j)}
 	}
 	if v := os.Getenv("GOPHEROPS_LIVE_API_CIDRS"); v != "" {
 		var cidrs []string
@@ -126,10 +126,6 @@ func stackConfig(t *testing.T, root string, env liveEnv) auto.ConfigMap {
 		j, _ := json.Marshal(cidrs)
 		cfg["gopherops:clusterEndpointPublicCidrs"] = auto.ConfigValue{Value: string(j)}
 	}
-	if user, token := os.Getenv("GHCR_USERNAME"), os.Getenv("GHCR_TOKEN"); user != "" && token != "" {
-		cfg["gopherops:ghcrUsername"] = auto.ConfigValue{Value: user}
-		cfg["gopherops:ghcrToken"] = auto.ConfigValue{Value: token, Secret: true}
-	}
 	return cfg
 }
 
@@ -140,8 +136,9 @@ func deploy(ctx context.Context, t *testing.T, root, stackName string, env liveE
 	require.NoError(t, err, "create stack %s", stackName)
 	cfg := stackConfig(t, root, env)
 	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", stackName)
-	logger.Default.Logf(t, "pulumi up -s %s (region %s, account %s, image %s:%s%s)", stackName, env.Region, env.Account,
-		cfg["gopherops:imageRepository"].Value, cfg["gopherops:imageTag"].Value, cfg["gopherops:imageDigest"].Value)
+	mirrorRelease(ctx, t, env, stackName)
+	logger.Default.Logf(t, "pulumi up -s %s (region %s, account %s, image %s:%s)", stackName, env.Region, env.Account,
+		env.ecrRepository(), stackName)
 
 	progress := kube.NewLogWriter(t, "pulumi up: ")
 	defer progress.Flush()
@@ -187,6 +184,7 @@ func readOutputsE(ctx context.Context, root, stackName string) (outputs, error) 
 		DBSecretArn: get(outDBSecretArn, &missing),
 		BucketName:  get(outBucketName, &missing),
 		Namespace:   get(outNamespace, &missing),
+		Image:       get(outImage, &missing),
 	}
 	if len(missing) > 0 {
 		return outputs{}, fmt.Errorf("stack %s lacks outputs the infrastructure contract promises: %s", stackName, strings.Join(missing, ", "))
@@ -229,6 +227,7 @@ func destroy(ctx context.Context, t *testing.T, root, stackName string) {
 		return
 	}
 	logger.Default.Logf(t, "pulumi destroy -s %s: done in %s", stackName, time.Since(start).Round(time.Second))
+	untagRelease(ctx, t, stackName)
 	if err := stack.Workspace().RemoveStack(ctx, stackName); err != nil {
 		t.Errorf("pulumi stack rm %s: %v", stackName, err)
 	}
