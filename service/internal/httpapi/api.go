@@ -161,7 +161,7 @@ func (s *server) revokeToken(c *gin.Context) {
 func (s *server) me(c *gin.Context) {
 	a, _ := actorFrom(c)
 	c.Header("ETag", etag(a.User.Version))
-	c.JSON(http.StatusOK, toUserResponse(a.User))
+	writeUserJSON(c.Writer, http.StatusOK, toUserResponse(a.User))
 }
 
 type listResponse struct {
@@ -223,7 +223,7 @@ func (s *server) createUser(c *gin.Context) {
 	}
 	c.Header("Location", "/api/v1/users/"+strconv.FormatInt(u.ID, 10))
 	c.Header("ETag", etag(u.Version))
-	c.JSON(http.StatusCreated, toUserResponse(u))
+	writeUserJSON(c.Writer, http.StatusCreated, toUserResponse(u))
 }
 
 func (s *server) getUser(c *gin.Context) {
@@ -239,7 +239,7 @@ func (s *server) getUser(c *gin.Context) {
 		return
 	}
 	c.Header("ETag", etag(u.Version))
-	c.JSON(http.StatusOK, toUserResponse(u))
+	writeUserJSON(c.Writer, http.StatusOK, toUserResponse(u))
 }
 
 type patchUserRequest struct {
@@ -293,7 +293,7 @@ func (s *server) patchUser(c *gin.Context) {
 		return
 	}
 	c.Header("ETag", etag(u.Version))
-	c.JSON(http.StatusOK, toUserResponse(u))
+	writeUserJSON(c.Writer, http.StatusOK, toUserResponse(u))
 }
 
 func (s *server) deleteUser(c *gin.Context) {
@@ -333,7 +333,7 @@ func (s *server) changePassword(c *gin.Context) {
 		return
 	}
 	c.Header("ETag", etag(u.Version))
-	c.JSON(http.StatusOK, toUserResponse(u))
+	writeUserJSON(c.Writer, http.StatusOK, toUserResponse(u))
 }
 
 type resetPasswordRequest struct {
@@ -390,7 +390,7 @@ func (s *server) putAvatar(c *gin.Context) {
 		return
 	}
 	c.Header("ETag", etag(u.Version))
-	c.JSON(http.StatusOK, toUserResponse(u))
+	writeUserJSON(c.Writer, http.StatusOK, toUserResponse(u))
 }
 
 func (s *server) getAvatar(c *gin.Context) {

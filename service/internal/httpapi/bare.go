@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -30,7 +29,6 @@ func BareUserHandler(users UserLookup) http.Handler {
 			http.Error(w, "lookup failed", http.StatusNotFound)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		_ = json.NewEncoder(w).Encode(toUserResponse(u))
+		writeUserJSON(w, http.StatusOK, toUserResponse(u))
 	})
 }
