@@ -65,7 +65,7 @@ fuzz: ## Fuzz every request decoder (JSON bodies, forms, query parameters, heade
 	  $(GO) test -vet=off -run '^$$' -fuzz "^$$name\$$" -fuzztime $${FUZZTIME:-30s} $$pkg; \
 	done
 
-bench: ## Load-test the real binary and PostgreSQL: GET user (bearer), users page, create user; prints req/s and p50/p99
+bench: ## Load the real binary and PostgreSQL at 16 and 64 connections (wrk; pgbench -S as the database's limit): req/s, p50/p99, server CPU and allocations per request, against issue 10's targets
 	$(GO) run ./service/cmd/loadbench $(BENCH_ARGS)
 
 test-live: ## Live Terratest suite against a throwaway AWS stack (needs AWS credentials and GOPHEROPS_LIVE=1; ~40 min, see README)

@@ -1,41 +1,43 @@
-// Command loadbench is `make bench`: a closed-loop load run against the real
-// gopherops binary and a real PostgreSQL. It measures GET a user by id (bearer
-// token), the HTML users list page and user creation, and, in the same run,
-// the same GET-by-id query through a bare net/http handler in the same server
-// process on the same pool (no router, middleware or auth), so full/bare shows
-// what they cost.
+// Command loadbench is `make bench`: load against the real gopherops binary and
+// a real PostgreSQL, reported against the targets of issue 10.
+//
+// For each connection count it measures, in interleaved rounds, GET a user by
+// id through the full stack (bearer token), the same query through a bare
+// net/http handler in the same server process on the same pool, the HTML users
+// page (session cookie), and `pgbench -S -M prepared` on the same PostgreSQL
+// server. It prints the medians of req/s, p50, p99, errors, the server's CPU
+// time and allocations per request, and the ratios full/bare and full/pgbench
+// next to their targets. It exits non-zero when any request failed; a missed
+// target is printed, not a failure.
 package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/gopherops/gopherops/service/pglocal"
 )
 
 type options struct {
-	conns    int
+	conns    []int
+	rounds   int
 	duration time.Duration
 	warmup   time.Duration
+	create   time.Duration
 	binary   string
 	poolSize int
 	profile  string
@@ -43,22 +45,59 @@ type options struct {
 
 func main() {
 	var o options
-	flag.IntVar(&o.conns, "c", 64, "concurrent connections")
-	flag.DurationVar(&o.duration, "d", 10*time.Second, "measured duration of each scenario")
-	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up of each scenario")
+	connList := flag.String("c", "16,64", "comma-separated connection counts")
+	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds; the report shows their medians")
+	flag.DurationVar(&o.duration, "d", 10*time.Second, "measured duration of each window")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each window")
+	flag.DurationVar(&o.create, "create", 5*time.Second, "duration of the user-creation scenario per connection count (0 skips it)")
 	flag.StringVar(&o.binary, "bin", "", "gopherops binary (default: build one)")
-	flag.IntVar(&o.poolSize, "pool", 8, "DATABASE_MAX_CONNS for the service and the bare handler")
-	flag.StringVar(&o.profile, "cpuprofile", "", "write the server's CPU profile during the full-stack GET scenario to this file")
+	flag.IntVar(&o.poolSize, "pool", 8, "DATABASE_MAX_CONNS of the server (shared by the full and bare handlers)")
+	flag.StringVar(&o.profile, "cpuprofile", "", "save the server's CPU profile during an extra full-stack GET window at the highest connection count")
 	flag.Parse()
-	if err := run(o); err != nil {
+	var err error
+	if o.conns, err = parseConns(*connList); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench: -c:", err)
+		os.Exit(2)
+	}
+	if o.rounds < 1 || o.duration < time.Second || o.warmup < 0 {
+		fmt.Fprintln(os.Stderr, "loadbench: -rounds must be >= 1, -d >= 1s and -warmup >= 0")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o options) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+// parseConns reads "16,64" into ascending, distinct connection counts.
+func parseConns(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 10_000 {
+			return nil, fmt.Errorf("bad connection count %q", f)
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// bench holds what the measured windows share.
+type bench struct {
+	o        options
+	gen      generator
+	pgb      *pgbench // nil when pgbench is not installed
+	pid      int      // the gopherops server process
+	admin    string   // base URL of its admin listener
+	probe    *http.Client
+	results  map[int]map[string][]sample // conns -> target key -> one sample per round
+	failures []string
+}
+
+func run(ctx context.Context, o options) error {
 	work, err := os.MkdirTemp("", "loadbench-")
 	if err != nil {
 		return err
@@ -81,7 +120,7 @@ func run(o options) error {
 	if bin == "" {
 		bin = filepath.Join(work, "gopherops")
 		fmt.Println("building gopherops...")
-		build := exec.Command("go", "build", "-o", bin, "github.com/gopherops/gopherops/service/cmd/gopherops")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/gopherops/gopherops/service/cmd/gopherops")
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build: %w", err)
@@ -94,10 +133,9 @@ func run(o options) error {
 		"SESSION_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
 		"DATABASE_MAX_CONNS="+strconv.Itoa(o.poolSize), "LOG_FORMAT=json", "MIGRATE_ON_START=false")
 	must := func(args ...string) error {
-		cmd := exec.Command(bin, args...)
+		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = append(env, "ADMIN_PASSWORD=long-admin-password-for-load")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
+		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("gopherops %v: %w: %s", args, err, out)
 		}
 		return nil
@@ -112,6 +150,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	defer logFile.Close()
 	serve := exec.Command(bin, "serve")
 	serve.Env, serve.Stdout, serve.Stderr = env, logFile, logFile
 	if err := serve.Start(); err != nil {
@@ -123,7 +162,8 @@ func run(o options) error {
 		return err
 	}
 
-	client := newClient(o.conns)
+	maxConns := slices.Max(o.conns)
+	client := newClient(maxConns)
 	token, err := login(client, base)
 	if err != nil {
 		return err
@@ -136,244 +176,324 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-
-	// The bare baseline runs inside the same server process on the same pool:
-	// the admin listener's /debug/bare/users/{id} (APP_ENV=test only).
-	adminBase := "http://127.0.0.1:" + strconv.Itoa(adminPort)
-
-	var seq atomic.Int64
-	pick := func() int64 { return ids[int(seq.Add(1))%len(ids)] }
-	scenarios := []scenario{
-		{name: "GET /api/v1/users/{id} (bearer, full stack)", want: 200, c: client, req: func() *http.Request {
-			r, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/users/%d", base, pick()), nil)
-			r.Header.Set("Authorization", "Bearer "+token)
-			return r
-		}},
-		{name: "GET user by id (bare handler, same pool)", want: 200, c: client, req: func() *http.Request {
-			r, _ := http.NewRequest("GET", fmt.Sprintf("%s/debug/bare/users/%d", adminBase, pick()), nil)
-			return r
-		}},
-		{name: "GET /users (HTML list page, session)", want: 200, c: client, req: func() *http.Request {
-			r, _ := http.NewRequest("GET", base+"/users", nil)
-			for _, ck := range cookies {
-				r.AddCookie(ck)
-			}
-			return r
-		}},
-		{name: "POST /api/v1/users (create, argon2id)", want: 201, c: client, req: func() *http.Request {
-			n := seq.Add(1)
-			body := fmt.Sprintf(`{"username":"load%d","email":"load%d@example.com","password":"bench-password-%d-long"}`, n, n, n)
-			r, _ := http.NewRequest("POST", base+"/api/v1/users", bytes.NewBufferString(body))
-			r.Header.Set("Authorization", "Bearer "+token)
-			r.Header.Set("Content-Type", "application/json")
-			return r
-		}},
+	b := &bench{o: o, pid: serve.Process.Pid, admin: "http://127.0.0.1:" + strconv.Itoa(adminPort),
+		probe: &http.Client{Timeout: 30 * time.Second}, results: map[int]map[string][]sample{}}
+	if p, err := exec.LookPath("wrk"); err == nil {
+		b.gen = &wrkGenerator{path: p, scripts: map[string]string{}}
+	} else {
+		b.gen = &goGenerator{client: client}
 	}
-	fmt.Printf("\n%d connections, %s per scenario after %s warm-up, pool %d, GOMAXPROCS of the server: default\n\n", o.conns, o.duration, o.warmup, o.poolSize)
-	fmt.Printf("%-46s %10s %9s %9s %9s %7s\n", "scenario", "req/s", "p50", "p99", "max", "errors")
-	results := map[string]result{}
-	failed := false
-	for i, s := range scenarios {
-		s.load(o.conns, o.warmup) // warm-up, discarded
-		var profiled chan error
-		if i == 0 && o.profile != "" {
-			profiled = make(chan error, 1)
-			go func() { profiled <- fetchProfile(adminBase, o.profile, o.duration-time.Second) }()
-		}
-		r := s.load(o.conns, o.duration)
-		if profiled != nil {
-			if err := <-profiled; err != nil {
-				fmt.Fprintln(os.Stderr, "loadbench: profile:", err)
+	targets := httpTargets(base, b.admin, token, cookies, ids)
+	if g, ok := b.gen.(*wrkGenerator); ok {
+		for _, t := range targets {
+			if g.scripts[t.key], err = writeWrkScript(work, t); err != nil {
+				return err
 			}
 		}
-		results[s.name] = r
-		fmt.Printf("%-46s %10.0f %9s %9s %9s %7d\n", s.name, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errors)
-		if r.errors > 0 {
-			failed = true
-			fmt.Printf("    first error: %s\n", r.firstErr)
+	}
+	pgbenchNote := "pgbench not installed"
+	if path, ok := findPgbench(pglocal.BinDir); ok {
+		fmt.Println("initialising pgbench's database...")
+		if b.pgb, err = setupPgbench(ctx, path, dbURL, work); err != nil {
+			return err
+		}
+		defer func() { _ = b.pgb.drop(context.WithoutCancel(ctx), dbURL) }()
+		pgbenchNote = "pgbench -S -M prepared -j2 (" + path + "), scale 1, its own database on the same server"
+	}
+
+	fmt.Printf("\nload generator: %s\n%s\n", b.gen.name(), pgbenchNote)
+	fmt.Printf("%d interleaved rounds; each window %s after %s warm-up; server pool %d; connections %v\n\n",
+		o.rounds, o.duration, o.warmup, o.poolSize, o.conns)
+	for round := 1; round <= o.rounds; round++ {
+		for _, c := range o.conns {
+			for _, t := range targets {
+				if err := b.window(ctx, round, c, t); err != nil {
+					return err
+				}
+			}
+			if b.pgb != nil {
+				if err := b.pgbenchWindow(ctx, round, c); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	full, bareR := results[scenarios[0].name], results[scenarios[1].name]
-	fmt.Printf("\nfull/bare throughput ratio for GET by id: %.2f (target >= 0.80)\n", full.rps/bareR.rps)
-	if failed {
-		return errors.New("requests failed: zero errors is required")
+	b.report(os.Stdout, targets)
+
+	if o.create > 0 {
+		if err := b.createUsers(ctx, client, base, token); err != nil {
+			return err
+		}
+	}
+	if o.profile != "" {
+		if err := b.profileFull(ctx, targets[0], maxConns); err != nil {
+			return err
+		}
+	}
+	if len(b.failures) > 0 {
+		return fmt.Errorf("requests failed (zero errors is required):\n  %s", strings.Join(b.failures, "\n  "))
 	}
 	return nil
 }
 
-// fetchProfile saves the server's CPU profile over d from its pprof endpoint.
-func fetchProfile(adminBase, path string, d time.Duration) error {
-	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", adminBase, max(1, int(d.Seconds()))))
+// httpTargets are the HTTP scenarios of every round, the full-stack GET first.
+func httpTargets(base, admin, token string, cookies []*http.Cookie, ids []int64) []target {
+	api, bare := make([]string, len(ids)), make([]string, len(ids))
+	for i, id := range ids {
+		api[i] = fmt.Sprintf("/api/v1/users/%d", id)
+		bare[i] = fmt.Sprintf("/debug/bare/users/%d", id)
+	}
+	var jar []string
+	for _, c := range cookies {
+		jar = append(jar, c.Name+"="+c.Value)
+	}
+	return []target{
+		{key: "full", label: "GET /api/v1/users/{id} (bearer, full stack)", method: http.MethodGet, base: base, paths: api,
+			header: http.Header{"Authorization": {"Bearer " + token}}, want: http.StatusOK},
+		{key: "bare", label: "GET /debug/bare/users/{id} (bare handler, same pool)", method: http.MethodGet, base: admin, paths: bare,
+			want: http.StatusOK},
+		{key: "page", label: "GET /users (HTML page, 100 rows, session)", method: http.MethodGet, base: base, paths: []string{"/users"},
+			header: http.Header{"Cookie": {strings.Join(jar, "; ")}}, want: http.StatusOK},
+	}
+}
+
+// serverState is what the server process has used and served so far.
+type serverState struct {
+	cpu     time.Duration
+	mallocs float64
+	// replies other than 200 or 201 through the router, by "METHOD route status"
+	failed map[string]float64
+}
+
+func (b *bench) snapshot(ctx context.Context) (serverState, error) {
+	cpu, err := processCPU(b.pid)
+	if err != nil {
+		return serverState{}, err
+	}
+	text, err := scrape(ctx, b.probe, b.admin+"/metrics")
+	if err != nil {
+		return serverState{}, err
+	}
+	st := serverState{cpu: cpu, failed: map[string]float64{}}
+	if st.mallocs, err = counterSum(text, "go_memstats_mallocs_total", nil); err != nil {
+		return serverState{}, err
+	}
+	all, err := counterSeries(text, "http_requests_total")
+	if err != nil {
+		return serverState{}, err
+	}
+	for _, s := range all {
+		if l := s.labels; l["status"] != "200" && l["status"] != "201" {
+			st.failed[l["method"]+" "+l["route"]+" "+l["status"]] += s.value
+		}
+	}
+	return st, nil
+}
+
+// served fills in what the server spent on s's requests between before and
+// after, and counts the replies it failed in that time as errors. The client's
+// count and the server's overlap (a 500 is both) and either alone may miss
+// some (a reset connection; a 303 to the login page), so s keeps the larger.
+func (s *sample) served(before, after serverState) {
+	if s.requests > 0 {
+		s.server = true
+		s.cpuUS = float64((after.cpu - before.cpu).Microseconds()) / float64(s.requests)
+		s.allocs = (after.mallocs - before.mallocs) / float64(s.requests)
+	}
+	var failed int64
+	var what []string
+	for k, v := range after.failed {
+		if n := int64(v - before.failed[k]); n > 0 {
+			failed += n
+			what = append(what, fmt.Sprintf("%s ×%d", k, n))
+		}
+	}
+	if failed > 0 {
+		slices.Sort(what)
+		s.errors = max(s.errors, failed)
+		s.firstErr = errors.Join(s.firstErr, fmt.Errorf("server replied %s", strings.Join(what, ", ")))
+	}
+}
+
+// window warms up, then measures one target at conns connections, with the
+// server's CPU time and allocations read around the measured part.
+func (b *bench) window(ctx context.Context, round, conns int, t target) error {
+	warm, err := b.gen.load(ctx, t, conns, b.o.warmup)
+	if err != nil {
+		return fmt.Errorf("%s warm-up: %w", t.key, err)
+	}
+	before, err := b.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := b.gen.load(ctx, t, conns, b.o.duration)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.key, err)
+	}
+	after, err := b.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	s.served(before, after)
+	s.errors += warm.errors
+	b.record(round, conns, t.key, t.label, s)
+	return nil
+}
+
+func (b *bench) pgbenchWindow(ctx context.Context, round, conns int) error {
+	if b.o.warmup > 0 {
+		if _, err := b.pgb.run(ctx, conns, b.o.warmup, false); err != nil {
+			return err
+		}
+	}
+	s, err := b.pgb.run(ctx, conns, b.o.duration, true)
+	if err != nil {
+		return err
+	}
+	b.record(round, conns, "pgbench", "pgbench -S -M prepared", s)
+	return nil
+}
+
+func (b *bench) record(round, conns int, key, label string, s sample) {
+	if b.results[conns] == nil {
+		b.results[conns] = map[string][]sample{}
+	}
+	b.results[conns][key] = append(b.results[conns][key], s)
+	cpu := ""
+	if s.server {
+		cpu = fmt.Sprintf("  %5.1f µs CPU  %4.0f allocs", s.cpuUS, s.allocs)
+	}
+	fmt.Printf("round %d  c=%-3d %-52s %8s req/s  p50 %-9s p99 %-9s errors %d%s\n",
+		round, conns, label, thousands(s.rps), latency(s.p50), latency(s.p99), s.errors, cpu)
+	if s.errors > 0 {
+		msg := fmt.Sprintf("round %d, %d connections, %s: %d errors", round, conns, label, s.errors)
+		if s.firstErr != nil {
+			msg += " (" + s.firstErr.Error() + ")"
+		}
+		fmt.Println("    " + msg)
+		b.failures = append(b.failures, msg)
+	}
+}
+
+// Targets of issue 10, checked in the same run.
+const (
+	targetFullOverBare    = 0.95
+	targetFullOverPgbench = 0.5
+	targetCPUMicros       = 55.0
+	targetPageRPS         = 2000.0
+	targetPageConns       = 64
+)
+
+// report prints, per connection count, the medians table and the ratios and
+// figures that issue 10 sets targets for.
+func (b *bench) report(w io.Writer, targets []target) {
+	fmt.Fprintf(w, "\n## Results: medians of %d rounds\n", b.o.rounds)
+	for _, c := range b.o.conns {
+		res := b.results[c]
+		fmt.Fprintf(w, "\n### %d connections\n\n%s\n", c, tableHead)
+		for _, t := range targets {
+			fmt.Fprintln(w, row(t.label, summarise(res[t.key])))
+		}
+		if b.pgb != nil {
+			fmt.Fprintln(w, row("pgbench -S -M prepared (tps)", summarise(res["pgbench"])))
+		} else {
+			fmt.Fprintln(w, "| pgbench -S -M prepared | pgbench not installed | | | | | |")
+		}
+		full := summarise(res["full"])
+		fullBare := pairedRatio(res["full"], res["bare"])
+		fmt.Fprintf(w, "\n- full/bare: %.2f (target >= %.2f: %s)\n", fullBare, targetFullOverBare, verdict(fullBare >= targetFullOverBare))
+		if b.pgb != nil {
+			fp := pairedRatio(res["full"], res["pgbench"])
+			fmt.Fprintf(w, "- full/pgbench: %.2f (target >= %.2f: %s)\n", fp, targetFullOverPgbench, verdict(fp >= targetFullOverPgbench))
+		} else {
+			fmt.Fprintf(w, "- full/pgbench: pgbench not installed (target >= %.2f)\n", targetFullOverPgbench)
+		}
+		fmt.Fprintf(w, "- server CPU, full GET: %.1f µs/request (target <= %.0f: %s)\n", full.cpuUS, targetCPUMicros, verdict(full.cpuUS <= targetCPUMicros))
+		if c == targetPageConns {
+			page := summarise(res["page"])
+			fmt.Fprintf(w, "- HTML users page: %s req/s (target >= %s at %d connections: %s)\n",
+				thousands(page.rps), thousands(targetPageRPS), targetPageConns, verdict(page.rps >= targetPageRPS))
+		}
+		var errs int64
+		for _, ss := range res {
+			errs += summarise(ss).errors
+		}
+		fmt.Fprintf(w, "- errors: %d (target 0: %s)\n", errs, verdict(errs == 0))
+	}
+	fmt.Fprintln(w, "\nRatios are the median of the per-round ratios (both sides ran back to back); server CPU is utime+stime of the gopherops process over the window, allocations are go_memstats_mallocs_total, both divided by the requests of the window.")
+}
+
+// createUsers is the separate, short user-creation scenario (argon2id): one
+// window per connection count, with the Go generator.
+func (b *bench) createUsers(ctx context.Context, client *http.Client, base, token string) error {
+	fmt.Fprintf(os.Stdout, "\n## User creation (argon2id; Go generator, %s per connection count)\n\n%s\n", b.o.create, tableHead)
+	gen := &goGenerator{client: client}
+	for _, c := range b.o.conns {
+		t := target{key: "create", label: fmt.Sprintf("POST /api/v1/users, %d connections", c), method: http.MethodPost, base: base,
+			paths: []string{"/api/v1/users"}, want: http.StatusCreated,
+			header: http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}},
+			body: func(n int64) io.Reader {
+				return strings.NewReader(fmt.Sprintf(`{"username":"load%d-%d","email":"load%d-%d@example.com","password":"bench-password-%d-long"}`, c, n, c, n, n))
+			}}
+		before, err := b.snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		s, err := gen.load(ctx, t, c, b.o.create)
+		if err != nil {
+			return err
+		}
+		after, err := b.snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		s.served(before, after)
+		fmt.Println(row(t.label, summarise([]sample{s})))
+		if s.errors > 0 {
+			b.failures = append(b.failures, fmt.Sprintf("%s: %d errors (first: %v)", t.label, s.errors, s.firstErr))
+		}
+	}
+	return nil
+}
+
+// profileFull saves the server's CPU profile (pprof on the admin listener)
+// over an extra full-stack GET window, kept out of the reported figures.
+func (b *bench) profileFull(ctx context.Context, t target, conns int) error {
+	secs := max(1, int(b.o.duration.Seconds())-1)
+	done := make(chan error, 1)
+	go func() { done <- fetchProfile(ctx, b.admin, b.o.profile, secs) }()
+	s, err := b.gen.load(ctx, t, conns, b.o.duration)
+	if err != nil {
+		return err
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	fmt.Printf("\nCPU profile of the server over %d s of the full GET at %d connections (%s req/s, unreported): %s\n", secs, conns, thousands(s.rps), b.o.profile)
+	return nil
+}
+
+// fetchProfile saves the server's CPU profile over secs seconds.
+func fetchProfile(ctx context.Context, admin, path string, secs int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", admin, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req) // no timeout: the profile takes secs
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
-}
-
-type scenario struct {
-	name string
-	want int
-	c    *http.Client
-	req  func() *http.Request
-}
-
-type result struct {
-	rps           float64
-	p50, p99, max time.Duration
-	errors        int
-	firstErr      string
-}
-
-// load runs conns closed-loop workers for d and summarises their latencies.
-func (s scenario) load(conns int, d time.Duration) result {
-	var (
-		mu       sync.Mutex
-		lat      = make([]time.Duration, 0, 100_000)
-		errs     int
-		firstErr string
-		wg       sync.WaitGroup
-	)
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	for i := 0; i < conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			local := make([]time.Duration, 0, 4096)
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				resp, err := s.c.Do(s.req())
-				el := time.Since(t0)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if err != nil || resp.StatusCode != s.want {
-					mu.Lock()
-					errs++
-					if firstErr == "" {
-						if err != nil {
-							firstErr = err.Error()
-						} else {
-							firstErr = resp.Status
-						}
-					}
-					mu.Unlock()
-					continue
-				}
-				local = append(local, el)
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			mu.Unlock()
-		}()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(lat)
-	r := result{errors: errs, firstErr: firstErr}
-	if n := len(lat); n > 0 {
-		r.rps = float64(n) / elapsed.Seconds()
-		r.p50, r.p99, r.max = lat[n/2], lat[n*99/100], lat[n-1]
-	}
-	return r
-}
-
-func newClient(conns int) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = conns*2, conns, conns
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func waitReady(url string) error {
-	for i := 0; i < 300; i++ {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("server not ready after 30s")
-}
-
-func login(c *http.Client, base string) (string, error) {
-	resp, err := c.Post(base+"/api/v1/auth/tokens", "application/json",
-		bytes.NewBufferString(`{"login":"bench","password":"long-admin-password-for-load","name":"loadbench"}`))
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct{ Token string }
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
-		return "", fmt.Errorf("login: %s", resp.Status)
-	}
-	return out.Token, nil
-}
-
-func seedUsers(c *http.Client, base, token string, n int) ([]int64, error) {
-	ids := make([]int64, 0, n)
-	for i := 0; i < n; i++ {
-		body := fmt.Sprintf(`{"username":"seed%d","email":"seed%d@example.com","password":"seed-password-%d-long"}`, i, i, i)
-		req, _ := http.NewRequest("POST", base+"/api/v1/users", bytes.NewBufferString(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		var u struct{ ID int64 }
-		err = json.NewDecoder(resp.Body).Decode(&u)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 201 {
-			return nil, fmt.Errorf("seed user %d: %s", i, resp.Status)
-		}
-		ids = append(ids, u.ID)
-	}
-	return ids, nil
-}
-
-var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
-// browserSession signs in through the HTML form, as a browser would.
-func browserSession(base string) ([]*http.Cookie, error) {
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(base + "/login")
-	if err != nil {
-		return nil, err
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := csrfRe.FindSubmatch(page)
-	if m == nil {
-		return nil, errors.New("no CSRF token on the login page")
-	}
-	resp, err = c.PostForm(base+"/login", url.Values{"login": {"bench"}, "password": {"long-admin-password-for-load"}, "csrf_token": {string(m[1])}})
-	if err != nil {
-		return nil, err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		return nil, fmt.Errorf("form login: %s", resp.Status)
-	}
-	u, _ := url.Parse(base)
-	return jar.Cookies(u), nil
+	return f.Close()
 }

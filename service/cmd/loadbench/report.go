@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// target is one HTTP scenario: the requests a generator sends and the reply
+// every one of them must get.
+type target struct {
+	key, label string
+	method     string
+	base       string   // scheme://host:port
+	paths      []string // rotated, one per request
+	header     http.Header
+	want       int
+	body       func(n int64) io.Reader // request body of the n-th request (Go generator only)
+}
+
+// sample is what one measured window produced.
+type sample struct {
+	rps            float64
+	p50, p99, mean time.Duration
+	requests       int64 // answered or failed
+	errors         int64
+	firstErr       error
+	server         bool    // cpuUS and allocs were measured
+	cpuUS, allocs  float64 // per request, in the server process
+}
+
+// generator sends a target's requests from conns connections for d.
+type generator interface {
+	name() string
+	load(ctx context.Context, t target, conns int, d time.Duration) (sample, error)
+}
+
+// median of xs: the mean of the middle two for an even count, 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// summary is the median of each figure over the rounds, and the errors of all of them.
+type summary struct {
+	rps, cpuUS, allocs float64
+	p50, p99, mean     time.Duration
+	errors             int64
+	server             bool
+	rounds             int
+}
+
+func summarise(ss []sample) summary {
+	var out summary
+	pick := func(f func(sample) float64) float64 {
+		xs := make([]float64, len(ss))
+		for i, s := range ss {
+			xs[i] = f(s)
+		}
+		return median(xs)
+	}
+	out.rps = pick(func(s sample) float64 { return s.rps })
+	out.p50 = time.Duration(pick(func(s sample) float64 { return float64(s.p50) }))
+	out.p99 = time.Duration(pick(func(s sample) float64 { return float64(s.p99) }))
+	out.mean = time.Duration(pick(func(s sample) float64 { return float64(s.mean) }))
+	out.cpuUS = pick(func(s sample) float64 { return s.cpuUS })
+	out.allocs = pick(func(s sample) float64 { return s.allocs })
+	for _, s := range ss {
+		out.errors += s.errors
+		out.server = out.server || s.server
+	}
+	out.rounds = len(ss)
+	return out
+}
+
+// pairedRatio is the median over rounds of num/den taken within each round,
+// so that both sides of every ratio ran back to back.
+func pairedRatio(num, den []sample) float64 {
+	var rs []float64
+	for i := range min(len(num), len(den)) {
+		if den[i].rps > 0 {
+			rs = append(rs, num[i].rps/den[i].rps)
+		}
+	}
+	return median(rs)
+}
+
+// thousands formats n with a space between groups of three digits.
+func thousands(n float64) string {
+	s := strconv.FormatInt(int64(n+0.5), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// latency formats d with two or three significant digits.
+func latency(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "—"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+}
+
+// row is one line of the results table in Markdown.
+func row(label string, s summary) string {
+	cpu, allocs := "—", "—"
+	if s.server {
+		cpu, allocs = fmt.Sprintf("%.1f", s.cpuUS), fmt.Sprintf("%.0f", s.allocs)
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %d | %s | %s |", label, thousands(s.rps), latency(s.p50), latency(s.p99), s.errors, cpu, allocs)
+}
+
+const tableHead = "| scenario | req/s | p50 | p99 | errors | server CPU µs/req | allocs/req |\n|---|---|---|---|---|---|---|"
+
+// verdict says whether a figure meets its target.
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}

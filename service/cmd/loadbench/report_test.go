@@ -1,0 +1,95 @@
+package main
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{"none", nil, 0},
+		{"one", []float64{7}, 7},
+		{"odd count, unsorted", []float64{9, 1, 5}, 5},
+		{"even count is the mean of the middle two", []float64{4, 1, 3, 2}, 2.5},
+		{"an outlier does not move it", []float64{100, 101, 5000}, 101},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := slices.Clone(tt.in)
+			if got := median(in); got != tt.want {
+				t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+			}
+			if !slices.Equal(in, tt.in) {
+				t.Errorf("median reordered its input: %v", in)
+			}
+		})
+	}
+}
+
+func TestSummarise(t *testing.T) {
+	s := summarise([]sample{
+		{rps: 100, p50: 3 * time.Millisecond, p99: 9 * time.Millisecond, cpuUS: 80, allocs: 120, errors: 1, server: true},
+		{rps: 300, p50: 1 * time.Millisecond, p99: 5 * time.Millisecond, cpuUS: 60, allocs: 100, server: true},
+		{rps: 200, p50: 2 * time.Millisecond, p99: 7 * time.Millisecond, cpuUS: 70, allocs: 110, errors: 2, server: true},
+	})
+	want := summary{rps: 200, p50: 2 * time.Millisecond, p99: 7 * time.Millisecond, cpuUS: 70, allocs: 110, errors: 3, server: true, rounds: 3}
+	if s != want {
+		t.Errorf("got %+v, want %+v", s, want)
+	}
+}
+
+func TestPairedRatio(t *testing.T) {
+	full := []sample{{rps: 90}, {rps: 50}, {rps: 80}}
+	bare := []sample{{rps: 100}, {rps: 100}, {rps: 0}}
+	// Round 3 has no baseline; the median of 0.9 and 0.5 is 0.7.
+	if got := pairedRatio(full, bare); got < 0.6999 || got > 0.7001 {
+		t.Errorf("got %v, want 0.7", got)
+	}
+	if got := pairedRatio(full, nil); got != 0 {
+		t.Errorf("no baseline: got %v, want 0", got)
+	}
+}
+
+func TestThousandsAndLatency(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1 000", 7689.6: "7 690", 1234567: "1 234 567"} {
+		if got := thousands(in); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[time.Duration]string{
+		0: "—", 640 * time.Microsecond: "640 µs", 1840 * time.Microsecond: "1.84 ms",
+		116 * time.Millisecond: "116.0 ms", 1090 * time.Millisecond: "1.09 s",
+	} {
+		if got := latency(in); got != want {
+			t.Errorf("latency(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseConns(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []int
+		wantErr bool
+	}{
+		{in: "16,64", want: []int{16, 64}},
+		{in: " 64, 16 ,16", want: []int{16, 64}},
+		{in: "8", want: []int{8}},
+		{in: "", wantErr: true},
+		{in: "16,", wantErr: true},
+		{in: "0", wantErr: true},
+		{in: "-4", wantErr: true},
+		{in: "100000", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parseConns(tt.in)
+		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+			t.Errorf("parseConns(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
