@@ -117,7 +117,13 @@ func (s *server) dashboardPage(c *gin.Context) {
 // dashboardLive is the dashboard's live part alone, which the page's script
 // fetches every few seconds and swaps in.
 func (s *server) dashboardLive(c *gin.Context) {
-	pd := s.pageData(c, "Dashboard", "", s.dashboardView(c))
+	// Not pageData: a poll must not take the flash meant for the page the
+	// browser is about to load after a form.
+	pd := pageData{Data: s.dashboardView(c)}
+	if a, ok := actorFrom(c); ok {
+		u := a.User
+		pd.Actor = &u
+	}
 	var buf bytes.Buffer
 	if err := s.pages.byName["dashboard"].ExecuteTemplate(&buf, "live", pd); err != nil {
 		s.log.ErrorContext(c.Request.Context(), "render dashboard", "request_id", requestID(c), "err", err)
