@@ -33,13 +33,14 @@ import (
 // create the pods whose admission the test checks; the endpoint controllers
 // give Services their backends, the volume binder binds claims to the node's
 // volumes (pv-protection lets a bound volume be deleted at all), and the
-// root-CA publisher and pod GC are what a node's pods expect.
+// root-CA publisher and pod GC are what a node's pods expect, and the node
+// lifecycle controller lifts the not-ready taint a kubelet registers with.
 func Controllers() []string {
 	return []string{
 		"namespace", "garbagecollector", "serviceaccount", "pvc-protection",
 		"deployment", "replicaset", "job", "statefulset",
 		"endpoint", "endpointslice", "endpointslicemirroring",
-		"persistentvolume-binder", "pv-protection", "root-ca-cert-publisher", "podgc",
+		"persistentvolume-binder", "pv-protection", "root-ca-cert-publisher", "podgc", "nodelifecycle",
 	}
 }
 

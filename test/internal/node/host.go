@@ -323,7 +323,7 @@ func removeNewChains(ctx context.Context, tool string, before map[string]map[str
 			continue
 		}
 		for _, rule := range rules[table] {
-			f := strings.Fields(rule)
+			f := splitRule(rule)
 			if len(f) < 2 || added[f[1]] {
 				continue
 			}
@@ -348,6 +348,38 @@ func removeNewChains(ctx context.Context, tool string, before map[string]map[str
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// splitRule splits a rule as iptables-save prints it into arguments:
+// fields separated by spaces, a double-quoted field (a comment) taken
+// whole without its quotes, \" and \\ inside it unescaped.
+func splitRule(line string) []string {
+	var args []string
+	var cur strings.Builder
+	inQuote, inField := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case inQuote && c == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\'):
+			i++
+			cur.WriteByte(line[i])
+		case c == '"':
+			inQuote, inField = !inQuote, true
+		case c == ' ' && !inQuote:
+			if inField {
+				args = append(args, cur.String())
+				cur.Reset()
+				inField = false
+			}
+		default:
+			cur.WriteByte(c)
+			inField = true
+		}
+	}
+	if inField {
+		args = append(args, cur.String())
+	}
+	return args
 }
 
 // jumpTarget is the chain a rule's -j or -g sends packets to.

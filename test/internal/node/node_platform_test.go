@@ -78,7 +78,9 @@ func TestNodeRunsAPodAndLeavesNothing(t *testing.T) {
 	stopped := false
 	defer func() {
 		if !stopped {
-			_ = n.Stop()
+			if err := n.Stop(); err != nil {
+				t.Errorf("teardown: %v", err)
+			}
 		}
 	}()
 
@@ -103,7 +105,7 @@ func TestNodeRunsAPodAndLeavesNothing(t *testing.T) {
 		Status struct {
 			Phase      string
 			PodIP      string
-			Conditions []struct{ Type, Status string }
+			Conditions []struct{ Type, Status, Reason, Message string }
 		}
 	}
 	deadline := time.Now().Add(2 * time.Minute)
@@ -120,7 +122,7 @@ func TestNodeRunsAPodAndLeavesNothing(t *testing.T) {
 		}
 	}
 	if !ready {
-		t.Fatalf("the pod is not Ready: %+v\n%s", status.Status, n.LogTail("kubelet", 30))
+		t.Fatalf("the pod is not Ready: %+v\n--- kubelet ---\n%s\n--- kube-scheduler ---\n%s", status.Status, n.LogTail("kubelet", 30), cp.LogTail("kube-scheduler", 30))
 	}
 	_, podNet, _ := net.ParseCIDR(PodCIDR)
 	if ip := net.ParseIP(status.Status.PodIP); ip == nil || !podNet.Contains(ip) {

@@ -21,6 +21,25 @@ func TestUnescapeMount(t *testing.T) {
 	}
 }
 
+func TestSplitRule(t *testing.T) {
+	cases := []struct {
+		rule string
+		want []string
+	}{
+		{`-A KUBE-SERVICES ! -d 127.0.0.0/8 -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`,
+			[]string{"-A", "KUBE-SERVICES", "!", "-d", "127.0.0.0/8", "-m", "comment", "--comment", "kubernetes service nodeports; NOTE: this must be the last rule in this chain", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "KUBE-NODEPORTS"}},
+		{`-A OUTPUT -m comment --comment "say \"hi\" \\ bye" -j X`, []string{"-A", "OUTPUT", "-m", "comment", "--comment", `say "hi" \ bye`, "-j", "X"}},
+		{`-A POSTROUTING -m comment --comment "" -j Y`, []string{"-A", "POSTROUTING", "-m", "comment", "--comment", "", "-j", "Y"}},
+		{`-A INPUT   -j ACCEPT `, []string{"-A", "INPUT", "-j", "ACCEPT"}},
+	}
+	for _, tc := range cases {
+		got := splitRule(tc.rule)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+			t.Errorf("splitRule(%q) =\n%q\nwant\n%q", tc.rule, got, tc.want)
+		}
+	}
+}
+
 func TestJumpTarget(t *testing.T) {
 	cases := []struct{ rule, want string }{
 		{"-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", "KUBE-SERVICES"},
