@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -231,6 +232,9 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	if len(b.failures) > 0 {
+		if lines := errorLines(logFile.Name(), 5); len(lines) > 0 {
+			fmt.Fprintf(os.Stderr, "\nfirst error lines of the server's log:\n%s\n", strings.Join(lines, "\n"))
+		}
 		return fmt.Errorf("requests failed (zero errors is required):\n  %s", strings.Join(b.failures, "\n  "))
 	}
 	return nil
@@ -275,10 +279,10 @@ func (b *bench) snapshot(ctx context.Context) (serverState, error) {
 		return serverState{}, err
 	}
 	st := serverState{cpu: cpu, failed: map[string]float64{}}
-	if st.mallocs, err = counterSum(text, "go_memstats_mallocs_total", nil); err != nil {
+	if st.mallocs, err = metricSum(text, "go_memstats_mallocs_total", nil); err != nil {
 		return serverState{}, err
 	}
-	all, err := counterSeries(text, "http_requests_total")
+	all, err := metricSeries(text, "http_requests_total")
 	if err != nil {
 		return serverState{}, err
 	}
@@ -290,11 +294,19 @@ func (b *bench) snapshot(ctx context.Context) (serverState, error) {
 	return st, nil
 }
 
-// served fills in what the server spent on s's requests between before and
-// after, and counts the replies it failed in that time as errors. The client's
-// count and the server's overlap (a 500 is both) and either alone may miss
-// some (a reset connection; a 303 to the login page), so s keeps the larger.
-func (s *sample) served(before, after serverState) {
+// endMargin is how long before the end of a window the server's failure
+// counts are read. wrk abandons the requests it has in flight when it stops,
+// and the server records each of those as failed (500, "context canceled");
+// they are the load generator's doing, not failed requests, so they are left
+// out.
+const endMargin = 250 * time.Millisecond
+
+// served fills in what the server spent per request of s between before and
+// after, and counts the replies it failed between before and mid as errors.
+// The client's count and the server's overlap (a 500 is both) and either alone
+// may miss some (a reset connection; a 303 to the login page), so s keeps the
+// larger.
+func (s *sample) served(before, mid, after serverState) {
 	if s.requests > 0 {
 		s.server = true
 		s.cpuUS = float64((after.cpu - before.cpu).Microseconds()) / float64(s.requests)
@@ -302,7 +314,7 @@ func (s *sample) served(before, after serverState) {
 	}
 	var failed int64
 	var what []string
-	for k, v := range after.failed {
+	for k, v := range mid.failed {
 		if n := int64(v - before.failed[k]); n > 0 {
 			failed += n
 			what = append(what, fmt.Sprintf("%s ×%d", k, n))
@@ -315,26 +327,87 @@ func (s *sample) served(before, after serverState) {
 	}
 }
 
-// window warms up, then measures one target at conns connections, with the
-// server's CPU time and allocations read around the measured part.
-func (b *bench) window(ctx context.Context, round, conns int, t target) error {
-	warm, err := b.gen.load(ctx, t, conns, b.o.warmup)
-	if err != nil {
-		return fmt.Errorf("%s warm-up: %w", t.key, err)
+// measure runs gen's window of d and reads the server's state before it,
+// endMargin before its end, and after it.
+func (b *bench) measure(ctx context.Context, d time.Duration, load func() (sample, error)) (sample, error) {
+	if err := b.waitIdle(ctx); err != nil {
+		return sample{}, err
 	}
 	before, err := b.snapshot(ctx)
 	if err != nil {
-		return err
+		return sample{}, err
 	}
-	s, err := b.gen.load(ctx, t, conns, b.o.duration)
+	type snap struct {
+		st  serverState
+		err error
+	}
+	midc := make(chan snap, 1)
+	timer := time.AfterFunc(max(d-endMargin, d/2), func() {
+		st, err := b.snapshot(ctx)
+		midc <- snap{st, err}
+	})
+	s, err := load()
 	if err != nil {
-		return fmt.Errorf("%s: %w", t.key, err)
+		timer.Stop()
+		return sample{}, err
+	}
+	mid := <-midc
+	if mid.err != nil {
+		return sample{}, mid.err
+	}
+	if err := b.waitIdle(ctx); err != nil {
+		return sample{}, err
 	}
 	after, err := b.snapshot(ctx)
 	if err != nil {
-		return err
+		return sample{}, err
 	}
-	s.served(before, after)
+	s.served(before, mid.st, after)
+	return s, nil
+}
+
+// waitIdle waits until the server has finished the requests a load generator
+// abandoned when it stopped (a slow page can take a second under load), so
+// that neither their work nor their failure lands in the next window.
+func (b *bench) waitIdle(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		text, err := scrape(ctx, b.probe, b.admin+"/metrics")
+		if err != nil {
+			return err
+		}
+		n, err := metricSum(text, "http_requests_in_flight", nil)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server still has %.0f requests in flight 30 s after the load stopped", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// window warms up, then measures one target at conns connections, with the
+// server's CPU time and allocations read around the measured part.
+func (b *bench) window(ctx context.Context, round, conns int, t target) error {
+	var warm sample
+	if b.o.warmup > 0 {
+		var err error
+		if warm, err = b.gen.load(ctx, t, conns, b.o.warmup); err != nil {
+			return fmt.Errorf("%s warm-up: %w", t.key, err)
+		}
+	}
+	s, err := b.measure(ctx, b.o.duration, func() (sample, error) { return b.gen.load(ctx, t, conns, b.o.duration) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.key, err)
+	}
 	s.errors += warm.errors
 	b.record(round, conns, t.key, t.label, s)
 	return nil
@@ -435,19 +508,10 @@ func (b *bench) createUsers(ctx context.Context, client *http.Client, base, toke
 			body: func(n int64) io.Reader {
 				return strings.NewReader(fmt.Sprintf(`{"username":"load%d-%d","email":"load%d-%d@example.com","password":"bench-password-%d-long"}`, c, n, c, n, n))
 			}}
-		before, err := b.snapshot(ctx)
+		s, err := b.measure(ctx, b.o.create, func() (sample, error) { return gen.load(ctx, t, c, b.o.create) })
 		if err != nil {
 			return err
 		}
-		s, err := gen.load(ctx, t, c, b.o.create)
-		if err != nil {
-			return err
-		}
-		after, err := b.snapshot(ctx)
-		if err != nil {
-			return err
-		}
-		s.served(before, after)
 		fmt.Println(row(t.label, summarise([]sample{s})))
 		if s.errors > 0 {
 			b.failures = append(b.failures, fmt.Sprintf("%s: %d errors (first: %v)", t.label, s.errors, s.firstErr))
@@ -496,4 +560,22 @@ func fetchProfile(ctx context.Context, admin, path string, secs int) error {
 		return err
 	}
 	return f.Close()
+}
+
+// errorLines returns up to n lines of the server's JSON log at level ERROR.
+func errorLines(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() && len(out) < n {
+		if strings.Contains(sc.Text(), `"level":"ERROR"`) {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
 }

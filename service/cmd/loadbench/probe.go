@@ -77,11 +77,11 @@ type series struct {
 	value  float64
 }
 
-// counterSum adds up the samples of metric name in Prometheus text exposition
+// metricSum adds up the samples of metric name (a counter or a gauge) in Prometheus text exposition
 // whose labels keep accepts (nil keeps all). It fails when the metric is not
 // exposed at all, so a renamed metric is an error rather than a silent zero.
-func counterSum(text, name string, keep func(labels map[string]string) bool) (float64, error) {
-	all, err := counterSeries(text, name)
+func metricSum(text, name string, keep func(labels map[string]string) bool) (float64, error) {
+	all, err := metricSeries(text, name)
 	if err != nil {
 		return 0, err
 	}
@@ -94,8 +94,8 @@ func counterSum(text, name string, keep func(labels map[string]string) bool) (fl
 	return sum, nil
 }
 
-// counterSeries reads every sample of metric name from Prometheus text exposition.
-func counterSeries(text, name string) ([]series, error) {
+// metricSeries reads every sample of metric name from Prometheus text exposition.
+func metricSeries(text, name string) ([]series, error) {
 	var out []series
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)

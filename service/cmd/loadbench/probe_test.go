@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -80,7 +82,7 @@ http_requests_total{method="POST",route="/api/v1/users",status="201"} 200
 http_requests_total{method="GET",route="/odd \"quoted\", {route}",status="500"} 3 1700000000000
 `
 
-func TestCounterSum(t *testing.T) {
+func TestMetricSum(t *testing.T) {
 	not200 := func(l map[string]string) bool { return l["status"] != "200" }
 	tests := []struct {
 		name    string
@@ -103,7 +105,7 @@ func TestCounterSum(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := counterSum(tt.text, tt.metric, tt.keep)
+			got, err := metricSum(tt.text, tt.metric, tt.keep)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -121,5 +123,25 @@ func TestParseLabels(t *testing.T) {
 	}
 	if labels["route"] != "/a\"b\\c\nd" || labels["status"] != "200" || rest != " 5" {
 		t.Errorf("got %q, rest %q", labels, rest)
+	}
+}
+
+func TestErrorLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "serve.log")
+	log := `{"level":"INFO","msg":"request","status":200}
+{"level":"ERROR","msg":"request","status":500,"error":"context canceled"}
+{"level":"WARN","msg":"slow"}
+{"level":"ERROR","msg":"second"}
+{"level":"ERROR","msg":"third"}
+`
+	if err := os.WriteFile(path, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := errorLines(path, 2)
+	if len(got) != 2 || !strings.Contains(got[0], "context canceled") || !strings.Contains(got[1], "second") {
+		t.Errorf("got %q", got)
+	}
+	if got := errorLines(filepath.Join(t.TempDir(), "missing"), 5); got != nil {
+		t.Errorf("missing log: got %q", got)
 	}
 }
