@@ -202,6 +202,10 @@ type Local struct {
 	BlobStorageSize     string
 	// StorageClass for both volumes; empty means the cluster's default class.
 	StorageClass string
+	// MetricsServerChart installs metrics-server (the HPA's CPU source) from
+	// its Helm chart at this version; empty leaves it to the cluster (k3d and
+	// minikube bundle one, kind does not). AWS stacks use the EKS add-on.
+	MetricsServerChart string
 }
 
 // Monitoring configures the optional kube-prometheus-stack installation.
@@ -486,6 +490,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			PostgresStorageSize: r.str("postgresStorageSize", "1Gi"),
 			BlobStorageSize:     r.str("blobStorageSize", "1Gi"),
 			StorageClass:        r.str("storageClass", ""),
+			MetricsServerChart:  r.str("metricsServerChartVersion", ""),
 		},
 	}
 	if len(r.errs) > 0 {

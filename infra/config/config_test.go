@@ -266,6 +266,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 			"gopherops:blobStorageSize", "invalid memory quantity"},
 		{"local with an AWS certificate", "local", with(validLocal(), "gopherops:certificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/abc-123", "gopherops:domainName", "gopherops.example.com"),
 			"gopherops:certificateArn", "local environment cannot use"},
+		{"local metrics-server chart by range", "local", with(validLocal(), "gopherops:metricsServerChartVersion", "3.x"),
+			"gopherops:metricsServerChartVersion", "exact chart version"},
 		{"local with a bad storage class", "local", with(validLocal(), "gopherops:storageClass", "Fast SSD"),
 			"gopherops:storageClass", "not a valid StorageClass name"},
 		{"local without a session key", "local", with(validLocal(), "gopherops:sessionKey", "<delete>"),

@@ -450,4 +450,7 @@ func (c *Config) validateLocal(fail failFunc, k func(string) string) {
 	if c.App.CertificateArn != "" || c.App.DomainName != "" {
 		fail(k("certificateArn"), "and %s are AWS load balancer settings the local environment cannot use", k("domainName"))
 	}
+	if v := l.MetricsServerChart; v != "" && !semverPattern.MatchString(v) {
+		fail(k("metricsServerChartVersion"), "%q must pin an exact chart version such as 3.13.0", v)
+	}
 }

@@ -564,3 +564,20 @@ func TestClientAddressesOnAnyCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalMetricsServer: a local cluster without metrics-server (kind) gets
+// one from its pinned chart when the stack asks; by default none is added.
+func TestLocalMetricsServer(t *testing.T) {
+	r := deployStack(t, "local", nil)
+	if n := len(r.mon.ByType(tRelease)); n != 0 {
+		t.Errorf("%d Helm releases on the default local stack, want none", n)
+	}
+	r = deployStack(t, "local", map[string]string{"gopherops:metricsServerChartVersion": "3.13.0"})
+	rel := release(t, r, "metrics-server")
+	if rel.Str("version") != "3.13.0" || rel.Str("namespace") != "kube-system" || rel.Str("repositoryOpts.repo") != platform.MetricsServerRepo {
+		t.Errorf("metrics-server release = %v", rel.In())
+	}
+	if !strings.Contains(rel.Provider, tK8sProv+"::local::") {
+		t.Errorf("metrics-server uses provider %q, not the local cluster's", rel.Provider)
+	}
+}

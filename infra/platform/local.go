@@ -36,6 +36,12 @@ func DeployLocal(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Plat
 		return nil, fmt.Errorf("platform: kubernetes provider: %w", err)
 	}
 
+	if v := cfg.Local.MetricsServerChart; v != "" {
+		if _, err := deployMetricsServer(ctx, cfg.Project+"-"+cfg.Stack+"-metrics-server", v, provider); err != nil {
+			return nil, err
+		}
+	}
+
 	appArgs := baseAppArgs(cfg, provider)
 	appArgs.Image = cfg.App.ImageRef()
 	appArgs.PullCredentials = pullCredentials(cfg)
