@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -99,6 +100,11 @@ func problemFor(c *gin.Context, err error) Problem {
 		return Problem{Type: problemType("precondition-failed"), Status: http.StatusPreconditionFailed, Detail: err.Error()}
 	case errors.Is(err, errCSRF):
 		return Problem{Type: problemType("csrf"), Status: http.StatusForbidden, Detail: err.Error()}
+	case c.Request.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away (closed the connection, or a proxy gave up):
+		// nobody reads this answer, and it is not the server's failure.
+		return Problem{Type: problemType("client-closed"), Status: statusClientClosedRequest,
+			Title: "Client Closed Request", Detail: "the client closed the request before the answer was ready"}
 	case errors.Is(err, accounts.ErrUnavailable):
 		// Logged with its cause; the client learns only that a retry soon
 		// may work (as readiness tells the load balancer).
@@ -136,6 +142,10 @@ func badRequest(format string, args ...any) error {
 func badField(field, msg string) error {
 	return &badRequestError{msg: field + " " + msg, field: field, fieldMsg: msg}
 }
+
+// statusClientClosedRequest is the status logged and counted for a request
+// whose client left before the answer (nginx's 499): not a server error.
+const statusClientClosedRequest = 499
 
 // retryUnavailableSeconds is the Retry-After of a 503: about how long a
 // restarting database or a failover takes to answer again.
