@@ -17,7 +17,7 @@ type goGenerator struct {
 	client *http.Client
 }
 
-func (g *goGenerator) name() string { return "Go closed-loop generator (wrk not on PATH)" }
+func (g *goGenerator) name() string { return "the Go closed-loop generator in this process (not wrk)" }
 
 func (g *goGenerator) load(ctx context.Context, t target, conns int, d time.Duration) (sample, error) {
 	var seq atomic.Int64

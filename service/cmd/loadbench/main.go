@@ -42,6 +42,7 @@ type options struct {
 	binary   string
 	poolSize int
 	profile  string
+	gen      string
 }
 
 func main() {
@@ -53,11 +54,16 @@ func main() {
 	flag.DurationVar(&o.create, "create", 5*time.Second, "duration of the user-creation scenario per connection count (0 skips it)")
 	flag.StringVar(&o.binary, "bin", "", "gopherops binary (default: build one)")
 	flag.IntVar(&o.poolSize, "pool", 8, "DATABASE_MAX_CONNS of the server (shared by the full and bare handlers)")
+	flag.StringVar(&o.gen, "gen", "auto", "load generator: wrk, go (the built-in closed loop) or auto (wrk when it is on PATH)")
 	flag.StringVar(&o.profile, "cpuprofile", "", "save the server's CPU profile during an extra full-stack GET window at the highest connection count")
 	flag.Parse()
 	var err error
 	if o.conns, err = parseConns(*connList); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench: -c:", err)
+		os.Exit(2)
+	}
+	if o.gen != "auto" && o.gen != "wrk" && o.gen != "go" {
+		fmt.Fprintln(os.Stderr, "loadbench: -gen must be auto, wrk or go")
 		os.Exit(2)
 	}
 	if o.rounds < 1 || o.duration < time.Second || o.warmup < 0 {
@@ -179,10 +185,14 @@ func run(ctx context.Context, o options) error {
 	}
 	b := &bench{o: o, pid: serve.Process.Pid, admin: "http://127.0.0.1:" + strconv.Itoa(adminPort),
 		probe: &http.Client{Timeout: 30 * time.Second}, results: map[int]map[string][]sample{}}
-	if p, err := exec.LookPath("wrk"); err == nil {
-		b.gen = &wrkGenerator{path: p, scripts: map[string]string{}}
-	} else {
+	wrk, err := exec.LookPath("wrk")
+	switch {
+	case o.gen == "go" || (o.gen == "auto" && err != nil):
 		b.gen = &goGenerator{client: client}
+	case err != nil:
+		return fmt.Errorf("-gen wrk: %w", err)
+	default:
+		b.gen = &wrkGenerator{path: wrk, scripts: map[string]string{}}
 	}
 	targets := httpTargets(base, b.admin, token, cookies, ids)
 	if g, ok := b.gen.(*wrkGenerator); ok {
@@ -460,7 +470,7 @@ const (
 // report prints, per connection count, the medians table and the ratios and
 // figures that issue 10 sets targets for.
 func (b *bench) report(w io.Writer, targets []target) {
-	fmt.Fprintf(w, "\n## Results: medians of %d rounds\n", b.o.rounds)
+	fmt.Fprintf(w, "\n## Results: medians of %d round(s)\n", b.o.rounds)
 	for _, c := range b.o.conns {
 		res := b.results[c]
 		fmt.Fprintf(w, "\n### %d connections\n\n%s\n", c, tableHead)
