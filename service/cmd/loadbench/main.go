@@ -97,7 +97,7 @@ type bench struct {
 	pid int      // the gopherops server process
 	// PostgreSQL's main process, 0 when it does not run on this machine
 	postmaster int
-	admin      string // base URL of its admin listener
+	admin      string // base URL of the server's admin listener
 	probe      *http.Client
 	results    map[int]map[string][]sample // conns -> target key -> one sample per round
 	failures   []string
