@@ -15,15 +15,24 @@ TOOLS_FLAGS ?=
 
 .PHONY: tools
 
-tools: ## Find, download (verified) or build pulumi, its Kubernetes provider, etcd, the Kubernetes control plane and node programs, CoreDNS (cached outside the repo)
+tools: ## Find, download (verified) or build pulumi, its Kubernetes provider, etcd, the Kubernetes control plane and node programs, CoreDNS, and the PostgreSQL image (cached outside the repo)
 	$(GO) run ./test/cmd/tools $(TOOLS_FLAGS)
+	@# The node's PostgreSQL image: debootstrap from this machine's Debian
+	@# mirror (minutes, once; root). The suite builds it itself when missing.
+	@if [ "$$(id -u)" -eq 0 ] && command -v debootstrap >/dev/null 2>&1; then \
+	  $(GO) run ./test/cmd/images -postgres; \
+	else \
+	  echo "make tools: no PostgreSQL image for the platform suite's node (it needs root and debootstrap)"; \
+	fi
 
-# The platform suite: without KUBECONFIG it starts its own etcd,
-# kube-apiserver and kube-controller-manager on loopback; with KUBECONFIG it
-# deploys to that cluster. Extra go test flags: TEST_PLATFORM_FLAGS.
+# The platform suite: without KUBECONFIG it starts its own control plane
+# (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) on loopback
+# and, where the machine allows it (root, cgroups, runc), a node (containerd,
+# kubelet, kube-proxy, CoreDNS) on which the stack's pods really run; with
+# KUBECONFIG it deploys to that cluster. Extra go test flags: TEST_PLATFORM_FLAGS.
 TEST_PLATFORM_FLAGS ?=
 
 .PHONY: test-platform
 
-test-platform: ## Deploy the local stack with the real Pulumi engine onto a real API server, check it, update it, destroy it (needs `make tools`)
-	$(GO) test -vet=off -tags platform -count=1 -timeout 30m $(TEST_PLATFORM_FLAGS) ./test/platform/...
+test-platform: ## Deploy the local stack with the real Pulumi engine onto a real control plane and node, walk the journeys, roll out, destroy (needs `make tools`)
+	$(GO) test -vet=off -tags platform -count=1 -timeout 45m $(TEST_PLATFORM_FLAGS) ./test/platform/... ./test/internal/node/...

@@ -69,7 +69,8 @@ func TestRolesTrustOnlyTheirJobs(t *testing.T) {
 		t.Fatalf("GitHub OIDC provider = %v", provider)
 	}
 	cases := map[string][]string{
-		"deploy":  {"repo:gopherops/gopherops:environment:dev", "repo:gopherops/gopherops:environment:prod"},
+		"deploy": {"repo:gopherops/gopherops:environment:dev", "repo:gopherops/gopherops:environment:prod",
+			"repo:gopherops/gopherops:environment:nightly"},
 		"preview": {"repo:gopherops/gopherops:pull_request"},
 	}
 	for name, subjects := range cases {

@@ -19,7 +19,8 @@ type bootstrapConfig struct {
 	Project string
 	// GitHubRepository is owner/name of the repository whose workflows assume the roles.
 	GitHubRepository string
-	// Environments are the GitHub environments (= stacks) the deploy role serves.
+	// Environments are the GitHub environments whose jobs may assume the
+	// deploy role: the stacks' (dev, prod) and nightly's live suite.
 	Environments []string
 	// CreateOIDCProvider is false when the account already has GitHub's provider.
 	CreateOIDCProvider bool
@@ -72,7 +73,7 @@ func (c *bootstrapConfig) defaults() {
 		c.ECRRepository = c.Project
 	}
 	if len(c.Environments) == 0 {
-		c.Environments = []string{"dev", "prod"}
+		c.Environments = []string{"dev", "prod", "nightly"}
 	}
 	if c.DeployRoleName == "" {
 		c.DeployRoleName = c.Project + "-deploy"

@@ -83,7 +83,8 @@ var readActions = []string{
 	"iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
 	"iam:GetOpenIDConnectProvider", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
 	"kms:ListAliases", "logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
-	"ecr:DescribeRepositories", "ecr:DescribeImages", "codebuild:BatchGetProjects", "secretsmanager:DescribeSecret",
+	"ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListTagsForResource", "codebuild:BatchGetProjects",
+	"secretsmanager:DescribeSecret",
 }
 
 // DeployPolicy is the deploy role's permissions: read-only calls anywhere in
@@ -277,7 +278,9 @@ func PreviewPolicy(s scope, repositoryArn, stateBucketArn string) (string, error
 		{"Sid": "Lookups", "Effect": "Allow", "Action": []string{"ec2:DescribeAvailabilityZones"}, "Resource": "*"},
 		{
 			"Sid": "ReleaseTags", "Effect": "Allow",
-			"Action": []string{"ecr:DescribeRepositories", "ecr:DescribeImages"}, "Resource": repositoryArn,
+			// The program's ECR lookups (the repository data source also reads its tags).
+			"Action":   []string{"ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListTagsForResource"},
+			"Resource": repositoryArn,
 		},
 		{
 			"Sid": "Clusters", "Effect": "Allow", "Action": "eks:DescribeCluster",

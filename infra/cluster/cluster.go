@@ -145,15 +145,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		logTypes = append(logTypes, pulumi.String(l))
 	}
 	c.Cluster, err = eks.NewCluster(ctx, name, &eks.ClusterArgs{
-		Name:    pulumi.String(args.Name),
-		Version: pulumi.String(args.Version),
-		RoleArn: c.Role.Arn,
-		VpcConfig: eks.ClusterVpcConfigArgs{
-			SubnetIds:             args.PrivateSubnetIDs,
-			EndpointPrivateAccess: pulumi.Bool(true),
-			EndpointPublicAccess:  pulumi.Bool(len(args.EndpointPublicCidrs) > 0),
-			PublicAccessCidrs:     pulumi.ToStringArray(args.EndpointPublicCidrs),
-		},
+		Name:      pulumi.String(args.Name),
+		Version:   pulumi.String(args.Version),
+		RoleArn:   c.Role.Arn,
+		VpcConfig: vpcConfig(args),
 		EncryptionConfig: eks.ClusterEncryptionConfigArgs{
 			Provider:  eks.ClusterEncryptionConfigProviderArgs{KeyArn: c.SecretsKey.Arn},
 			Resources: pulumi.StringArray{pulumi.String("secrets")},
@@ -237,6 +232,21 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("cluster: register outputs: %w", err)
 	}
 	return c, nil
+}
+
+// vpcConfig places the control plane's interfaces in the private subnets;
+// the endpoint is public (for the given CIDRs only) when there are any, and
+// private otherwise, with no CIDR list sent at all.
+func vpcConfig(args Args) eks.ClusterVpcConfigArgs {
+	v := eks.ClusterVpcConfigArgs{
+		SubnetIds:             args.PrivateSubnetIDs,
+		EndpointPrivateAccess: pulumi.Bool(true),
+		EndpointPublicAccess:  pulumi.Bool(len(args.EndpointPublicCidrs) > 0),
+	}
+	if len(args.EndpointPublicCidrs) > 0 {
+		v.PublicAccessCidrs = pulumi.ToStringArray(args.EndpointPublicCidrs)
+	}
+	return v
 }
 
 // nodes creates the node role, the launch template and the managed node

@@ -125,6 +125,9 @@ func checkEndpointRoute(t *testing.T, r *run) {
 	if public == true {
 		t.Error("the stack has an in-VPC runner yet keeps the API public")
 	}
+	if cidrs, ok := c.Get("vpcConfig.publicAccessCidrs"); ok {
+		t.Errorf("a private endpoint sends publicAccessCidrs %v", cidrs)
+	}
 	if len(projects) != 1 {
 		t.Fatalf("%d CodeBuild projects, want the runner", len(projects))
 	}

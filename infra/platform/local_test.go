@@ -64,8 +64,8 @@ func TestLocalStackOnAChosenContext(t *testing.T) {
 	if got := r.one(t, tStatefulSet).Str("spec.volumeClaimTemplates[0].spec.storageClassName"); got != "standard" {
 		t.Errorf("database claim storage class = %q", got)
 	}
-	if got := r.outputs["appUrl"]; got != "http://"+mocks.LBHostname {
-		t.Errorf("appUrl = %q, want the load balancer's address", got)
+	if host := serviceHost(t, r, "gopherops-local"); host == "" || r.outputs["appUrl"] != "http://"+host {
+		t.Errorf("appUrl = %q, want http:// and the Service's load balancer address %q", r.outputs["appUrl"], host)
 	}
 }
 

@@ -114,20 +114,40 @@ func checkOutputs(t *testing.T, r *run) {
 	}
 	// appUrl is derived from the status of the app's LoadBalancer Service,
 	// whatever address the load balancer got.
-	svc := r.mon.Get(tService, "gopherops-"+r.stack)
-	host, _ := mocks.Walk(mocks.Plain(resource.NewObjectProperty(svc.Outputs)), "status.loadBalancer.ingress[0].hostname")
-	if got := r.outputs["appUrl"]; host == nil || got != fmt.Sprintf("http://%v", host) {
-		t.Errorf("appUrl = %q, want http:// and the Service's load balancer address %v", got, host)
+	if host := serviceHost(t, r, "gopherops-"+r.stack); host == "" || r.outputs["appUrl"] != "http://"+host {
+		t.Errorf("appUrl = %q, want http:// and the Service's load balancer address %q", r.outputs["appUrl"], host)
 	}
 	// dbSecretArn is the secret RDS made for the master password it manages.
-	db := r.one(t, tRDS)
-	secret, _ := mocks.Walk(mocks.Plain(resource.NewObjectProperty(db.Outputs)), "masterUserSecrets[0].secretArn")
-	if v, _ := db.Get("manageMasterUserPassword"); v != true || secret == nil || r.outputs["dbSecretArn"] != secret {
-		t.Errorf("dbSecretArn = %q, want the RDS instance's managed master secret %v", r.outputs["dbSecretArn"], secret)
+	if v, _ := r.one(t, tRDS).Get("manageMasterUserPassword"); v != true || r.outputs["dbSecretArn"] != rdsSecretArn(t, r) {
+		t.Errorf("dbSecretArn = %q, want the RDS instance's managed master secret", r.outputs["dbSecretArn"])
 	}
 	if got := r.outputs["namespace"]; got != r.cfg.App.Namespace {
 		t.Errorf("namespace = %q, want %q", got, r.cfg.App.Namespace)
 	}
+}
+
+// rdsSecretArn is the secret the RDS instance reports for the master
+// password it manages: what the program must pass on, whatever its value.
+func rdsSecretArn(t *testing.T, r *run) string {
+	t.Helper()
+	v, _ := mocks.Walk(mocks.Plain(resource.NewObjectProperty(r.one(t, tRDS).Outputs)), "masterUserSecrets[0].secretArn")
+	s, _ := v.(string)
+	if s == "" {
+		t.Fatal("the RDS instance reports no managed master secret")
+	}
+	return s
+}
+
+// serviceHost is the address the app's Service status reports.
+func serviceHost(t *testing.T, r *run, logical string) string {
+	t.Helper()
+	svc := r.mon.Get(tService, logical)
+	if svc == nil {
+		t.Fatalf("no Service %s", logical)
+	}
+	v, _ := mocks.Walk(mocks.Plain(resource.NewObjectProperty(svc.Outputs)), "status.loadBalancer.ingress[0].hostname")
+	s, _ := v.(string)
+	return s
 }
 
 func keys(m map[string]string) []string {
@@ -317,8 +337,9 @@ func checkCluster(t *testing.T, r *run) {
 	if got := strs(mustGet(t, c, "encryptionConfig.resources")); !slices.Equal(got, []string{"secrets"}) {
 		t.Errorf("encrypted resources = %v, want [secrets]", got)
 	}
-	cidrs := strs(mustGet(t, c, "vpcConfig.publicAccessCidrs"))
-	if !slices.Equal(cidrs, r.cfg.Cluster.EndpointPublicCidrs) {
+	raw, _ := c.Get("vpcConfig.publicAccessCidrs")
+	cidrs := strs(raw)
+	if !slices.Equal(cidrs, r.cfg.Cluster.EndpointPublicCidrs) && (len(cidrs) != 0 || len(r.cfg.Cluster.EndpointPublicCidrs) != 0) {
 		t.Errorf("endpoint CIDRs = %v, want the configured %v", cidrs, r.cfg.Cluster.EndpointPublicCidrs)
 	}
 	if public, _ := c.Get("vpcConfig.endpointPublicAccess"); r.stack == "prod" && (slices.Contains(cidrs, "0.0.0.0/0") || (public == true && len(cidrs) == 0)) {
@@ -468,8 +489,8 @@ func checkIdentity(t *testing.T, r *run) {
 		"s3:PutObject":                  {bucketArn + "/avatars/*"},
 		"s3:DeleteObject":               {bucketArn + "/avatars/*"},
 		"s3:ListBucket":                 {bucketArn},
-		"secretsmanager:GetSecretValue": {mocks.RDSSecret},
-		"secretsmanager:DescribeSecret": {mocks.RDSSecret},
+		"secretsmanager:GetSecretValue": {rdsSecretArn(t, r)},
+		"secretsmanager:DescribeSecret": {rdsSecretArn(t, r)},
 	}
 	granted := map[string]bool{}
 	for _, st := range statements(policyDoc(t, pol, "policy")) {
@@ -640,7 +661,7 @@ func checkDeployment(t *testing.T, r *run) {
 		"TRUSTED_PROXIES":     "",
 		"BLOB_STORE":          "s3://" + bucket + "/avatars",
 		"AWS_REGION":          "us-east-1",
-		"DATABASE_SECRET_ARN": mocks.RDSSecret,
+		"DATABASE_SECRET_ARN": rdsSecretArn(t, r),
 		"DATABASE_URL":        "<secret:DATABASE_URL>",
 		"SESSION_KEY":         "<secret:SESSION_KEY>",
 		"GOMAXPROCS":          "<field:limits.cpu>",

@@ -35,6 +35,8 @@ import (
 type deployment struct {
 	base  string
 	admin journey.Credentials
+	// create adds a user through the JSON API (an avatar when hue > 0).
+	create func(t *testing.T, name, role string, hue uint8)
 }
 
 // start provisions the real binary as an operator would: a migrated
@@ -59,8 +61,11 @@ func start(t *testing.T) deployment {
 	bin.MustRun(t, env.With(map[string]string{"ADMIN_PASSWORD": admin.Password}), "",
 		"admin", "create", "--username", admin.Login, "--email", admin.Login+"@example.com", "--role", "admin")
 	srv := bin.Serve(t, env)
-	seed(t, srv.BaseURL, admin)
-	return deployment{base: srv.BaseURL, admin: admin}
+	dep := deployment{base: srv.BaseURL, admin: admin, create: apiCreator(t, srv.BaseURL, admin)}
+	for _, u := range demoUsers {
+		dep.create(t, u.name, u.role, u.hue)
+	}
+	return dep
 }
 
 // demoUsers fill the list the way a small team would, so the screenshots
@@ -73,8 +78,9 @@ var demoUsers = []struct {
 	{"linus", "user", 120}, {"margaret.h", "admin", 0}, {"dennis", "user", 80},
 }
 
-// seed creates the demo users through the JSON API, as an operator's script would.
-func seed(t *testing.T, base string, admin journey.Credentials) {
+// apiCreator signs in to the JSON API with a token and returns a func that
+// creates users as an operator's script would.
+func apiCreator(t *testing.T, base string, admin journey.Credentials) func(t *testing.T, name, role string, hue uint8) {
 	t.Helper()
 	call := func(method, path, token, contentType string, body []byte, want int) []byte {
 		t.Helper()
@@ -102,15 +108,16 @@ func seed(t *testing.T, base string, admin journey.Credentials) {
 	}
 	require.NoError(t, json.Unmarshal(call(http.MethodPost, "/api/v1/auth/tokens", "", "application/json",
 		asJSON(map[string]string{"login": admin.Login, "password": admin.Password, "name": "seed"}), http.StatusCreated), &tok))
-	for _, u := range demoUsers {
+	return func(t *testing.T, name, role string, hue uint8) {
+		t.Helper()
 		var created struct {
 			ID int64 `json:"id"`
 		}
 		require.NoError(t, json.Unmarshal(call(http.MethodPost, "/api/v1/users", tok.Token, "application/json",
-			asJSON(map[string]any{"username": u.name, "email": strings.NewReplacer("_", ".", "-", ".").Replace(u.name) + "@example.com",
-				"password": journey.NewPassword(), "role": u.role, "force_password_change": false}), http.StatusCreated), &created))
-		if u.hue > 0 {
-			call(http.MethodPut, fmt.Sprintf("/api/v1/users/%d/avatar", created.ID), tok.Token, "image/png", pngAvatar(t, u.hue), http.StatusOK)
+			asJSON(map[string]any{"username": name, "email": strings.NewReplacer("_", ".", "-", ".").Replace(name) + "@example.com",
+				"password": journey.NewPassword(), "role": role, "force_password_change": false}), http.StatusCreated), &created))
+		if hue > 0 {
+			call(http.MethodPut, fmt.Sprintf("/api/v1/users/%d/avatar", created.ID), tok.Token, "image/png", pngAvatar(t, hue), http.StatusOK)
 		}
 	}
 }
@@ -153,6 +160,14 @@ func walk(t *testing.T, alloc context.Context, dep deployment, vp viewport, sh *
 	admin.do("users page", chromedp.Navigate(dep.base+"/users"), chromedp.WaitVisible(chromedp.CSS("table.users")))
 	require.Equal(t, "page", eval[string](admin, "aria-current", `document.querySelector('header a[href="/users"]').getAttribute("aria-current")`))
 	admin.check("users")
+	// The longest username allowed (50 characters) fits the list and its page.
+	long := (vp.name + "_has_a_remarkably_long_username_that_wraps" + strings.Repeat("x", 50))[:50]
+	dep.create(t, long, "user", 0)
+	admin.do("a long name", chromedp.Navigate(dep.base+"/users?q="+long), chromedp.WaitVisible(chromedp.CSS("table.users")))
+	admin.check("users-long-name")
+	admin.do("its page", chromedp.Click(chromedp.CSS("table.users td.user-cell a")), chromedp.WaitVisible(chromedp.CSS("#edit-email")))
+	admin.check("user-long-name")
+	admin.do("back to the list", chromedp.Navigate(dep.base+"/users"), chromedp.WaitVisible(chromedp.CSS("table.users")))
 
 	// Create: a weak password first, refused by its field, focused, once.
 	admin.do("open the create dialog",

@@ -233,6 +233,11 @@ const overflowCheck = `(() => {
     if (el.checkVisibility && !el.checkVisibility()) continue; // e.g. inside a closed <details>
     const cs = getComputedStyle(el);
     if (cs.visibility === "hidden" || cs.position === "fixed" && el.tagName === "DIALOG" && !el.open) continue;
+    // Text wider than its box spills out of it without moving the box.
+    if (cs.overflowX === "visible" && el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1 && r.right + (el.scrollWidth - el.clientWidth) > w + 0.5 && !scrolls(el)) {
+      out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " has content " + (el.scrollWidth - el.clientWidth) + " px wider than its box");
+      continue;
+    }
     if ((r.right > w + 0.5 || r.left < -0.5) && !scrolls(el)) {
       out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.trim().replace(/\s+/g, ".") : "") +
         " spans " + Math.round(r.left) + ".." + Math.round(r.right) + " of " + w);

@@ -122,6 +122,7 @@ func TestLocalStackOnKubernetes(t *testing.T) {
 		var loop *requestLoop
 		if tg.podsRun() && urls.serviceBase != "" {
 			loop = startRequestLoop(t, urls.serviceBase, journey.SignIn(t, urls.serviceBase, admin).Token)
+			defer loop.stop() // also when a check below stops the test early
 		}
 		s.setConfig(ctx, t, "gopherops:imageTag", images.updateTag)
 		changes := s.up(ctx, t, "new image tag "+images.updateTag)

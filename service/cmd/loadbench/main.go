@@ -13,9 +13,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,7 +22,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,14 +91,16 @@ func parseConns(s string) ([]int, error) {
 
 // bench holds what the measured windows share.
 type bench struct {
-	o        options
-	gen      generator
-	pgb      *pgbench // nil when pgbench is not installed
-	pid      int      // the gopherops server process
-	admin    string   // base URL of its admin listener
-	probe    *http.Client
-	results  map[int]map[string][]sample // conns -> target key -> one sample per round
-	failures []string
+	o   options
+	gen generator
+	pgb *pgbench // nil when pgbench is not installed
+	pid int      // the gopherops server process
+	// PostgreSQL's main process, 0 when it does not run on this machine
+	postmaster int
+	admin      string // base URL of its admin listener
+	probe      *http.Client
+	results    map[int]map[string][]sample // conns -> target key -> one sample per round
+	failures   []string
 }
 
 func run(ctx context.Context, o options) error {
@@ -123,51 +122,12 @@ func run(ctx context.Context, o options) error {
 		}
 		dbURL = srv.URL("bench")
 	}
-	bin := o.binary
-	if bin == "" {
-		bin = filepath.Join(work, "gopherops")
-		fmt.Println("building gopherops...")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/gopherops/gopherops/service/cmd/gopherops")
-		build.Stdout, build.Stderr = os.Stdout, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build: %w", err)
-		}
-	}
-	httpPort, adminPort := freePort(), freePort()
-	env := append(os.Environ(),
-		"APP_ENV=test", "DATABASE_URL="+dbURL, "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(httpPort),
-		"ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(adminPort), "BLOB_STORE=file://"+filepath.Join(work, "blobs"),
-		"SESSION_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
-		"DATABASE_MAX_CONNS="+strconv.Itoa(o.poolSize), "LOG_FORMAT=json", "MIGRATE_ON_START=false")
-	must := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(env, "ADMIN_PASSWORD=long-admin-password-for-load")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("gopherops %v: %w: %s", args, err, out)
-		}
-		return nil
-	}
-	if err := must("migrate", "up"); err != nil {
-		return err
-	}
-	if err := must("admin", "create", "--username", "bench", "--email", "bench@example.com"); err != nil {
-		return err
-	}
-	logFile, err := os.Create(filepath.Join(work, "serve.log"))
+	srv, err := startServer(ctx, o, work, dbURL)
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	serve := exec.Command(bin, "serve")
-	serve.Env, serve.Stdout, serve.Stderr = env, logFile, logFile
-	if err := serve.Start(); err != nil {
-		return err
-	}
-	defer func() { _ = serve.Process.Signal(os.Interrupt); _ = serve.Wait() }()
-	base := "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	if err := waitReady(base + "/readyz"); err != nil {
-		return err
-	}
+	defer srv.stop()
+	base := srv.base
 
 	maxConns := slices.Max(o.conns)
 	client := newClient(maxConns)
@@ -183,7 +143,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{o: o, pid: serve.Process.Pid, admin: "http://127.0.0.1:" + strconv.Itoa(adminPort),
+	b := &bench{o: o, pid: srv.pid, admin: srv.admin, postmaster: postmasterPID(ctx, dbURL),
 		probe: &http.Client{Timeout: 30 * time.Second}, results: map[int]map[string][]sample{}}
 	wrk, err := exec.LookPath("wrk")
 	switch {
@@ -242,7 +202,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	if len(b.failures) > 0 {
-		if lines := errorLines(logFile.Name(), 5); len(lines) > 0 {
+		if lines := errorLines(srv.log, 5); len(lines) > 0 {
 			fmt.Fprintf(os.Stderr, "\nfirst error lines of the server's log:\n%s\n", strings.Join(lines, "\n"))
 		}
 		return fmt.Errorf("requests failed (zero errors is required):\n  %s", strings.Join(b.failures, "\n  "))
@@ -271,139 +231,6 @@ func httpTargets(base, admin, token string, cookies []*http.Cookie, ids []int64)
 	}
 }
 
-// serverState is what the server process has used and served so far.
-type serverState struct {
-	cpu     time.Duration
-	mallocs float64
-	// replies other than 200 or 201 through the router, by "METHOD route status"
-	failed map[string]float64
-}
-
-func (b *bench) snapshot(ctx context.Context) (serverState, error) {
-	cpu, err := processCPU(b.pid)
-	if err != nil {
-		return serverState{}, err
-	}
-	text, err := scrape(ctx, b.probe, b.admin+"/metrics")
-	if err != nil {
-		return serverState{}, err
-	}
-	st := serverState{cpu: cpu, failed: map[string]float64{}}
-	if st.mallocs, err = metricSum(text, "go_memstats_mallocs_total", nil); err != nil {
-		return serverState{}, err
-	}
-	all, err := metricSeries(text, "http_requests_total")
-	if err != nil {
-		return serverState{}, err
-	}
-	for _, s := range all {
-		if l := s.labels; l["status"] != "200" && l["status"] != "201" {
-			st.failed[l["method"]+" "+l["route"]+" "+l["status"]] += s.value
-		}
-	}
-	return st, nil
-}
-
-// endMargin is how long before the end of a window the server's failure
-// counts are read. wrk abandons the requests it has in flight when it stops,
-// and the server records each of those as failed (500, "context canceled");
-// they are the load generator's doing, not failed requests, so they are left
-// out.
-const endMargin = 250 * time.Millisecond
-
-// served fills in what the server spent per request of s between before and
-// after, and counts the replies it failed between before and mid as errors.
-// The client's count and the server's overlap (a 500 is both) and either alone
-// may miss some (a reset connection; a 303 to the login page), so s keeps the
-// larger.
-func (s *sample) served(before, mid, after serverState) {
-	if s.requests > 0 {
-		s.server = true
-		s.cpuUS = float64((after.cpu - before.cpu).Microseconds()) / float64(s.requests)
-		s.allocs = (after.mallocs - before.mallocs) / float64(s.requests)
-	}
-	var failed int64
-	var what []string
-	for k, v := range mid.failed {
-		if n := int64(v - before.failed[k]); n > 0 {
-			failed += n
-			what = append(what, fmt.Sprintf("%s ×%d", k, n))
-		}
-	}
-	if failed > 0 {
-		slices.Sort(what)
-		s.errors = max(s.errors, failed)
-		s.firstErr = errors.Join(s.firstErr, fmt.Errorf("server replied %s", strings.Join(what, ", ")))
-	}
-}
-
-// measure runs gen's window of d and reads the server's state before it,
-// endMargin before its end, and after it.
-func (b *bench) measure(ctx context.Context, d time.Duration, load func() (sample, error)) (sample, error) {
-	if err := b.waitIdle(ctx); err != nil {
-		return sample{}, err
-	}
-	before, err := b.snapshot(ctx)
-	if err != nil {
-		return sample{}, err
-	}
-	type snap struct {
-		st  serverState
-		err error
-	}
-	midc := make(chan snap, 1)
-	timer := time.AfterFunc(max(d-endMargin, d/2), func() {
-		st, err := b.snapshot(ctx)
-		midc <- snap{st, err}
-	})
-	s, err := load()
-	if err != nil {
-		timer.Stop()
-		return sample{}, err
-	}
-	mid := <-midc
-	if mid.err != nil {
-		return sample{}, mid.err
-	}
-	if err := b.waitIdle(ctx); err != nil {
-		return sample{}, err
-	}
-	after, err := b.snapshot(ctx)
-	if err != nil {
-		return sample{}, err
-	}
-	s.served(before, mid.st, after)
-	return s, nil
-}
-
-// waitIdle waits until the server has finished the requests a load generator
-// abandoned when it stopped (a slow page can take a second under load), so
-// that neither their work nor their failure lands in the next window.
-func (b *bench) waitIdle(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		text, err := scrape(ctx, b.probe, b.admin+"/metrics")
-		if err != nil {
-			return err
-		}
-		n, err := metricSum(text, "http_requests_in_flight", nil)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("server still has %.0f requests in flight 30 s after the load stopped", n)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
 // window warms up, then measures one target at conns connections, with the
 // server's CPU time and allocations read around the measured part.
 func (b *bench) window(ctx context.Context, round, conns int, t target) error {
@@ -429,10 +256,11 @@ func (b *bench) pgbenchWindow(ctx context.Context, round, conns int) error {
 			return err
 		}
 	}
-	s, err := b.pgb.run(ctx, conns, b.o.duration, true)
+	s, err := b.measure(ctx, b.o.duration, func() (sample, error) { return b.pgb.run(ctx, conns, b.o.duration, true) })
 	if err != nil {
 		return err
 	}
+	s.server = false // gopherops is idle; only PostgreSQL's CPU is pgbench's
 	b.record(round, conns, "pgbench", "pgbench -S -M prepared", s)
 	return nil
 }
@@ -446,6 +274,9 @@ func (b *bench) record(round, conns int, key, label string, s sample) {
 	if s.server {
 		cpu = fmt.Sprintf("  %5.1f µs CPU  %4.0f allocs", s.cpuUS, s.allocs)
 	}
+	if s.pg {
+		cpu += fmt.Sprintf("  PostgreSQL %5.1f µs CPU", s.pgUS)
+	}
 	fmt.Printf("round %d  c=%-3d %-52s %8s req/s  p50 %-9s p99 %-9s errors %d%s\n",
 		round, conns, label, thousands(s.rps), latency(s.p50), latency(s.p99), s.errors, cpu)
 	if s.errors > 0 {
@@ -456,54 +287,6 @@ func (b *bench) record(round, conns int, key, label string, s sample) {
 		fmt.Println("    " + msg)
 		b.failures = append(b.failures, msg)
 	}
-}
-
-// Targets of issue 10, checked in the same run.
-const (
-	targetFullOverBare    = 0.95
-	targetFullOverPgbench = 0.5
-	targetCPUMicros       = 55.0
-	targetPageRPS         = 2000.0
-	targetPageConns       = 64
-)
-
-// report prints, per connection count, the medians table and the ratios and
-// figures that issue 10 sets targets for.
-func (b *bench) report(w io.Writer, targets []target) {
-	fmt.Fprintf(w, "\n## Results: medians of %d round(s)\n", b.o.rounds)
-	for _, c := range b.o.conns {
-		res := b.results[c]
-		fmt.Fprintf(w, "\n### %d connections\n\n%s\n", c, tableHead)
-		for _, t := range targets {
-			fmt.Fprintln(w, row(t.label, summarise(res[t.key])))
-		}
-		if b.pgb != nil {
-			fmt.Fprintln(w, row("pgbench -S -M prepared (tps)", summarise(res["pgbench"])))
-		} else {
-			fmt.Fprintln(w, "| pgbench -S -M prepared | pgbench not installed | | | | | |")
-		}
-		full := summarise(res["full"])
-		fullBare := pairedRatio(res["full"], res["bare"])
-		fmt.Fprintf(w, "\n- full/bare: %.2f (target >= %.2f: %s)\n", fullBare, targetFullOverBare, verdict(fullBare >= targetFullOverBare))
-		if b.pgb != nil {
-			fp := pairedRatio(res["full"], res["pgbench"])
-			fmt.Fprintf(w, "- full/pgbench: %.2f (target >= %.2f: %s)\n", fp, targetFullOverPgbench, verdict(fp >= targetFullOverPgbench))
-		} else {
-			fmt.Fprintf(w, "- full/pgbench: pgbench not installed (target >= %.2f)\n", targetFullOverPgbench)
-		}
-		fmt.Fprintf(w, "- server CPU, full GET: %.1f µs/request (target <= %.0f: %s)\n", full.cpuUS, targetCPUMicros, verdict(full.cpuUS <= targetCPUMicros))
-		if c == targetPageConns {
-			page := summarise(res["page"])
-			fmt.Fprintf(w, "- HTML users page: %s req/s (target >= %s at %d connections: %s)\n",
-				thousands(page.rps), thousands(targetPageRPS), targetPageConns, verdict(page.rps >= targetPageRPS))
-		}
-		var errs int64
-		for _, ss := range res {
-			errs += summarise(ss).errors
-		}
-		fmt.Fprintf(w, "- errors: %d (target 0: %s)\n", errs, verdict(errs == 0))
-	}
-	fmt.Fprintln(w, "\nRatios are the median of the per-round ratios (both sides ran back to back); server CPU is utime+stime of the gopherops process over the window, allocations are go_memstats_mallocs_total, both divided by the requests of the window.")
 }
 
 // createUsers is the separate, short user-creation scenario (argon2id): one

@@ -139,7 +139,9 @@ func (p *pgbench) run(ctx context.Context, conns int, d time.Duration, logged bo
 		return s, nil
 	}
 	if s.requests == 0 {
-		return sample{}, fmt.Errorf("pgbench processed no transactions in %d s:\n%s", secs, out.String())
+		// pgbench's -T includes connecting its clients, which can take longer
+		// than a short window on a loaded machine.
+		return sample{}, fmt.Errorf("pgbench processed no transactions in %d s with %d clients (a longer -d helps):\n%s", secs, conns, out.String())
 	}
 	files, err := filepath.Glob(prefix + ".*")
 	if err != nil || len(files) == 0 {

@@ -17,37 +17,84 @@ import (
 // kernel fixes it at 100 for user space on every architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
-// processCPU is the CPU time (user + system) that process pid has used so far.
-func processCPU(pid int) (time.Duration, error) {
+// procStat is what /proc/<pid>/stat says of a process's parent and CPU time.
+type procStat struct {
+	ppid int
+	// CPU time of the process itself, and of its children it has waited for.
+	cpu, childrenCPU time.Duration
+}
+
+func readProcStat(pid int) (procStat, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("server CPU: %w", err)
+		return procStat{}, fmt.Errorf("process CPU: %w", err)
 	}
 	return parseProcStat(string(b))
 }
 
-// parseProcStat reads utime and stime (fields 14 and 15) from a /proc/<pid>/stat
-// line. The command name (field 2) is in parentheses and may itself hold spaces
-// and parentheses, so the fields are counted from the last ')'.
-func parseProcStat(line string) (time.Duration, error) {
+// processCPU is the CPU time (user + system) that process pid has used so far.
+func processCPU(pid int) (time.Duration, error) {
+	st, err := readProcStat(pid)
+	return st.cpu, err
+}
+
+// parseProcStat reads ppid (field 4), utime and stime (14, 15) and cutime and
+// cstime (16, 17) from a /proc/<pid>/stat line. The command name (field 2) is
+// in parentheses and may itself hold spaces and parentheses, so the fields
+// are counted from the last ')'.
+func parseProcStat(line string) (procStat, error) {
 	end := strings.LastIndexByte(line, ')')
 	if end < 0 {
-		return 0, errors.New("proc stat: no command name")
+		return procStat{}, errors.New("proc stat: no command name")
 	}
 	f := strings.Fields(line[end+1:])
 	// f[0] is field 3 (state), so field n is f[n-3].
-	if len(f) < 13 {
-		return 0, fmt.Errorf("proc stat: %d fields after the command name, want at least 13", len(f))
+	if len(f) < 15 {
+		return procStat{}, fmt.Errorf("proc stat: %d fields after the command name, want at least 15", len(f))
 	}
-	var ticks int64
-	for _, s := range f[11:13] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("proc stat: bad CPU time %q", s)
+	var n [5]int64
+	for i, k := range []int{1, 11, 12, 13, 14} {
+		v, err := strconv.ParseInt(f[k], 10, 64)
+		if err != nil || v < 0 {
+			return procStat{}, fmt.Errorf("proc stat: bad field %d %q", k+3, f[k])
 		}
-		ticks += n
+		n[i] = v
 	}
-	return time.Duration(ticks) * clockTick, nil
+	return procStat{
+		ppid:        int(n[0]),
+		cpu:         time.Duration(n[1]+n[2]) * clockTick,
+		childrenCPU: time.Duration(n[3]+n[4]) * clockTick,
+	}, nil
+}
+
+// treeCPU is the CPU time of process root and of all its children, live or
+// exited: PostgreSQL's whole server when root is the postmaster, whose
+// backends come and go with their connections. Grandchildren are not counted
+// (the postmaster has none).
+func treeCPU(root int) (time.Duration, error) {
+	st, err := readProcStat(root)
+	if err != nil {
+		return 0, err
+	}
+	total := st.cpu + st.childrenCPU
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == root {
+			continue
+		}
+		child, err := readProcStat(pid)
+		if err != nil {
+			continue // exited since the listing
+		}
+		if child.ppid == root {
+			total += child.cpu
+		}
+	}
+	return total, nil
 }
 
 // scrape fetches the Prometheus text exposition from the server's admin listener.

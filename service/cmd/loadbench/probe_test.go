@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,23 +13,23 @@ func TestParseProcStat(t *testing.T) {
 	tests := []struct {
 		name    string
 		line    string
-		want    time.Duration
+		want    procStat
 		wantErr bool
 	}{
 		{
-			name: "utime and stime in clock ticks",
-			line: "4242 (gopherops) S 1 4242 4242 0 -1 4194560 2911 0 0 0 250 70 0 0 20 0 9 0 123 1234567 890 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0",
-			want: 3200 * time.Millisecond,
+			name: "ppid and CPU times in clock ticks",
+			line: "4242 (gopherops) S 1 4242 4242 0 -1 4194560 2911 0 0 0 250 70 5 6 20 0 9 0 123 1234567 890 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0",
+			want: procStat{ppid: 1, cpu: 3200 * time.Millisecond, childrenCPU: 110 * time.Millisecond},
 		},
 		{
 			name: "command name with spaces and parentheses",
-			line: "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 5 0 0",
-			want: 70 * time.Millisecond,
+			line: "7 (a (b) c) R 3 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 5 0 0",
+			want: procStat{ppid: 3, cpu: 70 * time.Millisecond},
 		},
 		{name: "no command name", line: "7 gopherops R 1", wantErr: true},
-		{name: "too few fields", line: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 3", wantErr: true},
-		{name: "negative time", line: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 -3 4 0", wantErr: true},
-		{name: "not a number", line: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 3 x 0", wantErr: true},
+		{name: "too few fields", line: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 3 4 0", wantErr: true},
+		{name: "negative time", line: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 -3 4 0 0", wantErr: true},
+		{name: "not a number", line: "7 (x) R 1 7 7 0 -1 0 0 0 0 0 3 x 0 0", wantErr: true},
 		{name: "empty", line: "", wantErr: true},
 	}
 	for _, tt := range tests {
@@ -38,9 +39,33 @@ func TestParseProcStat(t *testing.T) {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
 			if got != tt.want {
-				t.Errorf("got %v, want %v", got, tt.want)
+				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTreeCPUCountsLiveAndExitedChildren(t *testing.T) {
+	// This test process is the root; a child that spins and exits moves its
+	// CPU time into our children's time once waited for.
+	before, err := treeCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("no sh to spin: %v", err)
+	}
+	after, err := treeCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if after-before < child-2*clockTick {
+		t.Errorf("tree CPU grew by %v, but the exited child alone used %v", after-before, child)
+	}
+	if _, err := treeCPU(1 << 30); err == nil {
+		t.Error("a process that does not exist has no tree")
 	}
 }
 

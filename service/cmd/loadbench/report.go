@@ -32,6 +32,8 @@ type sample struct {
 	firstErr       error
 	server         bool    // cpuUS and allocs were measured
 	cpuUS, allocs  float64 // per request, in the server process
+	pg             bool    // pgUS was measured
+	pgUS           float64 // PostgreSQL's CPU time per request
 }
 
 // generator sends a target's requests from conns connections for d.
@@ -57,6 +59,8 @@ func median(xs []float64) float64 {
 // summary is the median of each figure over the rounds, and the errors of all of them.
 type summary struct {
 	rps, cpuUS, allocs float64
+	pgUS               float64
+	pg                 bool
 	p50, p99, mean     time.Duration
 	errors             int64
 	server             bool
@@ -78,9 +82,11 @@ func summarise(ss []sample) summary {
 	out.mean = time.Duration(pick(func(s sample) float64 { return float64(s.mean) }))
 	out.cpuUS = pick(func(s sample) float64 { return s.cpuUS })
 	out.allocs = pick(func(s sample) float64 { return s.allocs })
+	out.pgUS = pick(func(s sample) float64 { return s.pgUS })
 	for _, s := range ss {
 		out.errors += s.errors
 		out.server = out.server || s.server
+		out.pg = out.pg || s.pg
 	}
 	out.rounds = len(ss)
 	return out
@@ -129,14 +135,17 @@ func latency(d time.Duration) string {
 
 // row is one line of the results table in Markdown.
 func row(label string, s summary) string {
-	cpu, allocs := "—", "—"
+	cpu, allocs, pg := "—", "—", "—"
 	if s.server {
 		cpu, allocs = fmt.Sprintf("%.1f", s.cpuUS), fmt.Sprintf("%.0f", s.allocs)
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %d | %s | %s |", label, thousands(s.rps), latency(s.p50), latency(s.p99), s.errors, cpu, allocs)
+	if s.pg {
+		pg = fmt.Sprintf("%.1f", s.pgUS)
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %d | %s | %s | %s |", label, thousands(s.rps), latency(s.p50), latency(s.p99), s.errors, cpu, allocs, pg)
 }
 
-const tableHead = "| scenario | req/s | p50 | p99 | errors | server CPU µs/req | allocs/req |\n|---|---|---|---|---|---|---|"
+const tableHead = "| scenario | req/s | p50 | p99 | errors | server CPU µs/req | allocs/req | PostgreSQL CPU µs/req |\n|---|---|---|---|---|---|---|---|"
 
 // verdict says whether a figure meets its target.
 func verdict(ok bool) string {
@@ -144,4 +153,52 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "MISSED"
+}
+
+// Targets of issue 10, checked in the same run.
+const (
+	targetFullOverBare    = 0.95
+	targetFullOverPgbench = 0.5
+	targetCPUMicros       = 55.0
+	targetPageRPS         = 2000.0
+	targetPageConns       = 64
+)
+
+// report prints, per connection count, the medians table and the ratios and
+// figures that issue 10 sets targets for.
+func (b *bench) report(w io.Writer, targets []target) {
+	fmt.Fprintf(w, "\n## Results: medians of %d round(s)\n", b.o.rounds)
+	for _, c := range b.o.conns {
+		res := b.results[c]
+		fmt.Fprintf(w, "\n### %d connections\n\n%s\n", c, tableHead)
+		for _, t := range targets {
+			fmt.Fprintln(w, row(t.label, summarise(res[t.key])))
+		}
+		if b.pgb != nil {
+			fmt.Fprintln(w, row("pgbench -S -M prepared (tps)", summarise(res["pgbench"])))
+		} else {
+			fmt.Fprintln(w, "| pgbench -S -M prepared | pgbench not installed | | | | | | |")
+		}
+		full := summarise(res["full"])
+		fullBare := pairedRatio(res["full"], res["bare"])
+		fmt.Fprintf(w, "\n- full/bare: %.2f (target >= %.2f: %s)\n", fullBare, targetFullOverBare, verdict(fullBare >= targetFullOverBare))
+		if b.pgb != nil {
+			fp := pairedRatio(res["full"], res["pgbench"])
+			fmt.Fprintf(w, "- full/pgbench: %.2f (target >= %.2f: %s)\n", fp, targetFullOverPgbench, verdict(fp >= targetFullOverPgbench))
+		} else {
+			fmt.Fprintf(w, "- full/pgbench: pgbench not installed (target >= %.2f)\n", targetFullOverPgbench)
+		}
+		fmt.Fprintf(w, "- server CPU, full GET: %.1f µs/request (target <= %.0f: %s)\n", full.cpuUS, targetCPUMicros, verdict(full.cpuUS <= targetCPUMicros))
+		if c == targetPageConns {
+			page := summarise(res["page"])
+			fmt.Fprintf(w, "- HTML users page: %s req/s (target >= %s at %d connections: %s)\n",
+				thousands(page.rps), thousands(targetPageRPS), targetPageConns, verdict(page.rps >= targetPageRPS))
+		}
+		var errs int64
+		for _, ss := range res {
+			errs += summarise(ss).errors
+		}
+		fmt.Fprintf(w, "- errors: %d (target 0: %s)\n", errs, verdict(errs == 0))
+	}
+	fmt.Fprintln(w, "\nRatios are the median of the per-round ratios (both sides ran back to back); server CPU is utime+stime of the gopherops process over the window, allocations are go_memstats_mallocs_total, PostgreSQL CPU is that of the postmaster and its children (backends, live or exited); each divided by the requests (pgbench: transactions) of the window.")
 }

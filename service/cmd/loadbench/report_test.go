@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,5 +92,65 @@ func TestParseConns(t *testing.T) {
 		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
 			t.Errorf("parseConns(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+func TestReportMarksTargets(t *testing.T) {
+	round := func(full, bare, pg, page, cpu float64) map[string][]sample {
+		return map[string][]sample{
+			"full":    {{rps: full, cpuUS: cpu, server: true}},
+			"bare":    {{rps: bare, server: true}},
+			"page":    {{rps: page, server: true}},
+			"pgbench": {{rps: pg, pg: true, pgUS: 25}},
+		}
+	}
+	targets := []target{{key: "full", label: "full"}, {key: "bare", label: "bare"}, {key: "page", label: "page"}}
+	tests := []struct {
+		name      string
+		pgbench   bool
+		results   map[int]map[string][]sample
+		want, not []string
+	}{
+		{
+			name:    "every target met",
+			pgbench: true,
+			results: map[int]map[string][]sample{16: round(9600, 10000, 19000, 100, 50), 64: round(9600, 10000, 19000, 2500, 50)},
+			want: []string{"full/bare: 0.96 (target >= 0.95: met)", "full/pgbench: 0.51 (target >= 0.50: met)",
+				"50.0 µs/request (target <= 55: met)", "HTML users page: 2 500 req/s (target >= 2 000 at 64 connections: met)"},
+			not: []string{"MISSED"},
+		},
+		{
+			name:    "targets missed are marked, the page only at 64",
+			pgbench: true,
+			results: map[int]map[string][]sample{16: round(6000, 8000, 24000, 100, 86), 64: round(6000, 8000, 24000, 540, 86)},
+			want: []string{"full/bare: 0.75 (target >= 0.95: MISSED)", "full/pgbench: 0.25 (target >= 0.50: MISSED)",
+				"86.0 µs/request (target <= 55: MISSED)", "HTML users page: 540 req/s (target >= 2 000 at 64 connections: MISSED)"},
+			not: []string{"HTML users page: 100 req/s"},
+		},
+		{
+			name:    "without pgbench",
+			results: map[int]map[string][]sample{16: round(9600, 10000, 0, 100, 50), 64: round(9600, 10000, 0, 2500, 50)},
+			want:    []string{"| pgbench -S -M prepared | pgbench not installed |", "full/pgbench: pgbench not installed"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &bench{o: options{conns: []int{16, 64}, rounds: 1}, results: tt.results}
+			if tt.pgbench {
+				b.pgb = &pgbench{}
+			}
+			var out strings.Builder
+			b.report(&out, targets)
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("report lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(out.String(), n) {
+					t.Errorf("report has %q:\n%s", n, out.String())
+				}
+			}
+		})
 	}
 }

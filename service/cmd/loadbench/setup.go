@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,9 +12,16 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"time"
 )
+
+// adminPassword is the throwaway admin's password on the throwaway database.
+const adminPassword = "long-admin-password-for-load"
 
 func newClient(conns int) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -44,7 +53,7 @@ func waitReady(url string) error {
 
 func login(c *http.Client, base string) (string, error) {
 	resp, err := c.Post(base+"/api/v1/auth/tokens", "application/json",
-		bytes.NewBufferString(`{"login":"bench","password":"long-admin-password-for-load","name":"loadbench"}`))
+		bytes.NewBufferString(`{"login":"bench","password":"`+adminPassword+`","name":"loadbench"}`))
 	if err != nil {
 		return "", err
 	}
@@ -94,7 +103,7 @@ func browserSession(base string) ([]*http.Cookie, error) {
 	if m == nil {
 		return nil, errors.New("no CSRF token on the login page")
 	}
-	resp, err = c.PostForm(base+"/login", url.Values{"login": {"bench"}, "password": {"long-admin-password-for-load"}, "csrf_token": {string(m[1])}})
+	resp, err = c.PostForm(base+"/login", url.Values{"login": {"bench"}, "password": {adminPassword}, "csrf_token": {string(m[1])}})
 	if err != nil {
 		return nil, err
 	}
@@ -104,4 +113,65 @@ func browserSession(base string) ([]*http.Cookie, error) {
 	}
 	u, _ := url.Parse(base)
 	return jar.Cookies(u), nil
+}
+
+// server is the gopherops process under load.
+type server struct {
+	pid         int
+	base, admin string // URLs of the main and admin listeners
+	log         string // its log file
+	stop        func()
+}
+
+// startServer builds gopherops (unless -bin names one), migrates the database,
+// creates the admin and starts `serve` with APP_ENV=test, which mounts the
+// bare handler on the admin listener.
+func startServer(ctx context.Context, o options, work, dbURL string) (*server, error) {
+	bin := o.binary
+	if bin == "" {
+		bin = filepath.Join(work, "gopherops")
+		fmt.Println("building gopherops...")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/gopherops/gopherops/service/cmd/gopherops")
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, fmt.Errorf("build: %w", err)
+		}
+	}
+	httpPort, adminPort := freePort(), freePort()
+	env := append(os.Environ(),
+		"APP_ENV=test", "DATABASE_URL="+dbURL, "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(httpPort),
+		"ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(adminPort), "BLOB_STORE=file://"+filepath.Join(work, "blobs"),
+		"SESSION_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)),
+		"DATABASE_MAX_CONNS="+strconv.Itoa(o.poolSize), "LOG_FORMAT=json", "MIGRATE_ON_START=false")
+	for _, args := range [][]string{{"migrate", "up"}, {"admin", "create", "--username", "bench", "--email", "bench@example.com"}} {
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(env, "ADMIN_PASSWORD="+adminPassword)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("gopherops %v: %w: %s", args, err, out)
+		}
+	}
+	logPath := filepath.Join(work, "serve.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	serve := exec.Command(bin, "serve")
+	serve.Env, serve.Stdout, serve.Stderr = env, logFile, logFile
+	if err := serve.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	srv := &server{pid: serve.Process.Pid, log: logPath,
+		base:  "http://127.0.0.1:" + strconv.Itoa(httpPort),
+		admin: "http://127.0.0.1:" + strconv.Itoa(adminPort),
+		stop: func() {
+			_ = serve.Process.Signal(os.Interrupt)
+			_ = serve.Wait()
+			logFile.Close()
+		}}
+	if err := waitReady(srv.base + "/readyz"); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	return srv, nil
 }

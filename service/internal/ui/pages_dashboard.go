@@ -214,6 +214,9 @@ func newChart(title string, values []float64, floor float64, format func(float64
 	runStart := -1.0
 	flush := func(lastX float64) {
 		if runStart >= 0 {
+			if lastX == runStart {
+				line.WriteString("h3") // a lone point: a short dash, so it shows
+			}
 			fmt.Fprintf(&area, "L%.1f %.1fL%.1f %.1fZ", lastX, base, runStart, base)
 		}
 		runStart = -1

@@ -65,6 +65,7 @@ func TestNewChart(t *testing.T) {
 		{"one run", []float64{1, 2, 3}, 1, false, "5.0 ms"},
 		{"a gap splits the line", []float64{1, nan, nan, 4, 5}, 2, false, "5.0 ms"},
 		{"a floor keeps quiet charts flat", []float64{0.01, 0.02}, 1, false, "1.0 ms"},
+		{"a lone point is drawn", []float64{nan, 3, nan}, 1, false, "5.0 ms"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,6 +75,9 @@ func TestNewChart(t *testing.T) {
 			}
 			if !tc.wantEmpty && strings.Count(ch.Area, "Z") != tc.wantMoves {
 				t.Fatalf("area %q: want %d closed shapes", ch.Area, tc.wantMoves)
+			}
+			if tc.name == "a lone point is drawn" && !strings.HasSuffix(ch.Path, "h3") {
+				t.Fatalf("lone point path %q has no dash", ch.Path)
 			}
 			for _, f := range strings.FieldsFunc(ch.Path, func(r rune) bool { return r == 'M' || r == 'L' || r == ' ' }) {
 				if strings.Contains(f, "NaN") || strings.Contains(f, "Inf") {

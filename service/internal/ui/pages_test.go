@@ -171,6 +171,45 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 	}
 }
 
+// TestRefusedFormsComeBackToTheirField covers the forms inside dialogs and
+// the upload: each refusal is a redirect to the form, open, with its field
+// marked, described and focused.
+func TestRefusedFormsComeBackToTheirField(t *testing.T) {
+	e := apptest.New(t)
+	victim, _ := e.CreateUser("victim", accounts.RoleUser)
+	admin := e.BrowserLogin("root", apptest.RootPassword)
+
+	admin.Page("/users?q=vic")
+	expectSeeOther(t, admin.Form(fmt.Sprintf("/users/%d/reset-password", victim.ID), url.Values{"password": {"short"}, "back": {"/users?q=vic"}}), "/users?q=vic")
+	r := admin.Page("/users?q=vic")
+	body := string(r.Body)
+	errID := fmt.Sprintf("reset-%d-error", victim.ID)
+	if !strings.Contains(body, `<details class="dialog" data-dialog open>`) || !strings.Contains(body, `id="`+errID+`"`) ||
+		!regexp.MustCompile(`aria-describedby="reset-\d+-hint reset-\d+-error" aria-invalid="true" autofocus`).MatchString(body) {
+		t.Fatalf("a refused reset does not come back to its open dialog:\n%s", body)
+	}
+	if n := countText(r.Body, "Password must be at least 15 characters"); n != 1 {
+		t.Fatalf("the reset error is shown %d times", n)
+	}
+
+	var mbody bytes.Buffer
+	mw := multipart.NewWriter(&mbody)
+	_ = mw.WriteField("csrf_token", admin.CSRF)
+	fw, _ := mw.CreateFormFile("avatar", "not-an-image.png")
+	_, _ = fw.Write([]byte("GIF89a, or rather plain text"))
+	_ = mw.Close()
+	r = admin.Do("POST", fmt.Sprintf("/users/%d/avatar", victim.ID), mbody.Bytes(), map[string]string{"Content-Type": mw.FormDataContentType()})
+	expectSeeOther(t, r, fmt.Sprintf("/users/%d", victim.ID))
+	r = admin.Page(fmt.Sprintf("/users/%d", victim.ID))
+	if !regexp.MustCompile(`id="avatar-file"[^>]*aria-describedby="avatar-hint avatar-error" aria-invalid="true" autofocus`).Match(r.Body) ||
+		countText(r.Body, `id="avatar-error">Avatar `) != 1 || countText(r.Body, "PNG or JPEG image.") != 1 {
+		t.Fatalf("a refused avatar is not marked by its field:\n%s", r.Body)
+	}
+	if r := admin.Page(fmt.Sprintf("/users/%d", victim.ID)); strings.Contains(string(r.Body), `aria-invalid="true"`) {
+		t.Fatal("the avatar error survives a reload")
+	}
+}
+
 func TestFormsReturnOnlyToLocalPages(t *testing.T) {
 	e := apptest.New(t)
 	victim, _ := e.CreateUser("victim", accounts.RoleUser)

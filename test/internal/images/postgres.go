@@ -22,6 +22,10 @@ import (
 // official Debian-based image the local stack's StatefulSet expects.
 const PostgresUID = 999
 
+// PostgresSuite is the Debian release whose PostgreSQL is the project's
+// (17: compose, the migrations and the local stack's config all say so).
+const PostgresSuite = "trixie"
+
 // postgresEntrypoint initialises PGDATA from the POSTGRES_* variables on
 // the first start, as the official image's entrypoint does, then runs the
 // server. The root filesystem is read-only: only PGDATA's volume, /tmp and
@@ -66,9 +70,10 @@ type PostgresOptions struct {
 	// WorkDir holds the root filesystem while it is built; it must be on a
 	// filesystem that keeps owners and modes (not tmpfs with noexec).
 	WorkDir string
-	// Suite is the Debian release; empty means this machine's (os-release).
+	// Suite is the Debian release; empty means PostgresSuite.
 	Suite string
-	// Mirror is the Debian mirror; empty means the one this machine's apt uses.
+	// Mirror is the Debian mirror; empty means the one this machine's apt
+	// uses for its own release's main component (it serves every release).
 	Mirror string
 	// Log receives debootstrap's output; nil discards it.
 	Log io.Writer
@@ -82,12 +87,14 @@ type PostgresOptions struct {
 // It returns the image and PostgreSQL's major version.
 func Postgres(ctx context.Context, o PostgresOptions) (_ Image, major string, err error) {
 	if o.Suite == "" {
-		if o.Suite, err = hostSuite("/etc/os-release"); err != nil {
-			return Image{}, "", err
-		}
+		o.Suite = PostgresSuite
 	}
 	if o.Mirror == "" {
-		if o.Mirror, err = aptMirror(o.Suite, "/etc/apt/sources.list", "/etc/apt/sources.list.d"); err != nil {
+		host, err := hostSuite("/etc/os-release")
+		if err != nil {
+			return Image{}, "", err
+		}
+		if o.Mirror, err = aptMirror(host, "/etc/apt/sources.list", "/etc/apt/sources.list.d"); err != nil {
 			return Image{}, "", err
 		}
 	}

@@ -76,6 +76,7 @@ type Node struct {
 	pvs   []string
 	log   func(string, ...any)
 
+	lock     *os.File // held while the node exists: one node per machine
 	stopOnce sync.Once
 	stopErr  error
 	signals  chan os.Signal
@@ -110,7 +111,13 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if n.api, err = newAPI(o.Server, o.CACert, o.Token); err != nil {
 		return nil, err
 	}
+	// The bridge, the iptables chains and the sysctls are the machine's: a
+	// second node (another test process) waits for the first to be gone.
+	if n.lock, err = lockMachine(ctx, o.Logf); err != nil {
+		return nil, err
+	}
 	if n.host, err = recordHost(ctx); err != nil {
+		_ = n.lock.Close()
 		return nil, err
 	}
 	// From here on, an interrupt tears the node down before the process ends.
@@ -426,8 +433,13 @@ func (n *Node) onSignal() {
 func (n *Node) Stop() error {
 	n.stopOnce.Do(func() {
 		close(n.done)
-		signal.Stop(n.signals)
+		if n.signals != nil {
+			signal.Stop(n.signals)
+		}
 		n.stopErr = n.teardown()
+		if n.lock != nil {
+			_ = n.lock.Close() // releases the flock
+		}
 	})
 	return n.stopErr
 }
@@ -600,6 +612,39 @@ func (n *Node) leftovers(context.Context) error {
 		return fmt.Errorf("node: teardown left %s", strings.Join(left, "; "))
 	}
 	return nil
+}
+
+// lockPath is the machine-wide lock of the node.
+const lockPath = "/run/gopherops-node.lock"
+
+// lockMachine takes the machine's node lock, waiting while another process
+// holds it.
+func lockMachine(ctx context.Context, logf func(string, ...any)) (*os.File, error) {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("node: lock: %w", err)
+	}
+	waited := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("node: lock %s: %w", lockPath, err)
+		}
+		if !waited {
+			logf("node: another node runs on this machine; waiting for it to stop (%s)", lockPath)
+			waited = true
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("node: waiting for %s: %w", lockPath, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // freePorts reserves n distinct loopback ports and releases them for the

@@ -152,15 +152,17 @@
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store" })
         .then(function (r) {
-          if (r.redirected && new URL(r.url).pathname === "/login") {
-            window.location.href = "/login";
-            throw new Error("signed out");
+          if (r.redirected) {
+            // Signed out, or sent to change a password: go where the server says.
+            window.location.href = r.url;
+            throw new Error("redirected");
           }
           if (!r.ok) throw new Error("The server answered " + r.status);
           return r.text();
         })
         .then(fresh)
         .catch(function (e) {
+          if (e && e.message === "redirected") return;
           markStale(e && /^The server/.test(e.message) ? e.message : "The server could not be reached");
         })
         .finally(function () { window.setTimeout(poll, period); });
