@@ -103,8 +103,8 @@ func checkJSONText(raw []byte) error {
 		sort.Strings(keys)
 		for _, k := range keys {
 			name := k
-			if safetext.Problem(k) != "" {
-				name = "body"
+			if k == "" || safetext.Problem(k) != "" {
+				name = "body" // a key that cannot name a field
 			}
 			v := fields[k]
 			if !utf8.Valid(v) {
