@@ -49,12 +49,13 @@ test-service: ## Only the service module's tests
 # Every fuzz target of a request decoder, as package:target; `go test -fuzz`
 # takes one target at a time.
 FUZZ_TARGETS := \
-	./service/internal/httpapi/:FuzzCreateUserRequest \
-	./service/internal/httpapi/:FuzzJSONBodies \
-	./service/internal/httpapi/:FuzzQueryAndHeaders \
-	./service/internal/httpapi/:FuzzForms \
-	./service/internal/httpapi/:FuzzIfMatch \
-	./service/internal/httpapi/:FuzzCheckJSONText \
+	./service/internal/api/:FuzzCreateUserRequest \
+	./service/internal/api/:FuzzJSONBodies \
+	./service/internal/api/:FuzzQueryAndHeaders \
+	./service/internal/api/:FuzzUserJSON \
+	./service/internal/ui/:FuzzForms \
+	./service/internal/web/:FuzzIfMatch \
+	./service/internal/web/:FuzzCheckJSONText \
 	./service/internal/imaging/:FuzzInspect \
 	./service/internal/safetext/:FuzzTruncate
 

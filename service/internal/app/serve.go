@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gopherops/gopherops/service/internal/api"
 	"github.com/gopherops/gopherops/service/internal/config"
-	"github.com/gopherops/gopherops/service/internal/httpapi"
 	"github.com/gopherops/gopherops/service/internal/observability"
 	"github.com/gopherops/gopherops/service/internal/status"
 	"github.com/gopherops/gopherops/service/internal/store/postgres"
@@ -70,9 +70,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 		}
 	}
 	metrics.RegisterPool(pool)
-	readiness := httpapi.NewReadiness(pool)
-	router, err := httpapi.NewRouter(httpapi.Deps{
-		Config: cfg, Accounts: svc, Status: status.NewReporter(pool, svc, started, cfg.PodName),
+	readiness := NewReadiness(pool)
+	router, err := NewHandler(cfg, HandlerDeps{
+		Accounts: svc, Status: status.NewReporter(pool, svc, started, cfg.PodName),
 		Pool: pool, Metrics: metrics, Tracing: tracing, Logger: log, Readiness: readiness,
 	})
 	if err != nil {
@@ -82,9 +82,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	public := newPublicServer(router, log)
 	var bare http.Handler
 	if cfg.Env == config.EnvTest {
-		bare = httpapi.BareUserHandler(postgres.New(pool))
+		bare = api.BareUserHandler(postgres.New(pool))
 	}
-	admin := newAdminServer(httpapi.NewAdminHandler(metrics, bare), log)
+	admin := newAdminServer(NewAdminHandler(metrics, bare), log)
 	if ls.HTTP == nil {
 		if ls.HTTP, err = new(net.ListenConfig).Listen(base, "tcp", cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)

@@ -35,7 +35,7 @@ type Header struct {
 	Progressive bool
 	// Cost is the bytes Normalize allocates for the pixels: the decoded
 	// image, a conversion to 8 bits when needed, and the encoded output.
-	Cost int64
+	Cost  int64
 	model color.Model
 }
 

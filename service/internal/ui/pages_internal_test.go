@@ -1,0 +1,171 @@
+package ui
+
+import (
+	"bytes"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gopherops/gopherops/service/internal/config"
+	"github.com/gopherops/gopherops/service/internal/web"
+)
+
+func TestFormats(t *testing.T) {
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"uptime under a minute", formatUptime(42.9), "0m 42s"},
+		{"uptime in hours", formatUptime(3*3600 + 5), "3h 0m 5s"},
+		{"uptime in days keeps zero hours", formatUptime(2*86400 + 61), "2d 0h 1m 1s"},
+		{"a domain message becomes a sentence", sentence("username is already taken"), "Username is already taken."},
+		{"a sentence stays one", sentence("Try again?"), "Try again?"},
+		{"a field message names the field", fieldMessage("new_password", "must be at least 15 characters long"), "New password must be at least 15 characters long."},
+		{"an unknown field is quoted", fieldLabel("x-extra"), `The field "x-extra"`},
+		{"a hostile field name is not echoed", fieldLabel("a\x00b"), "A field"},
+		{"a known audit action", auditLabel("user.password_reset"), "Reset password of"},
+		{"an unknown audit action reads as words", auditLabel("auth.token_rotated"), "Token rotated"},
+		{"truncation keeps whole characters", pageTruncate("añb", 2), "a"},
+		{"truncation of short text", pageTruncate("ab", 5), "ab"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNiceCeil(t *testing.T) {
+	for in, want := range map[float64]float64{0: 1, 0.3: 0.5, 1: 1, 1.2: 2, 4.9: 5, 7: 10, 180: 200, 2500: 5000} {
+		if got := niceCeil(in); math.Abs(got-want) > 1e-9 {
+			t.Errorf("niceCeil(%v) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestNewChart(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name      string
+		values    []float64
+		wantMoves int // one "M" per run of data
+		wantEmpty bool
+		wantPeak  string
+	}{
+		{"no data at all", []float64{nan, nan, nan}, 0, true, "1.0 ms"},
+		{"one run", []float64{1, 2, 3}, 1, false, "5.0 ms"},
+		{"a gap splits the line", []float64{1, nan, nan, 4, 5}, 2, false, "5.0 ms"},
+		{"a floor keeps quiet charts flat", []float64{0.01, 0.02}, 1, false, "1.0 ms"},
+		{"a lone point is drawn", []float64{nan, 3, nan}, 1, false, "5.0 ms"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := newChart("Database latency", tc.values, 1, formatMillis, 10)
+			if ch.Empty != tc.wantEmpty || strings.Count(ch.Path, "M") != tc.wantMoves || ch.Peak != tc.wantPeak {
+				t.Fatalf("empty %v, path %q, peak %q", ch.Empty, ch.Path, ch.Peak)
+			}
+			if !tc.wantEmpty && strings.Count(ch.Area, "Z") != tc.wantMoves {
+				t.Fatalf("area %q: want %d closed shapes", ch.Area, tc.wantMoves)
+			}
+			if tc.name == "a lone point is drawn" && !strings.HasSuffix(ch.Path, "h3") {
+				t.Fatalf("lone point path %q has no dash", ch.Path)
+			}
+			for _, f := range strings.FieldsFunc(ch.Path, func(r rune) bool { return r == 'M' || r == 'L' || r == ' ' }) {
+				if strings.Contains(f, "NaN") || strings.Contains(f, "Inf") {
+					t.Fatalf("path %q holds a non-number", ch.Path)
+				}
+			}
+			if !strings.Contains(ch.Summary, "over the last 10 minutes") {
+				t.Fatalf("summary %q", ch.Summary)
+			}
+		})
+	}
+}
+
+func testServer() *server {
+	gin.SetMode(gin.ReleaseMode)
+	return &server{deps: Deps{Config: config.Config{SessionKey: bytes.Repeat([]byte{9}, 32)}}, log: slog.New(slog.DiscardHandler)}
+}
+
+// flashContext is a request of a browser whose session secret is session.
+func flashContext(session, cookie string) (*gin.Context, *httptest.ResponseRecorder) {
+	w := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(w)
+	c.Request = httptest.NewRequest(http.MethodGet, "/users", nil)
+	if cookie != "" {
+		c.Request.AddCookie(&http.Cookie{Name: "gopherops_flash", Value: cookie})
+	}
+	web.SetSession(c, session)
+	return c, w
+}
+
+func TestFlashRoundTrip(t *testing.T) {
+	s := testServer()
+	want := pageFlash{Form: "create", Fields: map[string]string{"username": "is already taken"},
+		Values: map[string]string{"username": strings.Repeat("ñ", 300)}}
+	c, w := flashContext("session-a", "")
+	s.redirectWith(c, "/users", want)
+	var sealed string
+	for _, ck := range w.Result().Cookies() {
+		if ck.Name == "gopherops_flash" {
+			sealed = ck.Value
+		}
+	}
+	if sealed == "" || len(sealed) > 3000 {
+		t.Fatalf("flash cookie of %d bytes", len(sealed))
+	}
+	got := s.takeFlash(must(flashContext("session-a", sealed)))
+	if got.Form != "create" || got.Fields["username"] != "is already taken" || !utf8.ValidString(got.Values["username"]) ||
+		len(got.Values["username"]) > maxFlashValue {
+		t.Fatalf("flash came back as %+v", got)
+	}
+	if other := s.takeFlash(must(flashContext("session-b", sealed))); other.Form != "" {
+		t.Fatal("another session opened the flash")
+	}
+}
+
+func must(c *gin.Context, _ *httptest.ResponseRecorder) *gin.Context { return c }
+
+// FuzzFlashCookie: whatever a browser sends as the flash cookie, reading it
+// never panics and yields nothing unless it was sealed for this session.
+func FuzzFlashCookie(f *testing.F) {
+	s := testServer()
+	c, w := flashContext("s", "")
+	s.redirectWith(c, "/", pageFlash{Error: "x"})
+	f.Add(w.Result().Cookies()[0].Value)
+	f.Add("")
+	f.Add("AAAA")
+	f.Add(strings.Repeat("-", 4000))
+	f.Fuzz(func(t *testing.T, cookie string) {
+		if !pageStorable(cookie) || strings.ContainsAny(cookie, "; \t\r\n\",\\") {
+			return // not a cookie value a browser sends
+		}
+		got := s.takeFlash(must(flashContext("another session", cookie)))
+		if got.Error != "" || got.Form != "" || got.Temp != nil {
+			t.Fatalf("forged flash opened: %+v", got)
+		}
+	})
+}
+
+// FuzzPageTruncate: truncation never splits a character or grows the text.
+func FuzzPageTruncate(f *testing.F) {
+	f.Add("añb€𝄞", 3)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		got := pageTruncate(s, n)
+		if len(got) > n || !strings.HasPrefix(s, got) || (utf8.ValidString(s) && !utf8.ValidString(got)) {
+			t.Fatalf("pageTruncate(%q, %d) = %q", s, n, got)
+		}
+	})
+}

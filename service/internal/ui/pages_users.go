@@ -1,0 +1,338 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gopherops/gopherops/service/internal/accounts"
+	"github.com/gopherops/gopherops/service/internal/web"
+)
+
+// usersPageSize is how many users one page of the list shows.
+const usersPageSize = 20
+
+// usersData is the users page's view model.
+type usersData struct {
+	Users   []userRow
+	Search  string
+	Desc    bool
+	Total   int64
+	Shown   string // "Showing 3 of 12 users"
+	Prev    string // hrefs, "" when there is no such page
+	Next    string
+	Columns []sortColumn
+}
+
+// userRow is one user of the list with what the viewer may do to them.
+type userRow struct {
+	accounts.User
+	Initial   string
+	CanReset  bool
+	CanDelete bool
+}
+
+// sortColumn is a sortable header: its link toggles the direction when the
+// list is already sorted by it, and Aria is its aria-sort value.
+type sortColumn struct {
+	Key   accounts.SortKey
+	Label string
+	Href  string
+	Aria  string
+}
+
+type listQuery struct {
+	search string
+	sort   accounts.SortKey
+	desc   bool
+}
+
+func (q listQuery) href(cursor string) string {
+	v := url.Values{}
+	if q.search != "" {
+		v.Set("q", q.search)
+	}
+	if q.sort != accounts.SortUsername {
+		v.Set("sort", string(q.sort))
+	}
+	if q.desc {
+		v.Set("dir", "desc")
+	}
+	if cursor != "" {
+		v.Set("cursor", cursor)
+	}
+	if len(v) == 0 {
+		return "/users"
+	}
+	return "/users?" + v.Encode()
+}
+
+func (s *server) usersPage(c *gin.Context) {
+	q := listQuery{search: c.Query("q"), sort: accounts.SortKey(c.DefaultQuery("sort", string(accounts.SortUsername))),
+		desc: c.Query("dir") == "desc"}
+	if !q.sort.Valid() {
+		q.sort = accounts.SortUsername
+	}
+	if !pageStorable(q.search) {
+		s.pageRefuseText(c, "q", "/users")
+		return
+	}
+	a, _ := web.Actor(c)
+	page, err := s.deps.Accounts.SearchUsers(c.Request.Context(), a, accounts.UserQuery{
+		Search: q.search, Sort: q.sort, Desc: q.desc, Cursor: c.Query("cursor"), Limit: usersPageSize,
+	})
+	code, errMsg := http.StatusOK, ""
+	var verr *accounts.ValidationError
+	if errors.As(err, &verr) {
+		// A stale or edited link: say so and show the first page.
+		code, errMsg = http.StatusBadRequest, "That page of the list no longer exists; here is the first page."
+		if msg, ok := verr.Fields["q"]; ok {
+			errMsg, q.search = fieldMessage("q", msg), ""
+		}
+		page, err = s.deps.Accounts.SearchUsers(c.Request.Context(), a, accounts.UserQuery{Sort: q.sort, Desc: q.desc, Limit: usersPageSize})
+	}
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	d := usersData{Search: strings.TrimSpace(q.search), Desc: q.desc, Total: page.Total, Columns: sortColumns(q)}
+	for _, u := range page.Users {
+		d.Users = append(d.Users, userRow{User: u, Initial: initial(u.Username),
+			CanReset: !u.IsRoot || a.User.IsRoot, CanDelete: !u.IsRoot && u.ID != a.User.ID})
+	}
+	if page.Prev != "" {
+		d.Prev = q.href(page.Prev)
+	}
+	if page.Next != "" {
+		d.Next = q.href(page.Next)
+	}
+	d.Shown = shownText(len(d.Users), page.Total, d.Search != "")
+	s.renderPage(c, code, "users", "Users", errMsg, d)
+}
+
+func shownText(shown int, total int64, searching bool) string {
+	noun := "users"
+	if total == 1 {
+		noun = "user"
+	}
+	switch {
+	case total == 0 && searching:
+		return "No user matches the search."
+	case int64(shown) == total:
+		if searching {
+			return fmt.Sprintf("%d %s match.", total, noun)
+		}
+		return fmt.Sprintf("%d %s.", total, noun)
+	case searching:
+		return fmt.Sprintf("Showing %d of %d matching %s.", shown, total, noun)
+	}
+	return fmt.Sprintf("Showing %d of %d %s.", shown, total, noun)
+}
+
+func sortColumns(q listQuery) []sortColumn {
+	cols := []struct {
+		label string
+		key   accounts.SortKey
+	}{{"User", accounts.SortUsername}, {"Email", accounts.SortEmail}, {"Role", accounts.SortRole}, {"Created", accounts.SortCreated}}
+	out := make([]sortColumn, 0, len(cols))
+	for _, col := range cols {
+		next := listQuery{search: q.search, sort: col.key}
+		sc := sortColumn{Key: col.key, Label: col.label}
+		if q.sort == col.key {
+			sc.Aria = "ascending"
+			if q.desc {
+				sc.Aria = "descending"
+			}
+			next.desc = !q.desc
+		}
+		sc.Href = next.href("")
+		out = append(out, sc)
+	}
+	return out
+}
+
+// initial is the letter shown in place of a missing avatar.
+func initial(username string) string {
+	r, _ := utf8.DecodeRuneInString(username)
+	return string(unicode.ToUpper(r))
+}
+
+func (s *server) usersCreate(c *gin.Context) {
+	// The admin typed this password, so it is not the user's secret: they
+	// choose their own at first sign-in.
+	in := accounts.NewUser{Username: c.PostForm("username"), Email: c.PostForm("email"),
+		Password: c.PostForm("password"), Role: accounts.Role(c.DefaultPostForm("role", "user")), ForcePasswordChange: true}
+	a, _ := web.Actor(c)
+	if _, err := s.deps.Accounts.CreateUser(c.Request.Context(), a, in); err != nil {
+		s.formFailed(c, err, "create", "/users",
+			map[string]string{"username": in.Username, "email": in.Email, "role": string(in.Role)})
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/users?msg=created")
+}
+
+// userBack is where a form about user id returns: the page it was sent
+// from (that user's page, or the list with its search, order and page), and
+// the list when the form does not say. Only these local paths are accepted,
+// so the field cannot redirect anywhere else.
+func userBack(c *gin.Context, id int64) string {
+	self := "/users/" + strconv.FormatInt(id, 10)
+	back := c.PostForm("back")
+	if back == "user" || back == self {
+		return self
+	}
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != "/users" {
+		return "/users"
+	}
+	q := u.Query()
+	q.Del("msg")
+	kept := url.Values{}
+	for _, k := range []string{"q", "sort", "dir", "cursor"} {
+		if v := q.Get(k); v != "" && pageStorable(v) {
+			kept.Set(k, v)
+		}
+	}
+	if len(kept) == 0 {
+		return "/users"
+	}
+	return "/users?" + kept.Encode()
+}
+
+func (s *server) userDelete(c *gin.Context) {
+	id, err := web.PathID(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	if err := s.deps.Accounts.DeleteUser(c.Request.Context(), actorOrAnon(c), id); err != nil {
+		s.formFailed(c, err, "delete:"+strconv.FormatInt(id, 10), userBack(c, id), nil)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/users?msg=deleted")
+}
+
+func (s *server) userReset(c *gin.Context) {
+	id, err := web.PathID(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	back := userBack(c, id)
+	u, generated, err := s.deps.Accounts.ResetPassword(c.Request.Context(), actorOrAnon(c), id, c.PostForm("password"))
+	if err != nil {
+		s.formFailed(c, err, "reset:"+strconv.FormatInt(id, 10), back, nil)
+		return
+	}
+	f := pageFlash{Notice: "Password of " + u.Username + " reset. They must choose a new one at their next sign-in."}
+	if generated != "" {
+		f = pageFlash{Temp: &temporaryPassword{Username: u.Username, Password: generated}}
+	}
+	s.redirectWith(c, back, f)
+}
+
+// userData is the user page's view model.
+type userData struct {
+	User        accounts.User
+	IsSelf      bool
+	MustChange  bool
+	CanEditRole bool
+	CanReset    bool
+	CanDelete   bool
+}
+
+func (s *server) userPage(c *gin.Context) {
+	id, err := web.PathID(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	a, _ := web.Actor(c)
+	if a.User.ForcePasswordChange && id != a.User.ID {
+		c.Redirect(http.StatusSeeOther, "/users/"+strconv.FormatInt(a.User.ID, 10)+"#password")
+		return
+	}
+	u, err := s.deps.Accounts.GetUser(c.Request.Context(), a, id)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	self := u.ID == a.User.ID
+	admin := a.User.IsAdmin() && !a.User.ForcePasswordChange
+	d := userData{User: u, IsSelf: self, MustChange: a.User.ForcePasswordChange,
+		CanEditRole: admin && !u.IsRoot && !self,
+		CanReset:    admin && !self && (!u.IsRoot || a.User.IsRoot),
+		CanDelete:   admin && !self && !u.IsRoot}
+	s.render(c, http.StatusOK, "user", u.Username, d)
+}
+
+func (s *server) userEdit(c *gin.Context) {
+	id, err := web.PathID(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	back := "/users/" + strconv.FormatInt(id, 10)
+	version, err := strconv.Atoi(c.PostForm("version"))
+	if err != nil || version < 1 {
+		s.redirectWith(c, back, pageFlash{Error: "The form was missing the user's version; it has been reloaded, so make your change again."})
+		return
+	}
+	username, email := c.PostForm("username"), c.PostForm("email")
+	p := accounts.Patch{Username: &username, Email: &email}
+	values := map[string]string{"username": username, "email": email}
+	if role, ok := c.GetPostForm("role"); ok {
+		r := accounts.Role(role)
+		p.Role = &r
+		values["role"] = role
+	}
+	if _, err = s.deps.Accounts.UpdateUser(c.Request.Context(), actorOrAnon(c), id, version, p); err != nil {
+		if errors.Is(err, accounts.ErrVersionMismatch) {
+			values = nil // show the other person's version
+		}
+		s.formFailed(c, err, "edit", back, values)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, back+"?msg=saved")
+}
+
+func (s *server) userPassword(c *gin.Context) {
+	id, err := web.PathID(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	back := "/users/" + strconv.FormatInt(id, 10)
+	_, err = s.deps.Accounts.ChangePassword(c.Request.Context(), actorOrAnon(c), id,
+		c.PostForm("current_password"), c.PostForm("new_password"))
+	if err != nil {
+		s.formFailed(c, err, "password", back+"#password", nil)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, back+"?msg=password-changed")
+}
+
+func (s *server) userAvatar(c *gin.Context) {
+	id, err := web.PathID(c)
+	if err != nil {
+		s.pageFail(c, err)
+		return
+	}
+	back := "/users/" + strconv.FormatInt(id, 10)
+	data, err := formFile(c, "avatar", accounts.MaxAvatarBytes)
+	if err == nil {
+		_, err = s.deps.Accounts.SetAvatar(c.Request.Context(), actorOrAnon(c), id, data)
+	}
+	if err != nil {
+		s.formFailed(c, err, "avatar", back, nil)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, back+"?msg=avatar")
+}

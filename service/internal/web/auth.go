@@ -1,0 +1,231 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gopherops/gopherops/service/internal/accounts"
+)
+
+const (
+	ctxActor      = "gopherops.actor"
+	ctxSessionRaw = "gopherops.session_raw"
+)
+
+// Auth authenticates requests (bearer tokens and session cookies) and
+// protects cookie-authenticated state changes with CSRF tokens.
+type Auth struct {
+	accounts      *accounts.Service
+	secureCookies bool
+	sessionKey    []byte
+}
+
+// NewAuth returns the authentication of accounts, with cookies Secure when
+// secureCookies and CSRF tokens keyed with sessionKey.
+func NewAuth(svc *accounts.Service, secureCookies bool, sessionKey []byte) *Auth {
+	return &Auth{accounts: svc, secureCookies: secureCookies, sessionKey: sessionKey}
+}
+
+// Actor returns the signed-in actor, if any.
+func Actor(c *gin.Context) (accounts.Actor, bool) {
+	v, ok := c.Get(ctxActor)
+	if !ok {
+		return accounts.Actor{}, false
+	}
+	return v.(accounts.Actor), true
+}
+
+// AnonymousActor is who makes a request before signing in.
+func AnonymousActor(c *gin.Context) accounts.Actor {
+	return accounts.Actor{RequestID: RequestID(c), ClientIP: c.ClientIP()}
+}
+
+// SessionCookieName is the browser session cookie.
+func (s *Auth) SessionCookieName() string {
+	if s.secureCookies {
+		// __Host- cookies cannot be set by a sibling subdomain or over HTTP.
+		return "__Host-gopherops_session"
+	}
+	return "gopherops_session"
+}
+
+// CSRFCookieName is the cookie an anonymous browser's CSRF token is bound to.
+func (s *Auth) CSRFCookieName() string {
+	if s.secureCookies {
+		return "__Host-gopherops_csrf"
+	}
+	return "gopherops_csrf"
+}
+
+// Authenticate resolves a bearer token or a session cookie to the actor. It
+// never refuses a request: routes decide with RequireUser / RequireAdmin.
+// fail answers a request whose credentials could not be checked.
+func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var (
+			secret string
+			kind   accounts.SessionKind
+		)
+		if h := c.GetHeader("Authorization"); h != "" {
+			scheme, token, ok := strings.Cut(h, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+				Fail(c, accounts.ErrUnauthenticated)
+				return
+			}
+			secret, kind = strings.TrimSpace(token), accounts.KindToken
+		} else if ck, err := c.Cookie(s.SessionCookieName()); err == nil && ck != "" {
+			secret, kind = ck, accounts.KindSession
+		}
+		if secret != "" {
+			u, sess, err := s.accounts.Authenticate(c.Request.Context(), secret, kind)
+			switch {
+			case err == nil:
+				c.Set(ctxActor, accounts.Actor{User: u, SessionID: sess.ID, RequestID: RequestID(c), ClientIP: c.ClientIP()})
+				if kind == accounts.KindSession {
+					c.Set(ctxSessionRaw, secret)
+				}
+			case errors.Is(err, accounts.ErrUnauthenticated):
+				if kind == accounts.KindToken {
+					Fail(c, err) // a bad token is an error, not an anonymous request
+					return
+				}
+				s.ClearSessionCookie(c)
+			default:
+				// The surface decides: a problem for the API, a page (such as
+				// the 503 page while the database is down) for the UI.
+				fail(c, err)
+				return
+			}
+		}
+		c.Next()
+	}
+}
+
+// RequireUser refuses anonymous requests, and requests from users who must
+// first change their password (except the routes that let them do so).
+func (s *Auth) RequireUser(allowPendingChange bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		a, ok := Actor(c)
+		if !ok {
+			Fail(c, accounts.ErrUnauthenticated)
+			return
+		}
+		if a.User.ForcePasswordChange && !allowPendingChange {
+			Fail(c, accounts.ErrPasswordChange)
+			return
+		}
+		c.Next()
+	}
+}
+
+// RequireAdmin refuses everyone but signed-in admins.
+func (s *Auth) RequireAdmin() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		a, ok := Actor(c)
+		switch {
+		case !ok:
+			Fail(c, accounts.ErrUnauthenticated)
+		case a.User.ForcePasswordChange:
+			Fail(c, accounts.ErrPasswordChange)
+		case !a.User.IsAdmin():
+			Fail(c, accounts.ErrForbidden)
+		default:
+			c.Next()
+		}
+	}
+}
+
+// CSRFToken returns the token that forms (and cookie-authenticated API calls)
+// must echo. It is an HMAC of the session secret when signed in, else of a
+// random per-browser cookie, keyed with SESSION_KEY: another site can neither
+// read nor forge it.
+func (s *Auth) CSRFToken(c *gin.Context) string {
+	binding := ""
+	if secret, ok := c.Get(ctxSessionRaw); ok {
+		binding = "s:" + secret.(string)
+	} else {
+		ck, err := c.Cookie(s.CSRFCookieName())
+		if err != nil || len(ck) < 16 {
+			var b [24]byte
+			_, _ = rand.Read(b[:])
+			ck = base64.RawURLEncoding.EncodeToString(b[:])
+			s.SetCookie(c, s.CSRFCookieName(), ck, 0)
+			// Make the new value visible to a check later in this request.
+			c.Request.AddCookie(&http.Cookie{Name: s.CSRFCookieName(), Value: ck}) //nolint:gosec // request-side copy, never sent
+		}
+		binding = "a:" + ck
+	}
+	mac := hmac.New(sha256.New, s.sessionKey)
+	mac.Write([]byte(binding))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// CheckCSRF verifies the token of a state-changing request made with cookies.
+// Bearer-token requests carry no ambient credentials and need none.
+func (s *Auth) CheckCSRF(c *gin.Context) error {
+	if strings.HasPrefix(c.GetHeader("Authorization"), "Bearer ") {
+		return nil
+	}
+	got := c.GetHeader("X-CSRF-Token")
+	if got == "" {
+		got = c.PostForm("csrf_token")
+	}
+	if _, hasSession := c.Get(ctxSessionRaw); !hasSession {
+		if ck, err := c.Cookie(s.CSRFCookieName()); err != nil || ck == "" {
+			return ErrCSRF
+		}
+	}
+	want := s.CSRFToken(c)
+	if got == "" || !hmac.Equal([]byte(got), []byte(want)) {
+		return ErrCSRF
+	}
+	return nil
+}
+
+// RequireCSRF is CheckCSRF as middleware for JSON routes.
+func (s *Auth) RequireCSRF() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := s.CheckCSRF(c); err != nil {
+			Fail(c, err)
+			return
+		}
+		c.Next()
+	}
+}
+
+// SetCookie sets an HttpOnly, SameSite=Lax cookie for the whole site.
+func (s *Auth) SetCookie(c *gin.Context, name, value string, maxAge int) {
+	// Secure follows COOKIE_SECURE, which production forces on.
+	http.SetCookie(c.Writer, &http.Cookie{ //nolint:gosec // attributes set below
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// ClearSessionCookie signs the browser out.
+func (s *Auth) ClearSessionCookie(c *gin.Context) {
+	s.SetCookie(c, s.SessionCookieName(), "", -1)
+}
+
+// SessionSecret returns the raw session secret of a cookie-authenticated
+// request (what its CSRF token is bound to).
+func SessionSecret(c *gin.Context) (string, bool) {
+	v, ok := c.Get(ctxSessionRaw)
+	if !ok {
+		return "", false
+	}
+	return v.(string), true
+}
+
+// SetActor records the signed-in actor of the request.
+func SetActor(c *gin.Context, a accounts.Actor) { c.Set(ctxActor, a) }
+
+// SetSession records the raw session secret of a cookie-authenticated request.
+func SetSession(c *gin.Context, secret string) { c.Set(ctxSessionRaw, secret) }

@@ -1,0 +1,191 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gopherops/gopherops/service/internal/safetext"
+)
+
+// decodeJSON reads exactly one JSON object into dst, refusing unknown fields,
+// trailing data and other media types, with messages a client can act on.
+func DecodeJSON(c *gin.Context, dst any) error {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return BadRequest("send the body as application/json")
+		}
+	}
+	return decodeJSONBody(c.Request.Body, dst)
+}
+
+// decodeJSONBody is decodeJSON without the header checks (and what the fuzz test drives).
+func decodeJSONBody(body io.Reader, dst any) error {
+	// The body is capped by limitBody, so reading it whole is bounded.
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return err
+		}
+		return BadRequest("the request body could not be read")
+	}
+	if err := checkJSONText(raw); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var (
+			syntax    *json.SyntaxError
+			typeErr   *json.UnmarshalTypeError
+			maxBytes  *http.MaxBytesError
+			unmarshal *json.InvalidUnmarshalError
+		)
+		switch {
+		case errors.As(err, &maxBytes):
+			return err
+		case errors.Is(err, io.EOF):
+			return BadRequest("the request body is empty; send a JSON object")
+		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+			return BadRequest("the request body is not valid JSON")
+		case errors.As(err, &typeErr):
+			if typeErr.Field != "" {
+				return BadRequest("field %q must be a %s", Truncate(typeErr.Field, 64), jsonKind(typeErr.Type.Kind().String()))
+			}
+			return BadRequest("the request body must be a JSON object")
+		case errors.As(err, &unmarshal):
+			return fmt.Errorf("web: decode target: %w", err)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+			return BadRequest("unknown field %s", Truncate(name, 66))
+		default:
+			return BadRequest("the request body is not valid JSON")
+		}
+	}
+	if dec.More() {
+		return BadRequest("the request body must hold a single JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return err
+		}
+		return BadRequest("the request body must hold a single JSON object")
+	}
+	return nil
+}
+
+// checkJSONText refuses text PostgreSQL cannot store before it is decoded
+// (encoding/json would silently turn invalid UTF-8 into U+FFFD and keep a
+// NUL), naming the top-level field it is in. The common case costs one scan.
+func checkJSONText(raw []byte) error {
+	if utf8.Valid(raw) && !bytes.Contains(raw, []byte(`\u0000`)) {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err == nil {
+		keys := make([]string, 0, len(fields))
+		for k := range fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			name := k
+			if k == "" || safetext.Problem(k) != "" {
+				name = "body" // a key that cannot name a field
+			}
+			v := fields[k]
+			if !utf8.Valid(v) {
+				return BadField(safetext.TruncateBytes(name, 64), "must be valid UTF-8 text")
+			}
+			var str string
+			if json.Unmarshal(v, &str) == nil {
+				if msg := safetext.Problem(str); msg != "" {
+					return BadField(safetext.TruncateBytes(name, 64), msg)
+				}
+			}
+		}
+	}
+	if !utf8.Valid(raw) {
+		return BadField("body", "must be valid UTF-8 text")
+	}
+	// A NUL escape in a nested value, or the text "\\u0000" that decodes
+	// to no NUL at all: the typed decode and the domain check the rest.
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int32", "int64", "uint", "float64":
+		return "number"
+	case "ptr":
+		return "value of another type"
+	}
+	return goKind
+}
+
+// truncate cuts s to at most n bytes without splitting a character.
+func Truncate(s string, n int) string { return safetext.TruncateBytes(s, n) }
+
+// pathID parses the :id path parameter.
+func PathID(c *gin.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, BadRequest("the id in the path must be a positive integer")
+	}
+	return id, nil
+}
+
+// queryInt reads an optional integer query parameter.
+func QueryInt(c *gin.Context, name string) (int, error) {
+	n, err := QueryInt64(c, name)
+	return int(n), err
+}
+
+// queryInt64 reads an optional non-negative integer query parameter (0 when
+// absent); a value that is not one, or that overflows, is a 400 naming it.
+func QueryInt64(c *gin.Context, name string) (int64, error) {
+	v := c.Query(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > 1<<53 {
+		return 0, BadField(name, "must be a non-negative integer")
+	}
+	return n, nil
+}
+
+// etag is the entity tag of a user version.
+func ETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
+
+// ifMatchHeader parses the request's If-Match (all of its lines, which
+// RFC 9110 lets a client split a list across): ErrPreconditionRequired when
+// there is none, a 400 naming the header when it is malformed.
+func IfMatchHeader(c *gin.Context) (IfMatch, error) {
+	values := c.Request.Header.Values("If-Match")
+	if len(values) == 0 || strings.TrimSpace(strings.Join(values, "")) == "" {
+		return IfMatch{}, ErrPreconditionRequired
+	}
+	m, err := ParseIfMatch(strings.Join(values, ","))
+	if err != nil {
+		return IfMatch{}, BadField("If-Match", `must be "*" or one or more entity-tags such as "3" (the user's ETag)`)
+	}
+	return m, nil
+}
