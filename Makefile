@@ -54,6 +54,8 @@ FUZZ_TARGETS := \
 	./service/internal/api/:FuzzQueryAndHeaders \
 	./service/internal/api/:FuzzUserJSON \
 	./service/internal/ui/:FuzzForms \
+	./service/internal/ui/:FuzzFlashCookie \
+	./service/internal/ui/:FuzzPageTruncate \
 	./service/internal/web/:FuzzIfMatch \
 	./service/internal/web/:FuzzCheckJSONText \
 	./service/internal/imaging/:FuzzInspect \

@@ -53,7 +53,7 @@ func Register(r gin.IRouter, d Deps) error {
 	}
 	h := &handlers{Deps: d, openapi: doc}
 	a := d.Auth
-	api := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxBodyBytes), a.Authenticate(web.Fail))
+	api := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxBodyBytes, web.Fail), a.Authenticate(web.Fail))
 	api.GET("/openapi.json", h.openAPI)
 
 	api.POST("/auth/tokens", handle(h.createToken))
@@ -75,7 +75,7 @@ func Register(r gin.IRouter, d Deps) error {
 	users.GET("/:id/avatar", a.RequireUser(false), h.getAvatar)
 
 	// Avatars are larger than any JSON body.
-	avatars := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxAvatarBytes), a.Authenticate(web.Fail))
+	avatars := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxAvatarBytes, web.Fail), a.Authenticate(web.Fail))
 	avatars.PUT("/users/:id/avatar", a.RequireUser(false), a.RequireCSRF(), handle(h.putAvatar))
 	return nil
 }

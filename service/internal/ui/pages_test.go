@@ -562,3 +562,16 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Errorf("cookie not hardened in production: %q", ck)
 	}
 }
+
+// TestOversizedFormIsAPage: a browser posting more than a form may carry
+// (an avatar past the limit, without JavaScript to refuse it first) gets
+// an HTML page, not the API's JSON problem.
+func TestOversizedFormIsAPage(t *testing.T) {
+	e := apptest.New(t)
+	admin := e.BrowserLogin("root", apptest.RootPassword)
+	r := admin.Do("POST", fmt.Sprintf("/users/%d/avatar", e.Root.ID), make([]byte, 3<<20),
+		map[string]string{"Accept": "text/html", "Content-Type": "multipart/form-data; boundary=x"})
+	if r.Status != http.StatusRequestEntityTooLarge || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("oversized form: %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
+}

@@ -59,7 +59,7 @@ func (u *UI) Register(r gin.IRouter) {
 	s := u.s
 	browser := web.BrowserHeaders(s.deps.Config.Production())
 	s.routeStatic(r.Group("/", browser))
-	s.routePages(r.Group("/", browser, web.LimitBody(maxFormBytes), s.auth.Authenticate(s.pageFail)))
+	s.routePages(r.Group("/", browser, web.LimitBody(maxFormBytes, s.pageFail), s.auth.Authenticate(s.pageFail)))
 }
 
 // NotFound answers an unknown path: a page for a browser (with the signed-in

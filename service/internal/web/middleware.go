@@ -265,12 +265,14 @@ func headers(set map[string][]string, hsts bool) gin.HandlerFunc {
 	}
 }
 
-// LimitBody caps the request body; reading past n fails with *http.MaxBytesError.
-func LimitBody(n int64) gin.HandlerFunc {
+// LimitBody caps the request body; reading past n fails with
+// *http.MaxBytesError, and a declared length past n is answered by fail (a
+// problem for the API, a page for the UI).
+func LimitBody(n int64, fail func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		switch {
 		case c.Request.ContentLength > n:
-			Fail(c, &http.MaxBytesError{Limit: n})
+			fail(c, &http.MaxBytesError{Limit: n})
 			return
 		case c.Request.ContentLength != 0 || len(c.Request.TransferEncoding) > 0:
 			// Only a request that may carry a body needs the cap (and its
