@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -154,10 +153,6 @@ func withMigrator(ctx context.Context, cfg config.Config, fn func(*schema.Migrat
 
 // errUsage marks errors in how a command was invoked (exit code 2).
 var errUsage = errors.New("usage")
-
-func usageError(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
-}
 
 // IsUsage reports whether err is a command-line usage error.
 func IsUsage(err error) bool { return errors.Is(err, errUsage) }

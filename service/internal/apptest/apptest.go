@@ -60,7 +60,6 @@ const (
 	UserPassword = "quiet-lantern-harbor-maple"
 )
 
-// env is one service instance on a fresh database behind a real HTTP server.
 // Env is one service instance on a fresh database behind a real HTTP server.
 type Env struct {
 	T       testing.TB
@@ -172,7 +171,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// client is an HTTP client of the test server, with a bearer token or cookies.
 // Client is a browser or API client of an Env.
 type Client struct {
 	e  *Env
@@ -264,7 +262,7 @@ func (c *Client) Do(method, path string, body any, header map[string]string) Res
 		raw, _ := json.Marshal(b)
 		rdr, ct = bytes.NewReader(raw), "application/json"
 	}
-	req, err := http.NewRequest(method, c.e.Srv.URL+path, rdr)
+	req, err := http.NewRequestWithContext(context.Background(), method, c.e.Srv.URL+path, rdr)
 	if err != nil {
 		c.t.Fatal(err)
 	}

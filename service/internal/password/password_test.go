@@ -99,7 +99,7 @@ func TestUnicodeNormalisation(t *testing.T) {
 			if err := h.Verify(enc, tt.typed); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if err := h.Verify(enc, tt.typed+"x"); err != ErrMismatch {
+			if err := h.Verify(enc, tt.typed+"x"); !errors.Is(err, ErrMismatch) {
 				t.Fatalf("a different password: %v, want ErrMismatch", err)
 			}
 		})

@@ -333,10 +333,6 @@ func pageDatabaseDown(err error) bool {
 	return false
 }
 
-func wantsHTML(c *gin.Context) bool {
-	return !strings.HasPrefix(c.Request.URL.Path, "/api/") && strings.Contains(c.GetHeader("Accept"), "text/html")
-}
-
 func (s *server) routeStatic(r gin.IRouter) {
 	fileServer := http.FileServer(http.FS(s.pages.static))
 	r.GET("/static/*filepath", func(c *gin.Context) {

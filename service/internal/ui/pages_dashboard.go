@@ -65,7 +65,7 @@ func formatUptime(seconds float64) string {
 }
 
 // auditLabels say what an audit action means, in words.
-var auditLabels = map[string]string{
+var auditLabels = map[string]string{ //nolint:gosec // action names and their labels, not credentials
 	"user.created":          "Created user",
 	"user.updated":          "Edited user",
 	"user.deleted":          "Deleted user",

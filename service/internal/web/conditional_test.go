@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -107,8 +108,4 @@ func FuzzCheckJSONText(f *testing.F) {
 	})
 }
 
-func asBad(err error, target **badRequestError) bool {
-	b, ok := err.(*badRequestError)
-	*target = b
-	return ok
-}
+func asBad(err error, target **badRequestError) bool { return errors.As(err, target) }

@@ -18,7 +18,7 @@ import (
 	"github.com/gopherops/gopherops/service/internal/safetext"
 )
 
-// decodeJSON reads exactly one JSON object into dst, refusing unknown fields,
+// DecodeJSON reads exactly one JSON object into dst, refusing unknown fields,
 // trailing data and other media types, with messages a client can act on.
 func DecodeJSON(c *gin.Context, dst any) error {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
@@ -140,10 +140,10 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-// truncate cuts s to at most n bytes without splitting a character.
+// Truncate cuts s to at most n bytes without splitting a character.
 func Truncate(s string, n int) string { return safetext.TruncateBytes(s, n) }
 
-// pathID parses the :id path parameter.
+// PathID parses the :id path parameter.
 func PathID(c *gin.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -152,13 +152,13 @@ func PathID(c *gin.Context) (int64, error) {
 	return id, nil
 }
 
-// queryInt reads an optional integer query parameter.
+// QueryInt reads an optional integer query parameter.
 func QueryInt(c *gin.Context, name string) (int, error) {
 	n, err := QueryInt64(c, name)
 	return int(n), err
 }
 
-// queryInt64 reads an optional non-negative integer query parameter (0 when
+// QueryInt64 reads an optional non-negative integer query parameter (0 when
 // absent); a value that is not one, or that overflows, is a 400 naming it.
 func QueryInt64(c *gin.Context, name string) (int64, error) {
 	v := c.Query(name)
@@ -172,10 +172,10 @@ func QueryInt64(c *gin.Context, name string) (int64, error) {
 	return n, nil
 }
 
-// etag is the entity tag of a user version.
+// ETag is the entity tag of a user version.
 func ETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
-// ifMatchHeader parses the request's If-Match (all of its lines, which
+// IfMatchHeader parses the request's If-Match (all of its lines, which
 // RFC 9110 lets a client split a list across): ErrPreconditionRequired when
 // there is none, a 400 naming the header when it is malformed.
 func IfMatchHeader(c *gin.Context) (IfMatch, error) {

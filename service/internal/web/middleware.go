@@ -109,7 +109,7 @@ func routeLabel(c *gin.Context) string {
 	return "unmatched"
 }
 
-// observe writes the access log line and the request metrics, and traces the
+// Observe writes the access log line and the request metrics, and traces the
 // request when tracing is on. The log line's attributes are built only when
 // the line will be written, and the metric children are looked up once per
 // route and status, not once per request.
