@@ -129,7 +129,7 @@ func TestWalk(t *testing.T) {
 	dep := start(t)
 	sh := newShots(t)
 	for _, vp := range []viewport{desktop, phone} {
-		t.Run(vp.name, func(t *testing.T) { walk(t, alloc, dep, vp, sh) })
+		t.Run(vp.name, func(t *testing.T) { walk(alloc, t, dep, vp, sh) })
 	}
 	if os.Getenv("GOPHEROPS_DOCS_IMAGES") != "" && !t.Failed() {
 		dir := filepath.Join(repo.MustRoot(t), "docs", "images")
@@ -141,8 +141,8 @@ func TestWalk(t *testing.T) {
 	}
 }
 
-func walk(t *testing.T, alloc context.Context, dep deployment, vp viewport, sh *shots) {
-	admin := newTab(t, alloc, dep.base, vp, sh)
+func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *shots) {
+	admin := newTab(alloc, t, dep.base, vp, sh)
 	name := vp.name + "-" + strings.ToLower(random.UniqueID())
 	email := name + "@example.com"
 
@@ -240,7 +240,7 @@ func walk(t *testing.T, alloc context.Context, dep deployment, vp viewport, sh *
 	admin.check("reset-done")
 
 	// The user signs in with it in another browser profile and must choose a new one.
-	user := newTab(t, alloc, dep.base, vp, sh)
+	user := newTab(alloc, t, dep.base, vp, sh)
 	user.do("user signs in",
 		chromedp.Navigate(dep.base+"/login"),
 		chromedp.SendKeys(chromedp.CSS("#login-login"), "new-"+email),

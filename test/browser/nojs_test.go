@@ -28,7 +28,7 @@ func TestWithoutJavaScript(t *testing.T) {
 	sh := newShots(t)
 	for _, vp := range []viewport{desktop, phone} {
 		t.Run(vp.name, func(t *testing.T) {
-			tb := newTab(t, browser, dep.base, vp, sh)
+			tb := newTab(browser, t, dep.base, vp, sh)
 			shot := "nojs-"
 			tb.do("scripts off", noScript())
 			tb.do("sign in",

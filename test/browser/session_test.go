@@ -104,7 +104,7 @@ type tab struct {
 }
 
 // newTab opens a tab in a new browser context (a fresh cookie jar).
-func newTab(t *testing.T, alloc context.Context, base string, vp viewport, sh *shots) *tab {
+func newTab(alloc context.Context, t *testing.T, base string, vp viewport, sh *shots) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
