@@ -1,8 +1,11 @@
 package accounts_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/png"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -264,5 +267,36 @@ func TestRootProtection(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConcurrentAvatarUploadsAllSucceed: uploads carry no precondition, so
+// two at once are not a conflict for the client: each replaces the avatar,
+// and only the last one's object is left.
+func TestConcurrentAvatarUploadsAllSucceed(t *testing.T) {
+	w := newWorld(t)
+	img := image.NewNRGBA(image.Rect(0, 0, 32, 32))
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = w.svc.SetAvatar(context.Background(), accounts.Actor{User: w.alice}, w.alice.ID, buf.Bytes())
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("upload %d: %v", i, err)
+		}
+	}
+	u, err := w.svc.GetUser(context.Background(), accounts.Actor{User: w.alice}, w.alice.ID)
+	if err != nil || u.AvatarKey == "" {
+		t.Fatalf("no avatar after the uploads: %+v %v", u, err)
 	}
 }

@@ -109,6 +109,9 @@ type Store interface {
 	// CreateFirstAdmin inserts rec as root when no root exists yet, as a plain admin otherwise.
 	CreateFirstAdmin(ctx context.Context, rec NewUserRecord) (User, error)
 	UserByID(ctx context.Context, id int64) (User, error)
+	// UserForUpdate reads a user and locks its row to the end of the
+	// transaction it must run in, so a read-modify-write cannot race.
+	UserForUpdate(ctx context.Context, id int64) (User, error)
 	CredentialByLogin(ctx context.Context, usernameOrEmail string) (Credential, error)
 	CredentialByID(ctx context.Context, id int64) (Credential, error)
 	// ListUsers returns up to limit users with ID > afterID, by ID.

@@ -404,8 +404,7 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 	if err != nil {
 		return User{}, err
 	}
-	cur, err := s.store.UserByID(ctx, id)
-	if err != nil {
+	if _, err := s.store.UserByID(ctx, id); err != nil {
 		return User{}, err
 	}
 	var rnd [12]byte
@@ -416,9 +415,16 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 	if err := s.blobs.Put(ctx, key, bytes.NewReader(img.Data), int64(len(img.Data)), img.ContentType); err != nil {
 		return User{}, fmt.Errorf("accounts: store avatar: %w", err)
 	}
-	var u User
+	// The client sent no precondition: an upload replaces whatever avatar
+	// is current, so the row is locked for the read-modify-write and a
+	// second upload at the same moment waits instead of failing.
+	var u, replaced User
 	err = s.store.InTx(ctx, func(st Store) error {
-		var err error
+		cur, err := st.UserForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		replaced = cur
 		u, err = st.UpdateUser(ctx, id, cur.Version, UserChanges{AvatarKey: &key})
 		if err != nil {
 			return err
@@ -432,7 +438,7 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 		s.removeBlob(ctx, key)
 		return User{}, err
 	}
-	s.removeBlob(ctx, cur.AvatarKey)
+	s.removeBlob(ctx, replaced.AvatarKey)
 	return u, nil
 }
 

@@ -183,6 +183,14 @@ func (s *Store) UserByID(ctx context.Context, id int64) (accounts.User, error) {
 	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
+// UserForUpdate implements accounts.Store.
+func (s *Store) UserForUpdate(ctx context.Context, id int64) (accounts.User, error) {
+	if !s.inTx {
+		return accounts.User{}, errors.New("postgres: UserForUpdate outside a transaction locks nothing")
+	}
+	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+}
+
 const credentialColumns = userColumns + `, password_hash`
 
 func scanCredential(row pgx.Row) (accounts.Credential, error) {
