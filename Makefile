@@ -38,8 +38,8 @@ vet: ## go vet every module once (tests then run with -vet=off)
 # caller's shell must never send `make test` to a real cluster.
 PLATFORM_READY = $(GO) run ./test/cmd/tools -check >/dev/null 2>&1
 
-test: vet ## Run every test suite that can run here (service, migrations, infra mocks, Terratest service suite, delivery checks; the platform suite once `make tools` ran)
-	@$(PLATFORM_READY) || echo "make test: the platform suite is skipped: its programs are missing (\`make tools\` builds them, ~35 CPU-minutes once)"
+test: vet ## Run every test suite that can run here (service, migrations, infra mocks, Terratest suites: service, abuse, browser, delivery; the platform suite with real pods once `make tools` ran)
+	@$(PLATFORM_READY) || echo "make test: the platform suite is skipped: its programs are missing (\`make tools\` builds them once, about 50 minutes on an idle 2-core machine; see docs/testing.md)"
 	$(GO) test $(TEST_FLAGS) $(MODULES)
 	@if $(PLATFORM_READY); then echo "env -u KUBECONFIG $(MAKE) test-platform"; env -u KUBECONFIG $(MAKE) --no-print-directory test-platform; fi
 
