@@ -127,7 +127,7 @@ func probe(ctx context.Context, t *testing.T, c *cluster, labels map[string]stri
 	}, metav1.CreateOptions{})
 	require.NoError(t, err, "create probe pod")
 	t.Cleanup(func() { _ = pods.Delete(context.Background(), name, metav1.DeleteOptions{}) })
-	_, err = retry.DoWithRetryE(t, "probe "+name+" finishes", 30, 5*time.Second, func() (string, error) {
+	_, err = retry.DoWithRetryContextE(t, ctx, "probe "+name+" finishes", 30, 5*time.Second, func() (string, error) {
 		p, err := pods.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return "", err
@@ -148,7 +148,7 @@ func probe(ctx context.Context, t *testing.T, c *cluster, labels map[string]stri
 // validateHPAMetrics waits for the HPA to report CPU utilization, which it
 // can only do with metrics-server (the EKS add-on) answering.
 func validateHPAMetrics(ctx context.Context, t *testing.T, c *cluster) {
-	_, err := retry.DoWithRetryE(t, "HPA reports CPU utilization", 30, 10*time.Second, func() (string, error) {
+	_, err := retry.DoWithRetryContextE(t, ctx, "HPA reports CPU utilization", 30, 10*time.Second, func() (string, error) {
 		hpa, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Opts.Namespace).Get(ctx, appName, metav1.GetOptions{})
 		if err != nil {
 			return "", err
@@ -178,7 +178,7 @@ func validateClientAddress(ctx context.Context, t *testing.T, c *cluster, out ou
 	require.NoError(t, err)
 	_ = resp.Body.Close()
 
-	_, err = retry.DoWithRetryE(t, "access log line of "+id, 12, 5*time.Second, func() (string, error) {
+	_, err = retry.DoWithRetryContextE(t, ctx, "access log line of "+id, 12, 5*time.Second, func() (string, error) {
 		pods, err := c.Client.CoreV1().Pods(c.Opts.Namespace).List(ctx, metav1.ListOptions{LabelSelector: serverPods})
 		if err != nil {
 			return "", err

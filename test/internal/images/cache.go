@@ -55,7 +55,7 @@ func CachedPostgres(ctx context.Context, dir string, o PostgresOptions) (archive
 	if _, err := WriteArchiveFile(archive, img, ref); err != nil {
 		return "", "", err
 	}
-	if err := os.WriteFile(refFile, []byte(ref+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(refFile, []byte(ref+"\n"), 0o600); err != nil { //nolint:gosec // a path under the tool cache this package chose
 		return "", "", fmt.Errorf("images: %w", err)
 	}
 	return archive, ref, nil

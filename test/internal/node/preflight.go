@@ -96,7 +96,7 @@ func runcWorks(ctx context.Context, pauseBinary string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "runc", "spec", "--bundle", bundle).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "runc", "spec", "--bundle", bundle).CombinedOutput(); err != nil { //nolint:gosec // a bundle directory of our own
 		return fmt.Errorf("node: runc spec: %w: %s", err, out)
 	}
 	specPath := filepath.Join(bundle, "config.json")
@@ -121,8 +121,8 @@ func runcWorks(ctx context.Context, pauseBinary string) error {
 		return fmt.Errorf("node: %w", err)
 	}
 	id := fmt.Sprintf("gopherops-check-%d", os.Getpid())
-	out, err := exec.CommandContext(ctx, "runc", "--root", state, "run", "--bundle", bundle, id).CombinedOutput()
-	_ = exec.Command("runc", "--root", state, "delete", "--force", id).Run() //nolint:gosec // our own check container
+	out, err := exec.CommandContext(ctx, "runc", "--root", state, "run", "--bundle", bundle, id).CombinedOutput() //nolint:gosec // our own check container
+	_ = exec.CommandContext(context.WithoutCancel(ctx), "runc", "--root", state, "delete", "--force", id).Run()   //nolint:gosec // our own check container
 	if err != nil || !bytes.Contains(out, []byte("pause")) {
 		return unsupported("runc cannot start a container here: %v: %s", err, bytes.TrimSpace(out))
 	}
