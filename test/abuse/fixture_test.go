@@ -3,8 +3,6 @@ package abuse
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopherops/gopherops/service/pglocal/pgtest"
@@ -79,29 +76,14 @@ func newStackOn(t *testing.T, dbURL string) *stack {
 // memory settings, avatars in a fake S3 on loopback and no trusted proxy.
 func serviceEnv(t *testing.T, dbURL string) (gopherops.Env, *fakes3.Server) {
 	t.Helper()
-	s3 := fakes3.Start(t, avatarBucket)
-	key := make([]byte, 32)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	return gopherops.Env{
-		"APP_ENV":          "test",
-		"DATABASE_URL":     dbURL,
-		"MIGRATE_ON_START": "false",
-		"BLOB_STORE":       "s3://" + avatarBucket + "/",
-		"SESSION_KEY":      base64.StdEncoding.EncodeToString(key),
-		"SHUTDOWN_TIMEOUT": "10s",
-		"SHUTDOWN_DELAY":   "0s",
-		"LOG_FORMAT":       "json",
-		"LOG_LEVEL":        "info",
-	}.With(s3.Env()).With(podEnv), s3
+	env, s3 := gopherops.TestEnv(t, dbURL, avatarBucket)
+	return env.With(podEnv), s3
 }
 
-// createAdmin runs `gopherops admin create` as an operator would.
+// createAdmin creates the first admin as an operator would.
 func createAdmin(t *testing.T, bin *gopherops.Binary, env gopherops.Env) journey.Credentials {
 	t.Helper()
-	admin := journey.Credentials{Login: "root-" + random.UniqueID(), Password: journey.NewPassword()}
-	bin.MustRun(t, env.With(map[string]string{"ADMIN_PASSWORD": admin.Password}), "",
-		"admin", "create", "--username", admin.Login, "--email", strings.ToLower(admin.Login)+"@example.com", "--role", "admin")
+	admin, _ := bin.CreateAdmin(t, env)
 	return admin
 }
 

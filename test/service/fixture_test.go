@@ -1,13 +1,10 @@
 package service
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopherops/gopherops/test/internal/fakes3"
@@ -28,33 +25,20 @@ func serviceEnv(t *testing.T, dbURL string) gopherops.Env {
 }
 
 // serviceEnvS3 is serviceEnv that also returns the fake S3, to look inside.
+// A second of drain delay lets the lifecycle tests watch readiness fail
+// before the listener closes.
 func serviceEnvS3(t *testing.T, dbURL string) (gopherops.Env, *fakes3.Server) {
 	t.Helper()
-	s3 := fakes3.Start(t, avatarBucket)
-	key := make([]byte, 32)
-	_, err := rand.Read(key)
-	require.NoError(t, err)
-	return gopherops.Env{
-		"APP_ENV":          "test",
-		"DATABASE_URL":     dbURL,
-		"MIGRATE_ON_START": "false",
-		"BLOB_STORE":       "s3://" + avatarBucket + "/",
-		"SESSION_KEY":      base64.StdEncoding.EncodeToString(key),
-		"SHUTDOWN_TIMEOUT": "10s",
-		"SHUTDOWN_DELAY":   "1s",
-		"LOG_FORMAT":       "json",
-		"LOG_LEVEL":        "info",
-	}.With(s3.Env()), s3
+	env, s3 := gopherops.TestEnv(t, dbURL, avatarBucket)
+	return env.With(map[string]string{"SHUTDOWN_DELAY": "1s"}), s3
 }
 
-// createAdmin runs `gopherops admin create` as an operator would, with the
-// password in ADMIN_PASSWORD, and returns the credentials.
+// createAdmin creates the first admin as an operator would; on a fresh
+// database it is the root user.
 func createAdmin(t *testing.T, bin *gopherops.Binary, env gopherops.Env) journey.Credentials {
 	t.Helper()
-	admin := journey.Credentials{Login: "root-" + random.UniqueID(), Password: journey.NewPassword()}
-	res := bin.MustRun(t, env.With(map[string]string{"ADMIN_PASSWORD": admin.Password}), "",
-		"admin", "create", "--username", admin.Login, "--email", strings.ToLower(admin.Login)+"@example.com", "--role", "admin")
-	require.Contains(t, res.Stdout, "root admin", "the first admin is the root user")
+	admin, out := bin.CreateAdmin(t, env)
+	require.Contains(t, out, "root admin", "the first admin is the root user")
 	return admin
 }
 
