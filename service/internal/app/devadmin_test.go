@@ -6,30 +6,12 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gopherops/gopherops/service/internal/app"
+	"github.com/gopherops/gopherops/service/internal/apptest"
 	"github.com/gopherops/gopherops/service/pglocal/pgtest"
 )
-
-// syncBuffer is a bytes.Buffer the server goroutine may write while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var devPassword = regexp.MustCompile(`(?m)^\s*password: (\S+)$`)
 
@@ -42,7 +24,7 @@ func TestServeCreatesTheDevelopmentAdminOnce(t *testing.T) {
 
 	var password string
 	t.Run("first start prints the password once", func(t *testing.T) {
-		var out syncBuffer
+		var out apptest.SyncBuffer
 		r := serveWith(t, env, app.Options{Stdout: &out})
 		m := devPassword.FindAllStringSubmatch(out.String(), -1)
 		if len(m) != 1 {
@@ -60,7 +42,7 @@ func TestServeCreatesTheDevelopmentAdminOnce(t *testing.T) {
 		}
 	})
 	t.Run("a restart prints no password", func(t *testing.T) {
-		var out syncBuffer
+		var out apptest.SyncBuffer
 		serveWith(t, env, app.Options{Stdout: &out})
 		if devPassword.MatchString(out.String()) || (password != "" && strings.Contains(out.String(), password)) {
 			t.Fatalf("a restart printed a password:\n%s", out.String())

@@ -69,7 +69,7 @@ type Env struct {
 	Metrics *observability.Metrics
 	Ready   *app.Readiness
 	Root    accounts.User
-	Logs    *bytes.Buffer
+	Logs    *SyncBuffer
 }
 
 // Options change how New builds the service.
@@ -116,8 +116,8 @@ func New(t testing.TB, opts ...Options) *Env {
 	if o.Limiter == nil {
 		o.Limiter = throttle.New(time.Millisecond, 1000)
 	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	svc, err := accounts.NewService(accounts.Options{
 		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
 		ClientLimiter: o.Limiter, Logger: log, AuthCacheTTL: authCacheTTL(o.NoAuthCache),
@@ -160,15 +160,25 @@ func New(t testing.TB, opts ...Options) *Env {
 	return e
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// SyncBuffer is a buffer a server may write (its log, its standard output)
+// while the test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Client is a browser or API client of an Env.
