@@ -88,17 +88,17 @@ type jsonAppender interface {
 	appendJSON(b []byte) []byte
 }
 
-// handle adapts an endpoint: the body is written as JSON (nil: no body),
-// the error as a problem.
+// handle adapts an endpoint: an error is written as a problem, whatever
+// else was returned; otherwise the body as JSON (nil: no body).
 func handle(e endpoint) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		status, body, err := e(c)
+		if err != nil {
+			web.Fail(c, err)
+			return
+		}
 		switch b := body.(type) {
 		case nil:
-			if err != nil {
-				web.Fail(c, err)
-				return
-			}
 			c.Status(status)
 		case jsonAppender:
 			writeAppended(c.Writer, status, b)
@@ -108,7 +108,7 @@ func handle(e endpoint) gin.HandlerFunc {
 	}
 }
 
-// noBody is what an endpoint returns for an error, read as "no answer".
+// noBody is what an endpoint returns for an error.
 func noBody(err error) (int, any, error) { return 0, nil, err }
 
 func (h *handlers) openAPI(c *gin.Context) {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -163,5 +164,46 @@ func TestHeadAnswersEveryGET(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("HEAD on a POST-only route: %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestInventedMethodsDoNotGrowTheMetrics: net/http accepts any token as a
+// method; a client sending a new one per request must not create a metric
+// series (and a cache entry) each time.
+func TestInventedMethodsDoNotGrowTheMetrics(t *testing.T) {
+	e := apptest.New(t)
+	for i := range 50 {
+		req, err := http.NewRequestWithContext(context.Background(), fmt.Sprintf("BREW%d", i), e.Srv.URL+"/api/v1/me", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Fatalf("method BREW%d: %d, want a 4xx", i, resp.StatusCode)
+		}
+	}
+	mfs, err := e.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "http_requests_total" {
+			continue
+		}
+		methods := map[string]bool{}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" {
+					methods[l.GetValue()] = true
+				}
+			}
+		}
+		if len(methods) > 8 || !methods["OTHER"] {
+			t.Fatalf("http_requests_total has %d method labels %v: invented methods must count as OTHER", len(methods), methods)
+		}
 	}
 }

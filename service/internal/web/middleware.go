@@ -127,7 +127,7 @@ func Observe(o ObserveConfig) gin.HandlerFunc {
 		var span trace.Span
 		if tracing {
 			ctx := o.Tracing.Propagator.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
-			ctx, span = o.Tracing.Tracer.Start(ctx, c.Request.Method+" "+routeLabel(c),
+			ctx, span = o.Tracing.Tracer.Start(ctx, methodLabel(c.Request.Method)+" "+routeLabel(c),
 				trace.WithSpanKind(trace.SpanKindServer))
 			c.Request = c.Request.WithContext(ctx)
 		}
@@ -140,7 +140,7 @@ func Observe(o ObserveConfig) gin.HandlerFunc {
 		if o.Requests != nil {
 			o.Requests.ObserveRequest(elapsed, status) // the dashboard's charts
 		}
-		total, duration := instruments.get(c.Request.Method, route, status)
+		total, duration := instruments.get(methodLabel(c.Request.Method), route, status)
 		total.Inc()
 		duration.Observe(elapsed.Seconds())
 		if span != nil {
@@ -183,6 +183,18 @@ func Observe(o ObserveConfig) gin.HandlerFunc {
 	}
 }
 
+// methodLabel is the method as a metric label: net/http accepts any token
+// as a method, so a client could otherwise create a series (and a cache
+// entry) per request with methods of its own invention.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
 // routeInstruments caches the metric children of each (method, route,
 // status): WithLabelValues hashes its labels on every call.
 type routeInstruments struct {
@@ -212,8 +224,9 @@ func (r *routeInstruments) get(method, route string, status int) (prometheus.Cou
 		total:    r.m.RequestsTotal.WithLabelValues(method, route, strconv.Itoa(status)),
 		duration: r.m.RequestDuration.WithLabelValues(method, route),
 	}
-	// Routes are templates and methods and statuses are few, so the cache
-	// is bounded; an unmatched path is labelled "unmatched".
+	// Routes are templates, methods are labelled from a fixed set and
+	// statuses are the server's own, so the cache and the series are
+	// bounded whatever a client sends.
 	r.cache.Store(k, ri)
 	return ri.total, ri.duration
 }
@@ -283,13 +296,6 @@ func LimitBody(n int64, fail func(*gin.Context, error)) gin.HandlerFunc {
 	}
 }
 
-// NoStore keeps responses that depend on who is signed in out of caches.
-func NoStore(c *gin.Context) {
-	c.Writer.Header()["Cache-Control"] = noStoreHeader
-	c.Next()
-}
-
-var noStoreHeader = []string{"no-store"}
 
 // RequestObserver is told the latency and status of every request (the
 // dashboard's charts).
