@@ -1,9 +1,11 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseIfMatch(t *testing.T) {
@@ -99,6 +101,19 @@ func FuzzCheckJSONText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		err := checkJSONText(raw)
 		if err == nil {
+			// Passed: no top-level string may hold what PostgreSQL cannot
+			// store (the typed decode then sees the same strings).
+			var fields map[string]any
+			if json.Unmarshal(raw, &fields) == nil && utf8.Valid(raw) {
+				for k, v := range fields {
+					if s, ok := v.(string); ok && strings.IndexByte(s, 0) >= 0 {
+						t.Fatalf("%q passed with a NUL in field %q", raw, k)
+					}
+				}
+			}
+			if !utf8.Valid(raw) && json.Valid(raw) {
+				t.Fatalf("%q passed with invalid UTF-8", raw)
+			}
 			return
 		}
 		var bad *badRequestError
