@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -300,5 +302,63 @@ func TestConcurrentAvatarUploadsAllSucceed(t *testing.T) {
 	u, err := w.svc.GetUser(context.Background(), accounts.Actor{User: w.alice}, w.alice.ID)
 	if err != nil || u.AvatarKey == "" {
 		t.Fatalf("no avatar after the uploads: %+v %v", u, err)
+	}
+}
+
+// downStore is an object store that cannot be reached.
+type downStore struct{ blob.Store }
+
+func (downStore) Put(context.Context, string, io.Reader, int64, string) error {
+	return fmt.Errorf("s3: dial: %w", blob.ErrUnavailable)
+}
+
+func (downStore) Get(context.Context, string) (io.ReadCloser, blob.Info, error) {
+	return nil, blob.Info{}, fmt.Errorf("s3: dial: %w", blob.ErrUnavailable)
+}
+
+// TestObjectStoreDownIsUnavailable: an avatar upload or read while the
+// object store cannot answer is the service being unavailable (a 503), not
+// a failure of the request, and stores nothing.
+func TestObjectStoreDownIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	svc, err := accounts.NewService(accounts.Options{Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams),
+		Blobs: downStore{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := svc.CreateFromCLI(ctx, accounts.NewUser{Username: "root", Email: "root@example.com", Password: rootPW, Role: accounts.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetAvatar(ctx, accounts.Actor{User: u}, u.ID, buf.Bytes()); !errors.Is(err, accounts.ErrUnavailable) {
+		t.Fatalf("upload with the store down: %v, want ErrUnavailable", err)
+	}
+	if got, _ := svc.GetUser(ctx, accounts.Actor{User: u}, u.ID); got.AvatarKey != "" {
+		t.Fatal("a failed upload recorded an avatar")
+	}
+
+	// Stored while the store was up, read while it is down.
+	files, err := blob.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := accounts.NewService(accounts.Options{Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.SetAvatar(ctx, accounts.Actor{User: u}, u.ID, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Avatar(ctx, accounts.Actor{User: u}, u.ID); !errors.Is(err, accounts.ErrUnavailable) {
+		t.Fatalf("read with the store down: %v, want ErrUnavailable", err)
 	}
 }

@@ -413,7 +413,7 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 	}
 	key := fmt.Sprintf("avatars/%d/%x.%s", id, rnd, img.Ext)
 	if err := s.blobs.Put(ctx, key, bytes.NewReader(img.Data), int64(len(img.Data)), img.ContentType); err != nil {
-		return User{}, fmt.Errorf("accounts: store avatar: %w", err)
+		return User{}, blobError("store avatar", err)
 	}
 	// The client sent no precondition: an upload replaces whatever avatar
 	// is current, so the row is locked for the read-modify-write and a
@@ -440,6 +440,15 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 	}
 	s.removeBlob(ctx, replaced.AvatarKey)
 	return u, nil
+}
+
+// blobError wraps an object-store failure; one the store could not answer
+// is ErrUnavailable, a 503 to the client like a database that is down.
+func blobError(op string, err error) error {
+	if errors.Is(err, blob.ErrUnavailable) {
+		return fmt.Errorf("accounts: %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("accounts: %s: %w", op, err)
 }
 
 // avatarWait bounds how long an upload waits for decode memory while others
@@ -489,10 +498,13 @@ func (s *Service) Avatar(ctx context.Context, a Actor, id int64) (io.ReadCloser,
 		return nil, blob.Info{}, ErrNotFound
 	}
 	rc, info, err := s.blobs.Get(ctx, u.AvatarKey)
-	if errors.Is(err, blob.ErrNotFound) {
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
 		return nil, blob.Info{}, ErrNotFound
+	case err != nil:
+		return nil, blob.Info{}, blobError("read avatar", err)
 	}
-	return rc, info, err
+	return rc, info, nil
 }
 
 // AuditTrail returns a page of audit events, newest first; admins only.

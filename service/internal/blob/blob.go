@@ -16,6 +16,10 @@ import (
 // ErrNotFound is returned by Get and Delete-tolerant callers when a key has no object.
 var ErrNotFound = errors.New("blob: not found")
 
+// ErrUnavailable wraps a failure of the object store that is not the
+// request's fault (unreachable, or answering 5xx): retrying soon may work.
+var ErrUnavailable = errors.New("blob: object store unavailable")
+
 // Info describes a stored object.
 type Info struct {
 	Size        int64

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
@@ -117,5 +119,47 @@ func TestValidKey(t *testing.T) {
 		if got := blob.ValidKey(tt.key); got != tt.want {
 			t.Errorf("ValidKey(%q) = %v, want %v", tt.key, got, tt.want)
 		}
+	}
+}
+
+// TestS3UnavailableIsMarked: an object store that cannot answer (nothing
+// listening, or 5xx after the SDK's retries) is ErrUnavailable; one that
+// refuses the request (403) is not.
+func TestS3UnavailableIsMarked(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	answering := func(status int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) }))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	tests := []struct {
+		name        string
+		endpoint    string
+		unavailable bool
+	}{
+		{"nothing listening", closed.URL, true},
+		{"503 from the store", answering(http.StatusServiceUnavailable), true},
+		{"403 from the store", answering(http.StatusForbidden), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := blob.Open(context.Background(), "s3://avatars/", blob.S3Options{Endpoint: tt.endpoint, Region: "us-east-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = st.Put(context.Background(), "avatars/1/a.png", strings.NewReader("x"), 1, "image/png")
+			if err == nil || errors.Is(err, blob.ErrUnavailable) != tt.unavailable {
+				t.Fatalf("Put: %v, want unavailable=%v", err, tt.unavailable)
+			}
+			_, _, err = st.Get(context.Background(), "avatars/1/a.png")
+			if err == nil || errors.Is(err, blob.ErrUnavailable) != tt.unavailable {
+				t.Fatalf("Get: %v, want unavailable=%v", err, tt.unavailable)
+			}
+		})
 	}
 }

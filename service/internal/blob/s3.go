@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -71,7 +73,7 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64, 
 		ContentType:   aws.String(contentType),
 	})
 	if err != nil {
-		return fmt.Errorf("blob: put %s: %w", key, err)
+		return s3Error("put", key, err)
 	}
 	return nil
 }
@@ -89,7 +91,7 @@ func (s *S3Store) Get(ctx context.Context, key string) (io.ReadCloser, Info, err
 		if isNotFound(err) {
 			return nil, Info{}, ErrNotFound
 		}
-		return nil, Info{}, fmt.Errorf("blob: get %s: %w", key, err)
+		return nil, Info{}, s3Error("get", key, err)
 	}
 	return out.Body, Info{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
 }
@@ -104,7 +106,7 @@ func (s *S3Store) Delete(ctx context.Context, key string) error {
 		Key:    aws.String(s.objectKey(key)),
 	})
 	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("blob: delete %s: %w", key, err)
+		return s3Error("delete", key, err)
 	}
 	return nil
 }
@@ -115,6 +117,28 @@ func (s *S3Store) Check(ctx context.Context) error {
 		return fmt.Errorf("blob: bucket %s: %w", s.bucket, err)
 	}
 	return nil
+}
+
+// s3Error wraps an S3 failure, marked ErrUnavailable when the store could
+// not answer (no connection, or a 5xx after the SDK's own retries).
+func s3Error(op, key string, err error) error {
+	if s3Unavailable(err) {
+		return fmt.Errorf("blob: %s %s: %w: %w", op, key, ErrUnavailable, err)
+	}
+	return fmt.Errorf("blob: %s %s: %w", op, key, err)
+}
+
+func s3Unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false // the caller gave up; the store may be fine
+	}
+	// A status of 0 means no answer at all: the connection error below.
+	var status interface{ HTTPStatusCode() int }
+	if errors.As(err, &status) && status.HTTPStatusCode() != 0 {
+		return status.HTTPStatusCode() >= 500
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func isNotFound(err error) bool {
