@@ -17,14 +17,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/gopherops/gopherops/test/internal/procs"
 )
 
 // Controllers are the kube-controller-manager controllers the platform test
@@ -78,17 +77,8 @@ type ControlPlane struct {
 	// Token is the static admin token (the kubeconfig's credential).
 	Token string
 
-	dir   string
 	logf  func(string, ...any)
-	procs []*process
-}
-
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
+	procs *procs.Group
 }
 
 // Start brings up etcd, then kube-apiserver (waiting for /readyz), then
@@ -109,7 +99,7 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("controlplane: %w", err)
 	}
-	cp := &ControlPlane{dir: o.Dir, logf: o.Logf}
+	cp := &ControlPlane{logf: o.Logf, procs: procs.NewGroup(o.Dir, 10*time.Second)}
 	defer func() {
 		if err != nil {
 			cp.Stop()
@@ -122,7 +112,7 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	}
 	cp.CACert, cp.Token = pki.caCert, pki.token
 	cp.ServiceCIDR = "10.96.0.0/16"
-	ports, err := freePorts(4)
+	ports, err := procs.FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +121,7 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	cp.Server = fmt.Sprintf("https://127.0.0.1:%d", ports[2])
 
 	start := time.Now()
-	if err := cp.run(ctx, "etcd", o.Binaries.Etcd,
+	if err := cp.procs.Start(ctx, "etcd", o.Binaries.Etcd,
 		"--name", "gopherops-test",
 		"--data-dir", filepath.Join(o.Dir, "etcd"),
 		"--listen-client-urls", etcdClient, "--advertise-client-urls", etcdClient,
@@ -140,12 +130,12 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	); err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, o.ReadyTimeout, nil, etcdClient+"/health", cp.exited); err != nil {
+	if err := waitHTTP(ctx, o.ReadyTimeout, nil, etcdClient+"/health", cp.procs.Exited); err != nil {
 		return nil, cp.failure("etcd", err)
 	}
 	o.Logf("controlplane: etcd ready at %s (%s)", etcdClient, time.Since(start).Round(time.Millisecond))
 
-	if err := cp.run(ctx, "kube-apiserver", o.Binaries.APIServer,
+	if err := cp.procs.Start(ctx, "kube-apiserver", o.Binaries.APIServer,
 		"--etcd-servers", etcdClient,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
 		"--secure-port", fmt.Sprint(ports[2]),
@@ -165,7 +155,7 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 		return nil, err
 	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool, MinVersion: tls.VersionTLS12}}}
-	if err := waitHTTP(ctx, o.ReadyTimeout, client, cp.Server+"/readyz", cp.exited); err != nil {
+	if err := waitHTTP(ctx, o.ReadyTimeout, client, cp.Server+"/readyz", cp.procs.Exited); err != nil {
 		return nil, cp.failure("kube-apiserver", err)
 	}
 	o.Logf("controlplane: kube-apiserver ready at %s (%s)", cp.Server, time.Since(start).Round(time.Millisecond))
@@ -174,7 +164,7 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	if err := writeKubeconfig(cp.Kubeconfig, cp.Server, pki.caCert, pki.token); err != nil {
 		return nil, err
 	}
-	if err := cp.run(ctx, "kube-controller-manager", o.Binaries.ControllerManager,
+	if err := cp.procs.Start(ctx, "kube-controller-manager", o.Binaries.ControllerManager,
 		"--kubeconfig", cp.Kubeconfig,
 		"--controllers", strings.Join(Controllers(), ","),
 		"--leader-elect=false",
@@ -187,13 +177,13 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 	// it is up once it has created the default ServiceAccount, which the
 	// serviceaccount controller does for every namespace.
 	saURL := cp.Server + "/api/v1/namespaces/default/serviceaccounts/default"
-	if err := waitHTTP(ctx, o.ReadyTimeout, bearer(client, pki.token), saURL, cp.exited); err != nil {
+	if err := waitHTTP(ctx, o.ReadyTimeout, bearer(client, pki.token), saURL, cp.procs.Exited); err != nil {
 		return nil, cp.failure("kube-controller-manager", err)
 	}
 	o.Logf("controlplane: kube-controller-manager running %s (%s)", strings.Join(Controllers(), ","), time.Since(start).Round(time.Millisecond))
 
 	if o.Binaries.Scheduler != "" {
-		if err := cp.run(ctx, "kube-scheduler", o.Binaries.Scheduler,
+		if err := cp.procs.Start(ctx, "kube-scheduler", o.Binaries.Scheduler,
 			"--kubeconfig", cp.Kubeconfig,
 			"--authentication-kubeconfig", cp.Kubeconfig,
 			"--authorization-kubeconfig", cp.Kubeconfig,
@@ -205,51 +195,12 @@ func Start(ctx context.Context, o Options) (_ *ControlPlane, err error) {
 		}
 		// Its serving certificate is self-signed: only its health is read.
 		insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}} //nolint:gosec // a health probe of our own loopback process
-		if err := waitHTTP(ctx, o.ReadyTimeout, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", ports[3]), cp.exited); err != nil {
+		if err := waitHTTP(ctx, o.ReadyTimeout, insecure, fmt.Sprintf("https://127.0.0.1:%d/healthz", ports[3]), cp.procs.Exited); err != nil {
 			return nil, cp.failure("kube-scheduler", err)
 		}
 		o.Logf("controlplane: kube-scheduler ready (%s)", time.Since(start).Round(time.Millisecond))
 	}
 	return cp, nil
-}
-
-// run starts a component with its output in <dir>/<name>.log.
-func (cp *ControlPlane) run(ctx context.Context, name, path string, args ...string) error {
-	logPath := filepath.Join(cp.dir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // under the control plane's own directory
-	if err != nil {
-		return fmt.Errorf("controlplane: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, path, args...) //nolint:gosec // the binaries come from the pinned toolchain
-	cmd.Stdout, cmd.Stderr = f, f
-	// Its own process group, so a stop reaches nothing else.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("controlplane: start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		_ = f.Close()
-		close(p.done)
-	}()
-	cp.procs = append(cp.procs, p)
-	return nil
-}
-
-// exited reports a component that stopped while the others wait for it.
-func (cp *ControlPlane) exited() error {
-	for _, p := range cp.procs {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited: %w", p.name, p.err)
-		default:
-		}
-	}
-	return nil
 }
 
 // failure wraps err with the end of the component's log.
@@ -259,38 +210,11 @@ func (cp *ControlPlane) failure(name string, err error) error {
 
 // LogTail returns the last n lines of a component's log (etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler), for failure reports.
-func (cp *ControlPlane) LogTail(name string, n int) string {
-	b, err := os.ReadFile(filepath.Join(cp.dir, name+".log")) //nolint:gosec // a log this package writes
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (cp *ControlPlane) LogTail(name string, n int) string { return cp.procs.LogTail(name, n) }
 
 // Stop terminates the components in reverse order, giving each a few
 // seconds before killing it.
-func (cp *ControlPlane) Stop() {
-	for i := len(cp.procs) - 1; i >= 0; i-- {
-		p := cp.procs[i]
-		select {
-		case <-p.done:
-			continue
-		default:
-		}
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-	}
-	cp.procs = nil
-}
+func (cp *ControlPlane) Stop() { cp.procs.StopAll() }
 
 // waitHTTP polls url until it answers 200, the timeout passes or check
 // reports a dead component.
@@ -343,28 +267,6 @@ func (t tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+t.token)
 	return t.base.RoundTrip(r)
-}
-
-// freePorts reserves n distinct loopback ports and releases them for the
-// components to bind.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
-	var lc net.ListenConfig
-	for range n {
-		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("controlplane: free port: %w", err)
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // randomToken is a 32-byte hex token for the static token file.

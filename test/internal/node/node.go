@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gopherops/gopherops/test/internal/procs"
 )
 
 // Binaries are the node's programs built by `make tools`; containerd, runc
@@ -72,7 +74,7 @@ type Node struct {
 	p     paths
 	api   *api
 	host  *hostState
-	procs []*process
+	procs *procs.Group
 	pvs   []string
 	log   func(string, ...any)
 
@@ -81,14 +83,6 @@ type Node struct {
 	stopErr  error
 	signals  chan os.Signal
 	done     chan struct{}
-}
-
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
 }
 
 // Start brings the node up: bridge, containerd (with the pause image),
@@ -107,7 +101,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n := &Node{o: o, p: newPaths(o.Dir), log: o.Logf, done: make(chan struct{})}
+	n := &Node{o: o, p: newPaths(o.Dir), log: o.Logf, done: make(chan struct{}), procs: procs.NewGroup(o.Dir, 15*time.Second)}
 	if n.api, err = newAPI(o.Server, o.CACert, o.Token); err != nil {
 		return nil, err
 	}
@@ -139,7 +133,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err := n.writeConfigs(); err != nil {
 		return nil, err
 	}
-	if err := n.run(ctx, "containerd", "containerd", "--config", n.p.containerdConfig); err != nil {
+	if err := n.procs.Start(ctx, "containerd", "containerd", "--config", n.p.containerdConfig); err != nil {
 		return nil, err
 	}
 	if err := n.waitFor(ctx, "containerd", func() error { return n.ctr(ctx, "version") }); err != nil {
@@ -153,14 +147,14 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err := n.volumes(ctx); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(6)
+	ports, err := procs.FreePorts(6)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(n.p.kubeletConfig, []byte(kubeletConfig(n.p, o.CACert, ports[0], ports[1])), 0o600); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if err := n.run(ctx, "kubelet", o.Binaries.Kubelet,
+	if err := n.procs.Start(ctx, "kubelet", o.Binaries.Kubelet,
 		"--config", n.p.kubeletConfig,
 		"--kubeconfig", o.Kubeconfig,
 		"--root-dir", n.p.kubeletRoot,
@@ -189,7 +183,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err := os.WriteFile(n.p.proxyConfig, []byte(proxyConfig(o.Kubeconfig, ports[2], ports[3])), 0o600); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if err := n.run(ctx, "kube-proxy", o.Binaries.KubeProxy, "--config", n.p.proxyConfig); err != nil {
+	if err := n.procs.Start(ctx, "kube-proxy", o.Binaries.KubeProxy, "--config", n.p.proxyConfig); err != nil {
 		return nil, err
 	}
 	if err := n.waitFor(ctx, "kube-proxy", httpOK(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", ports[2]))); err != nil {
@@ -200,7 +194,7 @@ func Start(ctx context.Context, o Options) (_ *Node, err error) {
 	if err := os.WriteFile(n.p.corefile, []byte(corefile(o.Kubeconfig, ports[4], ports[5])), 0o600); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if err := n.run(ctx, "coredns", o.Binaries.CoreDNS, "-conf", n.p.corefile); err != nil {
+	if err := n.procs.Start(ctx, "coredns", o.Binaries.CoreDNS, "-conf", n.p.corefile); err != nil {
 		return nil, err
 	}
 	if err := n.waitFor(ctx, "coredns", httpOK(ctx, fmt.Sprintf("http://127.0.0.1:%d/ready", ports[4]))); err != nil {
@@ -320,34 +314,6 @@ func (n *Node) ctrList(ctx context.Context, args ...string) ([]string, error) {
 	return strings.Fields(string(out)), nil
 }
 
-// run starts a component with its output in <dir>/<name>.log, in its own
-// process group so that a terminal's interrupt reaches the test first, which
-// then stops the components in order.
-func (n *Node) run(ctx context.Context, name, path string, args ...string) error {
-	logPath := filepath.Join(n.o.Dir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // under the node's own directory
-	if err != nil {
-		return fmt.Errorf("node: %w", err)
-	}
-	cmd := exec.CommandContext(ctx, path, args...) //nolint:gosec // programs from the pinned toolchain and Debian's packages
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 15 * time.Second
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("node: start %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		_ = f.Close()
-		close(p.done)
-	}()
-	n.procs = append(n.procs, p)
-	return nil
-}
-
 // waitFor polls check every 250ms until it passes, a component exits or
 // ReadyTimeout passes; the error carries the end of name's log.
 func (n *Node) waitFor(ctx context.Context, name string, check func() error) error {
@@ -355,12 +321,9 @@ func (n *Node) waitFor(ctx context.Context, name string, check func() error) err
 	defer cancel()
 	var last error
 	for {
-		for _, p := range n.procs {
-			select {
-			case <-p.done:
-				return fmt.Errorf("node: %s exited while waiting for %s: %w\n--- last lines of %s.log ---\n%s", p.name, name, p.err, p.name, n.LogTail(p.name, 30))
-			default:
-			}
+		var exited *procs.ExitError
+		if errors.As(n.procs.Exited(), &exited) {
+			return fmt.Errorf("node: %w while waiting for %s\n--- last lines of %s.log ---\n%s", exited, name, exited.Name, n.LogTail(exited.Name, 30))
 		}
 		if last = check(); last == nil {
 			return nil
@@ -395,17 +358,7 @@ func httpOK(ctx context.Context, url string) func() error {
 
 // LogTail returns the last n lines of a component's log (containerd,
 // kubelet, kube-proxy, coredns), for failure reports.
-func (n *Node) LogTail(name string, lines int) string {
-	b, err := os.ReadFile(filepath.Join(n.o.Dir, name+".log")) //nolint:gosec // a log this package writes
-	if err != nil {
-		return err.Error()
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
+func (n *Node) LogTail(name string, lines int) string { return n.procs.LogTail(name, lines) }
 
 // onSignal tears the node down on an interrupt, then lets the signal end
 // the process as it would have.
@@ -453,16 +406,16 @@ func (n *Node) teardown() error {
 			errs = append(errs, err)
 		}
 	}
-	if n.running("kubelet") {
+	if n.procs.Running("kubelet") {
 		keep(n.drain(ctx))
 	}
 	for _, name := range []string{"coredns", "kube-proxy", "kubelet"} {
-		n.stopProcess(name)
+		n.procs.Stop(name)
 	}
-	if n.running("containerd") {
+	if n.procs.Running("containerd") {
 		keep(n.removeContainers(ctx))
 	}
-	n.stopProcess("containerd")
+	n.procs.Stop("containerd")
 	keep(n.killShims())
 	for _, pv := range n.pvs {
 		keep(n.api.remove(ctx, "/api/v1/persistentvolumes/"+pv))
@@ -476,21 +429,6 @@ func (n *Node) teardown() error {
 	keep(removeTree(n.o.Dir))
 	keep(n.leftovers(ctx))
 	return errors.Join(errs...)
-}
-
-// running reports whether the named component was started and is still running.
-func (n *Node) running(name string) bool {
-	for _, p := range n.procs {
-		if p.name == name {
-			select {
-			case <-p.done:
-				return false
-			default:
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // drain deletes the pods still bound to the node and waits until the
@@ -543,27 +481,6 @@ func (n *Node) removeContainers(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// stopProcess sends a component SIGTERM and, after 15s, SIGKILL.
-func (n *Node) stopProcess(name string) {
-	for _, p := range n.procs {
-		if p.name != name {
-			continue
-		}
-		select {
-		case <-p.done:
-			return
-		default:
-		}
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-	}
 }
 
 // killShims kills the containerd shims serving this node's containerd
@@ -645,26 +562,4 @@ func lockMachine(ctx context.Context, logf func(string, ...any)) (*os.File, erro
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-// freePorts reserves n distinct loopback ports and releases them for the
-// components to bind.
-func freePorts(count int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
-		}
-	}()
-	var lc net.ListenConfig
-	for range count {
-		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("node: free port: %w", err)
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
