@@ -49,22 +49,7 @@ func (s *Store) SearchUsers(ctx context.Context, q accounts.UserSearch) ([]accou
 	sql := `SELECT ` + userColumns + ` FROM users WHERE ` + where +
 		fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT $2", col.expr, dir, dir)
 	rows, err := s.q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, mapError(err)
-	}
-	defer rows.Close()
-	users := make([]accounts.User, 0, q.Limit)
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapError(err)
-	}
-	return users, nil
+	return queryUsers(rows, err, q.Limit)
 }
 
 // CountUsersMatching implements accounts.UserSearcher.

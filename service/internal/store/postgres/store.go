@@ -42,6 +42,11 @@ func New(pool *pgxpool.Pool) *Store { return &Store{q: pool} }
 
 // InTx implements accounts.Store. Nested calls join the outer transaction.
 func (s *Store) InTx(ctx context.Context, fn func(accounts.Store) error) error {
+	return s.tx(ctx, func(st *Store) error { return fn(st) })
+}
+
+// tx runs fn on a store bound to a transaction (the current one, if any).
+func (s *Store) tx(ctx context.Context, fn func(*Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
@@ -72,6 +77,26 @@ func scanUser(row pgx.Row, extra ...any) (accounts.User, error) {
 	}
 	u.Role = accounts.Role(role)
 	return u, nil
+}
+
+// queryUsers reads the users of a query's rows (room made for limit).
+func queryUsers(rows pgx.Rows, err error, limit int) ([]accounts.User, error) {
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	users := make([]accounts.User, 0, limit)
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError(err)
+	}
+	return users, nil
 }
 
 // mapError turns driver errors into domain errors; anything else is wrapped.
@@ -160,8 +185,8 @@ func (s *Store) CreateUser(ctx context.Context, r accounts.NewUserRecord) (accou
 // loser is retried as a plain admin.
 func (s *Store) CreateFirstAdmin(ctx context.Context, r accounts.NewUserRecord) (accounts.User, error) {
 	var u accounts.User
-	err := s.InTx(ctx, func(st accounts.Store) error {
-		q := st.(*Store).q
+	err := s.tx(ctx, func(st *Store) error {
+		q := st.q
 		_, err := q.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`)
 		if err != nil {
 			return mapError(err)
@@ -216,22 +241,7 @@ func (s *Store) CredentialByID(ctx context.Context, id int64) (accounts.Credenti
 // ListUsers implements accounts.Store (keyset pagination on the primary key).
 func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]accounts.User, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
-	if err != nil {
-		return nil, mapError(err)
-	}
-	defer rows.Close()
-	users := make([]accounts.User, 0, limit)
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapError(err)
-	}
-	return users, nil
+	return queryUsers(rows, err, limit)
 }
 
 // UpdateUser implements accounts.Store with a compare-and-set on version.
