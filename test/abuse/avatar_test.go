@@ -178,7 +178,7 @@ func burst(c *caller, n int, req journey.Request) burstResult {
 		go func() {
 			defer wg.Done()
 			<-start
-			resp, err := c.doE(req)
+			resp, err := c.DoE(req)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

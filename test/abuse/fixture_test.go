@@ -1,17 +1,13 @@
 package abuse
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,10 +114,9 @@ func nextAddr() string {
 // caller is one client of the deployment at one source address, with its own
 // cookie jar (a browser) or a bearer token (an API client).
 type caller struct {
-	base   string
-	addr   string
-	http   *http.Client
-	bearer string
+	*journey.Client
+	addr  string
+	token string
 }
 
 // from returns an anonymous browser-like client at a fresh source address.
@@ -136,76 +131,28 @@ func newCaller(t testing.TB, base, addr string) *caller {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}, Timeout: 5 * time.Second}
-	return &caller{
-		base: base,
-		addr: addr,
-		http: &http.Client{
-			Jar:       jar,
-			Timeout:   2 * time.Minute, // a burst of uploads queues behind one core
-			Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 64},
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
+	return &caller{addr: addr, Client: journey.NewClientWith(base, &http.Client{
+		Jar:       jar,
+		Timeout:   2 * time.Minute, // a burst of uploads queues behind one core
+		Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 64},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
 		},
-	}
+	})}
 }
 
 // withBearer returns a client at the same address that sends token and no cookies.
 func (c *caller) withBearer(token string) *caller {
-	return &caller{base: c.base, addr: c.addr, bearer: token,
-		http: &http.Client{Timeout: c.http.Timeout, Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect}}
+	return &caller{Client: c.WithBearer(token, c.addr), addr: c.addr, token: token}
 }
 
 // do sends req and fails t when no response arrives.
 func (c *caller) do(t testing.TB, req journey.Request) *journey.Response {
 	t.Helper()
-	resp, err := c.doE(req)
+	resp, err := c.DoE(req)
 	require.NoError(t, err, "%s %s from %s", req.Method, req.Path, c.addr)
 	t.Logf("%s: %s %s → %d", c.addr, req.Method, logPath(req.Path), resp.Status)
 	return resp
-}
-
-// doE sends req and returns transport errors instead of failing the test,
-// for goroutines of a burst.
-func (c *caller) doE(req journey.Request) (*journey.Response, error) {
-	var body io.Reader
-	ct := req.ContentType
-	switch {
-	case req.JSON != nil:
-		b, err := json.Marshal(req.JSON)
-		if err != nil {
-			return nil, fmt.Errorf("encode request body: %w", err)
-		}
-		body, ct = bytes.NewReader(b), "application/json"
-	case req.Form != nil:
-		body, ct = strings.NewReader(req.Form.Encode()), "application/x-www-form-urlencoded"
-	case req.Body != nil:
-		body = bytes.NewReader(req.Body)
-	}
-	hr, err := http.NewRequestWithContext(context.Background(), req.Method, c.base+req.Path, body)
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	if ct != "" {
-		hr.Header.Set("Content-Type", ct)
-	}
-	if c.bearer != "" {
-		hr.Header.Set("Authorization", "Bearer "+c.bearer)
-	}
-	hr.Header.Set("Accept", "application/json")
-	for k, v := range req.Header {
-		hr.Header.Set(k, v)
-	}
-	resp, err := c.http.Do(hr)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("read response of %s %s: %w", req.Method, req.Path, err)
-	}
-	return &journey.Response{Method: req.Method, Path: req.Path, Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // logPath keeps hostile bytes out of the test log.

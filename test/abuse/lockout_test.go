@@ -97,7 +97,7 @@ func TestConcurrentGuessesAreCountedExactly(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				r, err := c.doE(journey.Request{Method: http.MethodPost, Path: "/api/v1/auth/tokens", JSON: tokenRequest(wrong(victim.cred))})
+				r, err := c.DoE(journey.Request{Method: http.MethodPost, Path: "/api/v1/auth/tokens", JSON: tokenRequest(wrong(victim.cred))})
 				a := answer{addr: c.addr, err: err}
 				if err == nil {
 					a.status = r.Status
@@ -143,7 +143,7 @@ func TestChangePasswordIsNoOracle(t *testing.T) {
 	st := newStack(t)
 	victim := st.newMember(t, "oracle", "user")
 	// The thief uses the victim's token from an address of its own.
-	thief := st.from(t).withBearer(victim.api.bearer)
+	thief := st.from(t).withBearer(victim.api.token)
 	path := victim.user.Path() + "/password"
 	guess := func(current string) *journey.Response {
 		return thief.send(t, http.MethodPut, path, map[string]string{

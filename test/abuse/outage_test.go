@@ -166,13 +166,13 @@ func startWriter(c *caller, u journey.User) *writer {
 			}
 			time.Sleep(20 * time.Millisecond)
 			if tag == "" {
-				r, err := c.doE(journey.Request{Method: http.MethodGet, Path: u.Path()})
+				r, err := c.DoE(journey.Request{Method: http.MethodGet, Path: u.Path()})
 				if err != nil || r.Status != http.StatusOK {
 					continue
 				}
 				tag = r.Header.Get("ETag")
 			}
-			r, err := c.doE(journey.Request{Method: http.MethodPatch, Path: u.Path(),
+			r, err := c.DoE(journey.Request{Method: http.MethodPatch, Path: u.Path(),
 				JSON: map[string]string{"email": writerEmail(n)}, Header: map[string]string{"If-Match": tag}})
 			w.mu.Lock()
 			w.attempts++

@@ -51,12 +51,20 @@ func NewClient(baseURL string) *Client {
 	}
 }
 
+// NewClientWith is NewClient over hc, for a caller that needs its own
+// transport (a source address of its own, say); hc should not follow
+// redirects, so that tests see them.
+func NewClientWith(baseURL string, hc *http.Client) *Client {
+	return &Client{base: strings.TrimRight(baseURL, "/"), http: hc, who: "anonymous"}
+}
+
 // WithBearer returns a client that sends the token in an Authorization
-// header and keeps no cookies. who names the caller in the test log.
+// header and keeps no cookies, over the same transport. who names the
+// caller in the test log.
 func (c *Client) WithBearer(token, who string) *Client {
 	return &Client{
 		base:   c.base,
-		http:   &http.Client{Timeout: requestTimeout, CheckRedirect: c.http.CheckRedirect},
+		http:   &http.Client{Timeout: c.http.Timeout, Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect},
 		bearer: token,
 		who:    who,
 	}
