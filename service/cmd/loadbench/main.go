@@ -226,7 +226,7 @@ func httpTargets(base, admin, token string, cookies []*http.Cookie, ids []int64)
 			header: http.Header{"Authorization": {"Bearer " + token}}, want: http.StatusOK},
 		{key: "bare", label: "GET /debug/bare/users/{id} (bare handler, same pool)", method: http.MethodGet, base: admin, paths: bare,
 			want: http.StatusOK},
-		{key: "page", label: "GET /users (HTML page, 100 rows, session)", method: http.MethodGet, base: base, paths: []string{"/users"},
+		{key: "page", label: "GET /users (HTML page: first 20 of 200 users, session)", method: http.MethodGet, base: base, paths: []string{"/users"},
 			header: http.Header{"Cookie": {strings.Join(jar, "; ")}}, want: http.StatusOK},
 	}
 }
