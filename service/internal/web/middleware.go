@@ -296,7 +296,6 @@ func LimitBody(n int64, fail func(*gin.Context, error)) gin.HandlerFunc {
 	}
 }
 
-
 // RequestObserver is told the latency and status of every request (the
 // dashboard's charts).
 type RequestObserver interface {
