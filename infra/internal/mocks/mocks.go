@@ -38,6 +38,9 @@ type Registration struct {
 	// DependsOnURNs are the explicit dependsOn URNs only: the dependencies no
 	// input carries.
 	DependsOnURNs []string
+	// PropertyDependencies are, by input property, the URNs its value was
+	// computed from.
+	PropertyDependencies map[string][]string
 	// Parent is the parent's URN ("" for the stack).
 	Parent string
 	// Protect and RetainOnDelete are the resource options of those names.
@@ -111,9 +114,13 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 		reg.Protect = rpc.GetProtect()
 		reg.RetainOnDelete = rpc.GetRetainOnDelete()
 		viaInputs := map[string]bool{}
-		for _, deps := range rpc.GetPropertyDependencies() {
+		reg.PropertyDependencies = map[string][]string{}
+		for key, deps := range rpc.GetPropertyDependencies() {
 			for _, urn := range deps.GetUrns() {
 				viaInputs[urn] = true
+			}
+			if urns := deps.GetUrns(); len(urns) > 0 {
+				reg.PropertyDependencies[key] = append([]string(nil), urns...)
 			}
 		}
 		for _, urn := range reg.Dependencies {
