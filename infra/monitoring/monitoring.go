@@ -1,6 +1,7 @@
 // Package monitoring installs kube-prometheus-stack with Helm and points it at
 // GopherOps: a ServiceMonitor for the service's metrics port and a
-// PrometheusRule with alerts for the service. Like the app component it is
+// PrometheusRule with alerts for the service, in a namespace that denies all
+// traffic but what the stack needs. Like the app component it is
 // plain Kubernetes and works on any cluster.
 package monitoring
 
@@ -71,6 +72,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, fmt.Errorf("monitoring: namespace: %w", err)
 	}
+	// The chart's pods start under the namespace's policies.
+	policies, err := m.networkPolicies(ctx, name, args, base)
+	if err != nil {
+		return nil, err
+	}
 
 	m.Release, err = helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:           pulumi.String("kube-prometheus-stack"),
@@ -90,7 +96,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			}},
 			"grafana": pulumi.Map{"adminPassword": args.GrafanaAdminPassword},
 		},
-	}, base...)
+	}, append(append([]pulumi.ResourceOption{}, base...), pulumi.DependsOn(policies))...)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring: helm release: %w", err)
 	}

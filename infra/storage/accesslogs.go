@@ -11,9 +11,14 @@ import (
 // AccessLogPrefix is where the avatar bucket's access logs land in the log bucket.
 const AccessLogPrefix = "s3-access/"
 
+// LogNoncurrentDays is how long an overwritten, deleted or expired access
+// log stays recoverable in the versioned log bucket.
+const LogNoncurrentDays = 30
+
 // accessLogs creates the log bucket (private, SSE-S3 as S3 log delivery
-// requires, TLS only, writable only by S3 log delivery for this bucket and
-// account, expiring) and points the avatar bucket's server access logging at it.
+// requires, TLS only, versioned so that a deleted log can be recovered (AWS
+// FSBP S3.14), writable only by S3 log delivery for this bucket and account,
+// expiring) and points the avatar bucket's server access logging at it.
 func (s *Storage) accessLogs(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
 	logs := name + "-access-logs"
 	var err error
@@ -51,6 +56,13 @@ func (s *Storage) accessLogs(ctx *pulumi.Context, name string, args Args, parent
 	}, parent); err != nil {
 		return fmt.Errorf("storage: log bucket encryption: %w", err)
 	}
+	versioning, err := s3.NewBucketVersioningV2(ctx, logs, &s3.BucketVersioningV2Args{
+		Bucket:                  s.LogBucket.ID(),
+		VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
+	}, parent)
+	if err != nil {
+		return fmt.Errorf("storage: log bucket versioning: %w", err)
+	}
 	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, logs, &s3.BucketLifecycleConfigurationV2Args{
 		Bucket: s.LogBucket.ID(),
 		Rules: s3.BucketLifecycleConfigurationV2RuleArray{
@@ -59,9 +71,13 @@ func (s *Storage) accessLogs(ctx *pulumi.Context, name string, args Args, parent
 				Status:     pulumi.String("Enabled"),
 				Filter:     s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String(AccessLogPrefix)},
 				Expiration: s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(args.AccessLogDays)},
+				// An expired (or deleted) log stays recoverable this long.
+				NoncurrentVersionExpiration: s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{
+					NoncurrentDays: pulumi.Int(LogNoncurrentDays),
+				},
 			},
 		},
-	}, parent); err != nil {
+	}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
 		return fmt.Errorf("storage: log bucket lifecycle: %w", err)
 	}
 	policy, err := s3.NewBucketPolicy(ctx, logs, &s3.BucketPolicyArgs{
