@@ -145,10 +145,11 @@ type App struct {
 	Deployment     *appsv1.Deployment
 	Service        *corev1.Service
 	MetricsService *corev1.Service
-	HPA            *autoscalingv2.HorizontalPodAutoscaler
-	PDB            *policyv1.PodDisruptionBudget
-	DefaultDeny    *networkingv1.NetworkPolicy
-	NetworkPolicy  *networkingv1.NetworkPolicy
+	// HPA is set when the replica count is a range (MinReplicas < MaxReplicas).
+	HPA           *autoscalingv2.HorizontalPodAutoscaler
+	PDB           *policyv1.PodDisruptionBudget
+	DefaultDeny   *networkingv1.NetworkPolicy
+	NetworkPolicy *networkingv1.NetworkPolicy
 	// Postgres is set with Args.InClusterDatabase.
 	Postgres *Postgres
 	// BlobClaim is set with Args.BlobVolume.
@@ -429,11 +430,17 @@ func (b *builder) migrationJob() error {
 
 func (b *builder) deployment() error {
 	podLabels := b.labels("server")
+	// A range of replicas belongs to the HPA: a count here would fight it (a
+	// server-side apply conflict) on every update. A fixed count (min = max)
+	// is declared, so that a hand-made scale is drift that `up` repairs.
+	var replicas pulumi.IntPtrInput
+	if !b.args.autoscaled() {
+		replicas = pulumi.Int(b.args.MinReplicas)
+	}
 	dep, err := appsv1.NewDeployment(b.ctx, b.name, &appsv1.DeploymentArgs{
 		Metadata: b.meta(b.args.Name, "server", nil),
-		// No replicas: the HPA owns the count, and a value here would fight it
-		// (a server-side apply conflict) on every update.
 		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas:                replicas,
 			RevisionHistoryLimit:    pulumi.Int(5),
 			MinReadySeconds:         pulumi.Int(5),
 			ProgressDeadlineSeconds: pulumi.Int(600),
@@ -524,7 +531,22 @@ func (b *builder) services() error {
 	return nil
 }
 
+// autoscaled reports whether the replica count is a range an HPA manages.
+func (a *Args) autoscaled() bool { return a.MinReplicas < a.MaxReplicas }
+
+// autoscaling is the HPA (for a range of replicas) and the disruption budget.
 func (b *builder) autoscaling() error {
+	if b.args.autoscaled() {
+		if err := b.hpa(); err != nil {
+			return err
+		}
+	}
+	// An HPA whose minimum is its maximum cannot scale: without a range the
+	// count is declared on the Deployment instead.
+	return b.disruptionBudget()
+}
+
+func (b *builder) hpa() error {
 	hpa, err := autoscalingv2.NewHorizontalPodAutoscaler(b.ctx, b.name, &autoscalingv2.HorizontalPodAutoscalerArgs{
 		Metadata: b.meta(b.args.Name, "server", nil),
 		Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
@@ -556,7 +578,11 @@ func (b *builder) autoscaling() error {
 		return fmt.Errorf("hpa: %w", err)
 	}
 	b.app.HPA = hpa
+	return nil
+}
 
+// disruptionBudget lets voluntary evictions take at most one server pod at a time.
+func (b *builder) disruptionBudget() error {
 	pdb, err := policyv1.NewPodDisruptionBudget(b.ctx, b.name, &policyv1.PodDisruptionBudgetArgs{
 		Metadata: b.meta(b.args.Name, "server", nil),
 		Spec: &policyv1.PodDisruptionBudgetSpecArgs{

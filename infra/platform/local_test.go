@@ -181,9 +181,13 @@ func checkLocalSharedHardening(t *testing.T, r *run) {
 	if got := r.mon.Get(tService, "gopherops-local").Str("spec.type"); got != "ClusterIP" {
 		t.Errorf("service type = %q, want ClusterIP from Pulumi.local.yaml", got)
 	}
-	hpa := r.one(t, tHPA)
-	if mn, _ := hpa.Get("spec.minReplicas"); mn != float64(r.cfg.App.MinReplicas) {
-		t.Errorf("hpa minReplicas = %v", mn)
+	// One replica, fixed (min = max): declared on the Deployment, so a
+	// hand-made scale is drift, and no HPA that could only fight it.
+	if got, _ := d.Get("spec.replicas"); r.cfg.App.MinReplicas != r.cfg.App.MaxReplicas || got != float64(r.cfg.App.MinReplicas) {
+		t.Errorf("deployment replicas = %v, want the fixed count %d", got, r.cfg.App.MinReplicas)
+	}
+	if n := len(r.mon.ByType(tHPA)); n != 0 {
+		t.Errorf("%d HPAs for a fixed replica count", n)
 	}
 	if len(r.mon.ByType(tPDB)) != 1 || len(r.mon.ByType(tJob)) != 1 {
 		t.Error("the local stack lacks the PodDisruptionBudget or the migration Job")

@@ -78,9 +78,15 @@ func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg tar
 		assert.Equal(t, []string{"serve"}, ctr.Args)
 		assert.Equal(t, appsv1.RollingUpdateDeploymentStrategyType, dep.Spec.Strategy.Type)
 		assert.Equal(t, "0", dep.Spec.Strategy.RollingUpdate.MaxUnavailable.String(), "a rollout never drops below the ready count")
-		// The program leaves replicas to the HPA: what is stored is the API
-		// server's default.
-		assert.Equal(t, int32(1), *dep.Spec.Replicas, "replicas defaulted by the API server")
+		// A fixed count (min = max) is declared; a range is the HPA's, and
+		// starts from the API server's default of 1.
+		want := int32(1)
+		if cfg["gopherops:minReplicas"] == cfg["gopherops:maxReplicas"] {
+			n, err := strconv.Atoi(cfg["gopherops:minReplicas"])
+			require.NoError(t, err)
+			want = int32(n)
+		}
+		assert.Equal(t, want, *dep.Spec.Replicas, "replicas")
 		require.NotNil(t, ctr.ReadinessProbe)
 		assert.Equal(t, "/readyz", ctr.ReadinessProbe.HTTPGet.Path)
 		assert.Equal(t, "/healthz", ctr.LivenessProbe.HTTPGet.Path)
@@ -190,10 +196,15 @@ func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg tar
 
 	t.Run("autoscaling and disruption budget", func(t *testing.T) {
 		hpa, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, appName, metav1.GetOptions{})
-		require.NoError(t, err)
-		assert.Equal(t, cfg["gopherops:minReplicas"], strconv.Itoa(int(*hpa.Spec.MinReplicas)))
-		assert.Equal(t, cfg["gopherops:maxReplicas"], strconv.Itoa(int(hpa.Spec.MaxReplicas)))
-		assert.Equal(t, appName, hpa.Spec.ScaleTargetRef.Name)
+		if cfg["gopherops:minReplicas"] == cfg["gopherops:maxReplicas"] {
+			// A fixed count has no HPA: it could not scale, only fight.
+			require.True(t, apierrors.IsNotFound(err), "an HPA for a fixed replica count: %v", err)
+		} else {
+			require.NoError(t, err)
+			assert.Equal(t, cfg["gopherops:minReplicas"], strconv.Itoa(int(*hpa.Spec.MinReplicas)))
+			assert.Equal(t, cfg["gopherops:maxReplicas"], strconv.Itoa(int(hpa.Spec.MaxReplicas)))
+			assert.Equal(t, appName, hpa.Spec.ScaleTargetRef.Name)
+		}
 		pdb, err := c.Client.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, appName, metav1.GetOptions{})
 		require.NoError(t, err)
 		assert.Equal(t, "1", pdb.Spec.MaxUnavailable.String())
