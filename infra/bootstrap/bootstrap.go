@@ -18,6 +18,7 @@ const GitHubOIDCHost = "token.actions.githubusercontent.com"
 const (
 	OutputDeployRoleArn  = "deployRoleArn"
 	OutputPreviewRoleArn = "previewRoleArn"
+	OutputDriftRoleArn   = "driftRoleArn"
 	OutputECRRepository  = "ecrRepositoryUrl"
 	OutputStateBackend   = "stateBackendUrl"
 )
@@ -27,6 +28,7 @@ type bootstrap struct {
 	OIDCProviderArn pulumi.StringOutput
 	DeployRole      *iam.Role
 	PreviewRole     *iam.Role
+	DriftRole       *iam.Role
 	Repository      *ecr.Repository
 	StateBucket     *s3.BucketV2
 }
@@ -131,8 +133,29 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 		return nil, fmt.Errorf("bootstrap: preview policy: %w", err)
 	}
 
+	driftTrust := providerArn.ApplyT(func(arn string) (string, error) {
+		return GitHubTrustPolicy(arn, EnvironmentSubjects(cfg.GitHubRepository, []string{cfg.DriftEnvironment}))
+	}).(pulumi.StringOutput)
+	b.DriftRole, err = iam.NewRole(ctx, "drift", &iam.RoleArgs{
+		Name:             pulumi.String(cfg.DriftRoleName),
+		Description:      pulumi.String("read-only scheduled drift check (refresh preview) of the " + cfg.Project + " stacks from " + cfg.GitHubRepository),
+		AssumeRolePolicy: driftTrust,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: drift role: %w", err)
+	}
+	if _, err := iam.NewRolePolicy(ctx, "drift", &iam.RolePolicyArgs{
+		Role: b.DriftRole.Name,
+		Policy: stateBucketArn.ApplyT(func(bucket string) (string, error) {
+			return DriftPolicy(acct, bucket)
+		}).(pulumi.StringOutput),
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: drift policy: %w", err)
+	}
+
 	ctx.Export(OutputDeployRoleArn, b.DeployRole.Arn)
 	ctx.Export(OutputPreviewRoleArn, b.PreviewRole.Arn)
+	ctx.Export(OutputDriftRoleArn, b.DriftRole.Arn)
 	ctx.Export(OutputECRRepository, b.Repository.RepositoryUrl)
 	return b, nil
 }

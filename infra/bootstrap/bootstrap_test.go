@@ -72,6 +72,7 @@ func TestRolesTrustOnlyTheirJobs(t *testing.T) {
 		"deploy": {"repo:gopherops/gopherops:environment:dev", "repo:gopherops/gopherops:environment:prod",
 			"repo:gopherops/gopherops:environment:nightly"},
 		"preview": {"repo:gopherops/gopherops:pull_request"},
+		"drift":   {"repo:gopherops/gopherops:environment:drift"},
 	}
 	for name, subjects := range cases {
 		role := mon.Get("aws:iam/role:Role", name)
@@ -197,6 +198,8 @@ func TestConfigValidation(t *testing.T) {
 		"githubRepository": func(c *bootstrapConfig) { c.GitHubRepository = "not a repo" },
 		"environments":     func(c *bootstrapConfig) { c.Environments = []string{"dev", "*"} },
 		"previewRoleName":  func(c *bootstrapConfig) { c.PreviewRoleName = c.DeployRoleName },
+		"driftRoleName":    func(c *bootstrapConfig) { c.DriftRoleName = c.PreviewRoleName },
+		"driftEnvironment": func(c *bootstrapConfig) { c.DriftEnvironment = "prod" },
 		"aws:region":       func(c *bootstrapConfig) { c.Region = "" },
 	}
 	for key, mutate := range cases {

@@ -31,6 +31,13 @@ type bootstrapConfig struct {
 	// DeployRoleName and PreviewRoleName are fixed so the stacks can name them.
 	DeployRoleName  string
 	PreviewRoleName string
+	// DriftRoleName is the read-only role of the scheduled drift check
+	// (drift.yml); the stacks grant it view access to their clusters.
+	DriftRoleName string
+	// DriftEnvironment is the GitHub environment whose jobs may assume the
+	// drift role: one without reviewers, so scheduled runs proceed, limited
+	// to the default branch in the repository settings.
+	DriftEnvironment string
 }
 
 var (
@@ -54,6 +61,8 @@ func loadConfig(ctx *pulumi.Context) (bootstrapConfig, error) {
 		StateBucket:        c.GetBool("stateBucket"),
 		DeployRoleName:     c.Get("deployRoleName"),
 		PreviewRoleName:    c.Get("previewRoleName"),
+		DriftRoleName:      c.Get("driftRoleName"),
+		DriftEnvironment:   c.Get("driftEnvironment"),
 	}
 	if v, err := c.TryBool("createOidcProvider"); err == nil {
 		cfg.CreateOIDCProvider = v
@@ -80,6 +89,12 @@ func (c *bootstrapConfig) defaults() {
 	}
 	if c.PreviewRoleName == "" {
 		c.PreviewRoleName = c.Project + "-preview"
+	}
+	if c.DriftRoleName == "" {
+		c.DriftRoleName = c.Project + "-drift"
+	}
+	if c.DriftEnvironment == "" {
+		c.DriftEnvironment = "drift"
 	}
 }
 
@@ -110,6 +125,16 @@ func (c bootstrapConfig) validate() error {
 	}
 	if c.DeployRoleName == c.PreviewRoleName {
 		fail("previewRoleName", "must differ from deployRoleName")
+	}
+	if c.DriftRoleName == c.DeployRoleName || c.DriftRoleName == c.PreviewRoleName {
+		fail("driftRoleName", "must differ from deployRoleName and previewRoleName")
+	}
+	if !envPattern.MatchString(c.DriftEnvironment) {
+		fail("driftEnvironment", "%q is not a GitHub environment name", c.DriftEnvironment)
+	} else if slices.Contains(c.Environments, c.DriftEnvironment) {
+		// A deploy environment would let its jobs hold both roles, and a
+		// reviewed one (prod) would hold every scheduled check for approval.
+		fail("driftEnvironment", "%q must not be one of the deploy environments %v", c.DriftEnvironment, c.Environments)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid bootstrap configuration:\n%w", errors.Join(errs...))

@@ -301,3 +301,47 @@ func stateBucketAccess(bucketArn string, write bool) statement {
 	}
 	return statement{"Sid": "PulumiState", "Effect": "Allow", "Action": actions, "Resource": []string{bucketArn, bucketArn + "/*"}}
 }
+
+// driftReads are the calls a refresh of the stacks makes: each provider
+// reads back every resource it manages (configuration and tags, never data:
+// no object, secret value or decryption).
+var driftReads = []string{
+	"ec2:Describe*",
+	"eks:Describe*", "eks:List*",
+	"rds:Describe*", "rds:ListTagsForResource",
+	"iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+	"iam:ListInstanceProfilesForRole", "iam:GetOpenIDConnectProvider", "iam:ListOpenIDConnectProviderTags",
+	"kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListAliases",
+	"logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
+	"codebuild:BatchGetProjects", "codebuild:ListSourceCredentials",
+	"secretsmanager:DescribeSecret",
+}
+
+// DriftPolicy is the drift role's permissions: what a refresh preview of the
+// stacks reads (every resource's configuration, the clusters' endpoints for
+// the Kubernetes provider, the state), and nothing that writes or reveals
+// data. Its cluster access is view-only (an EKS access entry of the stacks).
+func DriftPolicy(s scope, stateBucketArn string) (string, error) {
+	buckets := "arn:" + s.Partition + ":s3:::" + s.Project + "-*"
+	sts := []statement{
+		{"Sid": "RefreshReads", "Effect": "Allow", "Action": driftReads, "Resource": "*"},
+		{
+			"Sid": "RefreshBuckets", "Effect": "Allow",
+			"Action": []string{
+				"s3:ListBucket", "s3:GetBucket*", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration",
+				"s3:GetAccelerateConfiguration", "s3:GetReplicationConfiguration",
+			},
+			"Resource": buckets,
+		},
+		{
+			"Sid": "OnlyThisRegion", "Effect": "Deny",
+			"NotAction": []string{"iam:*", "sts:*", "s3:*"},
+			"Resource":  "*",
+			"Condition": map[string]any{"StringNotEquals": map[string]string{"aws:RequestedRegion": s.Region}},
+		},
+	}
+	if stateBucketArn != "" {
+		sts = append(sts, stateBucketAccess(stateBucketArn, false))
+	}
+	return document(sts...)
+}

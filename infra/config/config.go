@@ -121,6 +121,9 @@ type Access struct {
 	// PreviewRoleName is the bootstrap project's read-only role for
 	// `pulumi preview` on pull requests (AmazonEKSAdminViewPolicy).
 	PreviewRoleName string
+	// DriftRoleName is the bootstrap project's read-only role of the
+	// scheduled drift check (AmazonEKSAdminViewPolicy).
+	DriftRoleName string
 	// OperatorArns are the IAM roles or users of the people who run the
 	// cluster (cluster admin).
 	OperatorArns []string
@@ -434,6 +437,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 		Access: Access{
 			DeployRoleName:  r.str("deployRoleName", "gopherops-deploy"),
 			PreviewRoleName: r.str("previewRoleName", "gopherops-preview"),
+			DriftRoleName:   r.str("driftRoleName", "gopherops-drift"),
 			OperatorArns:    r.list("operatorArns", nil),
 		},
 		Runner: Runner{

@@ -338,13 +338,16 @@ func (c *Config) validateEndpoint(fail failFunc, k func(string) string) {
 // validateAccess checks the principals that get EKS access entries.
 func (c *Config) validateAccess(fail failFunc, k func(string) string) {
 	a := c.Access
-	for key, name := range map[string]string{"deployRoleName": a.DeployRoleName, "previewRoleName": a.PreviewRoleName} {
+	for key, name := range map[string]string{"deployRoleName": a.DeployRoleName, "previewRoleName": a.PreviewRoleName, "driftRoleName": a.DriftRoleName} {
 		if !roleNamePattern.MatchString(name) {
 			fail(k(key), "%q is not an IAM role name (the bootstrap project's output)", name)
 		}
 	}
 	if a.DeployRoleName == a.PreviewRoleName {
 		fail(k("previewRoleName"), "must differ from %s: previews get read-only access", k("deployRoleName"))
+	}
+	if a.DriftRoleName == a.DeployRoleName {
+		fail(k("driftRoleName"), "must differ from %s: drift checks get read-only access", k("deployRoleName"))
 	}
 	seen := map[string]bool{}
 	for _, arn := range a.OperatorArns {

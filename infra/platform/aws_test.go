@@ -78,6 +78,7 @@ func checkClusterAccess(t *testing.T, r *run) {
 	want := map[string]string{
 		role(r.cfg.Access.DeployRoleName):  cluster.PolicyClusterAdmin,
 		role(r.cfg.Access.PreviewRoleName): cluster.PolicyAdminView,
+		role(r.cfg.Access.DriftRoleName):   cluster.PolicyAdminView,
 	}
 	for _, arn := range r.cfg.Access.OperatorArns {
 		want[arn] = cluster.PolicyClusterAdmin

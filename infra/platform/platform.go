@@ -418,12 +418,13 @@ func PrincipalArn(callerArn string) string {
 }
 
 // AccessGrants are the stack's EKS access entries: the deploy role and the
-// operators administer the cluster, the preview role reads it.
+// operators administer the cluster, the preview and drift roles read it.
 func AccessGrants(cfg *config.Config, a account) []cluster.AccessGrant {
 	role := func(name string) string { return "arn:" + a.Partition + ":iam::" + a.ID + ":role/" + name }
 	grants := []cluster.AccessGrant{
 		{PrincipalArn: role(cfg.Access.DeployRoleName), Policy: cluster.PolicyClusterAdmin},
 		{PrincipalArn: role(cfg.Access.PreviewRoleName), Policy: cluster.PolicyAdminView},
+		{PrincipalArn: role(cfg.Access.DriftRoleName), Policy: cluster.PolicyAdminView},
 	}
 	for _, arn := range cfg.Access.OperatorArns {
 		grants = append(grants, cluster.AccessGrant{PrincipalArn: arn, Policy: cluster.PolicyClusterAdmin})
