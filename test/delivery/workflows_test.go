@@ -15,7 +15,7 @@ import (
 )
 
 // workflowFiles are the workflows the delivery pipeline consists of.
-var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml"}
+var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml", "drift.yml"}
 
 // TestWorkflowsLintClean runs actionlint, as a library, over every workflow, with
 // shellcheck on the run: scripts when it is installed (it is on GitHub's runners).
@@ -136,6 +136,14 @@ func TestWorkflowsWiring(t *testing.T) {
 			events:      []string{"schedule", "workflow_dispatch"},
 			runs:        []string{"make test-live", "pulumi destroy"},
 			uses:        []string{"aws-actions/configure-aws-credentials"},
+			idToken:     true,
+			environment: true,
+		},
+		{
+			file:        "drift.yml",
+			events:      []string{"schedule", "workflow_dispatch"},
+			runs:        []string{"go build -o bin/drift ./infra/cmd/drift", "bin/drift -stack", "gh issue create", "gh issue edit", "gh issue close"},
+			uses:        []string{"aws-actions/configure-aws-credentials", "pulumi/actions"},
 			idToken:     true,
 			environment: true,
 		},
