@@ -24,6 +24,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gopherops/gopherops/infra/platform"
@@ -37,6 +38,13 @@ const stackName = "local"
 // localStack is the suite's `local` stack in a throwaway workspace.
 type localStack struct {
 	stack auto.Stack
+	// workDir holds Pulumi.yaml and Pulumi.local.yaml; backend is the file
+	// backend's directory; env is the engine's environment.
+	workDir, backend string
+	env              map[string]string
+	cmd              auto.PulumiCommand
+	// policyPack is the policy pack every up and preview runs with.
+	policyPack string
 }
 
 // newLocalStack creates the stack with the real engine: an inline program
@@ -45,6 +53,13 @@ type localStack struct {
 // configuration a copy of the committed Pulumi.local.yaml plus the session
 // key secret and the given overrides.
 func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[string]string) *localStack {
+	t.Helper()
+	return newStackOf(ctx, t, tg, overrides, platform.Program())
+}
+
+// newStackOf is newLocalStack for another program (a variant of the local
+// stack's, for the policy tests).
+func newStackOf(ctx context.Context, t *testing.T, tg target, overrides map[string]string, program pulumi.RunFunc) *localStack {
 	t.Helper()
 	root := repoRoot(t)
 	workDir, backend, home := t.TempDir(), t.TempDir(), t.TempDir()
@@ -76,7 +91,7 @@ func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[s
 		Runtime: workspace.NewProjectRuntimeInfo("go", nil),
 		Backend: &workspace.ProjectBackend{URL: "file://" + backend},
 	}
-	stack, err := auto.UpsertStackInlineSource(ctx, stackName, "gopherops", platform.Program(),
+	stack, err := auto.UpsertStackInlineSource(ctx, stackName, "gopherops", program,
 		auto.WorkDir(workDir), auto.Project(project), auto.PulumiHome(home),
 		auto.SecretsProvider("passphrase"), auto.EnvVars(env), auto.Pulumi(cmd))
 	require.NoError(t, err, "create stack %s", stackName)
@@ -89,7 +104,7 @@ func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[s
 		cfg[k] = auto.ConfigValue{Value: v}
 	}
 	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", stackName)
-	return &localStack{stack: stack}
+	return &localStack{stack: stack, workDir: workDir, backend: backend, env: env, cmd: cmd, policyPack: policyPack(ctx, t)}
 }
 
 // setConfig changes one plain configuration value.
@@ -104,8 +119,11 @@ func (s *localStack) up(ctx context.Context, t *testing.T, what string) map[stri
 	progress := kube.NewLogWriter(t, "pulumi up: ")
 	defer progress.Flush()
 	start := time.Now()
+	// As the workflows do: a preview with the policy pack stops a violation
+	// before any change (the Automation API's up skips its own preview).
+	s.preview(ctx, t)
 	res, err := s.stack.Up(ctx, optup.ProgressStreams(progress), optup.ErrorProgressStreams(progress),
-		optup.Color("never"), optup.Message("gopherops platform suite: "+what))
+		optup.Color("never"), optup.Message("gopherops platform suite: "+what), optup.PolicyPacks(s.policyPack))
 	require.NoError(t, err, "pulumi up (%s)", what)
 	changes := map[string]int{}
 	if res.Summary.ResourceChanges != nil {
@@ -120,8 +138,9 @@ func (s *localStack) preview(ctx context.Context, t *testing.T) map[apitype.OpTy
 	t.Helper()
 	progress := kube.NewLogWriter(t, "pulumi preview: ")
 	defer progress.Flush()
-	res, err := s.stack.Preview(ctx, optpreview.ProgressStreams(progress), optpreview.Color("never"), optpreview.Diff())
-	require.NoError(t, err, "pulumi preview")
+	res, err := s.stack.Preview(ctx, optpreview.ProgressStreams(progress), optpreview.Color("never"), optpreview.Diff(),
+		optpreview.PolicyPacks(s.policyPack))
+	require.NoError(t, err, "pulumi preview with the policy pack")
 	return res.ChangeSummary
 }
 
@@ -169,14 +188,6 @@ func randomHex(t *testing.T, n int) string {
 	_, err := rand.Read(b)
 	require.NoError(t, err)
 	return hex.EncodeToString(b)
-}
-
-// config reads one configuration value of the stack.
-func (s *localStack) config(ctx context.Context, t *testing.T, key string) string {
-	t.Helper()
-	v, err := s.stack.GetConfig(ctx, key)
-	require.NoError(t, err, "read %s", key)
-	return v.Value
 }
 
 // stackConfig is the stack's effective plain configuration by key.
