@@ -34,7 +34,17 @@ type Actor struct {
 	SessionID int64
 	RequestID string
 	ClientIP  string
+	// Scopes are the powers of the sign-in the request came with; zero means
+	// all of them (the command line, a browser session).
+	Scopes Scopes
 }
+
+// Can reports whether the actor's sign-in holds every scope of want.
+func (a Actor) Can(want Scopes) bool { return a.Scopes == 0 || a.Scopes.Has(want) }
+
+// IsAdmin reports whether the actor may use the admin role's powers: an
+// admin, through a sign-in with the admin scope.
+func (a Actor) IsAdmin() bool { return a.User.IsAdmin() && a.Can(ScopeAdmin) }
 
 // Options are the dependencies of a Service.
 type Options struct {
@@ -46,7 +56,10 @@ type Options struct {
 	Logger        *slog.Logger
 	Now           func() time.Time
 	SessionTTL    time.Duration
-	TokenTTL      time.Duration
+	// TokenTTL is an API token's lifetime when its creator asks for none,
+	// TokenMaxTTL the longest one may ask for.
+	TokenTTL    time.Duration
+	TokenMaxTTL time.Duration
 	// AuthCacheTTL is how long a successful authentication is reused; 0 means
 	// two seconds, negative disables the cache.
 	AuthCacheTTL time.Duration
@@ -70,6 +83,7 @@ type Service struct {
 	now        func() time.Time
 	sessionTTL time.Duration
 	tokenTTL   time.Duration
+	tokenMax   time.Duration
 	dummyHash  string
 	auth       *authCache
 	verified   func(outcome string)
@@ -83,7 +97,7 @@ func NewService(o Options) (*Service, error) {
 	}
 	s := &Service{
 		store: o.Store, hasher: o.Hasher, policy: o.Policy, blobs: o.Blobs, limiter: o.ClientLimiter,
-		log: o.Logger, now: o.Now, sessionTTL: o.SessionTTL, tokenTTL: o.TokenTTL, verified: o.OnVerify,
+		log: o.Logger, now: o.Now, sessionTTL: o.SessionTTL, tokenTTL: o.TokenTTL, tokenMax: o.TokenMaxTTL, verified: o.OnVerify,
 		images: o.Images,
 	}
 	if s.images == nil {
@@ -102,7 +116,13 @@ func NewService(o Options) (*Service, error) {
 		s.sessionTTL = 12 * time.Hour
 	}
 	if s.tokenTTL == 0 {
-		s.tokenTTL = 30 * 24 * time.Hour
+		s.tokenTTL = DefaultTokenTTL
+	}
+	if s.tokenMax == 0 {
+		s.tokenMax = max(DefaultTokenMaxTTL, s.tokenTTL)
+	}
+	if s.tokenTTL > s.tokenMax {
+		return nil, errors.New("accounts: TokenTTL is longer than TokenMaxTTL")
 	}
 	switch {
 	case o.AuthCacheTTL == 0:
@@ -120,18 +140,27 @@ func NewService(o Options) (*Service, error) {
 	return s, nil
 }
 
+// The lifetimes of API tokens when the configuration names none.
+const (
+	DefaultTokenTTL    = 30 * 24 * time.Hour
+	DefaultTokenMaxTTL = 90 * 24 * time.Hour
+)
+
 func requireAdmin(a Actor) error {
-	if !a.User.IsAdmin() {
+	switch {
+	case !a.User.IsAdmin():
 		return ErrForbidden
+	case !a.Can(ScopeAdmin):
+		return ErrScopeAdmin
 	}
 	return nil
 }
 
 func requireSelfOrAdmin(a Actor, id int64) error {
-	if a.User.ID != id && !a.User.IsAdmin() {
-		return ErrForbidden
+	if a.User.ID == id {
+		return nil
 	}
-	return nil
+	return requireAdmin(a)
 }
 
 func (s *Service) audit(ctx context.Context, st Store, a Actor, action string, target *User, details map[string]any) error {

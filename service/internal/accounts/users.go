@@ -197,7 +197,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 	}
 	if p.Role != nil {
 		checkRole(v, *p.Role)
-		if !a.User.IsAdmin() {
+		if !a.IsAdmin() {
 			return User{}, ErrForbidden
 		}
 	}
@@ -330,7 +330,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current
 		if err != nil {
 			return err
 		}
-		if err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
+		if _, err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
 			return err
 		}
 		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
@@ -377,7 +377,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 		if err != nil {
 			return err
 		}
-		if err := st.DeleteUserSessions(ctx, id, 0); err != nil {
+		if _, err := st.DeleteUserSessions(ctx, id, 0); err != nil {
 			return err
 		}
 		// A new password ends any lock-out: the owner must be able to use it.

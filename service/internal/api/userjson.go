@@ -37,11 +37,11 @@ func (r userResponse) appendJSON(b []byte) []byte {
 	b = append(b, `,"updated_at":`...)
 	b = appendJSONTime(b, r.UpdatedAt)
 	b = append(b, `,"last_login_at":`...)
-	if r.LastLoginAt == nil {
-		b = append(b, "null"...)
-	} else {
-		b = appendJSONTime(b, *r.LastLoginAt)
-	}
+	b = appendJSONTimePtr(b, r.LastLoginAt)
+	b = append(b, `,"disabled":`...)
+	b = strconv.AppendBool(b, r.Disabled)
+	b = append(b, `,"disabled_at":`...)
+	b = appendJSONTimePtr(b, r.DisabledAt)
 	return append(b, '}')
 }
 
@@ -50,6 +50,14 @@ func appendJSONTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')
+}
+
+// appendJSONTimePtr is a *time.Time as encoding/json writes it: null or the time.
+func appendJSONTimePtr(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return appendJSONTime(b, *t)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -25,6 +25,8 @@ type userResponse struct {
 	CreatedAt           time.Time  `json:"created_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	LastLoginAt         *time.Time `json:"last_login_at"`
+	Disabled            bool       `json:"disabled"`
+	DisabledAt          *time.Time `json:"disabled_at"`
 }
 
 // toUserResponse converts a domain user to its wire form.
@@ -33,6 +35,7 @@ func toUserResponse(u accounts.User) userResponse {
 		ID: u.ID, Username: u.Username, Email: u.Email, Role: string(u.Role), IsRoot: u.IsRoot,
 		ForcePasswordChange: u.ForcePasswordChange, Version: u.Version,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt,
+		Disabled: u.Disabled(), DisabledAt: u.DisabledAt,
 	}
 	if u.AvatarKey != "" {
 		url := "/api/v1/users/" + strconv.FormatInt(u.ID, 10) + "/avatar?v=" + strconv.Itoa(u.Version)

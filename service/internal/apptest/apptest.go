@@ -120,15 +120,6 @@ func New(t testing.TB, opts ...Options) *Env {
 	if o.Limiter == nil {
 		o.Limiter = throttle.New(time.Millisecond, 1000)
 	}
-	logs := &SyncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	svc, err := accounts.NewService(accounts.Options{
-		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
-		ClientLimiter: o.Limiter, Logger: log, AuthCacheTTL: authCacheTTL(o.NoAuthCache),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := config.Load(func(k string) string {
 		return map[string]string{"APP_ENV": "test", "SESSION_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}[k]
 	})
@@ -137,6 +128,16 @@ func New(t testing.TB, opts ...Options) *Env {
 	}
 	if o.Config != nil {
 		o.Config(&cfg)
+	}
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	svc, err := accounts.NewService(accounts.Options{
+		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
+		ClientLimiter: o.Limiter, Logger: log, AuthCacheTTL: authCacheTTL(o.NoAuthCache),
+		TokenTTL: cfg.TokenTTL, TokenMaxTTL: cfg.TokenMaxTTL,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	metrics := observability.NewMetrics()
 	metrics.RegisterPool(pool)
@@ -215,11 +216,16 @@ func (c *Client) On(t testing.TB) *Client {
 	return &cc
 }
 
-// Login returns a client authenticated with a fresh API token.
-func (e *Env) Login(loginName, pw string) *Client {
+// Login returns a client authenticated with a fresh API token; with scopes,
+// a token limited to them.
+func (e *Env) Login(loginName, pw string, scopes ...string) *Client {
 	e.T.Helper()
 	c := e.Anon()
-	resp := c.Do("POST", "/api/v1/auth/tokens", map[string]any{"login": loginName, "password": pw, "name": "test"}, nil)
+	body := map[string]any{"login": loginName, "password": pw, "name": "test"}
+	if len(scopes) > 0 {
+		body["scopes"] = scopes
+	}
+	resp := c.Do("POST", "/api/v1/auth/tokens", body, nil)
 	if resp.Status != http.StatusCreated {
 		e.T.Fatalf("login %s: %d %s", loginName, resp.Status, resp.Body)
 	}

@@ -45,13 +45,17 @@ type Config struct {
 	// one was made: sessions will not survive a restart.
 	SessionKeyGenerated bool
 	SecureCookies       bool
-	LogLevel            slog.Level
-	LogFormat           string
-	ShutdownTimeout     time.Duration
-	ShutdownDelay       time.Duration
-	OTLPEndpoint        string
-	TrustedProxies      []string
-	PodName             string
+	// TokenTTL is an API token's lifetime when its creator names none;
+	// TokenMaxTTL the longest one may name.
+	TokenTTL        time.Duration
+	TokenMaxTTL     time.Duration
+	LogLevel        slog.Level
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	ShutdownDelay   time.Duration
+	OTLPEndpoint    string
+	TrustedProxies  []string
+	PodName         string
 }
 
 // Production reports whether the process runs in production.
@@ -147,6 +151,17 @@ func Load(getenv func(string) string) (Config, error) {
 		errs.add("COOKIE_SECURE", "cannot be false in production: session cookies would travel in clear text")
 	}
 
+	c.TokenTTL = parseDuration(&errs, "API_TOKEN_TTL", get("API_TOKEN_TTL", "720h"))
+	c.TokenMaxTTL = parseDuration(&errs, "API_TOKEN_MAX_TTL", get("API_TOKEN_MAX_TTL", "2160h"))
+	switch {
+	case c.TokenTTL < time.Minute:
+		errs.add("API_TOKEN_TTL", "must be at least 1m, got %s", c.TokenTTL)
+	case c.TokenMaxTTL > maxTokenTTL:
+		errs.add("API_TOKEN_MAX_TTL", "must be at most %s (366 days), got %s", maxTokenTTL, c.TokenMaxTTL)
+	case c.TokenTTL > c.TokenMaxTTL:
+		errs.add("API_TOKEN_TTL", "must not be longer than API_TOKEN_MAX_TTL (%s), got %s", c.TokenMaxTTL, c.TokenTTL)
+	}
+
 	switch lvl := strings.ToLower(get("LOG_LEVEL", "info")); lvl {
 	case "debug":
 		c.LogLevel = slog.LevelDebug
@@ -199,6 +214,10 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// maxTokenTTL bounds API_TOKEN_MAX_TTL: a leaked token that lives for years
+// is a standing key.
+const maxTokenTTL = 366 * 24 * time.Hour
+
 func checkAddr(errs *problems, name, addr string) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -246,6 +265,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("s3_endpoint", c.S3Endpoint),
 		slog.String("session_key", sessionKey),
 		slog.Bool("secure_cookies", c.SecureCookies),
+		slog.Duration("api_token_ttl", c.TokenTTL),
+		slog.Duration("api_token_max_ttl", c.TokenMaxTTL),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),

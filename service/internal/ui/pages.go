@@ -180,11 +180,11 @@ func (s *server) pageSignedIn(c *gin.Context) {
 	if err != nil || ck == "" || !pageStorable(ck) {
 		return
 	}
-	u, sess, err := s.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession)
+	u, sess, err := s.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession, c.ClientIP())
 	if err != nil {
 		return
 	}
-	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP()})
+	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP(), Scopes: sess.Scopes})
 	web.SetSession(c, ck)
 }
 
@@ -445,7 +445,8 @@ func (s *server) loginSubmit(c *gin.Context) {
 		s.formFailedLogin(c, err, login)
 		return
 	}
-	secret, _, err := s.deps.Accounts.StartSession(c.Request.Context(), u, accounts.KindSession, pageTruncate(c.Request.UserAgent(), 100))
+	secret, _, err := s.deps.Accounts.StartSession(c.Request.Context(), u, accounts.SessionInput{
+		Kind: accounts.KindSession, UserAgent: c.Request.UserAgent(), ClientIP: c.ClientIP()})
 	if err != nil {
 		s.pageFail(c, err)
 		return
@@ -468,7 +469,8 @@ func (s *server) formFailedLogin(c *gin.Context, err error, login string) {
 	case pageDatabaseDown(err):
 		s.pageUnavailable(c)
 	case p.Status == http.StatusUnauthorized || p.Status == http.StatusTooManyRequests ||
-		p.Status == http.StatusUnprocessableEntity || p.Status == http.StatusBadRequest:
+		p.Status == http.StatusUnprocessableEntity || p.Status == http.StatusBadRequest ||
+		errors.Is(err, accounts.ErrAccountDisabled):
 		msg := sentence(p.Detail)
 		if len(p.Errors) > 0 {
 			msg = fieldMessage(p.Errors[0].Field, p.Errors[0].Message)
