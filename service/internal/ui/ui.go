@@ -28,6 +28,9 @@ type Deps struct {
 	Metrics  *observability.Metrics
 	Auth     *web.Auth
 	Logger   *slog.Logger
+	// Bodies admits request bodies within the process's memory for them
+	// (shared with the API); nil gets a budget of its own.
+	Bodies *web.BodyBudget
 }
 
 // server renders the pages.
@@ -50,6 +53,9 @@ func New(d Deps) (*UI, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.Bodies == nil {
+		d.Bodies = web.NewBodyBudget(web.DefaultBodyLimits())
+	}
 	return &UI{s: &server{deps: d, auth: d.Auth, log: d.Logger, pages: pg}}, nil
 }
 
@@ -59,7 +65,8 @@ func (u *UI) Register(r gin.IRouter) {
 	s := u.s
 	browser := web.BrowserHeaders(s.deps.Config.Production())
 	s.routeStatic(r.Group("/", browser))
-	s.routePages(r.Group("/", browser, web.LimitBody(maxFormBytes, s.pageFail), s.auth.Authenticate(s.pageFail)))
+	s.routePages(r.Group("/", browser, web.LimitBody(maxFormBytes, s.pageFail), s.auth.Authenticate(s.pageFail),
+		s.deps.Bodies.Admit(maxFormBytes, s.pageFail)))
 }
 
 // NotFound answers an unknown path: a page for a browser (with the signed-in
