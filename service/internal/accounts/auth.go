@@ -52,6 +52,9 @@ const (
 
 // Login checks credentials, throttled per client address and per account.
 func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
+	if s.passwordsOff {
+		return User{}, ErrPasswordsOff
+	}
 	if s.limiter != nil && in.ClientIP != "" {
 		if ok, retry := s.limiter.Allow(in.ClientIP); !ok {
 			return User{}, &ThrottledError{RetryAfter: retry}

@@ -186,6 +186,12 @@ type Store interface {
 	UserForUpdate(ctx context.Context, id int64) (User, error)
 	CredentialByLogin(ctx context.Context, usernameOrEmail string) (Credential, error)
 	CredentialByID(ctx context.Context, id int64) (Credential, error)
+	// UserByEmail returns the account with this (normalized) email.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UserByIdentity returns the account a provider's subject is linked to.
+	UserByIdentity(ctx context.Context, issuer, subject string) (User, error)
+	// LinkIdentity links a provider's subject to an account.
+	LinkIdentity(ctx context.Context, id Identity) error
 	// ListUsers returns up to limit users with ID > afterID, by ID.
 	ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error)
 	// UpdateUser applies ch when the stored version is version, bumping it.

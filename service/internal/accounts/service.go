@@ -67,6 +67,8 @@ type Options struct {
 	// verification (VerifyMatch, VerifyMismatch, VerifyNoUser): metrics
 	// count the expensive work an attacker can cause.
 	OnVerify func(outcome string)
+	// PasswordsOff refuses every password sign-in (single sign-on only).
+	PasswordsOff bool
 	// Images bounds the memory avatar decoding takes; nil means the
 	// default budget (see avatarDecodeBytes).
 	Images *imaging.Budget
@@ -88,6 +90,8 @@ type Service struct {
 	auth       *authCache
 	verified   func(outcome string)
 	images     *imaging.Budget
+	// passwordsOff refuses password sign-ins.
+	passwordsOff bool
 }
 
 // NewService wires a Service; zero TTLs get sensible defaults.
@@ -98,7 +102,7 @@ func NewService(o Options) (*Service, error) {
 	s := &Service{
 		store: o.Store, hasher: o.Hasher, policy: o.Policy, blobs: o.Blobs, limiter: o.ClientLimiter,
 		log: o.Logger, now: o.Now, sessionTTL: o.SessionTTL, tokenTTL: o.TokenTTL, tokenMax: o.TokenMaxTTL, verified: o.OnVerify,
-		images: o.Images,
+		images: o.Images, passwordsOff: o.PasswordsOff,
 	}
 	if s.images == nil {
 		s.images = imaging.NewBudget(avatarDecodeBytes, avatarDecodeInFlight, maxAvatarSide)

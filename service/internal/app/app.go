@@ -95,6 +95,7 @@ func newAccounts(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 		OnVerify:      onVerify,
 		TokenTTL:      cfg.TokenTTL,
 		TokenMaxTTL:   cfg.TokenMaxTTL,
+		PasswordsOff:  !cfg.PasswordSignIn,
 	})
 }
 

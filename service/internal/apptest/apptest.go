@@ -78,6 +78,9 @@ type Options struct {
 	Limiter accounts.Limiter
 	// Config edits the configuration before the handler is built.
 	Config func(*config.Config)
+	// ConfigURL edits it too, given the URL the service will answer on (for
+	// OIDC_REDIRECT_URL).
+	ConfigURL func(cfg *config.Config, serverURL string)
 	// DatabaseURL, when set, is given the test database's URL and returns
 	// the one to connect to (a proxy the test can cut, for one).
 	DatabaseURL func(string) string
@@ -126,15 +129,22 @@ func New(t testing.TB, opts ...Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The listener exists before the handler, so the configuration can name
+	// the service's own URL.
+	srv := httptest.NewUnstartedServer(nil)
+	serverURL := "http://" + srv.Listener.Addr().String()
 	if o.Config != nil {
 		o.Config(&cfg)
+	}
+	if o.ConfigURL != nil {
+		o.ConfigURL(&cfg, serverURL)
 	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	svc, err := accounts.NewService(accounts.Options{
 		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
 		ClientLimiter: o.Limiter, Logger: log, AuthCacheTTL: authCacheTTL(o.NoAuthCache),
-		TokenTTL: cfg.TokenTTL, TokenMaxTTL: cfg.TokenMaxTTL,
+		TokenTTL: cfg.TokenTTL, TokenMaxTTL: cfg.TokenMaxTTL, PasswordsOff: !cfg.PasswordSignIn,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +160,8 @@ func New(t testing.TB, opts ...Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(router)
+	srv.Config.Handler = router
+	srv.Start()
 	t.Cleanup(srv.Close)
 	root, err := svc.CreateFromCLI(ctx, accounts.NewUser{Username: "root", Email: "root@example.com", Password: RootPassword, Role: accounts.RoleAdmin})
 	if err != nil {
@@ -215,6 +226,9 @@ func (c *Client) On(t testing.TB) *Client {
 	}
 	return &cc
 }
+
+// Jar is the client's cookie jar.
+func (c *Client) Jar() http.CookieJar { return c.hc.Jar }
 
 // Login returns a client authenticated with a fresh API token; with scopes,
 // a token limited to them.

@@ -64,6 +64,14 @@ func (s *Auth) CSRFCookieName() string {
 	return "gopherops_csrf"
 }
 
+// SSOCookieName is the cookie a browser's pending single sign-on is kept in.
+func (s *Auth) SSOCookieName() string {
+	if s.secureCookies {
+		return "__Host-gopherops_sso"
+	}
+	return "gopherops_sso"
+}
+
 // Authenticate resolves a bearer token or a session cookie to the actor. It
 // never refuses a request: routes decide with RequireUser / RequireAdmin.
 // fail answers a request whose credentials could not be checked.

@@ -130,6 +130,8 @@ func Classify(ctx context.Context, err error) Problem {
 			Detail: "sign in or send a bearer token", Challenge: `Bearer realm="gopherops"`}
 	case errors.Is(err, accounts.ErrBadCredentials):
 		return Problem{Type: ProblemType("bad-credentials"), Status: http.StatusUnauthorized, Detail: err.Error()}
+	case errors.Is(err, accounts.ErrPasswordsOff), errors.Is(err, accounts.ErrNoAccount), errors.Is(err, accounts.ErrEmailUnverified):
+		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: err.Error()}
 	case errors.Is(err, accounts.ErrAccountDisabled):
 		return Problem{Type: ProblemType("account-disabled"), Status: http.StatusForbidden, Detail: err.Error()}
 	case errors.Is(err, accounts.ErrReadOnly):

@@ -242,6 +242,24 @@ func (s *Store) CredentialByID(ctx context.Context, id int64) (accounts.Credenti
 	return scanCredential(s.q.QueryRow(ctx, `SELECT `+credentialColumns+` FROM users WHERE id = $1`, id))
 }
 
+// UserByEmail implements accounts.Store.
+func (s *Store) UserByEmail(ctx context.Context, email string) (accounts.User, error) {
+	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = lower($1)`, email))
+}
+
+// UserByIdentity implements accounts.Store.
+func (s *Store) UserByIdentity(ctx context.Context, issuer, subject string) (accounts.User, error) {
+	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users
+		WHERE id = (SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2)`, issuer, subject))
+}
+
+// LinkIdentity implements accounts.Store.
+func (s *Store) LinkIdentity(ctx context.Context, id accounts.Identity) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO identities (issuer, subject, user_id, email) VALUES ($1, $2, $3, $4)`,
+		id.Issuer, id.Subject, id.UserID, id.Email)
+	return mapExecError(err)
+}
+
 // ListUsers implements accounts.Store (keyset pagination on the primary key).
 func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]accounts.User, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
