@@ -134,8 +134,11 @@ func formFile(c *gin.Context, field string, limit int64) ([]byte, error) {
 	fh, err := c.FormFile(field)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig):
 			return nil, &accounts.ValidationError{Fields: map[string]string{field: "must be at most 1 MiB"}}
+		case errors.Is(web.BodyReadError(err), web.ErrBodyTimeout):
+			return nil, web.BodyReadError(err)
 		}
 		return nil, &accounts.ValidationError{Fields: map[string]string{field: "is missing; choose a file"}}
 	}
@@ -147,7 +150,11 @@ func formFile(c *gin.Context, field string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("ui: open upload: %w", err)
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, limit+1))
+	data := make([]byte, fh.Size) // the parsed part's size, at most limit
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("ui: read upload: %w", err)
+	}
+	return data, nil
 }
 
 // truncate shortens s to at most n bytes without splitting a character.

@@ -34,6 +34,9 @@ type Deps struct {
 	Metrics  *observability.Metrics
 	Auth     *web.Auth
 	Logger   *slog.Logger
+	// Bodies admits request bodies within the process's memory for them
+	// (shared with the API); nil gets a budget of its own.
+	Bodies *web.BodyBudget
 }
 
 // UI is the HTML surface, its templates parsed.
@@ -51,6 +54,9 @@ func New(d Deps) (*UI, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.Bodies == nil {
+		d.Bodies = web.NewBodyBudget(web.DefaultBodyLimits())
+	}
 	fl, err := newFlashSealer(d.Config.SessionKey, d.Config.SecureCookies, d.Auth)
 	if err != nil {
 		return nil, err
@@ -65,7 +71,8 @@ func (u *UI) Register(r gin.IRouter) {
 	browser := web.BrowserHeaders(u.r.deps.Config.Production())
 	u.r.routeStatic(r.Group("/", browser))
 	fail := func(c *gin.Context, err error) { u.r.abort(c, u.r.failure(c, err)) }
-	u.r.mount(r.Group("/", browser, web.LimitBody(maxFormBytes, fail), u.r.auth.Authenticate(fail)), u.handlers.routes())
+	u.r.mount(r.Group("/", browser, web.LimitBody(maxFormBytes, fail), u.r.auth.Authenticate(fail),
+		u.r.deps.Bodies.Admit(maxFormBytes, fail)), u.handlers.routes())
 }
 
 // NotFound answers an unknown path: a page for a browser (with the signed-in
