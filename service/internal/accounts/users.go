@@ -66,6 +66,23 @@ func emailLocal(email string) string {
 	return local
 }
 
+// CheckNewUser reports what CreateUser would refuse in in, field by field,
+// without creating anything (nil when nothing is wrong before the database
+// is asked): a form can show every problem at once, its own among them.
+func (s *Service) CheckNewUser(in NewUser) *ValidationError {
+	var v *ValidationError
+	if err := s.validateNew(&in); err != nil {
+		errors.As(err, &v)
+	}
+	return v
+}
+
+// CheckNewPassword says why next cannot become u's password ("" when it
+// can), as ChangePassword's policy would.
+func (s *Service) CheckNewPassword(u User, next string) string {
+	return s.policy.Check(next, u.Username, emailLocal(u.Email))
+}
+
 // CreateUser creates an account; only admins may.
 func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, error) {
 	if err := requireAdmin(a); err != nil {
