@@ -78,7 +78,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP}
 	if err := s.checkPassword(ctx, cred, in.ClientIP, in.Password); err != nil {
 		if errors.Is(err, ErrBadCredentials) {
-			if aerr := s.audit(ctx, s.store, actor, "auth.login_failed", &cred.User, nil); aerr != nil {
+			if aerr := s.audit(ctx, s.store, actor, ActionLoginFailed, &cred.User, nil); aerr != nil {
 				return User{}, aerr
 			}
 		}
@@ -87,7 +87,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 	if cred.Disabled() {
 		// Only now, after the right password: to anyone else the account
 		// answered as any does to a wrong one.
-		if err := s.audit(ctx, s.store, actor, "auth.login_disabled", &cred.User, nil); err != nil {
+		if err := s.audit(ctx, s.store, actor, ActionLoginDisabled, &cred.User, nil); err != nil {
 			return User{}, err
 		}
 		return User{}, ErrAccountDisabled
@@ -103,7 +103,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 		if err := st.RecordLoginSuccess(ctx, cred.ID, s.now(), newHash); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, actor, "auth.login", &cred.User, nil)
+		return s.audit(ctx, st, actor, ActionLogin, &cred.User, nil)
 	})
 	if err != nil {
 		return User{}, err

@@ -18,12 +18,6 @@ var (
 	ErrPasswordsOff = errors.New("sign-in with a password is turned off; use single sign-on")
 )
 
-// Audit actions of sign-ins through an identity provider.
-const (
-	ActionIdentityLinked = "auth.identity_linked"
-	ActionLoginSSO       = "auth.login_sso"
-)
-
 // ExternalSignIn is an identity an OpenID provider vouched for, with the
 // request it came with.
 type ExternalSignIn struct {
@@ -77,7 +71,7 @@ func (s *Service) SignInExternal(ctx context.Context, in ExternalSignIn) (User, 
 		return s.audit(ctx, st, actor, ActionLoginSSO, &u, map[string]any{"issuer": in.Issuer})
 	})
 	if errors.Is(err, ErrAccountDisabled) {
-		if aerr := s.audit(ctx, s.store, actor, "auth.login_disabled", &u, map[string]any{"issuer": in.Issuer}); aerr != nil {
+		if aerr := s.audit(ctx, s.store, actor, ActionLoginDisabled, &u, map[string]any{"issuer": in.Issuer}); aerr != nil {
 			return User{}, aerr
 		}
 	}
@@ -152,7 +146,7 @@ func (s *Service) signUp(ctx context.Context, st Store, actor Actor, email, issu
 			return User{}, err
 		}
 		actor.User = u
-		return u, s.audit(ctx, st, actor, "user.created", &u, map[string]any{"role": string(u.Role), "via": "sso", "issuer": issuer})
+		return u, s.audit(ctx, st, actor, ActionUserCreated, &u, map[string]any{"role": string(u.Role), "via": "sso", "issuer": issuer})
 	}
 	return User{}, fmt.Errorf("accounts: no free username for %s after 20 tries", base)
 }

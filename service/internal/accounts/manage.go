@@ -2,12 +2,6 @@ package accounts
 
 import "context"
 
-// Audit actions of account management.
-const (
-	ActionUserDisabled = "user.disabled"
-	ActionUserEnabled  = "user.enabled"
-)
-
 // SetDisabled disables an account, ending every session and token it has
 // at once, or enables it again; admins only, never root, never oneself.
 // Setting the state it already has changes nothing and writes no audit event.

@@ -145,7 +145,7 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id int64) error {
 		if err := st.DeleteSession(ctx, id); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "auth.token_revoked", nil, map[string]any{"token_id": id, "owner_id": sess.UserID})
+		return s.audit(ctx, st, a, ActionTokenRevoked, nil, map[string]any{"token_id": id, "owner_id": sess.UserID})
 	})
 }
 
@@ -182,7 +182,7 @@ func (s *Service) RevokeSession(ctx context.Context, a Actor, userID, sessionID 
 			return err
 		}
 		s.auth.forgetSession(sessionID)
-		return s.audit(ctx, st, a, "session.revoked", &u, map[string]any{"session_id": sessionID, "kind": string(sess.Kind)})
+		return s.audit(ctx, st, a, ActionSessionRevoked, &u, map[string]any{"session_id": sessionID, "kind": string(sess.Kind)})
 	})
 }
 
@@ -205,7 +205,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, a Actor, userID int64
 		if n, err = st.DeleteUserSessions(ctx, userID, keep); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "session.revoked_all", &u, map[string]any{"count": n, "kept_current": keep != 0})
+		return s.audit(ctx, st, a, ActionSessionsRevoked, &u, map[string]any{"count": n, "kept_current": keep != 0})
 	})
 	s.auth.forgetUser(userID)
 	return n, err

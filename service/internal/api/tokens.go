@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gopherops/gopherops/service/contract"
 	"github.com/gopherops/gopherops/service/internal/accounts"
 	"github.com/gopherops/gopherops/service/internal/web"
 )
@@ -22,13 +23,13 @@ type tokenRequest struct {
 }
 
 type tokenResponse struct {
-	ID        int64        `json:"id"`
-	Token     string       `json:"token"`
-	TokenType string       `json:"token_type"`
-	Name      string       `json:"name"`
-	Scopes    []string     `json:"scopes"`
-	ExpiresAt time.Time    `json:"expires_at"`
-	User      userResponse `json:"user"`
+	ID        int64         `json:"id"`
+	Token     string        `json:"token"`
+	TokenType string        `json:"token_type"`
+	Name      string        `json:"name"`
+	Scopes    []string      `json:"scopes"`
+	ExpiresAt time.Time     `json:"expires_at"`
+	User      contract.User `json:"user"`
 }
 
 // sessionInput checks the token's own fields before any password is
