@@ -96,6 +96,15 @@ var pageNotices = map[string]string{
 	"password-changed": "Password changed. Your other sessions and tokens were signed out.",
 	"avatar":           "Avatar updated.",
 	"signed-out":       "You are signed out.",
+	"disabled":         "Account disabled: its sessions and API tokens were ended, and it cannot sign in.",
+	"enabled":          "Account enabled: it can sign in again.",
+	"session-ended":    "Sign-in ended.",
+	"sessions-ended":   "Every other sign-in was ended.",
+	"sso-failed":       "Single sign-on failed. Try again; if it keeps failing, sign in another way or ask an administrator.",
+	"sso-unavailable":  "The single sign-on provider cannot be reached right now. Try again shortly.",
+	"sso-no-account":   "No account here has the email address your provider gave. Ask an administrator for one.",
+	"sso-unverified":   "Your provider has not verified your email address, so it cannot open an account here.",
+	"sso-disabled":     "This account is disabled. Ask an administrator to enable it.",
 }
 
 // renderPage renders p in the layout.

@@ -18,6 +18,11 @@ type userData struct {
 	CanEditRole bool
 	CanReset    bool
 	CanDelete   bool
+	// CanDisable offers disabling (or enabling) the account.
+	CanDisable bool
+	// Sessions are the account's sign-ins; Current is the one of this request.
+	Sessions []accounts.Session
+	Current  int64
 }
 
 // actor is who sends the request; anonymous when nobody is signed in.
@@ -49,7 +54,14 @@ func (h userPages) show(c *gin.Context) (result, error) {
 	d := userData{User: u, IsSelf: self, MustChange: a.User.ForcePasswordChange,
 		CanEditRole: admin && !u.IsRoot && !self,
 		CanReset:    admin && !self && (!u.IsRoot || a.User.IsRoot),
-		CanDelete:   admin && !self && !u.IsRoot}
+		CanDelete:   admin && !self && !u.IsRoot,
+		CanDisable:  admin && !self && !u.IsRoot,
+		Current:     a.SessionID}
+	if !a.User.ForcePasswordChange || self {
+		if d.Sessions, err = h.r.deps.Accounts.ListSessions(c.Request.Context(), a, id); err != nil {
+			return nil, err
+		}
+	}
 	return page{Name: "user", Title: u.Username, Data: d}, nil
 }
 
@@ -120,4 +132,55 @@ func (h userPages) avatar(c *gin.Context) (result, error) {
 		return formError(c, err, "avatar", back, nil)
 	}
 	return redirect{To: back + "?msg=avatar"}, nil
+}
+
+func (h userPages) disable(c *gin.Context) (result, error) { return h.setDisabled(c, true) }
+
+func (h userPages) enable(c *gin.Context) (result, error) { return h.setDisabled(c, false) }
+
+func (h userPages) setDisabled(c *gin.Context, disabled bool) (result, error) {
+	id, err := web.PathID(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.r.deps.Accounts.SetDisabled(c.Request.Context(), actor(c), id, disabled); err != nil {
+		return formError(c, err, "", userPath(id), nil)
+	}
+	msg := "enabled"
+	if disabled {
+		msg = "disabled"
+	}
+	return redirect{To: userPath(id) + "?msg=" + msg}, nil
+}
+
+func (h userPages) endSession(c *gin.Context) (result, error) {
+	id, err := web.PathID(c)
+	if err != nil {
+		return nil, err
+	}
+	sid, err := strconv.ParseInt(c.Param("sid"), 10, 64)
+	if err != nil || sid <= 0 {
+		return nil, web.BadRequest("the session id in the path must be a positive integer")
+	}
+	a := actor(c)
+	if err := h.r.deps.Accounts.RevokeSession(c.Request.Context(), a, id, sid); err != nil {
+		return formError(c, err, "", userPath(id)+"#sessions", nil)
+	}
+	if sid == a.SessionID {
+		// The browser ended its own session: it is signed out now.
+		h.r.auth.ClearSessionCookie(c)
+		return redirect{To: "/login?msg=signed-out"}, nil
+	}
+	return redirect{To: userPath(id) + "?msg=session-ended#sessions"}, nil
+}
+
+func (h userPages) endOtherSessions(c *gin.Context) (result, error) {
+	id, err := web.PathID(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.r.deps.Accounts.RevokeOtherSessions(c.Request.Context(), actor(c), id); err != nil {
+		return formError(c, err, "", userPath(id)+"#sessions", nil)
+	}
+	return redirect{To: userPath(id) + "?msg=sessions-ended#sessions"}, nil
 }
