@@ -293,7 +293,7 @@ func (s *server) userEdit(c *gin.Context) {
 		p.Role = &r
 		values["role"] = role
 	}
-	if _, err = s.deps.Accounts.UpdateUser(c.Request.Context(), actorOrAnon(c), id, version, p); err != nil {
+	if _, err = s.deps.Accounts.UpdateUser(c.Request.Context(), actorOrAnon(c), id, accounts.Version(version), p); err != nil {
 		if errors.Is(err, accounts.ErrVersionMismatch) {
 			values = nil // show the other person's version
 		}
