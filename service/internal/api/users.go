@@ -57,7 +57,7 @@ type listResponse struct {
 }
 
 func (h *handlers) listUsers(c *gin.Context) (int, any, error) {
-	limit, err := web.QueryInt(c, "limit")
+	limit, err := web.QueryLimit(c, "limit", accounts.DefaultListLimit, accounts.MaxListLimit)
 	if err != nil {
 		return noBody(err)
 	}
