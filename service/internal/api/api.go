@@ -93,7 +93,7 @@ type endpoint func(c *gin.Context) (status int, body any, err error)
 
 // jsonAppender is a body that encodes itself without reflection.
 type jsonAppender interface {
-	appendJSON(b []byte) []byte
+	AppendJSON(b []byte) []byte
 }
 
 // handle adapts an endpoint: an error is written as a problem, whatever

@@ -102,6 +102,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	go func() { errc <- serveOn(admin, ls.Admin) }()
 	go prune(ctx, svc, log)
 	log.InfoContext(ctx, "serving", "http_addr", ls.HTTP.Addr().String(), "admin_addr", ls.Admin.Addr().String())
+	if o.Serving != nil {
+		o.Serving(ls.HTTP.Addr(), ls.Admin.Addr())
+	}
 
 	var serveErr error
 	select {
