@@ -52,7 +52,7 @@ FUZZ_TARGETS := \
 	./service/internal/api/:FuzzCreateUserRequest \
 	./service/internal/api/:FuzzJSONBodies \
 	./service/internal/api/:FuzzQueryAndHeaders \
-	./service/internal/api/:FuzzUserJSON \
+	./service/contract/:FuzzUserJSON \
 	./service/internal/ui/:FuzzForms \
 	./service/internal/ui/:FuzzFlashCookie \
 	./service/internal/ui/:FuzzPageTruncate \

@@ -27,6 +27,8 @@ import (
 
 	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopherops/gopherops/service/contract"
 )
 
 // Credentials sign a user in: login is the username or the email.
@@ -53,23 +55,9 @@ type Target struct {
 	adminUser User
 }
 
-// User is the API's view of an account.
-type User struct {
-	ID                  int64      `json:"id"`
-	Username            string     `json:"username"`
-	Email               string     `json:"email"`
-	Role                string     `json:"role"`
-	IsRoot              bool       `json:"is_root"`
-	ForcePasswordChange bool       `json:"force_password_change"`
-	AvatarURL           *string    `json:"avatar_url"`
-	Version             int        `json:"version"`
-	CreatedAt           time.Time  `json:"created_at"`
-	UpdatedAt           time.Time  `json:"updated_at"`
-	LastLoginAt         *time.Time `json:"last_login_at"`
-}
-
-// Path is the user's API resource.
-func (u User) Path() string { return "/api/v1/users/" + strconv.FormatInt(u.ID, 10) }
+// User is the API's view of an account, as the service's contract defines
+// it: the journeys decode users into the one struct the service encodes.
+type User = contract.User
 
 // Token is the answer to POST /api/v1/auth/tokens.
 type Token struct {

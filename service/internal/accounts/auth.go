@@ -77,7 +77,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP}
 	if err := s.checkPassword(ctx, cred, in.ClientIP, in.Password); err != nil {
 		if errors.Is(err, ErrBadCredentials) {
-			if aerr := s.audit(ctx, s.store, actor, "auth.login_failed", &cred.User, nil); aerr != nil {
+			if aerr := s.audit(ctx, s.store, actor, ActionLoginFailed, &cred.User, nil); aerr != nil {
 				return User{}, aerr
 			}
 		}
@@ -94,7 +94,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 		if err := st.RecordLoginSuccess(ctx, cred.ID, s.now(), newHash); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, actor, "auth.login", &cred.User, nil)
+		return s.audit(ctx, st, actor, ActionLogin, &cred.User, nil)
 	})
 	if err != nil {
 		return User{}, err
@@ -254,7 +254,7 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id int64) error {
 		if err := st.DeleteSession(ctx, id); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "auth.token_revoked", nil, map[string]any{"token_id": id, "owner_id": sess.UserID})
+		return s.audit(ctx, st, a, ActionTokenRevoked, nil, map[string]any{"token_id": id, "owner_id": sess.UserID})
 	})
 }
 

@@ -71,7 +71,7 @@ type AuditEvent struct {
 	OccurredAt time.Time
 	ActorID    *int64
 	ActorName  string
-	Action     string
+	Action     AuditAction
 	TargetID   *int64
 	TargetName string
 	RequestID  string

@@ -134,7 +134,7 @@ func requireSelfOrAdmin(a Actor, id int64) error {
 	return nil
 }
 
-func (s *Service) audit(ctx context.Context, st Store, a Actor, action string, target *User, details map[string]any) error {
+func (s *Service) audit(ctx context.Context, st Store, a Actor, action AuditAction, target *User, details map[string]any) error {
 	e := AuditEvent{Action: action, RequestID: a.RequestID, ClientIP: a.ClientIP, Details: details, ActorName: a.User.Username}
 	if a.User.ID != 0 {
 		id := a.User.ID

@@ -88,7 +88,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, er
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.created", &u, map[string]any{"role": string(u.Role)})
+		return s.audit(ctx, st, a, ActionUserCreated, &u, map[string]any{"role": string(u.Role)})
 	})
 	return u, err
 }
@@ -117,7 +117,7 @@ func (s *Service) CreateFromCLI(ctx context.Context, in NewUser) (User, error) {
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, st, Actor{User: User{Username: "cli"}}, "user.created", &u,
+		return s.audit(ctx, st, Actor{User: User{Username: "cli"}}, ActionUserCreated, &u,
 			map[string]any{"role": string(u.Role), "root": u.IsRoot, "via": "admin create"})
 	})
 	return u, err
@@ -238,7 +238,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 		if p.Role != nil && *p.Role != cur.Role {
 			changed = append(changed, "role")
 		}
-		return s.audit(ctx, st, a, "user.updated", &u, map[string]any{"fields": changed})
+		return s.audit(ctx, st, a, ActionUserUpdated, &u, map[string]any{"fields": changed})
 	})
 	s.auth.forgetUser(id)
 	return u, err
@@ -265,7 +265,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id int64) error {
 			return err
 		}
 		avatar = u.AvatarKey
-		return s.audit(ctx, st, a, "user.deleted", &u, map[string]any{"role": string(u.Role)})
+		return s.audit(ctx, st, a, ActionUserDeleted, &u, map[string]any{"role": string(u.Role)})
 	})
 	s.auth.forgetUser(id)
 	if err != nil {
@@ -336,7 +336,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current
 		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.password_changed", &u, nil)
+		return s.audit(ctx, st, a, ActionUserPasswordChanged, &u, nil)
 	})
 	s.auth.forgetUser(id)
 	return u, err
@@ -384,7 +384,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.password_reset", &u, nil)
+		return s.audit(ctx, st, a, ActionUserPasswordReset, &u, nil)
 	})
 	s.auth.forgetUser(id)
 	if err != nil {
@@ -429,7 +429,7 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.avatar_changed", &u, map[string]any{
+		return s.audit(ctx, st, a, ActionUserAvatarChanged, &u, map[string]any{
 			"content_type": img.ContentType, "bytes": len(img.Data), "uploaded_bytes": len(data),
 			"width": img.Width, "height": img.Height})
 	})

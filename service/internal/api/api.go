@@ -34,6 +34,9 @@ type Deps struct {
 	Readiness Readiness
 	Metrics   *observability.Metrics
 	Auth      *web.Auth
+	// Bodies admits request bodies within the process's memory for them
+	// (shared with the UI); nil gets a budget of its own.
+	Bodies *web.BodyBudget
 	// HSTS adds Strict-Transport-Security (production).
 	HSTS bool
 }
@@ -51,9 +54,13 @@ func Register(r gin.IRouter, d Deps) error {
 	if err != nil {
 		return err
 	}
+	if d.Bodies == nil {
+		d.Bodies = web.NewBodyBudget(web.DefaultBodyLimits())
+	}
 	h := &handlers{Deps: d, openapi: doc}
 	a := d.Auth
-	api := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxBodyBytes, web.Fail), a.Authenticate(web.Fail))
+	api := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxBodyBytes, web.Fail), a.Authenticate(web.Fail),
+		d.Bodies.Admit(maxBodyBytes, web.Fail))
 	api.GET("/openapi.json", h.openAPI)
 
 	api.POST("/auth/tokens", handle(h.createToken))
@@ -75,7 +82,8 @@ func Register(r gin.IRouter, d Deps) error {
 	users.GET("/:id/avatar", a.RequireUser(false), h.getAvatar)
 
 	// Avatars are larger than any JSON body.
-	avatars := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxAvatarBytes, web.Fail), a.Authenticate(web.Fail))
+	avatars := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxAvatarBytes, web.Fail), a.Authenticate(web.Fail),
+		d.Bodies.Admit(maxAvatarBytes, web.Fail))
 	avatars.PUT("/users/:id/avatar", a.RequireUser(false), a.RequireCSRF(), handle(h.putAvatar))
 	return nil
 }
@@ -85,7 +93,7 @@ type endpoint func(c *gin.Context) (status int, body any, err error)
 
 // jsonAppender is a body that encodes itself without reflection.
 type jsonAppender interface {
-	appendJSON(b []byte) []byte
+	AppendJSON(b []byte) []byte
 }
 
 // handle adapts an endpoint: an error is written as a problem, whatever

@@ -31,7 +31,7 @@ func toAuditResponse(events []accounts.AuditEvent) []auditEventResponse {
 			d = map[string]any{}
 		}
 		out = append(out, auditEventResponse{ID: e.ID, OccurredAt: e.OccurredAt.UTC(), ActorID: e.ActorID,
-			ActorName: e.ActorName, Action: e.Action, TargetID: e.TargetID, TargetName: e.TargetName,
+			ActorName: e.ActorName, Action: string(e.Action), TargetID: e.TargetID, TargetName: e.TargetName,
 			RequestID: e.RequestID, ClientIP: e.ClientIP, Details: d})
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gopherops/gopherops/service/contract"
 	"github.com/gopherops/gopherops/service/internal/accounts"
 	"github.com/gopherops/gopherops/service/internal/web"
 )
@@ -17,11 +18,11 @@ type tokenRequest struct {
 }
 
 type tokenResponse struct {
-	ID        int64        `json:"id"`
-	Token     string       `json:"token"`
-	TokenType string       `json:"token_type"`
-	ExpiresAt time.Time    `json:"expires_at"`
-	User      userResponse `json:"user"`
+	ID        int64         `json:"id"`
+	Token     string        `json:"token"`
+	TokenType string        `json:"token_type"`
+	ExpiresAt time.Time     `json:"expires_at"`
+	User      contract.User `json:"user"`
 }
 
 func (h *handlers) createToken(c *gin.Context) (int, any, error) {

@@ -46,7 +46,11 @@ func NewHandler(cfg config.Config, d HandlerDeps) (http.Handler, error) {
 		d.Readiness = NewReadiness(d.Pool)
 	}
 	auth := web.NewAuth(d.Accounts, cfg.SecureCookies, cfg.SessionKey)
-	pages, err := ui.New(ui.Deps{Config: cfg, Accounts: d.Accounts, Status: d.Status, Metrics: d.Metrics, Auth: auth, Logger: d.Logger})
+	// One budget for the bodies both surfaces read whole: the memory they
+	// may hold at once is the process's, not each surface's.
+	bodies := web.NewBodyBudget(web.DefaultBodyLimits())
+	pages, err := ui.New(ui.Deps{Config: cfg, Accounts: d.Accounts, Status: d.Status, Metrics: d.Metrics, Auth: auth,
+		Logger: d.Logger, Bodies: bodies})
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +79,7 @@ func NewHandler(cfg config.Config, d HandlerDeps) (http.Handler, error) {
 	probes.GET("/ready", func(c *gin.Context) { c.Redirect(http.StatusPermanentRedirect, "/readyz") })
 
 	if err := api.Register(r, api.Deps{Accounts: d.Accounts, Status: d.Status, Readiness: d.Readiness,
-		Metrics: d.Metrics, Auth: auth, HSTS: hsts}); err != nil {
+		Metrics: d.Metrics, Auth: auth, Bodies: bodies, HSTS: hsts}); err != nil {
 		return nil, err
 	}
 	pages.Register(r)

@@ -35,11 +35,7 @@ func decodeJSONBody(body io.Reader, dst any) error {
 	// The body is capped by limitBody, so reading it whole is bounded.
 	raw, err := io.ReadAll(body)
 	if err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			return err
-		}
-		return BadRequest("the request body could not be read")
+		return BodyReadError(err)
 	}
 	if err := checkJSONText(raw); err != nil {
 		return err

@@ -29,6 +29,10 @@ const StatusClientClosedRequest = 499
 // database or a failover takes to answer again.
 const retryUnavailable = 5 * time.Second
 
+// retryBusy is the Retry-After of a body refused by the BodyBudget: about
+// the time an admitted upload takes to arrive or be cut off.
+const retryBusy = 5 * time.Second
+
 // Problem is an RFC 9457 problem document.
 type Problem struct {
 	Type      string       `json:"type"`
@@ -135,6 +139,11 @@ func Classify(ctx context.Context, err error) Problem {
 		return Problem{Type: ProblemType("precondition-required"), Status: http.StatusPreconditionRequired, Detail: err.Error()}
 	case errors.Is(err, ErrCSRF):
 		return Problem{Type: ProblemType("csrf"), Status: http.StatusForbidden, Detail: err.Error()}
+	case errors.Is(err, ErrBusy):
+		return Problem{Type: ProblemType("busy"), Status: http.StatusServiceUnavailable, Detail: ErrBusy.Error(),
+			RetryAfter: retryBusy}
+	case errors.Is(err, ErrBodyTimeout):
+		return Problem{Type: ProblemType("body-timeout"), Status: http.StatusRequestTimeout, Detail: ErrBodyTimeout.Error()}
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away (closed the connection, or a proxy gave up):
 		// nobody reads this answer, and it is not the server's failure.

@@ -74,18 +74,20 @@ func (q listQuery) href(cursor string) string {
 	return "/users?" + v.Encode()
 }
 
-func (s *server) usersPage(c *gin.Context) {
+// userPages are the users list, a user's page, and the forms about users.
+type userPages struct{ r *responder }
+
+func (h userPages) list(c *gin.Context) (result, error) {
 	q := listQuery{search: c.Query("q"), sort: accounts.SortKey(c.DefaultQuery("sort", string(accounts.SortUsername))),
 		desc: c.Query("dir") == "desc"}
 	if !q.sort.Valid() {
 		q.sort = accounts.SortUsername
 	}
-	if !pageStorable(q.search) {
-		s.pageRefuseText(c, "q", "/users")
-		return
+	if !storable(q.search) {
+		return refuseText("q", "/users"), nil
 	}
 	a, _ := web.Actor(c)
-	page, err := s.deps.Accounts.SearchUsers(c.Request.Context(), a, accounts.UserQuery{
+	list, err := h.r.deps.Accounts.SearchUsers(c.Request.Context(), a, accounts.UserQuery{
 		Search: q.search, Sort: q.sort, Desc: q.desc, Cursor: c.Query("cursor"), Limit: usersPageSize,
 	})
 	code, errMsg := http.StatusOK, ""
@@ -96,25 +98,24 @@ func (s *server) usersPage(c *gin.Context) {
 		if msg, ok := verr.Fields["q"]; ok {
 			errMsg, q.search = fieldMessage("q", msg), ""
 		}
-		page, err = s.deps.Accounts.SearchUsers(c.Request.Context(), a, accounts.UserQuery{Sort: q.sort, Desc: q.desc, Limit: usersPageSize})
+		list, err = h.r.deps.Accounts.SearchUsers(c.Request.Context(), a, accounts.UserQuery{Sort: q.sort, Desc: q.desc, Limit: usersPageSize})
 	}
 	if err != nil {
-		s.pageFail(c, err)
-		return
+		return nil, err
 	}
-	d := usersData{Search: strings.TrimSpace(q.search), Desc: q.desc, Total: page.Total, Columns: sortColumns(q)}
-	for _, u := range page.Users {
+	d := usersData{Search: strings.TrimSpace(q.search), Desc: q.desc, Total: list.Total, Columns: sortColumns(q)}
+	for _, u := range list.Users {
 		d.Users = append(d.Users, userRow{User: u, Initial: initial(u.Username),
 			CanReset: !u.IsRoot || a.User.IsRoot, CanDelete: !u.IsRoot && u.ID != a.User.ID})
 	}
-	if page.Prev != "" {
-		d.Prev = q.href(page.Prev)
+	if list.Prev != "" {
+		d.Prev = q.href(list.Prev)
 	}
-	if page.Next != "" {
-		d.Next = q.href(page.Next)
+	if list.Next != "" {
+		d.Next = q.href(list.Next)
 	}
-	d.Shown = shownText(len(d.Users), page.Total, d.Search != "")
-	s.renderPage(c, code, "users", "Users", errMsg, d)
+	d.Shown = shownText(len(d.Users), list.Total, d.Search != "")
+	return page{Status: code, Name: "users", Title: "Users", Alert: errMsg, Data: d}, nil
 }
 
 func shownText(shown int, total int64, searching bool) string {
@@ -164,18 +165,17 @@ func initial(username string) string {
 	return string(unicode.ToUpper(r))
 }
 
-func (s *server) usersCreate(c *gin.Context) {
+func (h userPages) create(c *gin.Context) (result, error) {
 	// The admin typed this password, so it is not the user's secret: they
 	// choose their own at first sign-in.
 	in := accounts.NewUser{Username: c.PostForm("username"), Email: c.PostForm("email"),
 		Password: c.PostForm("password"), Role: accounts.Role(c.DefaultPostForm("role", "user")), ForcePasswordChange: true}
 	a, _ := web.Actor(c)
-	if _, err := s.deps.Accounts.CreateUser(c.Request.Context(), a, in); err != nil {
-		s.formFailed(c, err, "create", "/users",
+	if _, err := h.r.deps.Accounts.CreateUser(c.Request.Context(), a, in); err != nil {
+		return formError(c, err, "create", "/users",
 			map[string]string{"username": in.Username, "email": in.Email, "role": string(in.Role)})
-		return
 	}
-	c.Redirect(http.StatusSeeOther, "/users?msg=created")
+	return redirect{To: "/users?msg=created"}, nil
 }
 
 // userBack is where a form about user id returns: the page it was sent
@@ -196,7 +196,7 @@ func userBack(c *gin.Context, id int64) string {
 	q.Del("msg")
 	kept := url.Values{}
 	for _, k := range []string{"q", "sort", "dir", "cursor"} {
-		if v := q.Get(k); v != "" && pageStorable(v) {
+		if v := q.Get(k); v != "" && storable(v) {
 			kept.Set(k, v)
 		}
 	}
@@ -206,133 +206,30 @@ func userBack(c *gin.Context, id int64) string {
 	return "/users?" + kept.Encode()
 }
 
-func (s *server) userDelete(c *gin.Context) {
+func (h userPages) delete(c *gin.Context) (result, error) {
 	id, err := web.PathID(c)
 	if err != nil {
-		s.pageFail(c, err)
-		return
+		return nil, err
 	}
-	if err := s.deps.Accounts.DeleteUser(c.Request.Context(), actorOrAnon(c), id); err != nil {
-		s.formFailed(c, err, "delete:"+strconv.FormatInt(id, 10), userBack(c, id), nil)
-		return
+	if err := h.r.deps.Accounts.DeleteUser(c.Request.Context(), actor(c), id); err != nil {
+		return formError(c, err, "delete:"+strconv.FormatInt(id, 10), userBack(c, id), nil)
 	}
-	c.Redirect(http.StatusSeeOther, "/users?msg=deleted")
+	return redirect{To: "/users?msg=deleted"}, nil
 }
 
-func (s *server) userReset(c *gin.Context) {
+func (h userPages) reset(c *gin.Context) (result, error) {
 	id, err := web.PathID(c)
 	if err != nil {
-		s.pageFail(c, err)
-		return
+		return nil, err
 	}
 	back := userBack(c, id)
-	u, generated, err := s.deps.Accounts.ResetPassword(c.Request.Context(), actorOrAnon(c), id, c.PostForm("password"))
+	u, generated, err := h.r.deps.Accounts.ResetPassword(c.Request.Context(), actor(c), id, c.PostForm("password"))
 	if err != nil {
-		s.formFailed(c, err, "reset:"+strconv.FormatInt(id, 10), back, nil)
-		return
+		return formError(c, err, "reset:"+strconv.FormatInt(id, 10), back, nil)
 	}
 	f := pageFlash{Notice: "Password of " + u.Username + " reset. They must choose a new one at their next sign-in."}
 	if generated != "" {
 		f = pageFlash{Temp: &temporaryPassword{Username: u.Username, Password: generated}}
 	}
-	s.redirectWith(c, back, f)
-}
-
-// userData is the user page's view model.
-type userData struct {
-	User        accounts.User
-	IsSelf      bool
-	MustChange  bool
-	CanEditRole bool
-	CanReset    bool
-	CanDelete   bool
-}
-
-func (s *server) userPage(c *gin.Context) {
-	id, err := web.PathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	a, _ := web.Actor(c)
-	if a.User.ForcePasswordChange && id != a.User.ID {
-		c.Redirect(http.StatusSeeOther, "/users/"+strconv.FormatInt(a.User.ID, 10)+"#password")
-		return
-	}
-	u, err := s.deps.Accounts.GetUser(c.Request.Context(), a, id)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	self := u.ID == a.User.ID
-	admin := a.User.IsAdmin() && !a.User.ForcePasswordChange
-	d := userData{User: u, IsSelf: self, MustChange: a.User.ForcePasswordChange,
-		CanEditRole: admin && !u.IsRoot && !self,
-		CanReset:    admin && !self && (!u.IsRoot || a.User.IsRoot),
-		CanDelete:   admin && !self && !u.IsRoot}
-	s.render(c, http.StatusOK, "user", u.Username, d)
-}
-
-func (s *server) userEdit(c *gin.Context) {
-	id, err := web.PathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	back := "/users/" + strconv.FormatInt(id, 10)
-	version, err := strconv.Atoi(c.PostForm("version"))
-	if err != nil || version < 1 {
-		s.redirectWith(c, back, pageFlash{Error: "The form was missing the user's version; it has been reloaded, so make your change again."})
-		return
-	}
-	username, email := c.PostForm("username"), c.PostForm("email")
-	p := accounts.Patch{Username: &username, Email: &email}
-	values := map[string]string{"username": username, "email": email}
-	if role, ok := c.GetPostForm("role"); ok {
-		r := accounts.Role(role)
-		p.Role = &r
-		values["role"] = role
-	}
-	if _, err = s.deps.Accounts.UpdateUser(c.Request.Context(), actorOrAnon(c), id, version, p); err != nil {
-		if errors.Is(err, accounts.ErrVersionMismatch) {
-			values = nil // show the other person's version
-		}
-		s.formFailed(c, err, "edit", back, values)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, back+"?msg=saved")
-}
-
-func (s *server) userPassword(c *gin.Context) {
-	id, err := web.PathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	back := "/users/" + strconv.FormatInt(id, 10)
-	_, err = s.deps.Accounts.ChangePassword(c.Request.Context(), actorOrAnon(c), id,
-		c.PostForm("current_password"), c.PostForm("new_password"))
-	if err != nil {
-		s.formFailed(c, err, "password", back+"#password", nil)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, back+"?msg=password-changed")
-}
-
-func (s *server) userAvatar(c *gin.Context) {
-	id, err := web.PathID(c)
-	if err != nil {
-		s.pageFail(c, err)
-		return
-	}
-	back := "/users/" + strconv.FormatInt(id, 10)
-	data, err := formFile(c, "avatar", accounts.MaxAvatarBytes)
-	if err == nil {
-		_, err = s.deps.Accounts.SetAvatar(c.Request.Context(), actorOrAnon(c), id, data)
-	}
-	if err != nil {
-		s.formFailed(c, err, "avatar", back, nil)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, back+"?msg=avatar")
+	return redirect{To: back, Flash: &f}, nil
 }

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/gopherops/gopherops/service/internal/config"
+	"github.com/gopherops/gopherops/service/internal/accounts"
 	"github.com/gopherops/gopherops/service/internal/web"
 )
 
@@ -30,10 +29,10 @@ func TestFormats(t *testing.T) {
 		{"a field message names the field", fieldMessage("new_password", "must be at least 15 characters long"), "New password must be at least 15 characters long."},
 		{"an unknown field is quoted", fieldLabel("x-extra"), `The field "x-extra"`},
 		{"a hostile field name is not echoed", fieldLabel("a\x00b"), "A field"},
-		{"a known audit action", auditLabel("user.password_reset"), "Reset password of"},
+		{"a known audit action", auditLabel(accounts.ActionUserPasswordReset), "Reset password of"},
 		{"an unknown audit action reads as words", auditLabel("auth.token_rotated"), "Token rotated"},
-		{"truncation keeps whole characters", pageTruncate("añb", 2), "a"},
-		{"truncation of short text", pageTruncate("ab", 5), "ab"},
+		{"truncation keeps whole characters", truncate("añb", 2), "a"},
+		{"truncation of short text", truncate("ab", 5), "ab"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,6 +40,21 @@ func TestFormats(t *testing.T) {
 				t.Fatalf("got %q, want %q", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+// TestEveryAuditActionHasALabel: an action the domain writes reads as words
+// of its own, not as a guess from its name.
+func TestEveryAuditActionHasALabel(t *testing.T) {
+	for _, a := range accounts.AuditActions() {
+		if _, ok := auditLabels[a]; !ok {
+			t.Errorf("audit action %q has no label in auditLabels", a)
+		}
+	}
+	for a := range auditLabels {
+		if !a.Known() {
+			t.Errorf("auditLabels has a label for %q, which the domain never writes", a)
+		}
 	}
 }
 
@@ -91,9 +105,14 @@ func TestNewChart(t *testing.T) {
 	}
 }
 
-func testServer() *server {
+func testSealer(t testing.TB) flashSealer {
+	t.Helper()
 	gin.SetMode(gin.ReleaseMode)
-	return &server{deps: Deps{Config: config.Config{SessionKey: bytes.Repeat([]byte{9}, 32)}}, log: slog.New(slog.DiscardHandler)}
+	fs, err := newFlashSealer(bytes.Repeat([]byte{9}, 32), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
 }
 
 // flashContext is a request of a browser whose session secret is session.
@@ -109,11 +128,11 @@ func flashContext(session, cookie string) (*gin.Context, *httptest.ResponseRecor
 }
 
 func TestFlashRoundTrip(t *testing.T) {
-	s := testServer()
+	s := testSealer(t)
 	want := pageFlash{Form: "create", Fields: map[string]string{"username": "is already taken"},
 		Values: map[string]string{"username": strings.Repeat("ñ", 300)}}
 	c, w := flashContext("session-a", "")
-	s.redirectWith(c, "/users", want)
+	s.set(c, want)
 	var sealed string
 	for _, ck := range w.Result().Cookies() {
 		if ck.Name == "gopherops_flash" {
@@ -123,12 +142,12 @@ func TestFlashRoundTrip(t *testing.T) {
 	if sealed == "" || len(sealed) > 3000 {
 		t.Fatalf("flash cookie of %d bytes", len(sealed))
 	}
-	got := s.takeFlash(must(flashContext("session-a", sealed)))
+	got := s.take(must(flashContext("session-a", sealed)))
 	if got.Form != "create" || got.Fields["username"] != "is already taken" || !utf8.ValidString(got.Values["username"]) ||
 		len(got.Values["username"]) > maxFlashValue {
 		t.Fatalf("flash came back as %+v", got)
 	}
-	if other := s.takeFlash(must(flashContext("session-b", sealed))); other.Form != "" {
+	if other := s.take(must(flashContext("session-b", sealed))); other.Form != "" {
 		t.Fatal("another session opened the flash")
 	}
 }
@@ -138,18 +157,18 @@ func must(c *gin.Context, _ *httptest.ResponseRecorder) *gin.Context { return c 
 // FuzzFlashCookie: whatever a browser sends as the flash cookie, reading it
 // never panics and yields nothing unless it was sealed for this session.
 func FuzzFlashCookie(f *testing.F) {
-	s := testServer()
+	s := testSealer(f)
 	c, w := flashContext("s", "")
-	s.redirectWith(c, "/", pageFlash{Error: "x"})
+	s.set(c, pageFlash{Error: "x"})
 	f.Add(w.Result().Cookies()[0].Value)
 	f.Add("")
 	f.Add("AAAA")
 	f.Add(strings.Repeat("-", 4000))
 	f.Fuzz(func(t *testing.T, cookie string) {
-		if !pageStorable(cookie) || strings.ContainsAny(cookie, "; \t\r\n\",\\") {
+		if !storable(cookie) || strings.ContainsAny(cookie, "; \t\r\n\",\\") {
 			return // not a cookie value a browser sends
 		}
-		got := s.takeFlash(must(flashContext("another session", cookie)))
+		got := s.take(must(flashContext("another session", cookie)))
 		if got.Error != "" || got.Form != "" || got.Temp != nil {
 			t.Fatalf("forged flash opened: %+v", got)
 		}
@@ -163,9 +182,9 @@ func FuzzPageTruncate(f *testing.F) {
 		if n < 0 || n > 1<<16 {
 			return
 		}
-		got := pageTruncate(s, n)
+		got := truncate(s, n)
 		if len(got) > n || !strings.HasPrefix(s, got) || (utf8.ValidString(s) && !utf8.ValidString(got)) {
-			t.Fatalf("pageTruncate(%q, %d) = %q", s, n, got)
+			t.Fatalf("truncate(%q, %d) = %q", s, n, got)
 		}
 	})
 }
