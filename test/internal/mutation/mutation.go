@@ -334,7 +334,11 @@ func (s Summary) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "\n%d survivors (every test of the package passed with this change):\n", len(s.Survivors))
 		for _, m := range s.Survivors {
-			fmt.Fprintf(&b, "  %s %s\n      %s\n", m.Location(), m.Type, m.Code)
+			in := ""
+			if m.Func != "" {
+				in = " in " + m.Func
+			}
+			fmt.Fprintf(&b, "  %s %s%s\n      %s\n", m.Location(), m.Type, in, m.Code)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

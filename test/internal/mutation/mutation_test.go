@@ -179,7 +179,7 @@ func TestTally(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	mutants := []Mutant{
 		{Package: "infra/cluster", File: "infra/cluster/access.go", Line: 4, Column: 2, Type: "INVERT_LOGICAL", Status: Lived, Code: "a && b"},
-		{Package: "service/internal/web", File: "service/internal/web/m.go", Line: 9, Column: 7, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "n > 64"},
+		{Package: "service/internal/web", File: "service/internal/web/m.go", Line: 9, Column: 7, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Func: "LimitBody", Code: "n > 64"},
 		{Package: "service/internal/web", Status: Killed},
 		{Package: "service/internal/web", Status: Killed},
 		{Package: "service/internal/web", Status: Killed},
@@ -209,7 +209,7 @@ func TestSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"service/internal/web/m.go:9:7 CONDITIONALS_BOUNDARY\n      n > 64",
+		"service/internal/web/m.go:9:7 CONDITIONALS_BOUNDARY in LimitBody\n      n > 64",
 		"infra/cluster/access.go:4:2 INVERT_LOGICAL\n      a && b",
 		"2 survivors",
 		"75.0%",
