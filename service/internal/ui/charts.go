@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,21 +11,60 @@ import (
 	"github.com/gopherops/gopherops/service/internal/timeseries"
 )
 
-// chart is one small line chart, drawn as inline SVG in a 300x80 box.
+// chart is one line chart of the dashboard, drawn on the server as inline
+// SVG (chartW x chartH, stretched to the figure's width) with its y-axis
+// ticks, the value of every bucket for hover, focus and the data table,
+// and a sentence for screen readers.
 type chart struct {
-	Title   string
-	Now     string // the latest value
-	Peak    string // the top of the scale
-	Path    string // the SVG path of the line; gaps where there is no data
-	Area    string // the same line closed to the baseline, for the fill
-	Summary string // what the chart shows, in words, for screen readers
+	ID    string // the figure's id, so a refresh can give the focus back
+	Title string
+	Unit  string // what the values measure, as the axis says it
+	Now   string // the latest value
+	Ticks []chartTick
+	Path  string // the line: one M...L run per stretch of data, a gap where there is none
+	Area  string // the same runs closed to the baseline, for the fill
+	Dots  string // buckets with data on neither side, drawn as dots
+	// What hover and focus show, bucket by bucket, for the page's script:
+	// Start is the first bucket's time (they follow every HistoryStep), Ys
+	// the height of each value ("" without data) and Values each in words,
+	// "|"-separated.
+	Start   time.Time
+	Ys      string
+	Values  string
+	Rows    []chartRow // the buckets with data, for the table of values
+	Summary string     // what the chart shows, in words
 	Empty   bool
 }
 
+// chartRow is one line of a chart's table of values.
+type chartRow struct {
+	Time  time.Time
+	Value string
+}
+
+// chartTick is one labelled line of the y-axis, top first.
+type chartTick struct {
+	Label string
+	Y     string // in viewBox units
+}
+
+// The drawing area: the SVG stretches horizontally, so only lines with
+// non-scaling strokes are drawn in it; text lives in HTML around it.
 const (
-	chartW, chartH = 300.0, 80.0
-	chartPad       = 4.0
+	chartW, chartH = 600.0, 150.0
+	// chartTicks is the number of labelled y-axis lines (0, half, top).
+	chartTicks = 3
 )
+
+// series is one chart's input: a value per bucket (NaN: no data), the
+// lowest top of its scale (so a quiet minute does not look like a spike),
+// and how to say a value.
+type series struct {
+	id, title, unit string
+	values          []float64
+	floor           float64
+	format          func(float64) string
+}
 
 // charts turns the history into the dashboard's four charts. The newest
 // bucket is still filling, so the charts end with the last complete one:
@@ -37,7 +77,9 @@ func charts(pts []timeseries.Point) []chart {
 	p95 := make([]float64, len(pts))
 	errs := make([]float64, len(pts))
 	db := make([]float64, len(pts))
+	times := make([]time.Time, len(pts))
 	for i, p := range pts {
+		times[i] = p.Start.Add(status.HistoryStep) // a bucket's figures are known at its end
 		rate[i] = p.Rate
 		p95[i], errs[i], db[i] = math.NaN(), math.NaN(), math.NaN()
 		if p.Requests > 0 {
@@ -49,73 +91,92 @@ func charts(pts []timeseries.Point) []chart {
 		}
 	}
 	minutes := int(status.HistoryStep * status.HistoryBuckets / time.Minute)
+	perSecond := func(v float64) string { return trimFloat(v) + "/s" }
+	percent := func(v float64) string { return trimFloat(v) + "%" }
 	return []chart{
-		newChart("Requests", rate, 1, func(v float64) string { return fmt.Sprintf("%.1f/s", v) }, minutes),
-		newChart("p95 latency", p95, 10, formatMillis, minutes),
-		newChart("Server errors", errs, 5, func(v float64) string { return fmt.Sprintf("%.1f%%", v) }, minutes),
-		newChart("Database latency", db, 1, formatMillis, minutes),
+		newChart(series{"chart-requests", "Requests", "requests per second", rate, 1, perSecond}, times, minutes),
+		newChart(series{"chart-p95", "p95 latency", "milliseconds", p95, 10, formatMillis}, times, minutes),
+		newChart(series{"chart-errors", "Server errors", "percent of requests", errs, 5, percent}, times, minutes),
+		newChart(series{"chart-db", "Database latency", "milliseconds", db, 1, formatMillis}, times, minutes),
 	}
+}
+
+// trimFloat says v with one decimal, without a trailing ".0".
+func trimFloat(v float64) string {
+	return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0")
 }
 
 func formatMillis(v float64) string {
 	if v < 10 {
-		return fmt.Sprintf("%.1f ms", v)
+		return trimFloat(v) + " ms"
 	}
 	return fmt.Sprintf("%.0f ms", v)
 }
 
-// newChart scales values (NaN: no data) to a rounded peak of at least
-// floor, so a quiet minute does not look like a spike.
-func newChart(title string, values []float64, floor float64, format func(float64) string, minutes int) chart {
-	ch := chart{Title: title}
+func coord(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// newChart scales s to a rounded top of at least s.floor and draws it.
+func newChart(s series, times []time.Time, minutes int) chart {
+	ch := chart{ID: s.id, Title: s.title, Unit: s.unit}
 	peak, latest, have := 0.0, math.NaN(), false
-	for _, v := range values {
+	for _, v := range s.values {
 		if !math.IsNaN(v) {
 			peak, latest, have = math.Max(peak, v), v, true
 		}
 	}
+	top := niceCeil(math.Max(peak, s.floor))
+	for i := range chartTicks {
+		v := top * float64(chartTicks-1-i) / float64(chartTicks-1)
+		ch.Ticks = append(ch.Ticks, chartTick{Label: s.format(v), Y: coord(chartH - v/top*chartH)})
+	}
 	if !have {
-		ch.Empty, ch.Now, ch.Peak = true, "no data", format(floor)
-		ch.Summary = fmt.Sprintf("%s over the last %d minutes: no data yet.", title, minutes)
-		return ch
+		ch.Empty, ch.Now = true, "no data"
+		ch.Summary = fmt.Sprintf("%s over the last %d minutes, in %s: no data yet.", s.title, minutes, s.unit)
+	} else {
+		ch.Now = s.format(latest)
+		ch.Summary = fmt.Sprintf("%s over the last %d minutes, in %s: now %s, highest %s.", s.title, minutes, s.unit, ch.Now, s.format(peak))
 	}
-	top := niceCeil(math.Max(peak, floor))
-	ch.Now, ch.Peak = format(latest), format(top)
-	ch.Summary = fmt.Sprintf("%s over the last %d minutes: now %s, highest %s.", title, minutes, ch.Now, format(peak))
 
-	var line, area strings.Builder
-	step := (chartW - 2*chartPad) / float64(max(len(values)-1, 1))
-	base := chartH - chartPad
-	runStart := -1.0
-	flush := func(lastX float64) {
-		if runStart >= 0 {
-			if lastX == runStart {
-				line.WriteString("h3") // a lone point: a short dash, so it shows
-			}
-			fmt.Fprintf(&area, "L%.1f %.1fL%.1f %.1fZ", lastX, base, runStart, base)
-		}
-		runStart = -1
+	n := len(s.values)
+	step := chartW / float64(max(n-1, 1))
+	if len(times) > 0 {
+		ch.Start = times[0]
 	}
-	prevX := 0.0
-	for i, v := range values {
-		x := chartPad + float64(i)*step
+	var line, area, dots, ys, values strings.Builder
+	for i, v := range s.values {
+		if i > 0 {
+			ys.WriteByte(' ')
+			values.WriteByte('|')
+		}
 		if math.IsNaN(v) {
-			flush(prevX)
+			values.WriteString("no data")
 			continue
 		}
-		y := base - v/top*(chartH-2*chartPad)
-		if runStart < 0 {
-			fmt.Fprintf(&line, "M%.1f %.1f", x, y)
-			fmt.Fprintf(&area, "M%.1f %.1fL%.1f %.1f", x, base, x, y)
-			runStart = x
-		} else {
-			fmt.Fprintf(&line, "L%.1f %.1f", x, y)
-			fmt.Fprintf(&area, "L%.1f %.1f", x, y)
+		x, y := coord(float64(i)*step), coord(chartH-v/top*chartH)
+		text := s.format(v)
+		ys.WriteString(y)
+		values.WriteString(text)
+		if i < len(times) {
+			ch.Rows = append(ch.Rows, chartRow{Time: times[i], Value: text})
 		}
-		prevX = x
+		prev := i > 0 && !math.IsNaN(s.values[i-1])
+		next := i+1 < n && !math.IsNaN(s.values[i+1])
+		switch {
+		case !prev && !next:
+			// Data on neither side: a dot, not a line of no length.
+			fmt.Fprintf(&dots, "M%s %sh0", x, y)
+		case !prev:
+			fmt.Fprintf(&line, "M%s %s", x, y)
+			fmt.Fprintf(&area, "M%s %sL%s %s", x, coord(chartH), x, y)
+		default:
+			fmt.Fprintf(&line, "L%s %s", x, y)
+			fmt.Fprintf(&area, "L%s %s", x, y)
+			if !next {
+				fmt.Fprintf(&area, "L%s %sZ", x, coord(chartH))
+			}
+		}
 	}
-	flush(prevX)
-	ch.Path, ch.Area = line.String(), area.String()
+	ch.Path, ch.Area, ch.Dots, ch.Ys, ch.Values = line.String(), area.String(), dots.String(), ys.String(), values.String()
 	return ch
 }
 

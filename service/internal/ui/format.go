@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"math"
 	"strings"
 	"time"
 
@@ -20,6 +21,8 @@ var templateFuncs = template.FuncMap{
 	"clock":     func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
 	"stamp":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"exact":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"ago":       func(t time.Time) string { return ago(t, time.Now()) },
 	"auditVerb": auditLabel,
 	"dict":      dict,
 }
@@ -39,6 +42,34 @@ func dict(kv ...any) (map[string]any, error) {
 		m[k] = kv[i+1]
 	}
 	return m, nil
+}
+
+// ago says how long before now t was, in the largest whole unit: what a
+// page shows before its script (if any) says it in the browser's language.
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		d = 0
+	}
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit + " ago"
+		}
+		return fmt.Sprintf("%d %ss ago", n, unit)
+	}
+	switch {
+	case d < 45*time.Second:
+		return "just now"
+	case d < 45*time.Minute:
+		return plural(max(int64(d.Round(time.Minute)/time.Minute), 1), "minute")
+	case d < 22*time.Hour:
+		return plural(int64(d.Round(time.Hour)/time.Hour), "hour")
+	case d < 26*24*time.Hour:
+		return plural(int64(d.Round(24*time.Hour)/(24*time.Hour)), "day")
+	case d < 320*24*time.Hour:
+		return plural(int64(math.Round(d.Hours()/24/30)), "month")
+	}
+	return plural(max(int64(d/(365*24*time.Hour)), 1), "year")
 }
 
 // formatUptime renders seconds as "3d 4h 5m 6s", leaving out leading zero units.

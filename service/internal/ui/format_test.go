@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -16,6 +17,7 @@ import (
 )
 
 func TestFormats(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
 		got  string
@@ -31,6 +33,14 @@ func TestFormats(t *testing.T) {
 		{"a hostile field name is not echoed", fieldLabel("a\x00b"), "A field"},
 		{"a known audit action", auditLabel(accounts.ActionUserPasswordReset), "Reset password of"},
 		{"an unknown audit action reads as words", auditLabel("auth.token_rotated"), "Token rotated"},
+		{"a moment ago", ago(t0.Add(-30*time.Second), t0), "just now"},
+		{"minutes ago", ago(t0.Add(-5*time.Minute-10*time.Second), t0), "5 minutes ago"},
+		{"one minute ago", ago(t0.Add(-50*time.Second), t0), "1 minute ago"},
+		{"hours ago", ago(t0.Add(-3*time.Hour), t0), "3 hours ago"},
+		{"days ago", ago(t0.Add(-49*time.Hour), t0), "2 days ago"},
+		{"months ago", ago(t0.Add(-95*24*time.Hour), t0), "3 months ago"},
+		{"years ago", ago(t0.Add(-800*24*time.Hour), t0), "2 years ago"},
+		{"a clock ahead is now", ago(t0.Add(time.Minute), t0), "just now"},
 		{"truncation keeps whole characters", truncate("añb", 2), "a"},
 		{"truncation of short text", truncate("ab", 5), "ab"},
 	}
@@ -71,34 +81,60 @@ func TestNewChart(t *testing.T) {
 	tests := []struct {
 		name      string
 		values    []float64
-		wantMoves int // one "M" per run of data
+		wantRuns  int // one "M" per stretch of data of two buckets or more
+		wantDots  int // one per bucket with data on neither side
 		wantEmpty bool
-		wantPeak  string
+		wantTicks []string
 	}{
-		{"no data at all", []float64{nan, nan, nan}, 0, true, "1.0 ms"},
-		{"one run", []float64{1, 2, 3}, 1, false, "5.0 ms"},
-		{"a gap splits the line", []float64{1, nan, nan, 4, 5}, 2, false, "5.0 ms"},
-		{"a floor keeps quiet charts flat", []float64{0.01, 0.02}, 1, false, "1.0 ms"},
-		{"a lone point is drawn", []float64{nan, 3, nan}, 1, false, "5.0 ms"},
+		{"no data at all", []float64{nan, nan, nan}, 0, 0, true, []string{"1 ms", "0.5 ms", "0 ms"}},
+		{"one run", []float64{1, 2, 3}, 1, 0, false, []string{"5 ms", "2.5 ms", "0 ms"}},
+		{"a gap splits the line, only where there is no data", []float64{1, 2, nan, 4, 5}, 2, 0, false, []string{"5 ms", "2.5 ms", "0 ms"}},
+		{"a floor keeps quiet charts flat", []float64{0.01, 0.02}, 1, 0, false, []string{"1 ms", "0.5 ms", "0 ms"}},
+		{"a lone point is a dot", []float64{nan, 3, nan, 1, 1}, 1, 1, false, []string{"5 ms", "2.5 ms", "0 ms"}},
+		{"large values get whole milliseconds", []float64{180, 20}, 1, 0, false, []string{"200 ms", "100 ms", "0 ms"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ch := newChart("Database latency", tc.values, 1, formatMillis, 10)
-			if ch.Empty != tc.wantEmpty || strings.Count(ch.Path, "M") != tc.wantMoves || ch.Peak != tc.wantPeak {
-				t.Fatalf("empty %v, path %q, peak %q", ch.Empty, ch.Path, ch.Peak)
+			times := make([]time.Time, len(tc.values))
+			ch := newChart(series{"c", "Database latency", "milliseconds", tc.values, 1, formatMillis}, times, 10)
+			if ch.Empty != tc.wantEmpty || strings.Count(ch.Path, "M") != tc.wantRuns || strings.Count(ch.Dots, "M") != tc.wantDots {
+				t.Fatalf("empty %v, path %q, dots %q", ch.Empty, ch.Path, ch.Dots)
 			}
-			if !tc.wantEmpty && strings.Count(ch.Area, "Z") != tc.wantMoves {
-				t.Fatalf("area %q: want %d closed shapes", ch.Area, tc.wantMoves)
+			if strings.Count(ch.Area, "Z") != tc.wantRuns {
+				t.Fatalf("area %q: want %d closed shapes", ch.Area, tc.wantRuns)
 			}
-			if tc.name == "a lone point is drawn" && !strings.HasSuffix(ch.Path, "h3") {
-				t.Fatalf("lone point path %q has no dash", ch.Path)
+			var labels []string
+			for _, tk := range ch.Ticks {
+				labels = append(labels, tk.Label)
 			}
-			for _, f := range strings.FieldsFunc(ch.Path, func(r rune) bool { return r == 'M' || r == 'L' || r == ' ' }) {
-				if strings.Contains(f, "NaN") || strings.Contains(f, "Inf") {
-					t.Fatalf("path %q holds a non-number", ch.Path)
+			if strings.Join(labels, "|") != strings.Join(tc.wantTicks, "|") {
+				t.Fatalf("ticks %q, want %q", labels, tc.wantTicks)
+			}
+			if ch.Ticks[0].Y != "0.0" || ch.Ticks[len(ch.Ticks)-1].Y != "150.0" {
+				t.Fatalf("ticks span %s..%s, want the whole height", ch.Ticks[0].Y, ch.Ticks[len(ch.Ticks)-1].Y)
+			}
+			ys, values := strings.Split(ch.Ys, " "), strings.Split(ch.Values, "|")
+			if len(ys) != len(tc.values) || len(values) != len(tc.values) {
+				t.Fatalf("%d heights and %d values for %d buckets", len(ys), len(values), len(tc.values))
+			}
+			rows := 0
+			for i, v := range tc.values {
+				if (ys[i] == "") != math.IsNaN(v) || (values[i] == "no data") != math.IsNaN(v) {
+					t.Fatalf("bucket %d: height %q, value %q for %v", i, ys[i], values[i], v)
+				}
+				if !math.IsNaN(v) {
+					rows++
 				}
 			}
-			if !strings.Contains(ch.Summary, "over the last 10 minutes") {
+			if len(ch.Rows) != rows {
+				t.Fatalf("%d rows in the table of values, want one per bucket with data (%d)", len(ch.Rows), rows)
+			}
+			for _, f := range strings.FieldsFunc(ch.Path+ch.Area+ch.Dots, func(r rune) bool { return strings.ContainsRune("MLZh ", r) }) {
+				if strings.Contains(f, "NaN") || strings.Contains(f, "Inf") {
+					t.Fatalf("path holds a non-number: %q", f)
+				}
+			}
+			if !strings.Contains(ch.Summary, "over the last 10 minutes, in milliseconds") {
 				t.Fatalf("summary %q", ch.Summary)
 			}
 		})

@@ -45,7 +45,7 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 
 	// An invalid form comes back after a redirect: field errors by their
 	// fields, the first one focused, each shown once, no generic alert.
-	r = admin.Form("/users", url.Values{"username": {"x"}, "email": {"bad"}, "password": {"short"}})
+	r = admin.Form("/users", url.Values{"username": {"x"}, "email": {"bad"}, "password": {"short"}, "password_confirm": {"short"}})
 	expectSeeOther(t, r, "/users")
 	r = admin.Page("/users")
 	body := string(r.Body)
@@ -70,7 +70,7 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 		t.Error("the errors are shown again after a reload")
 	}
 
-	r = admin.Form("/users", url.Values{"username": {"carol"}, "email": {"carol@example.com"}, "password": {"granite-willow-spark-19"}, "role": {"user"}})
+	r = admin.Form("/users", url.Values{"username": {"carol"}, "email": {"carol@example.com"}, "password": {"granite-willow-spark-19"}, "password_confirm": {"granite-willow-spark-19"}, "role": {"user"}})
 	expectSeeOther(t, r, "/users?msg=created")
 	carol, err := e.Svc.ListUsers(t.Context(), accounts.Actor{User: e.Root}, "", 10)
 	if err != nil || len(carol.Users) != 2 {
@@ -80,7 +80,7 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 
 	// A duplicate is one message, by the field, with what was typed kept.
 	admin.Page("/users")
-	expectSeeOther(t, admin.Form("/users", url.Values{"username": {"Carol"}, "email": {"c2@example.com"}, "password": {"granite-willow-spark-19"}}), "/users")
+	expectSeeOther(t, admin.Form("/users", url.Values{"username": {"Carol"}, "email": {"c2@example.com"}, "password": {"granite-willow-spark-19"}, "password_confirm": {"granite-willow-spark-19"}}), "/users")
 	r = admin.Page("/users")
 	if n := countText(r.Body, "already taken"); n != 1 || !strings.Contains(string(r.Body), "Username is already taken.") {
 		t.Errorf("duplicate username: %d messages", n)
@@ -121,13 +121,13 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 	if !strings.Contains(string(r.Body), "At least 15 characters, not a common password") {
 		t.Error("the password rule is not shown before the form is sent")
 	}
-	expectSeeOther(t, cc.Form(fmt.Sprintf("/users/%d/password", id), url.Values{"current_password": {"not-it-at-all-nope"}, "new_password": {"pebble-thistle-orbit-58"}}),
+	expectSeeOther(t, cc.Form(fmt.Sprintf("/users/%d/password", id), url.Values{"current_password": {"not-it-at-all-nope"}, "new_password": {"pebble-thistle-orbit-58"}, "new_password_confirm": {"pebble-thistle-orbit-58"}}),
 		fmt.Sprintf("/users/%d#password", id))
 	r = cc.Page(fmt.Sprintf("/users/%d", id))
 	if !strings.Contains(string(r.Body), `id="pw-current-error"`) || !regexp.MustCompile(`id="pw-current"[^>]*aria-invalid="true"[^>]*autofocus`).Match(r.Body) {
 		t.Errorf("a wrong current password is not marked and focused:\n%s", r.Body)
 	}
-	r = cc.Form(fmt.Sprintf("/users/%d/password", id), url.Values{"current_password": {tmp}, "new_password": {"pebble-thistle-orbit-58"}})
+	r = cc.Form(fmt.Sprintf("/users/%d/password", id), url.Values{"current_password": {tmp}, "new_password": {"pebble-thistle-orbit-58"}, "new_password_confirm": {"pebble-thistle-orbit-58"}})
 	expectSeeOther(t, r, fmt.Sprintf("/users/%d?msg=password-changed", id))
 	if r := cc.Page("/dashboard"); r.Status != 200 {
 		t.Fatalf("dashboard after change: %d", r.Status)
@@ -356,11 +356,12 @@ func TestDashboardLiveFragment(t *testing.T) {
 		t.Fatalf("live fragment: %d", live.Status)
 	}
 	body := string(live.Body)
-	if n := strings.Count(body, `<svg viewBox="0 0 300 80" role="img"`); n != 4 {
+	if n := strings.Count(body, `<svg viewBox="0 0 600 150" preserveAspectRatio="none" role="img"`); n != 4 {
 		t.Errorf("%d charts, want 4", n)
 	}
 	for _, want := range []string{"Requests", "p95 latency", "Server errors", "Database latency", `class="line"`,
-		"Created user", "Signed in", " UTC</time>", "<dt>Schema</dt><dd>"} {
+		"Created user", "Signed in", " UTC</time>", "<dt>Schema</dt><dd>", "data-relative>just now</time>",
+		`<span>0 ms</span>`, "requests per second", "Values<span"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("live fragment lacks %q", want)
 		}

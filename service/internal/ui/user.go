@@ -72,7 +72,7 @@ func (h userPages) edit(c *gin.Context) (result, error) {
 		p.Role = &r
 		values["role"] = role
 	}
-	if _, err = h.r.deps.Accounts.UpdateUser(c.Request.Context(), actor(c), id, version, p); err != nil {
+	if _, err = h.r.deps.Accounts.UpdateUser(c.Request.Context(), actor(c), id, accounts.Version(version), p); err != nil {
 		if errors.Is(err, accounts.ErrVersionMismatch) {
 			values = nil // show the other person's version
 		}
@@ -87,8 +87,19 @@ func (h userPages) password(c *gin.Context) (result, error) {
 		return nil, err
 	}
 	back := userPath(id)
-	_, err = h.r.deps.Accounts.ChangePassword(c.Request.Context(), actor(c), id,
-		c.PostForm("current_password"), c.PostForm("new_password"))
+	next := c.PostForm("new_password")
+	if c.PostForm("new_password_confirm") != next {
+		// The current password is not checked here: a check counts
+		// against the sign-in limits, and this form goes back anyway.
+		v := &accounts.ValidationError{Fields: map[string]string{"new_password_confirm": "does not match the new password"}}
+		if a, ok := web.Actor(c); ok && a.User.ID == id {
+			if reason := h.r.deps.Accounts.CheckNewPassword(a.User, next); reason != "" {
+				v.Fields["new_password"] = reason
+			}
+		}
+		return formError(c, v, "password", back+"#password", nil)
+	}
+	_, err = h.r.deps.Accounts.ChangePassword(c.Request.Context(), actor(c), id, c.PostForm("current_password"), next)
 	if err != nil {
 		return formError(c, err, "password", back+"#password", nil)
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -170,10 +171,18 @@ func (h userPages) create(c *gin.Context) (result, error) {
 	// choose their own at first sign-in.
 	in := accounts.NewUser{Username: c.PostForm("username"), Email: c.PostForm("email"),
 		Password: c.PostForm("password"), Role: accounts.Role(c.DefaultPostForm("role", "user")), ForcePasswordChange: true}
+	values := map[string]string{"username": in.Username, "email": in.Email, "role": string(in.Role)}
+	if c.PostForm("password_confirm") != in.Password {
+		// Every problem at once: the confirmation's and the domain's.
+		v := &accounts.ValidationError{Fields: map[string]string{"password_confirm": "does not match the password"}}
+		if dv := h.r.deps.Accounts.CheckNewUser(in); dv != nil {
+			maps.Copy(v.Fields, dv.Fields)
+		}
+		return formError(c, v, "create", "/users", values)
+	}
 	a, _ := web.Actor(c)
 	if _, err := h.r.deps.Accounts.CreateUser(c.Request.Context(), a, in); err != nil {
-		return formError(c, err, "create", "/users",
-			map[string]string{"username": in.Username, "email": in.Email, "role": string(in.Role)})
+		return formError(c, err, "create", "/users", values)
 	}
 	return redirect{To: "/users?msg=created"}, nil
 }
