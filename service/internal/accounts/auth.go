@@ -122,7 +122,7 @@ func (s *Service) failUnknownLogin(ctx context.Context, actor Actor, login, pw s
 	}
 	_ = s.hasher.Verify(s.dummyHash, pw)
 	s.onVerify(VerifyNoUser)
-	if err := s.audit(ctx, s.store, actor, "auth.login_failed", nil,
+	if err := s.audit(ctx, s.store, actor, ActionLoginFailed, nil,
 		map[string]any{"login": safetext.TruncateRunes(safetext.Clean(login), 64)}); err != nil {
 		return err
 	}
