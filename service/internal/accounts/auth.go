@@ -40,6 +40,7 @@ type LoginInput struct {
 	Password  string
 	ClientIP  string
 	RequestID string
+	UserAgent string
 }
 
 // LoginResult reports the outcome of Login for metrics.
@@ -74,7 +75,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP}
+	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP, UserAgent: in.UserAgent}
 	if err := s.checkPassword(ctx, cred, in.ClientIP, in.Password); err != nil {
 		if errors.Is(err, ErrBadCredentials) {
 			if aerr := s.audit(ctx, s.store, actor, ActionLoginFailed, &cred.User, nil); aerr != nil {
