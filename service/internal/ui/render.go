@@ -22,7 +22,7 @@ import (
 var webFS embed.FS
 
 // pageNames are the templates with a page of their own.
-var pageNames = []string{"index", "about", "login", "users", "user", "dashboard", "error"}
+var pageNames = []string{"index", "about", "login", "users", "user", "dashboard", "audit", "confirm", "error"}
 
 // templates holds one parsed template set per page, each with the shared layout.
 type templates struct {
@@ -77,7 +77,7 @@ type pageData struct {
 	Here      string // this page's path and query, where its forms come back to
 	Actor     *accounts.User
 	CSRF      string
-	Notice    string
+	Notice    *notice
 	Error     string
 	Temp      *temporaryPassword
 	Form      pageForm
@@ -87,15 +87,10 @@ type pageData struct {
 }
 
 // pageNotices are fixed messages chosen by a query key after a redirect, so
-// no user-controlled text is ever reflected into a page. (After sign-out
-// there is no session left to bind a flash to.)
+// no user-controlled text is ever reflected into a page: for when there is
+// no session left to bind a flash to (after sign-out).
 var pageNotices = map[string]string{
-	"created":          "User created. They must choose a new password at their first sign-in.",
-	"deleted":          "User deleted.",
-	"saved":            "Changes saved.",
-	"password-changed": "Password changed. Your other sessions and tokens were signed out.",
-	"avatar":           "Avatar updated.",
-	"signed-out":       "You are signed out.",
+	"signed-out": "You are signed out.",
 }
 
 // renderPage renders p in the layout.
@@ -115,8 +110,10 @@ func (r *responder) pageData(c *gin.Context, p page) pageData {
 	f := r.takeFlash(c)
 	pd := pageData{Title: p.Title, CSRF: r.auth.CSRFToken(c), Version: buildinfo.Version, RequestID: web.RequestID(c),
 		Notice: f.Notice, Error: p.Alert, Temp: f.Temp, Form: pageForm{f: f}, Data: p.Data}
-	if pd.Notice == "" {
-		pd.Notice = pageNotices[c.Query("msg")]
+	if pd.Notice == nil {
+		if text, ok := pageNotices[c.Query("msg")]; ok {
+			pd.Notice = plainNotice(text)
+		}
 	}
 	if pd.Error == "" {
 		pd.Error = f.Error
@@ -143,7 +140,8 @@ func (r *responder) signedInOn404(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP()})
+	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP(),
+		UserAgent: c.Request.UserAgent()})
 	web.SetSession(c, ck)
 }
 

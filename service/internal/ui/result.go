@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -51,6 +52,15 @@ type download struct {
 	Filename    string
 	ContentType string
 	Body        []byte
+}
+
+// stream is a file the browser saves, written as it is produced: an export
+// too large to hold in memory. Nothing is sent before Write writes, so an
+// error it returns first is still answered as a page.
+type stream struct {
+	Filename    string
+	ContentType string
+	Write       func(w io.Writer) error
 }
 
 // handle adapts a handlerFunc: an error becomes the page (or redirect) that
@@ -119,4 +129,41 @@ func (d download) write(_ *responder, c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="`+d.Filename+`"`)
 	c.Header("Content-Length", strconv.Itoa(len(d.Body)))
 	c.Data(http.StatusOK, d.ContentType, d.Body)
+}
+
+func (s stream) write(r *responder, c *gin.Context) {
+	w := &lazyWriter{c: c, start: func() {
+		c.Header("Cache-Control", "no-store")
+		c.Header("Content-Type", s.ContentType)
+		c.Header("Content-Disposition", `attachment; filename="`+s.Filename+`"`)
+		c.Status(http.StatusOK)
+	}}
+	err := s.Write(w)
+	switch {
+	case err == nil && !w.started:
+		w.start()
+		c.Writer.WriteHeaderNow()
+	case err != nil && !w.started:
+		r.failure(c, err).write(r, c)
+	case err != nil:
+		// Half a file must not look like a whole one: break the connection
+		// so the browser reports a failed download.
+		r.log.ErrorContext(c.Request.Context(), "download cut short", "file", s.Filename, "request_id", web.RequestID(c), "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// lazyWriter sends the response's headers with its first bytes.
+type lazyWriter struct {
+	c       *gin.Context
+	start   func()
+	started bool
+}
+
+func (w *lazyWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.started = true
+		w.start()
+	}
+	return w.c.Writer.Write(p)
 }
