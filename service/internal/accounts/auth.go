@@ -27,6 +27,10 @@ var (
 // accountSource is the attempts key of an account as a whole.
 const accountSource = ""
 
+// attemptWindow is the longest window of the limits: a counter last changed
+// before it counts for nothing and can go.
+var attemptWindow = max(sourceLimit.Window, accountLimit.Window)
+
 // Verification outcomes reported to Options.OnVerify.
 const (
 	VerifyMatch    = "match"
@@ -64,18 +68,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 	if login == "" || in.Password == "" || len(login) > 254 || len(in.Password) > 4*password.MaxLength {
 		return User{}, ErrBadCredentials
 	}
+	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP, UserAgent: in.UserAgent}
 	cred, err := s.store.CredentialByLogin(ctx, login)
 	if errors.Is(err, ErrNotFound) {
-		// The same work as for a real account, so timing does not tell
-		// which logins exist.
-		_ = s.hasher.Verify(s.dummyHash, in.Password)
-		s.onVerify(VerifyNoUser)
-		return User{}, ErrBadCredentials
+		return User{}, s.failUnknownLogin(ctx, actor, login, in.Password)
 	}
 	if err != nil {
 		return User{}, err
 	}
-	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP, UserAgent: in.UserAgent}
 	if err := s.checkPassword(ctx, cred, in.ClientIP, in.Password); err != nil {
 		if errors.Is(err, ErrBadCredentials) {
 			if aerr := s.audit(ctx, s.store, actor, ActionLoginFailed, &cred.User, nil); aerr != nil {
@@ -103,31 +103,33 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 	return cred.User, nil
 }
 
+// failUnknownLogin answers a sign-in whose login names no account with the
+// work and the answers a wrong password for a real account gets: the same
+// reservations against the same limits (counted against the login), a
+// verification (against a dummy hash), an audit event. Neither the status
+// sequence nor the timing then tells which logins exist.
+func (s *Service) failUnknownLogin(ctx context.Context, actor Actor, login, pw string) error {
+	if err := s.reserveCheck(ctx, loginSubject(login), actor.ClientIP); err != nil {
+		return err
+	}
+	_ = s.hasher.Verify(s.dummyHash, pw)
+	s.onVerify(VerifyNoUser)
+	if err := s.audit(ctx, s.store, actor, ActionLoginFailed, nil,
+		map[string]any{"login": safetext.TruncateRunes(safetext.Clean(login), 64)}); err != nil {
+		return err
+	}
+	return ErrBadCredentials
+}
+
 // checkPassword verifies pw for cred from clientIP, the one way every path
 // (sign-in, token, change of password) checks a password: the database
-// first admits the attempt against the per-source and per-account limits,
+// first admits the check against the per-source and per-account limits,
 // atomically, so a burst of guesses can never be verified past them. A
-// match clears the source's failures; a mismatch stays counted.
+// match clears the source's failures and takes back the account-wide
+// reservation (only failures slow an account down); a mismatch stays counted.
 func (s *Service) checkPassword(ctx context.Context, cred Credential, clientIP, pw string) error {
-	source := sourceKey(clientIP)
-	now := s.now()
-	err := s.store.InTx(ctx, func(st Store) error {
-		for _, r := range []struct {
-			source string
-			limit  AttemptLimit
-		}{{source, sourceLimit}, {accountSource, accountLimit}} {
-			retry, err := st.ReserveAttempt(ctx, cred.ID, r.source, now, r.limit)
-			if err != nil {
-				return err
-			}
-			if retry > 0 {
-				// Returning an error rolls back the reservations already made.
-				return &ThrottledError{RetryAfter: retry}
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	subject := AccountSubject(cred.ID)
+	if err := s.reserveCheck(ctx, subject, clientIP); err != nil {
 		return err
 	}
 	if err := s.hasher.Verify(cred.PasswordHash, pw); err != nil {
@@ -138,7 +140,48 @@ func (s *Service) checkPassword(ctx context.Context, cred Credential, clientIP, 
 		return ErrBadCredentials
 	}
 	s.onVerify(VerifyMatch)
-	return s.store.ClearAttempts(ctx, cred.ID, source)
+	return s.store.InTx(ctx, func(st Store) error {
+		if err := st.ClearAttempts(ctx, subject, sourceKey(clientIP)); err != nil {
+			return err
+		}
+		return st.ReleaseAttempt(ctx, subject, accountSource, accountLimit)
+	})
+}
+
+// staleAttemptsPerCheck is how many expired counters each password check
+// deletes on its way: attempts then clean up after themselves, and the table
+// holds about one window of them however many addresses an attack uses.
+const staleAttemptsPerCheck = 4
+
+// reserveCheck admits one password check of subject from clientIP against
+// the per-source and per-subject limits, or says when to retry.
+func (s *Service) reserveCheck(ctx context.Context, subject AttemptSubject, clientIP string) error {
+	source := sourceKey(clientIP)
+	now := s.now()
+	return s.store.InTx(ctx, func(st Store) error {
+		for _, r := range []struct {
+			source string
+			limit  AttemptLimit
+		}{{source, sourceLimit}, {accountSource, accountLimit}} {
+			retry, err := st.ReserveAttempt(ctx, subject, r.source, now, r.limit)
+			if err != nil {
+				return err
+			}
+			if retry > 0 {
+				// Returning an error rolls back the reservations already made.
+				return &ThrottledError{RetryAfter: retry}
+			}
+		}
+		_, err := st.PruneAttempts(ctx, now.Add(-attemptWindow), now, staleAttemptsPerCheck)
+		return err
+	})
+}
+
+// PruneAttempts deletes every attempt counter past its window (the periodic
+// sweep; password checks also delete a few as they go).
+func (s *Service) PruneAttempts(ctx context.Context) (int64, error) {
+	now := s.now()
+	return s.store.PruneAttempts(ctx, now.Add(-attemptWindow), now, 0)
 }
 
 // sourceKey is the address an attempt is counted against: an IPv4 address,

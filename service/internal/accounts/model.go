@@ -6,6 +6,10 @@ package accounts
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -122,15 +126,22 @@ type Store interface {
 	DeleteUser(ctx context.Context, id int64) error
 	CountUsers(ctx context.Context) (int64, error)
 
-	// ReserveAttempt counts one password check of the account from source
+	// ReserveAttempt counts one password check of subject from source
 	// against limit, atomically, before the password is verified. It
 	// returns 0 when the check may go ahead, else how long until one may;
 	// a refused attempt is not counted. Inside InTx, several reservations
 	// stand or fall together.
-	ReserveAttempt(ctx context.Context, userID int64, source string, now time.Time, limit AttemptLimit) (retryAfter time.Duration, err error)
-	// ClearAttempts forgets the failures of the account from source; with
-	// source AllSources, every failure of the account.
-	ClearAttempts(ctx context.Context, userID int64, source string) error
+	ReserveAttempt(ctx context.Context, subject AttemptSubject, source string, now time.Time, limit AttemptLimit) (retryAfter time.Duration, err error)
+	// ReleaseAttempt takes back one reservation of subject from source (a
+	// check that turned out right is not a failure), lifting a lock-out
+	// that reservation started under limit.
+	ReleaseAttempt(ctx context.Context, subject AttemptSubject, source string, limit AttemptLimit) error
+	// ClearAttempts forgets the failures of subject from source; with
+	// source AllSources, every failure of the subject.
+	ClearAttempts(ctx context.Context, subject AttemptSubject, source string) error
+	// PruneAttempts deletes up to limit (0: all) counters last changed
+	// before the given time and not locked out any more.
+	PruneAttempts(ctx context.Context, before, now time.Time, limit int) (int64, error)
 	RecordLoginSuccess(ctx context.Context, id int64, now time.Time, newHash string) error
 
 	CreateSession(ctx context.Context, s Session, secretHash []byte) (Session, error)
@@ -158,5 +169,36 @@ type AttemptLimit struct {
 	Window    time.Duration
 }
 
-// AllSources is ClearAttempts' source for every failure of an account.
+// Precondition is what a write requires of the version it replaces (an
+// HTTP If-Match: one version, any, or a list of them). It is checked inside
+// the write's transaction with the row locked, so a concurrent change is
+// caught and a precondition every version meets never fails for a race.
+type Precondition interface {
+	Matches(version int) bool
+}
+
+// Version is the precondition of exactly one version.
+type Version int
+
+// Matches reports whether version is v.
+func (v Version) Matches(version int) bool { return int(v) == version }
+
+// AllSources is ClearAttempts' source for every failure of a subject.
 const AllSources = "*"
+
+// AttemptSubject is what password checks are counted against: an account,
+// or a login that names none (so both are throttled alike).
+type AttemptSubject string
+
+// AccountSubject is the attempts subject of an account.
+func AccountSubject(id int64) AttemptSubject {
+	return AttemptSubject("user:" + strconv.FormatInt(id, 10))
+}
+
+// loginSubject is the attempts subject of a login that names no account:
+// a digest of its lower-case form (as accounts are looked up), so the table
+// never holds the text an attacker chose and every key has the same size.
+func loginSubject(login string) AttemptSubject {
+	sum := sha256.Sum256([]byte(strings.ToLower(login)))
+	return AttemptSubject("login:" + hex.EncodeToString(sum[:]))
+}

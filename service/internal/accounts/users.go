@@ -199,7 +199,7 @@ type Patch struct {
 
 // UpdateUser changes a user when version is still current. Users may change
 // their own username and email; only admins change roles, never root's.
-func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int, p Patch) (User, error) {
+func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, pre Precondition, p Patch) (User, error) {
 	if err := requireSelfOrAdmin(a, id); err != nil {
 		return User{}, err
 	}
@@ -226,11 +226,13 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 	}
 	var u User
 	err := s.store.InTx(ctx, func(st Store) error {
-		cur, err := st.UserByID(ctx, id)
+		// Locked: concurrent writers take turns, so the precondition is
+		// checked against the version this write replaces.
+		cur, err := st.UserForUpdate(ctx, id)
 		if err != nil {
 			return err
 		}
-		if cur.Version != version {
+		if !pre.Matches(cur.Version) {
 			return ErrVersionMismatch
 		}
 		if p.Role != nil && cur.IsRoot && *p.Role != RoleAdmin {
@@ -241,7 +243,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 		if cur.IsRoot && !a.User.IsRoot && (p.Username != nil || p.Email != nil) {
 			return ErrRootProtected
 		}
-		u, err = st.UpdateUser(ctx, id, version, UserChanges{Username: p.Username, Email: p.Email, Role: p.Role})
+		u, err = st.UpdateUser(ctx, id, cur.Version, UserChanges{Username: p.Username, Email: p.Email, Role: p.Role})
 		if err != nil {
 			return err
 		}
@@ -350,7 +352,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current
 		if err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
 			return err
 		}
-		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
+		if err := st.ClearAttempts(ctx, AccountSubject(id), AllSources); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, a, ActionUserPasswordChanged, &u, nil)
@@ -398,7 +400,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 			return err
 		}
 		// A new password ends any lock-out: the owner must be able to use it.
-		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
+		if err := st.ClearAttempts(ctx, AccountSubject(id), AllSources); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, a, ActionUserPasswordReset, &u, nil)

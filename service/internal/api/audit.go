@@ -43,7 +43,7 @@ type auditResponse struct {
 }
 
 func (h *handlers) audit(c *gin.Context) (int, any, error) {
-	limit, err := web.QueryInt(c, "limit")
+	limit, err := web.QueryLimit(c, "limit", accounts.DefaultListLimit, accounts.MaxListLimit)
 	if err != nil {
 		return noBody(err)
 	}
@@ -57,9 +57,6 @@ func (h *handlers) audit(c *gin.Context) (int, any, error) {
 		return noBody(err)
 	}
 	resp := auditResponse{Events: toAuditResponse(events)}
-	if limit == 0 {
-		limit = accounts.DefaultListLimit
-	}
 	// A full page may have a successor; the client asks with ?before=next_before.
 	if n := len(events); n > 0 && n == limit {
 		next := events[n-1].ID

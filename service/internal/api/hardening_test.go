@@ -101,7 +101,7 @@ func TestIfMatchFollowsRFC9110(t *testing.T) {
 				// Bump the version so an old one exists.
 				email := "bumped-" + strconv.Itoa(i) + "@example.com"
 				var err error
-				if u, err = e.Svc.UpdateUser(context.Background(), accounts.Actor{User: e.Root}, u.ID, u.Version, accounts.Patch{Email: &email}); err != nil {
+				if u, err = e.Svc.UpdateUser(context.Background(), accounts.Actor{User: e.Root}, u.ID, accounts.Version(u.Version), accounts.Patch{Email: &email}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -43,7 +42,7 @@ type listResponse struct {
 }
 
 func (h *handlers) listUsers(c *gin.Context) (int, any, error) {
-	limit, err := web.QueryInt(c, "limit")
+	limit, err := web.QueryLimit(c, "limit", accounts.DefaultListLimit, accounts.MaxListLimit)
 	if err != nil {
 		return noBody(err)
 	}
@@ -136,14 +135,7 @@ func (h *handlers) patchUser(c *gin.Context) (int, any, error) {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return noBody(err)
 	}
-	ctx := c.Request.Context()
-	version, err := web.VersionFor(ctx, m, func(ctx context.Context) (accounts.User, error) {
-		return h.Accounts.GetUser(ctx, a, id)
-	})
-	if err != nil {
-		return noBody(err)
-	}
-	u, err := h.Accounts.UpdateUser(ctx, a, id, version, req.toPatch())
+	u, err := h.Accounts.UpdateUser(c.Request.Context(), a, id, m, req.toPatch())
 	if err != nil {
 		return noBody(err)
 	}

@@ -100,7 +100,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	errc := make(chan error, 2)
 	go func() { errc <- serveOn(public, ls.HTTP) }()
 	go func() { errc <- serveOn(admin, ls.Admin) }()
-	go pruneSessions(ctx, svc, log)
+	go prune(ctx, svc, log)
 	log.InfoContext(ctx, "serving", "http_addr", ls.HTTP.Addr().String(), "admin_addr", ls.Admin.Addr().String())
 	if o.Serving != nil {
 		o.Serving(ls.HTTP.Addr(), ls.Admin.Addr())
@@ -166,12 +166,14 @@ func serveOn(srv *http.Server, l net.Listener) error {
 	return nil
 }
 
-type sessionPruner interface {
+type pruner interface {
 	PruneSessions(ctx context.Context) (int64, error)
+	PruneAttempts(ctx context.Context) (int64, error)
 }
 
-// pruneSessions deletes expired sessions hourly; any replica may do it.
-func pruneSessions(ctx context.Context, svc sessionPruner, log *slog.Logger) {
+// prune deletes expired sessions and sign-in attempt counters hourly; any
+// replica may do it (password checks also prune a few counters each).
+func prune(ctx context.Context, svc pruner, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -179,10 +181,15 @@ func pruneSessions(ctx context.Context, svc sessionPruner, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := svc.PruneSessions(ctx); err != nil {
-				log.WarnContext(ctx, "prune expired sessions", "err", err)
-			} else if n > 0 {
-				log.InfoContext(ctx, "pruned expired sessions", "count", n)
+			for _, p := range []struct {
+				what string
+				run  func(context.Context) (int64, error)
+			}{{"expired sessions", svc.PruneSessions}, {"expired sign-in attempt counters", svc.PruneAttempts}} {
+				if n, err := p.run(ctx); err != nil {
+					log.WarnContext(ctx, "prune "+p.what, "err", err)
+				} else if n > 0 {
+					log.InfoContext(ctx, "pruned "+p.what, "count", n)
+				}
 			}
 		}
 	}

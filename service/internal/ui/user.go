@@ -84,7 +84,7 @@ func (h userPages) edit(c *gin.Context) (result, error) {
 		p.Role = &r
 		values["role"] = role
 	}
-	u, err := h.r.deps.Accounts.UpdateUser(c.Request.Context(), actor(c), id, version, p)
+	u, err := h.r.deps.Accounts.UpdateUser(c.Request.Context(), actor(c), id, accounts.Version(version), p)
 	if err != nil {
 		if errors.Is(err, accounts.ErrVersionMismatch) {
 			values = nil // show the other person's version

@@ -239,7 +239,7 @@ func (h userPages) bulk(c *gin.Context) (result, error) {
 			continue
 		default:
 			role := action.role
-			_, err = h.r.deps.Accounts.UpdateUser(ctx, a, u.ID, u.Version, accounts.Patch{Role: &role})
+			_, err = h.r.deps.Accounts.UpdateUser(ctx, a, u.ID, accounts.Version(u.Version), accounts.Patch{Role: &role})
 		}
 		if databaseDown(err) {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"syscall"
@@ -301,25 +302,25 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 // ReserveAttempt implements accounts.Store. The row lock the upsert takes is
 // held to the end of the transaction, so setting the lock-out is atomic with
 // the count: of N concurrent attempts exactly Threshold are let through.
-func (s *Store) ReserveAttempt(ctx context.Context, userID int64, source string, now time.Time, l accounts.AttemptLimit) (time.Duration, error) {
+func (s *Store) ReserveAttempt(ctx context.Context, subject accounts.AttemptSubject, source string, now time.Time, l accounts.AttemptLimit) (time.Duration, error) {
 	var retry time.Duration
 	err := s.InTx(ctx, func(st accounts.Store) error {
 		q := st.(*Store).q
 		var failures int
 		err := q.QueryRow(ctx, `
-			INSERT INTO login_attempts AS a (user_id, source, failures, updated_at)
+			INSERT INTO login_attempts AS a (subject, source, failures, updated_at)
 			VALUES ($1, $2, 1, $3)
-			ON CONFLICT (user_id, source) DO UPDATE SET
+			ON CONFLICT (subject, source) DO UPDATE SET
 				failures = CASE WHEN a.updated_at < $4 THEN 1 ELSE a.failures + 1 END,
 				locked_until = NULL,
 				updated_at = $3
 			WHERE a.locked_until IS NULL OR a.locked_until <= $3
-			RETURNING failures`, userID, source, now, now.Add(-l.Window)).Scan(&failures)
+			RETURNING failures`, subject, source, now, now.Add(-l.Window)).Scan(&failures)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Locked: the conflicting row failed the WHERE, and nothing was counted.
 			var until time.Time
-			if err := q.QueryRow(ctx, `SELECT locked_until FROM login_attempts WHERE user_id = $1 AND source = $2`,
-				userID, source).Scan(&until); err != nil {
+			if err := q.QueryRow(ctx, `SELECT locked_until FROM login_attempts WHERE subject = $1 AND source = $2`,
+				subject, source).Scan(&until); err != nil {
 				return mapError(err)
 			}
 			retry = max(until.Sub(now), time.Second)
@@ -332,17 +333,47 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID int64, source string,
 			return nil
 		}
 		lock := min(l.Base<<min(failures-l.Threshold, 16), l.Cap)
-		_, err = q.Exec(ctx, `UPDATE login_attempts SET locked_until = $3 WHERE user_id = $1 AND source = $2`,
-			userID, source, now.Add(lock))
+		_, err = q.Exec(ctx, `UPDATE login_attempts SET locked_until = $3 WHERE subject = $1 AND source = $2`,
+			subject, source, now.Add(lock))
 		return mapExecError(err)
 	})
 	return retry, err
 }
 
-// ClearAttempts implements accounts.Store.
-func (s *Store) ClearAttempts(ctx context.Context, userID int64, source string) error {
-	_, err := s.q.Exec(ctx, `DELETE FROM login_attempts WHERE user_id = $1 AND ($2 = '*' OR source = $2)`, userID, source)
+// ReleaseAttempt implements accounts.Store: one failure fewer (the row goes
+// at zero), and no lock-out once under the threshold again.
+func (s *Store) ReleaseAttempt(ctx context.Context, subject accounts.AttemptSubject, source string, l accounts.AttemptLimit) error {
+	_, err := s.q.Exec(ctx, `
+		WITH gone AS (
+			DELETE FROM login_attempts WHERE subject = $1 AND source = $2 AND failures <= 1
+		)
+		UPDATE login_attempts SET failures = failures - 1,
+			locked_until = CASE WHEN failures - 1 < $3 THEN NULL ELSE locked_until END
+		WHERE subject = $1 AND source = $2 AND failures > 1`, subject, source, l.Threshold)
 	return mapExecError(err)
+}
+
+// ClearAttempts implements accounts.Store.
+func (s *Store) ClearAttempts(ctx context.Context, subject accounts.AttemptSubject, source string) error {
+	_, err := s.q.Exec(ctx, `DELETE FROM login_attempts WHERE subject = $1 AND ($2 = '*' OR source = $2)`, subject, source)
+	return mapExecError(err)
+}
+
+// PruneAttempts implements accounts.Store. SKIP LOCKED: a counter another
+// check is updating is not stale, and a sweep never waits for a sign-in.
+func (s *Store) PruneAttempts(ctx context.Context, before, now time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	tag, err := s.q.Exec(ctx, `
+		DELETE FROM login_attempts WHERE (subject, source) IN (
+			SELECT subject, source FROM login_attempts
+			WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until <= $2)
+			ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, before, now, limit)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // RecordLoginSuccess implements accounts.Store.
