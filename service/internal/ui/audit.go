@@ -187,7 +187,7 @@ func (h auditPages) page(c *gin.Context) (result, error) {
 	q.Page = trail.Page
 	d := auditData{Query: q, Events: trail.Events, Actions: actionOptions(q.Action),
 		Range: rangeText(trail.Offset, len(trail.Events), trail.Total, q.Filtered(), "event")}
-	d.Pages = pager(trail.Page, trail.Pages, func(n int) string { p := q; p.Page = n; return p.Href() })
+	d.Pages = pageLinks(trail.Page, trail.Pages, func(n int) string { p := q; p.Page = n; return p.Href() })
 	if trail.Page > 1 {
 		p := q
 		p.Page--

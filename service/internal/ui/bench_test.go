@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -20,28 +21,24 @@ import (
 func usersPageFixture(b *testing.B) (*responder, page, accounts.Actor) {
 	b.Helper()
 	gin.SetMode(gin.ReleaseMode)
-	pg, err := newTemplates()
-	if err != nil {
-		b.Fatal(err)
-	}
 	key := bytes.Repeat([]byte{7}, 32)
 	auth := web.NewAuth(nil, false, key)
 	fl, err := newFlashSealer(key, false, auth)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &responder{auth: auth, log: slog.New(slog.DiscardHandler), pages: pg, flash: fl}
+	r := &responder{auth: auth, log: slog.New(slog.DiscardHandler), flash: fl}
 	admin := accounts.User{ID: 1, Username: "root", Email: "root@example.com", Role: accounts.RoleAdmin, IsRoot: true}
 	q := usersQuery{Sort: accounts.SortUsername, Page: 2}
 	d := usersData{Query: q, Columns: sortColumns(q), Roles: roleOptions(""), States: stateOptions(""), Actions: bulkActions,
-		Range: rangeText(20, 20, 200, false, "user"), Back: q.Href(), Selection: true}
+		Range: rangeText(20, 20, 200, false, "user"), Back: q.Href(), BackQuery: url.QueryEscape(q.Href()), Selection: true}
 	created := time.Now().Add(-72 * time.Hour)
 	for i := range 20 {
 		u := accounts.User{ID: int64(i + 2), Username: fmt.Sprintf("user%03d", i+20), Email: fmt.Sprintf("user%03d@example.com", i+20),
 			Role: accounts.RoleUser, Version: 1, CreatedAt: created, ForcePasswordChange: i%3 == 0}
 		d.Users = append(d.Users, userRow{User: u, Initial: "U", CanReset: true, CanDelete: true, Selectable: true})
 	}
-	d.Pages = pager(2, 10, func(n int) string { return q.AtPage(n).Href() })
+	d.Pages = pageLinks(2, 10, func(n int) string { return q.AtPage(n).Href() })
 	return r, page{Name: "users", Title: "Users", Data: d}, accounts.Actor{User: admin}
 }
 

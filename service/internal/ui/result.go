@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"io"
+	"sync"
 	"net/http"
 	"strconv"
 
@@ -24,7 +25,7 @@ type result interface {
 // page is a template rendered in the layout.
 type page struct {
 	Status int
-	Name   string // the template, one of pageNames
+	Name   string // the view, a key of views
 	Title  string
 	Alert  string // a sentence for the page's alert; "" for none
 	Data   any    // the page's view model
@@ -39,11 +40,11 @@ type redirect struct {
 	Flash *pageFlash
 }
 
-// fragment is one block of a page's template rendered alone: the part of
-// the dashboard its script fetches and swaps in.
+// fragment is one part of a page rendered alone: the part of the
+// dashboard its script fetches and swaps in.
 type fragment struct {
-	Name  string // the template
-	Block string // the block inside it
+	Name  string // the page
+	Block string // the part of it, a key of fragments with the page
 	Data  any
 }
 
@@ -81,9 +82,14 @@ func (r *responder) abort(c *gin.Context, res result) {
 	c.Abort()
 }
 
+// pageBuffers recycles the buffers pages are rendered into.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func (p page) write(r *responder, c *gin.Context) {
-	body, err := r.renderPage(c, p)
-	if err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer pageBuffers.Put(buf)
+	if err := r.renderPage(c, p, buf); err != nil {
 		r.log.ErrorContext(c.Request.Context(), "render page", "page", p.Name, "request_id", web.RequestID(c), "err", err)
 		c.String(http.StatusInternalServerError, "Something went wrong on our side. Request id: %s", web.RequestID(c))
 		return
@@ -96,7 +102,7 @@ func (p page) write(r *responder, c *gin.Context) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	c.Data(status, "text/html; charset=utf-8", body)
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
 func (rd redirect) write(r *responder, c *gin.Context) {
@@ -115,7 +121,13 @@ func (f fragment) write(r *responder, c *gin.Context) {
 		pd.Actor = &u
 	}
 	var buf bytes.Buffer
-	if err := r.pages.execute(&buf, f.Name, f.Block, pd); err != nil {
+	view, ok := fragments[f.Name+"/"+f.Block]
+	if !ok {
+		r.log.ErrorContext(c.Request.Context(), "no such fragment", "page", f.Name, "block", f.Block)
+		c.String(http.StatusInternalServerError, "render failed")
+		return
+	}
+	if err := view(pd).Render(c.Request.Context(), &buf); err != nil {
 		r.log.ErrorContext(c.Request.Context(), "render fragment", "page", f.Name, "request_id", web.RequestID(c), "err", err)
 		c.String(http.StatusInternalServerError, "render failed")
 		return

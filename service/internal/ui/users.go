@@ -126,7 +126,8 @@ type usersData struct {
 	States    []option
 	Selection bool // some row can be selected for a bulk action
 	Actions   []bulkAction
-	Back      string
+	Back      string // the list's address, where its forms come back to
+	BackQuery string // the same, escaped for a query
 }
 
 // userRow is one user of the list with what the viewer may do to them.
@@ -173,7 +174,7 @@ func (h userPages) list(c *gin.Context) (result, error) {
 	q.Page = list.Page
 	highlight, _ := strconv.ParseInt(c.Query("highlight"), 10, 64)
 	d := usersData{Query: q, Columns: sortColumns(q), Roles: roleOptions(q.Role), States: stateOptions(q.State),
-		Range: rangeText(list.Offset, len(list.Users), list.Total, q.Filtered(), "user"), Back: q.Href(), Actions: bulkActions}
+		Range: rangeText(list.Offset, len(list.Users), list.Total, q.Filtered(), "user"), Back: q.Href(), BackQuery: url.QueryEscape(q.Href()), Actions: bulkActions}
 	d.Users = make([]userRow, 0, len(list.Users))
 	for _, u := range list.Users {
 		row := userRow{User: u, Initial: initial(u.Username),
@@ -182,7 +183,7 @@ func (h userPages) list(c *gin.Context) (result, error) {
 		d.Selection = d.Selection || row.Selectable
 		d.Users = append(d.Users, row)
 	}
-	d.Pages = pager(list.Page, list.Pages, func(n int) string { return q.AtPage(n).Href() })
+	d.Pages = pageLinks(list.Page, list.Pages, func(n int) string { return q.AtPage(n).Href() })
 	if list.Page > 1 {
 		d.Prev = q.AtPage(list.Page - 1).Href()
 	}
@@ -217,9 +218,9 @@ func rangeText(offset, shown int, total int64, filtered bool, noun string) strin
 	return fmt.Sprintf("%d–%d of %d %s%s.", offset+1, offset+shown, total, matching, nouns)
 }
 
-// pager lists the pages to link: the first and last, and two on either
+// pageLinks lists the pages to link: the first and last, and two on either
 // side of the current one, with gaps between.
-func pager(current, pages int, href func(int) string) []pageLink {
+func pageLinks(current, pages int, href func(int) string) []pageLink {
 	if pages <= 1 {
 		return nil
 	}
