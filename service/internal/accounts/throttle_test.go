@@ -83,7 +83,7 @@ func TestUnknownLoginsCostTheSameWork(t *testing.T) {
 	}
 	failed := 0
 	for _, e := range events {
-		if e.Action == "auth.login_failed" {
+		if e.Action == accounts.ActionLoginFailed {
 			failed++
 		}
 	}

@@ -87,13 +87,28 @@ func NewHandler(cfg config.Config, d HandlerDeps) (http.Handler, error) {
 	// Go's own cross-origin guard (Sec-Fetch-Site / Origin) rejects
 	// state-changing requests from other sites before any handler runs; the
 	// CSRF tokens still cover browsers that send neither header.
-	return http.NewCrossOriginProtection().Handler(web.HeadAsGet(r)), nil
+	return closeWhileDraining(d.Readiness, http.NewCrossOriginProtection().Handler(web.HeadAsGet(r))), nil
+}
+
+// closeWhileDraining answers with Connection: close once the drain stops
+// keep-alives, so each keep-alive client leaves after its next answer
+// instead of being cut while idle when the server stops (a request sent
+// just then would get no answer).
+func closeWhileDraining(r *Readiness, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.closing.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, req)
+	})
 }
 
 // Readiness tracks whether this process should receive traffic.
 type Readiness struct {
 	pool     *pgxpool.Pool
 	draining atomic.Bool
+	// closing: the listener is closed and answers end their connection.
+	closing atomic.Bool
 }
 
 // NewReadiness returns a Readiness backed by pool.
@@ -101,6 +116,9 @@ func NewReadiness(pool *pgxpool.Pool) *Readiness { return &Readiness{pool: pool}
 
 // Drain makes /readyz fail from now on, so load balancers stop sending traffic.
 func (r *Readiness) Drain() { r.draining.Store(true) }
+
+// stopKeepAlives makes every answer from now on end its connection.
+func (r *Readiness) stopKeepAlives() { r.closing.Store(true) }
 
 // Draining reports whether Drain was called.
 func (r *Readiness) Draining() bool { return r.draining.Load() }

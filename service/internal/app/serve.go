@@ -80,6 +80,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	}
 
 	public := newPublicServer(router, log)
+	conns := newConnTracker()
+	public.ConnState = conns.observe
 	var bare http.Handler
 	if cfg.Env == config.EnvTest {
 		bare = api.BareUserHandler(postgres.New(pool))
@@ -97,8 +99,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 		}
 	}
 
+	httpL := &onceCloser{Listener: ls.HTTP}
 	errc := make(chan error, 2)
-	go func() { errc <- serveOn(public, ls.HTTP) }()
+	go func() { errc <- serveOn(public, httpL) }()
 	go func() { errc <- serveOn(admin, ls.Admin) }()
 	go prune(ctx, svc, log)
 	log.InfoContext(ctx, "serving", "http_addr", ls.HTTP.Addr().String(), "admin_addr", ls.Admin.Addr().String())
@@ -120,6 +123,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	}
 	sctx, cancel := context.WithTimeout(base, cfg.ShutdownTimeout)
 	defer cancel()
+	if err := stopKeepAlives(sctx, httpL, readiness, conns, drainQuiet); err != nil {
+		log.WarnContext(base, "close the public listener", "err", err)
+	}
 	shutErr := public.Shutdown(sctx)
 	if shutErr != nil {
 		log.ErrorContext(base, "requests still running at the shutdown deadline were cut", "err", shutErr)
@@ -128,6 +134,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	log.InfoContext(base, "stopped")
 	return errors.Join(serveErr, shutErr)
 }
+
+// drainQuiet is how long no connection must have been busy before Shutdown
+// closes the idle ones: a keep-alive client that just had an answer sends its
+// next request well within it.
+const drainQuiet = 250 * time.Millisecond
 
 // newPublicServer bounds what one client may hold of the public listener:
 // slow headers, slow bodies, idle keep-alive connections, huge headers.
