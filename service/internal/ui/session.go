@@ -26,19 +26,14 @@ func (s sessionPages) loginPage(c *gin.Context) (result, error) {
 	if _, ok := web.Actor(c); ok {
 		return redirect{To: "/dashboard"}, nil
 	}
-	cfg := s.r.deps.Config
-	return page{Name: "login", Title: "Sign in", Data: loginData{SSO: cfg.OIDC.Enabled(), Passwords: cfg.PasswordSignIn}}, nil
-}
-
-// loginData is the sign-in page's view model: which ways to sign in it offers.
-type loginData struct {
-	SSO, Passwords bool
+	return page{Name: "login", Title: "Sign in"}, nil
 }
 
 func (s sessionPages) login(c *gin.Context) (result, error) {
 	login := c.PostForm("login")
 	u, err := s.r.deps.Accounts.Login(c.Request.Context(), accounts.LoginInput{
 		Login: login, Password: c.PostForm("password"), ClientIP: c.ClientIP(), RequestID: web.RequestID(c),
+		UserAgent: c.Request.UserAgent(),
 	})
 	web.CountLogin(s.r.deps.Metrics, err)
 	if err != nil {

@@ -18,12 +18,11 @@ type userData struct {
 	CanEditRole bool
 	CanReset    bool
 	CanDelete   bool
-	// CanDisable offers disabling (or enabling) the account.
-	CanDisable bool
-	// Sessions are the account's sign-ins; Current is the one of this request.
-	Sessions []accounts.Session
-	Current  int64
+	History     *accounts.AuditPage // the latest events by or about the user, for an admin
 }
+
+// historyLength is how many events a user's page shows.
+const historyLength = 5
 
 // actor is who sends the request; anonymous when nobody is signed in.
 func actor(c *gin.Context) accounts.Actor {
@@ -54,13 +53,14 @@ func (h userPages) show(c *gin.Context) (result, error) {
 	d := userData{User: u, IsSelf: self, MustChange: a.User.ForcePasswordChange,
 		CanEditRole: admin && !u.IsRoot && !self,
 		CanReset:    admin && !self && (!u.IsRoot || a.User.IsRoot),
-		CanDelete:   admin && !self && !u.IsRoot,
-		CanDisable:  admin && !self && !u.IsRoot,
-		Current:     a.SessionID}
-	if !a.User.ForcePasswordChange || self {
-		if d.Sessions, err = h.r.deps.Accounts.ListSessions(c.Request.Context(), a, id); err != nil {
+		CanDelete:   admin && !self && !u.IsRoot}
+	if admin {
+		h, err := h.r.deps.Accounts.SearchAudit(c.Request.Context(), a,
+			accounts.AuditQuery{AuditFilter: accounts.AuditFilter{User: u.ID}, Limit: historyLength})
+		if err != nil {
 			return nil, err
 		}
+		d.History = &h
 	}
 	return page{Name: "user", Title: u.Username, Data: d}, nil
 }
@@ -84,13 +84,14 @@ func (h userPages) edit(c *gin.Context) (result, error) {
 		p.Role = &r
 		values["role"] = role
 	}
-	if _, err = h.r.deps.Accounts.UpdateUser(c.Request.Context(), actor(c), id, accounts.Version(version), p); err != nil {
+	u, err := h.r.deps.Accounts.UpdateUser(c.Request.Context(), actor(c), id, accounts.Version(version), p)
+	if err != nil {
 		if errors.Is(err, accounts.ErrVersionMismatch) {
 			values = nil // show the other person's version
 		}
 		return formError(c, err, "edit", back, values)
 	}
-	return redirect{To: back + "?msg=saved"}, nil
+	return redirect{To: back, Flash: &pageFlash{Notice: &notice{Before: "Changes to ", Name: u.Username, After: " saved."}}}, nil
 }
 
 func (h userPages) password(c *gin.Context) (result, error) {
@@ -115,7 +116,7 @@ func (h userPages) password(c *gin.Context) (result, error) {
 	if err != nil {
 		return formError(c, err, "password", back+"#password", nil)
 	}
-	return redirect{To: back + "?msg=password-changed"}, nil
+	return redirect{To: back, Flash: &pageFlash{Notice: plainNotice("Password changed. Your other sessions and tokens were signed out.")}}, nil
 }
 
 func (h userPages) avatar(c *gin.Context) (result, error) {
@@ -125,62 +126,12 @@ func (h userPages) avatar(c *gin.Context) (result, error) {
 	}
 	back := userPath(id)
 	data, err := formFile(c, "avatar", accounts.MaxAvatarBytes)
+	var u accounts.User
 	if err == nil {
-		_, err = h.r.deps.Accounts.SetAvatar(c.Request.Context(), actor(c), id, data)
+		u, err = h.r.deps.Accounts.SetAvatar(c.Request.Context(), actor(c), id, data)
 	}
 	if err != nil {
 		return formError(c, err, "avatar", back, nil)
 	}
-	return redirect{To: back + "?msg=avatar"}, nil
-}
-
-func (h userPages) disable(c *gin.Context) (result, error) { return h.setDisabled(c, true) }
-
-func (h userPages) enable(c *gin.Context) (result, error) { return h.setDisabled(c, false) }
-
-func (h userPages) setDisabled(c *gin.Context, disabled bool) (result, error) {
-	id, err := web.PathID(c)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := h.r.deps.Accounts.SetDisabled(c.Request.Context(), actor(c), id, disabled); err != nil {
-		return formError(c, err, "", userPath(id), nil)
-	}
-	msg := "enabled"
-	if disabled {
-		msg = "disabled"
-	}
-	return redirect{To: userPath(id) + "?msg=" + msg}, nil
-}
-
-func (h userPages) endSession(c *gin.Context) (result, error) {
-	id, err := web.PathID(c)
-	if err != nil {
-		return nil, err
-	}
-	sid, err := strconv.ParseInt(c.Param("sid"), 10, 64)
-	if err != nil || sid <= 0 {
-		return nil, web.BadRequest("the session id in the path must be a positive integer")
-	}
-	a := actor(c)
-	if err := h.r.deps.Accounts.RevokeSession(c.Request.Context(), a, id, sid); err != nil {
-		return formError(c, err, "", userPath(id)+"#sessions", nil)
-	}
-	if sid == a.SessionID {
-		// The browser ended its own session: it is signed out now.
-		h.r.auth.ClearSessionCookie(c)
-		return redirect{To: "/login?msg=signed-out"}, nil
-	}
-	return redirect{To: userPath(id) + "?msg=session-ended#sessions"}, nil
-}
-
-func (h userPages) endOtherSessions(c *gin.Context) (result, error) {
-	id, err := web.PathID(c)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := h.r.deps.Accounts.RevokeOtherSessions(c.Request.Context(), actor(c), id); err != nil {
-		return formError(c, err, "", userPath(id)+"#sessions", nil)
-	}
-	return redirect{To: userPath(id) + "?msg=sessions-ended#sessions"}, nil
+	return redirect{To: back, Flash: &pageFlash{Notice: &notice{Before: "Avatar of ", Name: u.Username, After: " updated."}}}, nil
 }
