@@ -22,7 +22,7 @@ func (sessionPages) about(*gin.Context) (result, error) {
 	return page{Name: "about", Title: "About"}, nil
 }
 
-func (s sessionPages) loginPage(c *gin.Context) (result, error) {
+func (sessionPages) loginPage(c *gin.Context) (result, error) {
 	if _, ok := web.Actor(c); ok {
 		return redirect{To: "/dashboard"}, nil
 	}
