@@ -22,11 +22,17 @@ func (sessionPages) about(*gin.Context) (result, error) {
 	return page{Name: "about", Title: "About"}, nil
 }
 
-func (sessionPages) loginPage(c *gin.Context) (result, error) {
+func (s sessionPages) loginPage(c *gin.Context) (result, error) {
 	if _, ok := web.Actor(c); ok {
 		return redirect{To: "/dashboard"}, nil
 	}
-	return page{Name: "login", Title: "Sign in"}, nil
+	cfg := s.r.deps.Config
+	return page{Name: "login", Title: "Sign in", Data: loginData{SSO: cfg.OIDC.Enabled(), Passwords: cfg.PasswordSignIn}}, nil
+}
+
+// loginData is the sign-in page's view model: which ways to sign in it offers.
+type loginData struct {
+	SSO, Passwords bool
 }
 
 func (s sessionPages) login(c *gin.Context) (result, error) {
