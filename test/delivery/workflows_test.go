@@ -147,8 +147,8 @@ func TestWorkflowsWiring(t *testing.T) {
 		{
 			file:        "nightly.yml",
 			events:      []string{"schedule", "workflow_dispatch"},
-			runs:        []string{"make test-live", "pulumi destroy"},
-			uses:        []string{"aws-actions/configure-aws-credentials"},
+			runs:        []string{"make test-live", "pulumi destroy", "make mutation"},
+			uses:        []string{"aws-actions/configure-aws-credentials", "actions/upload-artifact"},
 			idToken:     true,
 			environment: true,
 		},
