@@ -18,6 +18,7 @@ import (
 	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 	"github.com/gopherops/gopherops/infra/platform"
+	"github.com/gopherops/gopherops/infra/release"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -49,7 +50,8 @@ type Result struct {
 	Monitor *mocks.Monitor
 }
 
-// ReleaseDigest is the digest the mocked ECR mirror's tag for stack points at.
+// ReleaseDigest is the digest the stack's release record (SSM) names, in the
+// mocked ECR mirror.
 func ReleaseDigest(stack string) string {
 	sum := sha256.Sum256([]byte("release of " + stack))
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -111,7 +113,7 @@ func StackConfig(stack string, overrides map[string]string) (map[string]string, 
 
 // Run runs the program (platform.Program with infra/observability's assets,
 // as infra/main.go does) for stack under a fresh mock monitor whose ECR
-// mirror has the stack's release tagged.
+// mirror holds the release the stack's record names.
 func Run(stack string, overrides map[string]string) (*Result, error) {
 	values, secret, err := StackConfig(stack, overrides)
 	if err != nil {
@@ -123,7 +125,8 @@ func Run(stack string, overrides map[string]string) (*Result, error) {
 	}
 	mon := mocks.New()
 	mon.Delay["kubernetes:batch/v1:Job"] = jobDelay
-	mon.Releases[stack] = ReleaseDigest(stack)
+	mon.Mirror[ReleaseDigest(stack)] = true
+	mon.Parameters[release.Parameter(Project, stack)] = ReleaseDigest(stack)
 	withConfig := func(info *pulumi.RunInfo) {
 		info.Config = values
 		info.ConfigSecretKeys = secret

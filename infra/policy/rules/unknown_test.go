@@ -144,11 +144,11 @@ func TestUnknownInStackPolicies(t *testing.T) {
 			path: "metadata.namespace", policy: "k8s-namespace-default-deny"},
 		{name: "default-deny rules unknown", stack: "local", typ: tNetPol, match: ".*default-deny",
 			path: "spec", policy: "k8s-namespace-default-deny", deferred: true},
-		{name: "bucket name unknown, companions found by dependency", stack: "dev", typ: tBucket, match: ".*",
+		{name: "bucket name unknown, companions found by dependency", stack: "dev", typ: tBucket, match: "gopherops-dev-blobs",
 			path: "bucket", policy: "s3-versioning"},
 		{name: "bucket policy document unknown", stack: "prod", typ: tBucketPol, match: "gopherops-prod-blobs",
 			path: "policy", policy: "s3-tls-only", deferred: true},
-		{name: "public access block setting unknown", stack: "dev", typ: tPAB, match: ".*",
+		{name: "public access block setting unknown", stack: "dev", typ: tPAB, match: "gopherops-dev-blobs",
 			path: "blockPublicAcls", policy: "s3-public-access-block", deferred: true},
 	}
 	for _, tc := range cases {
