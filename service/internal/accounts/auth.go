@@ -44,6 +44,7 @@ type LoginInput struct {
 	Password  string
 	ClientIP  string
 	RequestID string
+	UserAgent string
 }
 
 // LoginResult reports the outcome of Login for metrics.
@@ -67,7 +68,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 	if login == "" || in.Password == "" || len(login) > 254 || len(in.Password) > 4*password.MaxLength {
 		return User{}, ErrBadCredentials
 	}
-	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP}
+	actor := Actor{RequestID: in.RequestID, ClientIP: in.ClientIP, UserAgent: in.UserAgent}
 	cred, err := s.store.CredentialByLogin(ctx, login)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, s.failUnknownLogin(ctx, actor, login, in.Password)

@@ -80,6 +80,7 @@ type AuditEvent struct {
 	TargetName string
 	RequestID  string
 	ClientIP   string
+	UserAgent  string
 	Details    map[string]any
 }
 

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gopherops/gopherops/service/internal/blob"
 	"github.com/gopherops/gopherops/service/internal/imaging"
@@ -34,6 +36,7 @@ type Actor struct {
 	SessionID int64
 	RequestID string
 	ClientIP  string
+	UserAgent string // the program that sent the request, as it says
 }
 
 // Options are the dependencies of a Service.
@@ -135,7 +138,8 @@ func requireSelfOrAdmin(a Actor, id int64) error {
 }
 
 func (s *Service) audit(ctx context.Context, st Store, a Actor, action AuditAction, target *User, details map[string]any) error {
-	e := AuditEvent{Action: action, RequestID: a.RequestID, ClientIP: a.ClientIP, Details: details, ActorName: a.User.Username}
+	e := AuditEvent{Action: action, RequestID: a.RequestID, ClientIP: a.ClientIP, Details: details, ActorName: a.User.Username,
+		UserAgent: truncateBytes(a.UserAgent, maxUserAgent)}
 	if a.User.ID != 0 {
 		id := a.User.ID
 		e.ActorID = &id
@@ -148,6 +152,22 @@ func (s *Service) audit(ctx context.Context, st Store, a Actor, action AuditActi
 		return fmt.Errorf("accounts: audit %s: %w", action, err)
 	}
 	return nil
+}
+
+// maxUserAgent is how much of a user agent the trail keeps.
+const maxUserAgent = 256
+
+// truncateBytes returns the longest prefix of s of at most n bytes that
+// ends on a character boundary and is valid text for the database.
+func truncateBytes(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // newSecret returns a random bearer secret with a recognisable prefix (so

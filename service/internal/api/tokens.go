@@ -43,6 +43,7 @@ func (h *handlers) createToken(c *gin.Context) (int, any, error) {
 	ctx := c.Request.Context()
 	u, err := h.Accounts.Login(ctx, accounts.LoginInput{
 		Login: req.Login, Password: req.Password, ClientIP: c.ClientIP(), RequestID: web.RequestID(c),
+		UserAgent: c.Request.UserAgent(),
 	})
 	web.CountLogin(h.Metrics, err)
 	if err != nil {

@@ -14,6 +14,9 @@ type (
 	UsersData     = usersData
 	UserData      = userData
 	DashboardData = dashboardData
+	ConfirmData   = confirmData
+	AuditData     = auditData
+	Stream        = stream
 )
 
 // Handler returns the handler the route table holds for method and path,

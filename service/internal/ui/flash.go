@@ -24,13 +24,26 @@ import (
 // to the browser's session (or, before sign-in, its CSRF cookie): it can be
 // neither read nor forged, nor replayed into another browser.
 type pageFlash struct {
-	Notice string             `json:"n,omitempty"` // a key of pageNotices
+	Notice *notice            `json:"n,omitempty"`
 	Error  string             `json:"e,omitempty"` // a sentence for the page's alert
 	Form   string             `json:"f,omitempty"` // the form the field errors belong to
 	Fields map[string]string  `json:"x,omitempty"` // field name → message
 	Values map[string]string  `json:"v,omitempty"` // field name → value to show again (never a password)
 	Temp   *temporaryPassword `json:"t,omitempty"`
 }
+
+// notice is the message a form leaves for the page it leads to, naming
+// what it acted on and, while that exists, linking to it: "User <carol>
+// created." It is text: the template escapes every part.
+type notice struct {
+	Before string `json:"b,omitempty"`
+	Name   string `json:"m,omitempty"`
+	Href   string `json:"h,omitempty"`
+	After  string `json:"a,omitempty"`
+}
+
+// plainNotice is a notice without a name.
+func plainNotice(text string) *notice { return &notice{After: text} }
 
 // temporaryPassword is a generated password the admin must pass on; it is
 // shown once, after the redirect that follows the reset.

@@ -1,9 +1,7 @@
 package ui
 
 import (
-	"errors"
 	"fmt"
-	"html/template"
 	"math"
 	"strings"
 	"time"
@@ -11,38 +9,23 @@ import (
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
 
-// templateFuncs format figures one way everywhere: the dashboard's refresh
-// fetches the same server-rendered fragment, so a value never changes its
-// format after a refresh.
-var templateFuncs = template.FuncMap{
-	"mib":       func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) },
-	"uptime":    formatUptime,
-	"ms":        func(v float64) string { return fmt.Sprintf("%.2f ms", v) },
-	"clock":     func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
-	"stamp":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"isoTime":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"exact":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"ago":       func(t time.Time) string { return ago(t, time.Now()) },
-	"auditVerb": auditLabel,
-	"dict":      dict,
-}
+// The formats of figures and times, one way everywhere: the dashboard's
+// refresh fetches the same server-rendered markup, so a value never changes
+// its format after a refresh.
 
-// dict builds a map from key, value pairs: how a template passes several
-// values to a shared template.
-func dict(kv ...any) (map[string]any, error) {
-	if len(kv)%2 != 0 {
-		return nil, errors.New("dict: odd number of arguments")
-	}
-	m := make(map[string]any, len(kv)/2)
-	for i := 0; i < len(kv); i += 2 {
-		k, ok := kv[i].(string)
-		if !ok {
-			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
-		}
-		m[k] = kv[i+1]
-	}
-	return m, nil
-}
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func millis(v float64) string { return fmt.Sprintf("%.2f ms", v) }
+
+// clock is a time of day in UTC, as the page shows it before its script
+// puts it in the browser's time zone.
+func clock(t time.Time) string { return t.UTC().Format("15:04:05 UTC") }
+
+// isoTime is t for a datetime attribute, which the script reads.
+func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// exactTime is t to the second, in UTC: what hovering a relative time shows.
+func exactTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
 // ago says how long before now t was, in the largest whole unit: what a
 // page shows before its script (if any) says it in the browser's language.

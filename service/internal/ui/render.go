@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"html/template"
-	"io"
 	"io/fs"
 	"log/slog"
 	"strconv"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/gin-gonic/gin"
 
 	"github.com/gopherops/gopherops/service/internal/accounts"
@@ -18,56 +17,46 @@ import (
 	"github.com/gopherops/gopherops/service/internal/web"
 )
 
-//go:embed templates/*.html static/*
-var webFS embed.FS
+//go:embed static/*
+var staticFS embed.FS
 
-// pageNames are the templates with a page of their own.
-var pageNames = []string{"index", "about", "login", "users", "user", "dashboard", "error"}
-
-// templates holds one parsed template set per page, each with the shared layout.
-type templates struct {
-	byName map[string]*template.Template
-	static fs.FS
+// views are the pages, by the name a page result carries; each asserts its
+// view model's type (a handler test catches a mismatch).
+var views = map[string]func(pd pageData) templ.Component{
+	"index":     func(pd pageData) templ.Component { return indexView(pd) },
+	"about":     func(pageData) templ.Component { return aboutView() },
+	"login":     func(pd pageData) templ.Component { return loginView(pd) },
+	"users":     func(pd pageData) templ.Component { return usersView(pd, pd.Data.(usersData)) },
+	"user":      func(pd pageData) templ.Component { return userView(pd, pd.Data.(userData)) },
+	"dashboard": func(pd pageData) templ.Component { return dashboardView(pd, pd.Data.(dashboardData)) },
+	"audit":     func(pd pageData) templ.Component { return auditView(pd, pd.Data.(auditData)) },
+	"confirm":   func(pd pageData) templ.Component { return confirmView(pd, pd.Data.(confirmData)) },
+	"error":     func(pd pageData) templ.Component { return errorView(pd, pd.Data.(errorData)) },
 }
 
-func newTemplates() (*templates, error) {
-	base, err := template.New("base.html").Funcs(templateFuncs).ParseFS(webFS, "templates/base.html", "templates/partials.html")
-	if err != nil {
-		return nil, fmt.Errorf("ui: parse layout: %w", err)
-	}
-	t := &templates{byName: map[string]*template.Template{}}
-	for _, name := range pageNames {
-		pt, err := template.Must(base.Clone()).ParseFS(webFS, "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("ui: parse %s: %w", name, err)
-		}
-		t.byName[name] = pt
-	}
-	t.static, err = fs.Sub(webFS, "static")
+// fragments are the parts of pages served alone, by page and block.
+var fragments = map[string]func(pd pageData) templ.Component{
+	"dashboard/live": func(pd pageData) templ.Component { return dashboardLive(pd, pd.Data.(dashboardData)) },
+}
+
+// staticFiles is the embedded stylesheet, script and icon.
+func staticFiles() (fs.FS, error) {
+	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, fmt.Errorf("ui: static: %w", err)
 	}
-	return t, nil
-}
-
-// execute renders block of the page name into w.
-func (t *templates) execute(w io.Writer, name, block string, data any) error {
-	pt, ok := t.byName[name]
-	if !ok {
-		return fmt.Errorf("ui: no template %q", name)
-	}
-	return pt.ExecuteTemplate(w, block, data)
+	return sub, nil
 }
 
 // responder is what every handler's answer goes through: the templates,
 // the per-request layout data (who is signed in, the CSRF token, the
 // flash) and the classification of errors into pages.
 type responder struct {
-	deps  Deps
-	auth  *web.Auth
-	log   *slog.Logger
-	pages *templates
-	flash flashSealer
+	deps   Deps
+	auth   *web.Auth
+	log    *slog.Logger
+	static fs.FS
+	flash  flashSealer
 }
 
 // pageData is what every template receives.
@@ -77,7 +66,7 @@ type pageData struct {
 	Here      string // this page's path and query, where its forms come back to
 	Actor     *accounts.User
 	CSRF      string
-	Notice    string
+	Notice    *notice
 	Error     string
 	Temp      *temporaryPassword
 	Form      pageForm
@@ -87,25 +76,20 @@ type pageData struct {
 }
 
 // pageNotices are fixed messages chosen by a query key after a redirect, so
-// no user-controlled text is ever reflected into a page. (After sign-out
-// there is no session left to bind a flash to.)
+// no user-controlled text is ever reflected into a page: for when there is
+// no session left to bind a flash to (after sign-out).
 var pageNotices = map[string]string{
-	"created":          "User created. They must choose a new password at their first sign-in.",
-	"deleted":          "User deleted.",
-	"saved":            "Changes saved.",
-	"password-changed": "Password changed. Your other sessions and tokens were signed out.",
-	"avatar":           "Avatar updated.",
-	"signed-out":       "You are signed out.",
+	"signed-out": "You are signed out.",
 }
 
-// renderPage renders p in the layout.
-func (r *responder) renderPage(c *gin.Context, p page) ([]byte, error) {
-	pd := r.pageData(c, p)
-	var buf bytes.Buffer
-	if err := r.pages.execute(&buf, p.Name, "base", pd); err != nil {
-		return nil, err
+// renderPage renders p in the layout into buf.
+func (r *responder) renderPage(c *gin.Context, p page, buf *bytes.Buffer) error {
+	view, ok := views[p.Name]
+	if !ok {
+		return fmt.Errorf("ui: no page %q", p.Name)
 	}
-	return buf.Bytes(), nil
+	pd := r.pageData(c, p)
+	return layout(pd, view(pd)).Render(c.Request.Context(), buf)
 }
 
 func (r *responder) pageData(c *gin.Context, p page) pageData {
@@ -115,8 +99,10 @@ func (r *responder) pageData(c *gin.Context, p page) pageData {
 	f := r.takeFlash(c)
 	pd := pageData{Title: p.Title, CSRF: r.auth.CSRFToken(c), Version: buildinfo.Version, RequestID: web.RequestID(c),
 		Notice: f.Notice, Error: p.Alert, Temp: f.Temp, Form: pageForm{f: f}, Data: p.Data}
-	if pd.Notice == "" {
-		pd.Notice = pageNotices[c.Query("msg")]
+	if pd.Notice == nil {
+		if text, ok := pageNotices[c.Query("msg")]; ok {
+			pd.Notice = plainNotice(text)
+		}
 	}
 	if pd.Error == "" {
 		pd.Error = f.Error
@@ -143,7 +129,8 @@ func (r *responder) signedInOn404(c *gin.Context) {
 	if err != nil {
 		return
 	}
-	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP()})
+	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP(),
+		UserAgent: c.Request.UserAgent()})
 	web.SetSession(c, ck)
 }
 

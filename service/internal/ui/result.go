@@ -2,6 +2,8 @@ package ui
 
 import (
 	"bytes"
+	"io"
+	"sync"
 	"net/http"
 	"strconv"
 
@@ -23,7 +25,7 @@ type result interface {
 // page is a template rendered in the layout.
 type page struct {
 	Status int
-	Name   string // the template, one of pageNames
+	Name   string // the view, a key of views
 	Title  string
 	Alert  string // a sentence for the page's alert; "" for none
 	Data   any    // the page's view model
@@ -38,11 +40,11 @@ type redirect struct {
 	Flash *pageFlash
 }
 
-// fragment is one block of a page's template rendered alone: the part of
-// the dashboard its script fetches and swaps in.
+// fragment is one part of a page rendered alone: the part of the
+// dashboard its script fetches and swaps in.
 type fragment struct {
-	Name  string // the template
-	Block string // the block inside it
+	Name  string // the page
+	Block string // the part of it, a key of fragments with the page
 	Data  any
 }
 
@@ -51,6 +53,15 @@ type download struct {
 	Filename    string
 	ContentType string
 	Body        []byte
+}
+
+// stream is a file the browser saves, written as it is produced: an export
+// too large to hold in memory. Nothing is sent before Write writes, so an
+// error it returns first is still answered as a page.
+type stream struct {
+	Filename    string
+	ContentType string
+	Write       func(w io.Writer) error
 }
 
 // handle adapts a handlerFunc: an error becomes the page (or redirect) that
@@ -71,9 +82,14 @@ func (r *responder) abort(c *gin.Context, res result) {
 	c.Abort()
 }
 
+// pageBuffers recycles the buffers pages are rendered into.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func (p page) write(r *responder, c *gin.Context) {
-	body, err := r.renderPage(c, p)
-	if err != nil {
+	buf := pageBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer pageBuffers.Put(buf)
+	if err := r.renderPage(c, p, buf); err != nil {
 		r.log.ErrorContext(c.Request.Context(), "render page", "page", p.Name, "request_id", web.RequestID(c), "err", err)
 		c.String(http.StatusInternalServerError, "Something went wrong on our side. Request id: %s", web.RequestID(c))
 		return
@@ -86,7 +102,7 @@ func (p page) write(r *responder, c *gin.Context) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	c.Data(status, "text/html; charset=utf-8", body)
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
 func (rd redirect) write(r *responder, c *gin.Context) {
@@ -105,7 +121,13 @@ func (f fragment) write(r *responder, c *gin.Context) {
 		pd.Actor = &u
 	}
 	var buf bytes.Buffer
-	if err := r.pages.execute(&buf, f.Name, f.Block, pd); err != nil {
+	view, ok := fragments[f.Name+"/"+f.Block]
+	if !ok {
+		r.log.ErrorContext(c.Request.Context(), "no such fragment", "page", f.Name, "block", f.Block)
+		c.String(http.StatusInternalServerError, "render failed")
+		return
+	}
+	if err := view(pd).Render(c.Request.Context(), &buf); err != nil {
 		r.log.ErrorContext(c.Request.Context(), "render fragment", "page", f.Name, "request_id", web.RequestID(c), "err", err)
 		c.String(http.StatusInternalServerError, "render failed")
 		return
@@ -119,4 +141,41 @@ func (d download) write(_ *responder, c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="`+d.Filename+`"`)
 	c.Header("Content-Length", strconv.Itoa(len(d.Body)))
 	c.Data(http.StatusOK, d.ContentType, d.Body)
+}
+
+func (s stream) write(r *responder, c *gin.Context) {
+	w := &lazyWriter{c: c, start: func() {
+		c.Header("Cache-Control", "no-store")
+		c.Header("Content-Type", s.ContentType)
+		c.Header("Content-Disposition", `attachment; filename="`+s.Filename+`"`)
+		c.Status(http.StatusOK)
+	}}
+	err := s.Write(w)
+	switch {
+	case err == nil && !w.started:
+		w.start()
+		c.Writer.WriteHeaderNow()
+	case err != nil && !w.started:
+		r.failure(c, err).write(r, c)
+	case err != nil:
+		// Half a file must not look like a whole one: break the connection
+		// so the browser reports a failed download.
+		r.log.ErrorContext(c.Request.Context(), "download cut short", "file", s.Filename, "request_id", web.RequestID(c), "err", err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// lazyWriter sends the response's headers with its first bytes.
+type lazyWriter struct {
+	c       *gin.Context
+	start   func()
+	started bool
+}
+
+func (w *lazyWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.started = true
+		w.start()
+	}
+	return w.c.Writer.Write(p)
 }

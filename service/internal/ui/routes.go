@@ -40,10 +40,11 @@ type handlers struct {
 	session   sessionPages
 	users     userPages
 	dashboard dashboardPages
+	audit     auditPages
 }
 
 func newHandlers(r *responder) handlers {
-	return handlers{session: sessionPages{r}, users: userPages{r}, dashboard: dashboardPages{r}}
+	return handlers{session: sessionPages{r}, users: userPages{r}, dashboard: dashboardPages{r}, audit: auditPages{r}}
 }
 
 // routes is every page and form of the UI, and who may use it.
@@ -59,9 +60,15 @@ func (h handlers) routes() []route {
 		{get, "/dashboard", signedIn, false, h.dashboard.page},
 		{get, "/dashboard/live", signedIn, false, h.dashboard.live},
 
+		{get, "/audit", admin, false, h.audit.page},
+		{get, "/audit.csv", admin, false, h.audit.export},
+
 		{get, "/users", admin, false, h.users.list},
 		{post, "/users", admin, true, h.users.create},
+		{post, "/users/bulk", admin, true, h.users.bulk},
+		{get, "/users/:id/delete", admin, false, h.users.deleteForm},
 		{post, "/users/:id/delete", admin, true, h.users.delete},
+		{get, "/users/:id/reset-password", admin, false, h.users.resetForm},
 		{post, "/users/:id/reset-password", admin, true, h.users.reset},
 		{post, "/users/:id", signedIn, true, h.users.edit},
 		{post, "/users/:id/avatar", signedIn, true, h.users.avatar},

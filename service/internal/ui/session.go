@@ -32,6 +32,7 @@ func (s sessionPages) login(c *gin.Context) (result, error) {
 	login := c.PostForm("login")
 	u, err := s.r.deps.Accounts.Login(c.Request.Context(), accounts.LoginInput{
 		Login: login, Password: c.PostForm("password"), ClientIP: c.ClientIP(), RequestID: web.RequestID(c),
+		UserAgent: c.Request.UserAgent(),
 	})
 	web.CountLogin(s.r.deps.Metrics, err)
 	if err != nil {

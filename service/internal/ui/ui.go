@@ -6,7 +6,14 @@
 // download) or an error; one adapter writes the result or the page the
 // error is classified as, as the JSON API does with its bodies and problems.
 // Every route is listed once, with who may use it, in routes.go.
+//
+// The views are templ components (*.templ), compiled to Go (*_templ.go,
+// committed): type-checked, and about fifteen times faster than the
+// html/template pages they replaced (BenchmarkUsersPage). After changing a
+// view, run go generate; TestGeneratedViewsAreCurrent fails until then.
 package ui
+
+//go:generate go run github.com/a-h/templ/cmd/templ@v0.3.1118 generate
 
 import (
 	"log/slog"
@@ -39,15 +46,15 @@ type Deps struct {
 	Bodies *web.BodyBudget
 }
 
-// UI is the HTML surface, its templates parsed.
+// UI is the HTML surface.
 type UI struct {
 	r        *responder
 	handlers handlers
 }
 
-// New parses the templates.
+// New prepares the UI.
 func New(d Deps) (*UI, error) {
-	pg, err := newTemplates()
+	static, err := staticFiles()
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +68,7 @@ func New(d Deps) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &responder{deps: d, auth: d.Auth, log: d.Logger, pages: pg, flash: fl}
+	r := &responder{deps: d, auth: d.Auth, log: d.Logger, static: static, flash: fl}
 	return &UI{r: r, handlers: newHandlers(r)}, nil
 }
 
@@ -90,7 +97,7 @@ func (r *responder) notFound(c *gin.Context) {
 }
 
 func (r *responder) routeStatic(g gin.IRouter) {
-	fileServer := http.FileServer(http.FS(r.pages.static))
+	fileServer := http.FileServer(http.FS(r.static))
 	g.GET("/static/*filepath", func(c *gin.Context) {
 		if strings.HasSuffix(c.Param("filepath"), "/") {
 			r.notFound(c) // no directory listings

@@ -18,7 +18,11 @@ type userData struct {
 	CanEditRole bool
 	CanReset    bool
 	CanDelete   bool
+	History     *accounts.AuditPage // the latest events by or about the user, for an admin
 }
+
+// historyLength is how many events a user's page shows.
+const historyLength = 5
 
 // actor is who sends the request; anonymous when nobody is signed in.
 func actor(c *gin.Context) accounts.Actor {
@@ -50,6 +54,14 @@ func (h userPages) show(c *gin.Context) (result, error) {
 		CanEditRole: admin && !u.IsRoot && !self,
 		CanReset:    admin && !self && (!u.IsRoot || a.User.IsRoot),
 		CanDelete:   admin && !self && !u.IsRoot}
+	if admin {
+		h, err := h.r.deps.Accounts.SearchAudit(c.Request.Context(), a,
+			accounts.AuditQuery{AuditFilter: accounts.AuditFilter{User: u.ID}, Limit: historyLength})
+		if err != nil {
+			return nil, err
+		}
+		d.History = &h
+	}
 	return page{Name: "user", Title: u.Username, Data: d}, nil
 }
 
@@ -72,13 +84,14 @@ func (h userPages) edit(c *gin.Context) (result, error) {
 		p.Role = &r
 		values["role"] = role
 	}
-	if _, err = h.r.deps.Accounts.UpdateUser(c.Request.Context(), actor(c), id, accounts.Version(version), p); err != nil {
+	u, err := h.r.deps.Accounts.UpdateUser(c.Request.Context(), actor(c), id, accounts.Version(version), p)
+	if err != nil {
 		if errors.Is(err, accounts.ErrVersionMismatch) {
 			values = nil // show the other person's version
 		}
 		return formError(c, err, "edit", back, values)
 	}
-	return redirect{To: back + "?msg=saved"}, nil
+	return redirect{To: back, Flash: &pageFlash{Notice: &notice{Before: "Changes to ", Name: u.Username, After: " saved."}}}, nil
 }
 
 func (h userPages) password(c *gin.Context) (result, error) {
@@ -103,7 +116,7 @@ func (h userPages) password(c *gin.Context) (result, error) {
 	if err != nil {
 		return formError(c, err, "password", back+"#password", nil)
 	}
-	return redirect{To: back + "?msg=password-changed"}, nil
+	return redirect{To: back, Flash: &pageFlash{Notice: plainNotice("Password changed. Your other sessions and tokens were signed out.")}}, nil
 }
 
 func (h userPages) avatar(c *gin.Context) (result, error) {
@@ -113,11 +126,12 @@ func (h userPages) avatar(c *gin.Context) (result, error) {
 	}
 	back := userPath(id)
 	data, err := formFile(c, "avatar", accounts.MaxAvatarBytes)
+	var u accounts.User
 	if err == nil {
-		_, err = h.r.deps.Accounts.SetAvatar(c.Request.Context(), actor(c), id, data)
+		u, err = h.r.deps.Accounts.SetAvatar(c.Request.Context(), actor(c), id, data)
 	}
 	if err != nil {
 		return formError(c, err, "avatar", back, nil)
 	}
-	return redirect{To: back + "?msg=avatar"}, nil
+	return redirect{To: back, Flash: &pageFlash{Notice: &notice{Before: "Avatar of ", Name: u.Username, After: " updated."}}}, nil
 }

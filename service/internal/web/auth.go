@@ -44,7 +44,7 @@ func Actor(c *gin.Context) (accounts.Actor, bool) {
 
 // AnonymousActor is who makes a request before signing in.
 func AnonymousActor(c *gin.Context) accounts.Actor {
-	return accounts.Actor{RequestID: RequestID(c), ClientIP: c.ClientIP()}
+	return accounts.Actor{RequestID: RequestID(c), ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent()}
 }
 
 // SessionCookieName is the browser session cookie.
@@ -87,7 +87,8 @@ func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
 			u, sess, err := s.accounts.Authenticate(c.Request.Context(), secret, kind)
 			switch {
 			case err == nil:
-				c.Set(ctxActor, accounts.Actor{User: u, SessionID: sess.ID, RequestID: RequestID(c), ClientIP: c.ClientIP()})
+				c.Set(ctxActor, accounts.Actor{User: u, SessionID: sess.ID, RequestID: RequestID(c), ClientIP: c.ClientIP(),
+					UserAgent: c.Request.UserAgent()})
 				if kind == accounts.KindSession {
 					c.Set(ctxSessionRaw, secret)
 				}

@@ -475,38 +475,52 @@ func (s *Store) AddAuditEvent(ctx context.Context, e accounts.AuditEvent) error 
 		return fmt.Errorf("postgres: audit details: %w", err)
 	}
 	_, err = s.q.Exec(ctx, `
-		INSERT INTO audit_events (actor_id, actor_name, action, target_id, target_name, request_id, client_ip, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.ActorID, e.ActorName, e.Action, e.TargetID, e.TargetName, e.RequestID, e.ClientIP, raw)
+		INSERT INTO audit_events (actor_id, actor_name, action, target_id, target_name, request_id, client_ip, user_agent, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ActorID, e.ActorName, e.Action, e.TargetID, e.TargetName, e.RequestID, e.ClientIP, e.UserAgent, raw)
 	return mapExecError(err)
 }
 
 // ListAuditEvents implements accounts.Store.
 func (s *Store) ListAuditEvents(ctx context.Context, beforeID int64, limit int) ([]accounts.AuditEvent, error) {
 	rows, err := s.q.Query(ctx, `
-		SELECT id, occurred_at, actor_id, actor_name, action, target_id, target_name, request_id, client_ip, details
+		SELECT `+auditColumns+`
 		FROM audit_events
 		WHERE $1::bigint = 0 OR id < $1::bigint
 		ORDER BY id DESC LIMIT $2`, beforeID, limit)
 	if err != nil {
 		return nil, mapError(err)
 	}
+	out := make([]accounts.AuditEvent, 0, limit)
+	err = eachAuditRow(rows, func(e accounts.AuditEvent) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+const auditColumns = `id, occurred_at, actor_id, actor_name, action, target_id, target_name, request_id, client_ip, user_agent, details`
+
+// eachAuditRow scans every row of rows (auditColumns) into an event for fn,
+// closing rows.
+func eachAuditRow(rows pgx.Rows, fn func(accounts.AuditEvent) error) error {
 	defer rows.Close()
-	var out []accounts.AuditEvent
 	for rows.Next() {
 		var e accounts.AuditEvent
 		var raw []byte
 		if err := rows.Scan(&e.ID, &e.OccurredAt, &e.ActorID, &e.ActorName, &e.Action, &e.TargetID,
-			&e.TargetName, &e.RequestID, &e.ClientIP, &raw); err != nil {
-			return nil, mapError(err)
+			&e.TargetName, &e.RequestID, &e.ClientIP, &e.UserAgent, &raw); err != nil {
+			return mapError(err)
 		}
 		if err := json.Unmarshal(raw, &e.Details); err != nil {
-			return nil, fmt.Errorf("postgres: audit details: %w", err)
+			return fmt.Errorf("postgres: audit details: %w", err)
 		}
-		out = append(out, e)
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapError(err)
+		return mapError(err)
 	}
-	return out, nil
+	return nil
 }

@@ -64,8 +64,8 @@
 
   // Password fields get a button that shows what was typed, and hides it
   // again; the field keeps its focus and its caret.
-  function enhancePasswords() {
-    document.querySelectorAll("input[type=password][data-reveal]").forEach(function (input) {
+  function enhancePasswords(root) {
+    (root || document).querySelectorAll("input[type=password][data-reveal]").forEach(function (input) {
       var wrap = document.createElement("div");
       wrap.className = "password";
       input.parentNode.insertBefore(wrap, input);
@@ -248,6 +248,129 @@
     });
   }
 
+  // A confirmation (delete, reset, a bulk action) is a page of its own
+  // without a script. With one, its form opens in a modal dialog over the
+  // page it was asked from: the same server-rendered form, fetched.
+  function confirmDialog(fetched) {
+    return fetched.then(function (r) {
+      if (!r.ok || r.redirected) throw new Error("not a confirmation");
+      return r.text();
+    }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var form = doc.querySelector("form.confirm-form");
+      if (!form) throw new Error("not a confirmation");
+      closeMenus();
+      var dialog = document.createElement("dialog");
+      var body = document.importNode(form, true);
+      body.classList.add("dialog-body");
+      var title = body.querySelector(".dialog-title");
+      if (title) {
+        var h = document.createElement("h2");
+        h.className = title.className;
+        h.id = "dialog-title-" + Math.random().toString(36).slice(2);
+        h.textContent = title.textContent;
+        title.replaceWith(h);
+        dialog.setAttribute("aria-labelledby", h.id);
+      }
+      dialog.appendChild(body);
+      var cancel = body.querySelector("[data-cancel]");
+      if (cancel) cancel.addEventListener("click", function (ev) { ev.preventDefault(); dialog.close(); });
+      dialog.addEventListener("close", function () { dialog.remove(); });
+      document.body.appendChild(dialog);
+      enhancePasswords(dialog);
+      dialog.showModal();
+      var first = dialog.querySelector("input:not([type=hidden])") || dialog.querySelector("button[type=submit]");
+      if (first) first.focus();
+    });
+  }
+
+  function enhanceConfirmLinks() {
+    document.querySelectorAll("a[data-confirm]").forEach(function (link) {
+      link.setAttribute("aria-haspopup", "dialog");
+      link.addEventListener("click", function (ev) {
+        if (ev.ctrlKey || ev.metaKey || ev.shiftKey || typeof HTMLDialogElement !== "function") return;
+        ev.preventDefault();
+        confirmDialog(fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } }))
+          .catch(function () { window.location.href = link.href; });
+      });
+    });
+  }
+
+  // Row menus: one open at a time, closed by Escape or a click elsewhere.
+  function closeMenus(except) {
+    document.querySelectorAll("details.menu[open]").forEach(function (m) { if (m !== except) m.open = false; });
+  }
+  function enhanceMenus() {
+    document.querySelectorAll("details.menu").forEach(function (menu) {
+      menu.addEventListener("toggle", function () { if (menu.open) closeMenus(menu); });
+    });
+    document.addEventListener("click", function (ev) {
+      if (!ev.target.closest || !ev.target.closest("details.menu")) closeMenus();
+    });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Escape") return;
+      var open = document.querySelector("details.menu[open]");
+      if (open) {
+        open.open = false;
+        open.querySelector("summary").focus();
+      }
+    });
+  }
+
+  // The users list's selection: a box that selects the whole page, the
+  // count on the apply button, and the confirmation in a dialog.
+  function enhanceBulk() {
+    var form = document.querySelector("form[data-bulk]");
+    if (!form) return;
+    var boxes = Array.prototype.slice.call(document.querySelectorAll("input[type=checkbox][form=bulk]"));
+    var head = document.querySelector("table.users th.select");
+    var button = form.querySelector("button[type=submit]");
+    var all = null;
+    if (head && boxes.length) {
+      all = document.createElement("input");
+      all.type = "checkbox";
+      all.id = "select-all";
+      all.setAttribute("aria-label", "Select every user of this page");
+      head.replaceChildren(all);
+      all.addEventListener("change", function () {
+        boxes.forEach(function (b) { b.checked = all.checked; });
+        update();
+      });
+    }
+    function update() {
+      var n = boxes.filter(function (b) { return b.checked; }).length;
+      button.textContent = n ? "Apply to " + n + " selected…" : "Apply…";
+      if (all) {
+        all.checked = n > 0 && n === boxes.length;
+        all.indeterminate = n > 0 && n < boxes.length;
+      }
+    }
+    boxes.forEach(function (b) { b.addEventListener("change", update); });
+    update();
+    form.addEventListener("submit", function (ev) {
+      if (typeof HTMLDialogElement !== "function") return;
+      ev.preventDefault();
+      var body = new URLSearchParams(new FormData(form));
+      // getAttribute: the form's "action" field shadows form.action.
+      confirmDialog(fetch(form.getAttribute("action"), { method: "POST", credentials: "same-origin", body: body,
+        headers: { Accept: "text/html" } })).catch(function () { form.submit(); });
+    });
+  }
+
+  // The audit trail's time range is typed in the browser's time zone: the
+  // form sends its offset from UTC along.
+  function enhanceAuditFilters() {
+    var form = document.querySelector("form[data-audit-filters]");
+    if (!form) return;
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "your time zone";
+    form.querySelectorAll("[data-tz-label]").forEach(function (el) { el.textContent = "(" + zone + ")"; });
+    form.addEventListener("submit", function () {
+      var typed = form.querySelector("[name=from]").value || form.querySelector("[name=to]").value;
+      var at = typed ? new Date(typed) : new Date();
+      form.querySelector("[data-tzo]").value = String(-at.getTimezoneOffset());
+    });
+  }
+
   // The live dashboard: fetch the server-rendered fragment and swap it in,
   // so every figure keeps the one format the server gives it. When a fetch
   // fails the page says how old its figures are and keeps retrying.
@@ -327,6 +450,10 @@
 
   enhancePasswords();
   enhanceDialogs();
+  enhanceConfirmLinks();
+  enhanceMenus();
+  enhanceBulk();
+  enhanceAuditFilters();
   localTimes(document);
   window.setInterval(function () { localTimes(document); }, 60000);
   enhanceCharts(document);
