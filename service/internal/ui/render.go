@@ -25,13 +25,22 @@ var staticFS embed.FS
 var views = map[string]func(pd pageData) templ.Component{
 	"index":     func(pd pageData) templ.Component { return indexView(pd) },
 	"about":     func(pageData) templ.Component { return aboutView() },
-	"login":     func(pd pageData) templ.Component { return loginView(pd) },
+	"login":     func(pd pageData) templ.Component { return loginView(pd, loginDataOf(pd)) },
 	"users":     func(pd pageData) templ.Component { return usersView(pd, pd.Data.(usersData)) },
 	"user":      func(pd pageData) templ.Component { return userView(pd, pd.Data.(userData)) },
 	"dashboard": func(pd pageData) templ.Component { return dashboardView(pd, pd.Data.(dashboardData)) },
 	"audit":     func(pd pageData) templ.Component { return auditView(pd, pd.Data.(auditData)) },
 	"confirm":   func(pd pageData) templ.Component { return confirmView(pd, pd.Data.(confirmData)) },
 	"error":     func(pd pageData) templ.Component { return errorView(pd, pd.Data.(errorData)) },
+}
+
+// loginDataOf is the sign-in page's data; a page rendered without it (an
+// error's sign-in link) offers passwords only.
+func loginDataOf(pd pageData) loginData {
+	if d, ok := pd.Data.(loginData); ok {
+		return d
+	}
+	return loginData{Passwords: true}
 }
 
 // fragments are the parts of pages served alone, by page and block.
@@ -79,7 +88,12 @@ type pageData struct {
 // no user-controlled text is ever reflected into a page: for when there is
 // no session left to bind a flash to (after sign-out).
 var pageNotices = map[string]string{
-	"signed-out": "You are signed out.",
+	"signed-out":      "You are signed out.",
+	"sso-failed":      "Single sign-on failed. Try again; if it keeps failing, sign in another way or ask an administrator.",
+	"sso-unavailable": "The single sign-on provider cannot be reached right now. Try again shortly.",
+	"sso-no-account":  "No account here has the email address your provider gave. Ask an administrator for one.",
+	"sso-unverified":  "Your provider has not verified your email address, so it cannot open an account here.",
+	"sso-disabled":    "This account is disabled. Ask an administrator to enable it.",
 }
 
 // renderPage renders p in the layout into buf.
@@ -125,12 +139,12 @@ func (r *responder) signedInOn404(c *gin.Context) {
 	if err != nil || ck == "" || !storable(ck) {
 		return
 	}
-	u, sess, err := r.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession)
+	u, sess, err := r.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession, c.ClientIP())
 	if err != nil {
 		return
 	}
 	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP(),
-		UserAgent: c.Request.UserAgent()})
+		UserAgent: c.Request.UserAgent(), Scopes: sess.Scopes})
 	web.SetSession(c, ck)
 }
 
