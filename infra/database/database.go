@@ -7,7 +7,9 @@ package database
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -38,12 +40,24 @@ type Args struct {
 	FinalSnapshot bool
 	// PerformanceInsights turns on Performance Insights (7 days, free tier).
 	PerformanceInsights bool
+	// LogRetentionDays keeps the exported PostgreSQL logs in CloudWatch.
+	LogRetentionDays int
+}
+
+// LogExports are the PostgreSQL logs the instance exports to CloudWatch.
+var LogExports = []string{"postgresql", "upgrade"}
+
+// LogGroupName is the CloudWatch log group RDS exports one log of an
+// instance to.
+func LogGroupName(identifier, export string) string {
+	return "/aws/rds/instance/" + identifier + "/" + export
 }
 
 // Database is the RDS instance with its network and parameter settings.
 type Database struct {
 	pulumi.ResourceState
 
+	LogGroups      []*cloudwatch.LogGroup
 	SecurityGroup  *ec2.SecurityGroup
 	SubnetGroup    *rds.SubnetGroup
 	ParameterGroup *rds.ParameterGroup
@@ -109,7 +123,26 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("database: parameter group: %w", err)
 	}
 
+	// RDS writes exported logs to groups named after the instance; made
+	// first, they keep the logs for a set time instead of for ever.
+	var exports pulumi.StringArray
+	var logGroups []pulumi.Resource
+	for _, e := range LogExports {
+		g, err := cloudwatch.NewLogGroup(ctx, name+"-"+e, &cloudwatch.LogGroupArgs{
+			Name:            pulumi.String(LogGroupName(name, e)),
+			RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("database: %s log group: %w", e, err)
+		}
+		d.LogGroups = append(d.LogGroups, g)
+		logGroups = append(logGroups, g)
+		exports = append(exports, pulumi.String(e))
+	}
+
 	instanceArgs := &rds.InstanceArgs{
+		// Named, not generated: the log groups above carry the name.
+		Identifier:                   pulumi.String(name),
 		Engine:                       pulumi.String("postgres"),
 		EngineVersion:                pulumi.String(args.EngineVersion),
 		InstanceClass:                pulumi.String(args.InstanceClass),
@@ -132,7 +165,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		CopyTagsToSnapshot:           pulumi.Bool(true),
 		AutoMinorVersionUpgrade:      pulumi.Bool(true),
 		AllowMajorVersionUpgrade:     pulumi.Bool(false),
-		EnabledCloudwatchLogsExports: pulumi.StringArray{pulumi.String("postgresql"), pulumi.String("upgrade")},
+		EnabledCloudwatchLogsExports: exports,
 		DeletionProtection:           pulumi.Bool(args.DeletionProtection),
 		SkipFinalSnapshot:            pulumi.Bool(!args.FinalSnapshot),
 		// IAM authentication is available (AWS FSBP RDS.10); the service
@@ -144,10 +177,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
 	}
 	if args.FinalSnapshot {
-		instanceArgs.FinalSnapshotIdentifier = pulumi.String(name + "-final")
+		instanceArgs.FinalSnapshotIdentifier = FinalSnapshotName(name, args.VpcID)
 		instanceArgs.DeleteAutomatedBackups = pulumi.Bool(false)
 	}
-	instanceOpts := []pulumi.ResourceOption{parent}
+	instanceOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(logGroups)}
 	if args.DeletionProtection {
 		instanceOpts = append(instanceOpts, pulumi.Protect(true))
 	}
@@ -167,4 +200,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("database: register outputs: %w", err)
 	}
 	return d, nil
+}
+
+// FinalSnapshotName names the snapshot RDS takes when the instance is
+// deleted after the VPC the instance lives in, whose ID AWS never hands out
+// twice: a stack decommissioned, created again and decommissioned again
+// takes a second snapshot instead of failing on the first one's name, and
+// the name stays the same on every update of one instance's life.
+func FinalSnapshotName(prefix string, vpcID pulumi.StringInput) pulumi.StringOutput {
+	return vpcID.ToStringOutput().ApplyT(func(id string) string {
+		return prefix + "-final-" + strings.TrimPrefix(id, "vpc-")
+	}).(pulumi.StringOutput)
 }

@@ -21,6 +21,8 @@ type Option func(*options)
 
 type options struct {
 	observability Observability
+	// release is the digest being rolled out (WithRelease).
+	release string
 }
 
 func newOptions(opts []Option) options {
