@@ -102,7 +102,7 @@ func mutations() []mutation {
 		dep("host network", "k8s-no-host-namespaces", edit{path: pod + ".hostNetwork", value: boolean(true)}),
 		dep("host PID", "k8s-no-host-namespaces", edit{path: pod + ".hostPID", value: boolean(true)}),
 		dep("privileged container", "k8s-no-privileged", edit{path: sc + ".privileged", value: boolean(true)}),
-		{name: "default deny opens ingress", policy: "k8s-namespace-default-deny", stack: "dev", typ: tNetPol, match: ".*default-deny", outputs: true,
+		{name: "default deny opens ingress", policy: "k8s-namespace-default-deny", stack: "dev", typ: tNetPol, match: "gopherops-dev-default-deny", outputs: true,
 			edits: []edit{{path: "spec.ingress[0]", value: property.New(map[string]property.Value{})}}, subjectTyp: tNamespace, subjectMatch: "gopherops-dev"},
 		{name: "default deny selects only some pods", policy: "k8s-namespace-default-deny", stack: "local", typ: tNetPol, match: ".*default-deny", outputs: true,
 			edits:      []edit{{path: "spec.podSelector.matchLabels", value: property.New(map[string]property.Value{"app": str("x")})}},

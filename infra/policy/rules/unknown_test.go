@@ -140,7 +140,7 @@ func TestUnknownInStackPolicies(t *testing.T) {
 	}{
 		{name: "namespace name unknown, its policy found by dependency", stack: "local", typ: tNamespace, match: ".*",
 			path: "metadata.name", policy: "k8s-namespace-default-deny"},
-		{name: "default-deny namespace unknown, found by dependency", stack: "dev", typ: tNetPol, match: ".*default-deny",
+		{name: "default-deny namespace unknown, found by dependency", stack: "dev", typ: tNetPol, match: "gopherops-dev-default-deny",
 			path: "metadata.namespace", policy: "k8s-namespace-default-deny"},
 		{name: "default-deny rules unknown", stack: "local", typ: tNetPol, match: ".*default-deny",
 			path: "spec", policy: "k8s-namespace-default-deny", deferred: true},
