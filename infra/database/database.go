@@ -6,7 +6,11 @@
 package database
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
+	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
@@ -38,6 +42,57 @@ type Args struct {
 	FinalSnapshot bool
 	// PerformanceInsights turns on Performance Insights (7 days, free tier).
 	PerformanceInsights bool
+	// Restore, when set, creates the instance from a snapshot or a point in
+	// time, as a new instance under names of its own: the stack switches to
+	// it, and the instance it replaces leaves the stack (kept in AWS when it
+	// is deletion-protected, see docs/recovery.md).
+	Restore *Restore
+}
+
+// Restore is where a restored instance's data comes from.
+type Restore struct {
+	// ID names the restore; the instance's logical name carries it.
+	ID string
+	// Identifier is the new instance's identifier (RestoredIdentifier).
+	Identifier string
+	// SnapshotIdentifier restores a DB snapshot (name or ARN).
+	SnapshotIdentifier string
+	// SourceInstance, with Time or UseLatestRestorableTime, restores that
+	// instance's automated backups to a point in time.
+	SourceInstance          string
+	Time                    time.Time
+	UseLatestRestorableTime bool
+}
+
+func (r *Restore) check() error {
+	switch {
+	case r.ID == "" || r.Identifier == "":
+		return errors.New("database: a restore needs an ID and the new instance's identifier")
+	case r.SnapshotIdentifier != "" && r.SourceInstance != "":
+		return errors.New("database: restore from a snapshot or from a point in time, not both")
+	case r.SnapshotIdentifier == "" && r.SourceInstance == "":
+		return errors.New("database: a restore needs a snapshot or a source instance")
+	case r.SourceInstance != "" && r.Time.IsZero() == !r.UseLatestRestorableTime:
+		return errors.New("database: a point-in-time restore needs either a time or the latest restorable time")
+	}
+	return nil
+}
+
+// identifierUnsafe are the characters an RDS identifier cannot hold.
+var identifierUnsafe = regexp.MustCompile(`[^a-z0-9]+`)
+
+// RestoredIdentifier is the identifier of the instance a restore creates:
+// the stack's base name made a valid RDS identifier (letters, digits, single
+// hyphens, starting with a letter), then -r and the restore's ID.
+func RestoredIdentifier(base, id string) string {
+	name := strings.Trim(identifierUnsafe.ReplaceAllString(strings.ToLower(base), "-"), "-")
+	if name == "" || name[0] < 'a' || name[0] > 'z' {
+		name = "db-" + name
+	}
+	if len(name) > 50 {
+		name = strings.TrimRight(name[:50], "-")
+	}
+	return strings.TrimRight(name, "-") + "-r" + id
 }
 
 // Database is the RDS instance with its network and parameter settings.
@@ -51,6 +106,9 @@ type Database struct {
 
 	// Address is the instance's DNS name.
 	Address pulumi.StringOutput
+	// Identifier is the instance's RDS identifier (the source of a later
+	// point-in-time restore).
+	Identifier pulumi.StringOutput
 	// SecretArn is the Secrets Manager secret AWS keeps the master credentials in.
 	SecretArn pulumi.StringOutput
 	// URL is a credential-free connection URL (sslmode=require) for the service.
@@ -59,6 +117,11 @@ type Database struct {
 
 // New creates the Database component and its children.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Database, error) {
+	if args.Restore != nil {
+		if err := args.Restore.check(); err != nil {
+			return nil, err
+		}
+	}
 	d := &Database{}
 	if err := ctx.RegisterComponentResource("gopherops:infra:Database", name, d, opts...); err != nil {
 		return nil, fmt.Errorf("database: register component: %w", err)
@@ -143,20 +206,29 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.PerformanceInsights {
 		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
 	}
+	instanceName := name
+	if r := args.Restore; r != nil {
+		instanceName = name + "-restore-" + r.ID
+		restoreInto(instanceArgs, r)
+	}
 	if args.FinalSnapshot {
-		instanceArgs.FinalSnapshotIdentifier = pulumi.String(name + "-final")
+		instanceArgs.FinalSnapshotIdentifier = pulumi.String(instanceName + "-final")
 		instanceArgs.DeleteAutomatedBackups = pulumi.Bool(false)
 	}
 	instanceOpts := []pulumi.ResourceOption{parent}
 	if args.DeletionProtection {
-		instanceOpts = append(instanceOpts, pulumi.Protect(true))
+		// A protected database never leaves AWS through Pulumi: when a
+		// restore replaces it, it leaves the stack only, still
+		// deletion-protected, until a person deletes it (docs/recovery.md).
+		instanceOpts = append(instanceOpts, pulumi.Protect(true), pulumi.RetainOnDelete(true))
 	}
-	d.Instance, err = rds.NewInstance(ctx, name, instanceArgs, instanceOpts...)
+	d.Instance, err = rds.NewInstance(ctx, instanceName, instanceArgs, instanceOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("database: instance: %w", err)
 	}
 
 	d.Address = d.Instance.Address
+	d.Identifier = d.Instance.Identifier
 	d.SecretArn = d.Instance.MasterUserSecrets.Index(pulumi.Int(0)).SecretArn().Elem()
 	d.URL = pulumi.Sprintf("postgres://%s:%d/%s?sslmode=require", d.Instance.Address, Port, DatabaseName)
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
@@ -167,4 +239,26 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("database: register outputs: %w", err)
 	}
 	return d, nil
+}
+
+// restoreInto makes instance arguments create the instance from r: the data,
+// the master user and the database come from the snapshot or the source's
+// backups; network, encryption, protection, sizes and the RDS-managed
+// password (a new secret for the new instance) are the stack's as for any
+// instance.
+func restoreInto(a *rds.InstanceArgs, r *Restore) {
+	a.Identifier = pulumi.String(r.Identifier)
+	a.DbName = nil
+	a.Username = nil
+	if r.SnapshotIdentifier != "" {
+		a.SnapshotIdentifier = pulumi.String(r.SnapshotIdentifier)
+		return
+	}
+	pitr := &rds.InstanceRestoreToPointInTimeArgs{SourceDbInstanceIdentifier: pulumi.String(r.SourceInstance)}
+	if r.UseLatestRestorableTime {
+		pitr.UseLatestRestorableTime = pulumi.Bool(true)
+	} else {
+		pitr.RestoreTime = pulumi.String(r.Time.UTC().Format(time.RFC3339))
+	}
+	a.RestoreToPointInTime = pitr
 }

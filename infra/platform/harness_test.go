@@ -74,7 +74,12 @@ func runStack(t *testing.T, stack string, overrides map[string]string) (*run, er
 // removes a key), the way the engine does, with secretKeys marked secret.
 func setStackConfig(t *testing.T, stack string, overrides map[string]string, secretKeys []string) {
 	t.Helper()
-	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
+	// A pull request's stack is the committed template, with no secret.
+	file, preview := stack, false
+	if _, ok := config.PreviewNumber(stack); ok {
+		file, preview = "pr", true
+	}
+	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+file+".yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +87,10 @@ func setStackConfig(t *testing.T, stack string, overrides map[string]string, sec
 	for k, v := range sf.Values {
 		values[k] = v
 	}
-	values["gopherops:sessionKey"] = testSessionKey
-	values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
+	if !preview {
+		values["gopherops:sessionKey"] = testSessionKey
+		values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
+	}
 	if values["gopherops:ciRunner"] == "true" {
 		values["gopherops:githubConnectionArn"] = testConnectionArn
 	}
@@ -104,16 +111,23 @@ func setStackConfig(t *testing.T, stack string, overrides map[string]string, sec
 // as the engine marks values set with --secret.
 func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]string, secretKeys []string) (*run, error) {
 	t.Helper()
+	return runStackOn(t, stack, overrides, secretKeys, newMonitor(stack))
+}
+
+// runStackOn runs the program under the given mock monitor, with extra
+// program options (a clock).
+func runStackOn(t *testing.T, stack string, overrides map[string]string, secretKeys []string, mon *mocks.Monitor, opts ...platform.Option) (*run, error) {
+	t.Helper()
 	setStackConfig(t, stack, overrides, secretKeys)
 
-	r := &run{stack: stack, mon: newMonitor(stack), outputs: map[string]string{}, secret: map[string]bool{}}
+	r := &run{stack: stack, mon: mon, outputs: map[string]string{}, secret: map[string]bool{}}
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		cfg, err := config.Load(ctx)
 		if err != nil {
 			return err
 		}
 		r.cfg = cfg
-		p, err := platform.Run(ctx, cfg, platform.WithObservability(sharedObservability(t)))
+		p, err := platform.Run(ctx, cfg, append([]platform.Option{platform.WithObservability(sharedObservability(t))}, opts...)...)
 		if err != nil {
 			return err
 		}
