@@ -15,7 +15,7 @@ import (
 )
 
 // workflowFiles are the workflows the delivery pipeline consists of.
-var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml"}
+var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml", "preview-env.yml", "preview-env-reaper.yml"}
 
 // TestWorkflowsLintClean runs actionlint, as a library, over every workflow, with
 // shellcheck on the run: scripts when it is installed (it is on GitHub's runners).
