@@ -144,7 +144,7 @@ func TestPreviewEnvironmentWorkflows(t *testing.T) {
 		t.Errorf("pull_request types %v, want %v", types, want)
 	}
 	if w.Concurrency == nil || !strings.Contains(w.Concurrency.Group.Value, "github.event.pull_request.number") ||
-		w.Concurrency.CancelInProgress == nil || w.Concurrency.CancelInProgress.Value != "false" {
+		w.Concurrency.CancelInProgress == nil || w.Concurrency.CancelInProgress.Expression != nil || w.Concurrency.CancelInProgress.Value {
 		t.Error("updates of one pull request must queue per pull request and never be cancelled half-way")
 	}
 	for id, job := range w.Jobs {

@@ -203,7 +203,7 @@ func validatePreviewBounds(ctx context.Context, t *testing.T, s *previewStack) {
 		corev1.ResourcePods: "10", corev1.ResourcePersistentVolumeClaims: "3",
 	} {
 		got := q.Spec.Hard[res]
-		assert.Equal(t, resource.MustParse(want).String(), got.String(), "quota %s", res)
+		assert.Zero(t, got.Cmp(resource.MustParse(want)), "quota %s = %s, want %s", res, got.String(), want)
 	}
 	lr, err := s.c.Client.CoreV1().LimitRanges(s.ns).Get(ctx, appName, metav1.GetOptions{})
 	require.NoError(t, err, "the LimitRange")

@@ -1,3 +1,5 @@
+//go:build live || platform
+
 package kube
 
 import (
