@@ -19,9 +19,12 @@ help: ## List the targets
 
 # Built, then exec'd rather than `go run`: the go command exits 1 whenever it
 # sees Ctrl-C, so make would print "Error 1" after devrun's clean shutdown.
+# A first build compiles every dependency for minutes: mk/progress.awk counts
+# the packages as they compile, so the terminal is never silent.
 DEVRUN ?= bin/devrun
-run: ## Run the service on :8080 (starts a PostgreSQL under .data/ unless DATABASE_URL is set)
-	@$(GO) build -o $(DEVRUN) ./service/cmd/devrun
+run: ## Run the service on http://127.0.0.1:8080 (HTTP_ADDR=:8080 opens it to the network; starts a PostgreSQL under .data/ unless DATABASE_URL is set)
+	@echo "make run: building $(DEVRUN) (the first build compiles every dependency and can take minutes)"
+	@set -o pipefail; $(GO) build -v -o $(DEVRUN) ./service/cmd/devrun 2>&1 | awk -v tty=$$([ -t 1 ] && echo 1 || echo 0) -f mk/progress.awk
 	@exec $(DEVRUN)
 
 build: ## Build bin/gopherops with version metadata
@@ -52,7 +55,7 @@ FUZZ_TARGETS := \
 	./service/internal/api/:FuzzCreateUserRequest \
 	./service/internal/api/:FuzzJSONBodies \
 	./service/internal/api/:FuzzQueryAndHeaders \
-	./service/internal/api/:FuzzUserJSON \
+	./service/contract/:FuzzUserJSON \
 	./service/internal/ui/:FuzzForms \
 	./service/internal/ui/:FuzzFlashCookie \
 	./service/internal/ui/:FuzzPageTruncate \

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,6 +91,12 @@ type Network struct {
 	VpcCidr               string
 	AvailabilityZoneCount int
 	NatGatewayPerAz       bool
+	// InterfaceEndpoints adds ECR and STS interface endpoints (the S3
+	// gateway endpoint is always there).
+	InterfaceEndpoints bool
+	// FlowLogDestination is "s3" (Parquet in a bucket) or
+	// "cloud-watch-logs".
+	FlowLogDestination string
 }
 
 // Cluster sizes and restricts the EKS cluster.
@@ -110,12 +115,15 @@ type Cluster struct {
 	LogRetentionDays int
 	// AddonVersions pins every EKS add-on by name (vpc-cni, coredns,
 	// kube-proxy, metrics-server): an unpinned add-on changes under a running
-	// cluster when AWS moves its default.
+	// cluster when AWS moves its default. From versions.go, by minor.
 	AddonVersions map[string]string
 	// LoadBalancerControllerChart and ClusterAutoscalerChart pin the Helm
-	// charts of the two controllers the program installs.
+	// charts of the two controllers the program installs, and
+	// ClusterAutoscalerImage the autoscaler release of the cluster's minor
+	// (versions.go).
 	LoadBalancerControllerChart string
 	ClusterAutoscalerChart      string
+	ClusterAutoscalerImage      string
 }
 
 // Access names who may use the cluster's Kubernetes API, each through an EKS
@@ -291,25 +299,6 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 // secretKeys are the keys whose values must only ever be set with --secret.
 var secretKeys = []string{"sessionKey", "ghcrToken", "grafanaAdminPassword"}
 
-// defaultAddonVersions are the EKS add-on builds the program was written
-// against (Kubernetes 1.35); each stack file pins its own.
-var defaultAddonVersions = map[string]string{
-	"vpc-cni":        "v1.21.1-eksbuild.1",
-	"coredns":        "v1.13.1-eksbuild.1",
-	"kube-proxy":     "v1.35.0-eksbuild.2",
-	"metrics-server": "v0.8.0-eksbuild.3",
-}
-
-// RequiredAddons are the EKS add-ons every AWS cluster runs.
-func RequiredAddons() []string {
-	names := make([]string, 0, len(defaultAddonVersions))
-	for n := range defaultAddonVersions {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
 func isSecretKey(full string) bool {
 	k, ok := strings.CutPrefix(full, Namespace+":")
 	return ok && slices.Contains(secretKeys, k)
@@ -384,20 +373,6 @@ func (r *reader) list(key string, def []string) []string {
 	return out
 }
 
-// stringMap reads a map of strings (a YAML mapping, handed over as JSON).
-func (r *reader) stringMap(key string, def map[string]string) map[string]string {
-	v, ok := r.raw(key)
-	if !ok {
-		return maps.Clone(def)
-	}
-	var out map[string]string
-	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		r.fail(key, "is not a mapping of names to strings: %v", err)
-		return maps.Clone(def)
-	}
-	return out
-}
-
 func (r *reader) secret(key string) Secret {
 	v, _ := r.src(Namespace + ":" + key)
 	return NewSecret(v)
@@ -415,6 +390,10 @@ func Parse(src Source, project, stack string) (*Config, error) {
 	if env == EnvLocal || env == EnvPR {
 		defaultRepo = "ghcr.io/gopherops/gopherops"
 	}
+	// An unknown minor has no pins: Validate names the key; the release
+	// stays empty so every other problem is reported with it.
+	kubernetesVersion := r.str("kubernetesVersion", DefaultKubernetesVersion)
+	release, _ := ReleaseFor(kubernetesVersion)
 	defaultRetention := 30
 	if env == EnvProd {
 		defaultRetention = 365
@@ -429,10 +408,12 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			VpcCidr:               r.str("vpcCidr", "10.0.0.0/16"),
 			AvailabilityZoneCount: r.integer("availabilityZoneCount", 2),
 			NatGatewayPerAz:       r.boolean("natGatewayPerAz", false),
+			InterfaceEndpoints:    r.boolean("vpcInterfaceEndpoints", true),
+			FlowLogDestination:    r.str("flowLogDestination", "s3"),
 		},
 		Cluster: Cluster{
 			Name:                     r.str("clusterName", project+"-"+stack),
-			KubernetesVersion:        r.str("kubernetesVersion", "1.35"),
+			KubernetesVersion:        kubernetesVersion,
 			EndpointPublicCidrs:      r.list("clusterEndpointPublicCidrs", nil),
 			NodeInstanceTypes:        r.list("nodeInstanceTypes", []string{"t3.medium"}),
 			NodeAmiType:              r.str("nodeAmiType", "AL2023_x86_64_STANDARD"),
@@ -442,12 +423,12 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			NodeMaxSize:              r.integer("nodeMaxSize", 4),
 			KMSKeyDeletionWindowDays: r.integer("kmsKeyDeletionWindowDays", 30),
 			LogRetentionDays:         r.integer("logRetentionDays", defaultRetention),
-			AddonVersions:            r.stringMap("addonVersions", defaultAddonVersions),
-			// Chart 1.14.x is controller v2.14; chart 9.52.x is Cluster
-			// Autoscaler 1.34, whose scale-down follows the node group's
-			// minimum and scale-up its maximum.
-			LoadBalancerControllerChart: r.str("loadBalancerControllerChartVersion", "1.14.1"),
-			ClusterAutoscalerChart:      r.str("clusterAutoscalerChartVersion", "9.52.1"),
+			// Pinned in versions.go, by the Kubernetes minor where they
+			// must agree with it.
+			AddonVersions:               release.Addons,
+			LoadBalancerControllerChart: LoadBalancerControllerChart,
+			ClusterAutoscalerChart:      release.ClusterAutoscalerChart,
+			ClusterAutoscalerImage:      release.ClusterAutoscalerImage,
 		},
 		Access: Access{
 			DeployRoleName:  r.str("deployRoleName", "gopherops-deploy"),
@@ -499,7 +480,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 		Monitoring: Monitoring{
 			Enabled:              r.boolean("monitoringEnabled", false),
 			Namespace:            r.str("monitoringNamespace", "monitoring"),
-			ChartVersion:         r.str("monitoringChartVersion", "75.15.1"),
+			ChartVersion:         MonitoringChart,
 			GrafanaAdminPassword: r.secret("grafanaAdminPassword"),
 		},
 		Local: Local{

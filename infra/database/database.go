@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -42,11 +43,22 @@ type Args struct {
 	FinalSnapshot bool
 	// PerformanceInsights turns on Performance Insights (7 days, free tier).
 	PerformanceInsights bool
+	// LogRetentionDays keeps the exported PostgreSQL logs in CloudWatch.
+	LogRetentionDays int
 	// Restore, when set, creates the instance from a snapshot or a point in
 	// time, as a new instance under names of its own: the stack switches to
 	// it, and the instance it replaces leaves the stack (kept in AWS when it
 	// is deletion-protected, see docs/recovery.md).
 	Restore *Restore
+}
+
+// LogExports are the PostgreSQL logs the instance exports to CloudWatch.
+var LogExports = []string{"postgresql", "upgrade"}
+
+// LogGroupName is the CloudWatch log group RDS exports one log of an
+// instance to.
+func LogGroupName(identifier, export string) string {
+	return "/aws/rds/instance/" + identifier + "/" + export
 }
 
 // Restore is where a restored instance's data comes from.
@@ -99,6 +111,7 @@ func RestoredIdentifier(base, id string) string {
 type Database struct {
 	pulumi.ResourceState
 
+	LogGroups      []*cloudwatch.LogGroup
 	SecurityGroup  *ec2.SecurityGroup
 	SubnetGroup    *rds.SubnetGroup
 	ParameterGroup *rds.ParameterGroup
@@ -172,7 +185,37 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("database: parameter group: %w", err)
 	}
 
+	// The instance's identifier and logical name: the stack's, or a
+	// restore's own, so that a restore creates a new instance.
+	identifier, instanceName := name, name
+	if r := args.Restore; r != nil {
+		identifier, instanceName = r.Identifier, name+"-restore-"+r.ID
+	}
+	// A protected database never leaves AWS through Pulumi: when a restore
+	// replaces it, it and its logs leave the stack only, still
+	// deletion-protected, until a person deletes them (docs/recovery.md).
+	retain := pulumi.RetainOnDelete(args.DeletionProtection)
+
+	// RDS writes exported logs to groups named after the instance; made
+	// first, they keep the logs for a set time instead of for ever.
+	var exports pulumi.StringArray
+	var logGroups []pulumi.Resource
+	for _, e := range LogExports {
+		g, err := cloudwatch.NewLogGroup(ctx, instanceName+"-"+e, &cloudwatch.LogGroupArgs{
+			Name:            pulumi.String(LogGroupName(identifier, e)),
+			RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		}, parent, retain)
+		if err != nil {
+			return nil, fmt.Errorf("database: %s log group: %w", e, err)
+		}
+		d.LogGroups = append(d.LogGroups, g)
+		logGroups = append(logGroups, g)
+		exports = append(exports, pulumi.String(e))
+	}
+
 	instanceArgs := &rds.InstanceArgs{
+		// Named, not generated: the log groups above carry the name.
+		Identifier:                   pulumi.String(identifier),
 		Engine:                       pulumi.String("postgres"),
 		EngineVersion:                pulumi.String(args.EngineVersion),
 		InstanceClass:                pulumi.String(args.InstanceClass),
@@ -195,7 +238,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		CopyTagsToSnapshot:           pulumi.Bool(true),
 		AutoMinorVersionUpgrade:      pulumi.Bool(true),
 		AllowMajorVersionUpgrade:     pulumi.Bool(false),
-		EnabledCloudwatchLogsExports: pulumi.StringArray{pulumi.String("postgresql"), pulumi.String("upgrade")},
+		EnabledCloudwatchLogsExports: exports,
 		DeletionProtection:           pulumi.Bool(args.DeletionProtection),
 		SkipFinalSnapshot:            pulumi.Bool(!args.FinalSnapshot),
 		// IAM authentication is available (AWS FSBP RDS.10); the service
@@ -206,21 +249,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.PerformanceInsights {
 		instanceArgs.PerformanceInsightsRetentionPeriod = pulumi.Int(7)
 	}
-	instanceName := name
 	if r := args.Restore; r != nil {
-		instanceName = name + "-restore-" + r.ID
 		restoreInto(instanceArgs, r)
 	}
 	if args.FinalSnapshot {
-		instanceArgs.FinalSnapshotIdentifier = pulumi.String(instanceName + "-final")
+		instanceArgs.FinalSnapshotIdentifier = FinalSnapshotName(identifier, args.VpcID)
 		instanceArgs.DeleteAutomatedBackups = pulumi.Bool(false)
 	}
-	instanceOpts := []pulumi.ResourceOption{parent}
+	instanceOpts := []pulumi.ResourceOption{parent, pulumi.DependsOn(logGroups), retain}
 	if args.DeletionProtection {
-		// A protected database never leaves AWS through Pulumi: when a
-		// restore replaces it, it leaves the stack only, still
-		// deletion-protected, until a person deletes it (docs/recovery.md).
-		instanceOpts = append(instanceOpts, pulumi.Protect(true), pulumi.RetainOnDelete(true))
+		instanceOpts = append(instanceOpts, pulumi.Protect(true))
 	}
 	d.Instance, err = rds.NewInstance(ctx, instanceName, instanceArgs, instanceOpts...)
 	if err != nil {
@@ -247,7 +285,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 // password (a new secret for the new instance) are the stack's as for any
 // instance.
 func restoreInto(a *rds.InstanceArgs, r *Restore) {
-	a.Identifier = pulumi.String(r.Identifier)
 	a.DbName = nil
 	a.Username = nil
 	if r.SnapshotIdentifier != "" {
@@ -261,4 +298,15 @@ func restoreInto(a *rds.InstanceArgs, r *Restore) {
 		pitr.RestoreTime = pulumi.String(r.Time.UTC().Format(time.RFC3339))
 	}
 	a.RestoreToPointInTime = pitr
+}
+
+// FinalSnapshotName names the snapshot RDS takes when the instance is
+// deleted after the VPC the instance lives in, whose ID AWS never hands out
+// twice: a stack decommissioned, created again and decommissioned again
+// takes a second snapshot instead of failing on the first one's name, and
+// the name stays the same on every update of one instance's life.
+func FinalSnapshotName(prefix string, vpcID pulumi.StringInput) pulumi.StringOutput {
+	return vpcID.ToStringOutput().ApplyT(func(id string) string {
+		return prefix + "-final-" + strings.TrimPrefix(id, "vpc-")
+	}).(pulumi.StringOutput)
 }

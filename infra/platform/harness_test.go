@@ -15,6 +15,7 @@ import (
 	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 	"github.com/gopherops/gopherops/infra/platform"
+	"github.com/gopherops/gopherops/infra/release"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -114,20 +115,31 @@ func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]str
 	return runStackOn(t, stack, overrides, secretKeys, newMonitor(stack))
 }
 
-// runStackOn runs the program under the given mock monitor, with extra
-// program options (a clock).
+// deployStackOn is deployStack on a given monitor (a mirror and records of
+// the test's choosing), with extra program options.
+func deployStackOn(t *testing.T, stack string, overrides map[string]string, mon *mocks.Monitor, opts ...platform.Option) *run {
+	t.Helper()
+	r, err := runStackOn(t, stack, overrides, defaultSecretKeys, mon, opts...)
+	if err != nil {
+		t.Fatalf("program failed for stack %s: %v", stack, err)
+	}
+	return r
+}
+
+// runStackOn runs the program for a committed stack file on mon.
 func runStackOn(t *testing.T, stack string, overrides map[string]string, secretKeys []string, mon *mocks.Monitor, opts ...platform.Option) (*run, error) {
 	t.Helper()
 	setStackConfig(t, stack, overrides, secretKeys)
 
 	r := &run{stack: stack, mon: mon, outputs: map[string]string{}, secret: map[string]bool{}}
+	opts = append([]platform.Option{platform.WithObservability(sharedObservability(t))}, opts...)
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		cfg, err := config.Load(ctx)
 		if err != nil {
 			return err
 		}
 		r.cfg = cfg
-		p, err := platform.Run(ctx, cfg, append([]platform.Option{platform.WithObservability(sharedObservability(t))}, opts...)...)
+		p, err := platform.Run(ctx, cfg, opts...)
 		if err != nil {
 			return err
 		}
@@ -154,12 +166,14 @@ func runStackOn(t *testing.T, stack string, overrides map[string]string, secretK
 	return r, err
 }
 
-// newMonitor is a mock monitor whose ECR mirror has the stack's release
-// tagged, with the migration Job held open.
+// newMonitor is a mock monitor whose ECR mirror holds the stack's release
+// and whose SSM record names it (as a successful deploy.yml left them),
+// with the migration Job held open.
 func newMonitor(stack string) *mocks.Monitor {
 	m := mocks.New()
 	m.Delay["kubernetes:batch/v1:Job"] = jobDelay
-	m.Releases[stack] = releaseDigest(stack)
+	m.Mirror[releaseDigest(stack)] = true
+	m.Parameters[release.Parameter("gopherops", stack)] = releaseDigest(stack)
 	return m
 }
 

@@ -22,7 +22,10 @@ type Option func(*options)
 
 type options struct {
 	observability Observability
-	now           func() time.Time
+	// release is the digest being rolled out (WithRelease).
+	release string
+	// now is the clock a restore's time window is checked against.
+	now func() time.Time
 }
 
 func newOptions(opts []Option) options {

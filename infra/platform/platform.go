@@ -21,6 +21,7 @@ import (
 	"github.com/gopherops/gopherops/infra/runner"
 	"github.com/gopherops/gopherops/infra/storage"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -92,7 +93,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	if err != nil {
 		return nil, err
 	}
-	p.Image, err = resolveImage(ctx, cfg)
+	p.Image, err = resolveImage(ctx, cfg, o.release)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +113,12 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		ClusterName:          cfg.Cluster.Name,
 		AccountID:            acct.ID,
 		Partition:            acct.Partition,
+		Region:               cfg.Region,
+		InterfaceEndpoints:   cfg.Network.InterfaceEndpoints,
+		FlowLogDestination:   cfg.Network.FlowLogDestination,
 		FlowLogRetentionDays: cfg.Cluster.LogRetentionDays,
+		ForceDestroy:         cfg.Storage.ForceDestroy,
+		Protect:              protect,
 	})
 	if err != nil {
 		return nil, err
@@ -131,6 +137,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		DeletionProtection:    cfg.Database.DeletionProtection,
 		FinalSnapshot:         cfg.IsProd(),
 		PerformanceInsights:   cfg.Database.PerformanceInsights,
+		LogRetentionDays:      cfg.Cluster.LogRetentionDays,
 		Restore:               restore,
 	})
 	if err != nil {
@@ -172,6 +179,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		OIDCIssuer:                  p.Cluster.OIDCIssuer,
 		LoadBalancerControllerChart: cfg.Cluster.LoadBalancerControllerChart,
 		ClusterAutoscalerChart:      cfg.Cluster.ClusterAutoscalerChart,
+		ClusterAutoscalerImage:      cfg.Cluster.ClusterAutoscalerImage,
+		LoadBalancerNetwork:         append(subnetResources(p.Network.PublicSubnets), p.Network.PublicRoutes...),
 	})
 	if err != nil {
 		return nil, err
@@ -365,6 +374,15 @@ func (p *Platform) deployMonitoring(ctx *pulumi.Context, provider pulumi.Provide
 		MetricsPort:          p.App.MetricsPortName,
 	})
 	return err
+}
+
+// subnetResources lists subnets as resources to depend on.
+func subnetResources(subnets []*ec2.Subnet) []pulumi.Resource {
+	out := make([]pulumi.Resource, len(subnets))
+	for i, s := range subnets {
+		out[i] = s
+	}
+	return out
 }
 
 // availabilityZones returns the first n standard (non opt-in) zones of the

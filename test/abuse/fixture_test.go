@@ -36,6 +36,8 @@ const podMemoryLimit = 512 << 20
 // stack is one deployment under attack: the real binary on its own database
 // and fake S3, and its root admin signed in.
 type stack struct {
+	// dbURL is the deployment's database, for what only SQL can see.
+	dbURL string
 	bin   *gopherops.Binary
 	env   gopherops.Env
 	srv   *gopherops.Server
@@ -58,7 +60,7 @@ func newStack(t *testing.T) *stack {
 // database at dbURL, creates the root admin and signs it in.
 func newStackOn(t *testing.T, dbURL string) *stack {
 	t.Helper()
-	st := &stack{bin: gopherops.Build(t)}
+	st := &stack{dbURL: dbURL, bin: gopherops.Build(t)}
 	st.env, st.s3 = serviceEnv(t, dbURL)
 	st.admin = createAdmin(t, st.bin, st.env)
 	st.srv = st.bin.Serve(t, st.env)

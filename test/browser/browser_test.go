@@ -179,6 +179,7 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 		chromedp.SendKeys(chromedp.CSS("#create-username"), name),
 		chromedp.SendKeys(chromedp.CSS("#create-email"), email),
 		chromedp.SendKeys(chromedp.CSS("#create-password"), "password1234567"),
+		chromedp.SendKeys(chromedp.CSS("#create-password-confirm"), "password1234567"),
 		chromedp.Click(chromedp.CSS("dialog[open] button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("dialog[open] #create-password-error")),
 	)
@@ -189,17 +190,20 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	require.Equal(t, 1, eval[int](admin, "messages", `document.body.innerText.split("Password is").length - 1`), "the message is shown once")
 	require.False(t, eval[bool](admin, "alert", `!!document.querySelector("[role=alert]")`), "no second, generic alert")
 	admin.check("create-error")
+	password := journey.NewPassword()
 	admin.do("create",
-		chromedp.SendKeys(chromedp.CSS("#create-password"), "-"+journey.NewPassword()),
+		chromedp.SendKeys(chromedp.CSS("#create-password"), password),
+		chromedp.SendKeys(chromedp.CSS("#create-password-confirm"), password),
 		chromedp.Click(chromedp.CSS("dialog[open] button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),
 	)
-	require.Contains(t, admin.text("p.flash"), "User created.")
+	require.Contains(t, admin.text("p.flash"), "User "+name+" created.")
+	require.Equal(t, name, admin.text("tr.highlight td.user-cell a"), "the new user's row is marked")
 
 	// Search finds it; its row links to its page.
 	admin.do("search",
 		chromedp.SendKeys(chromedp.CSS("#users-q"), strings.ToUpper(name)+"\n"),
-		chromedp.WaitVisible(chromedp.CSS(`.search a[href="/users"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.filters a[href="/users"]`)),
 	)
 	require.Equal(t, 1, eval[int](admin, "rows", `document.querySelectorAll("table.users tbody tr").length`))
 	admin.check("users-search")
@@ -212,7 +216,7 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 		chromedp.Click(chromedp.CSS(`section[aria-labelledby=edit-title] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),
 	)
-	require.Equal(t, "Changes saved.", admin.text("p.flash"))
+	require.Equal(t, "Changes to "+name+" saved.", admin.text("p.flash"))
 	require.Equal(t, "new-"+email, admin.text("dd.email"))
 
 	// Avatar.
@@ -223,12 +227,12 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 		chromedp.Click(chromedp.CSS(".avatar-form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("h1 img.avatar")),
 	)
-	require.Equal(t, "Avatar updated.", admin.text("p.flash"))
+	require.Equal(t, "Avatar of "+name+" updated.", admin.text("p.flash"))
 	admin.waitFor("the avatar has loaded", `document.querySelector("h1 img.avatar").naturalWidth > 0`, stepTimeout)
 
 	// Reset: a generated password, shown once, with a copy button.
 	admin.do("open the reset dialog",
-		chromedp.Click(chromedp.CSS(".page-head button.secondary[aria-haspopup=dialog]")),
+		chromedp.Click(chromedp.CSS(".page-head a.secondary[aria-haspopup=dialog]")),
 		chromedp.WaitVisible(chromedp.CSS("dialog[open] input[name=password]")),
 	)
 	admin.check("reset-dialog")
@@ -255,6 +259,7 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	user.do("change password",
 		chromedp.SendKeys(chromedp.CSS("#pw-current"), temp),
 		chromedp.SendKeys(chromedp.CSS("#pw-new"), newPassword),
+		chromedp.SendKeys(chromedp.CSS("#pw-confirm"), newPassword),
 		chromedp.Click(chromedp.CSS("#password button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),
 	)
@@ -268,23 +273,24 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	require.Equal(t, 1, eval[int](admin, "rows", `document.querySelectorAll("table.users tbody tr").length`))
 	admin.waitFor("the avatar shows in the list", `(() => { const i = document.querySelector("table.users img.avatar"); return !!i && i.complete && i.naturalWidth > 0; })()`, stepTimeout)
 	admin.do("open the delete dialog",
-		chromedp.Click(chromedp.CSS("td.actions button.danger[aria-haspopup=dialog]")),
+		chromedp.Click(chromedp.CSS("td.actions details.menu > summary")),
+		chromedp.Click(chromedp.CSS("td.actions a.danger-link[aria-haspopup=dialog]")),
 		chromedp.WaitVisible(chromedp.CSS("dialog[open] button.danger[type=submit]")),
 	)
 	require.Contains(t, admin.text("dialog[open] .dialog-title"), "Delete "+name+"?")
 	admin.check("delete-dialog")
 	admin.do("delete", chromedp.Click(chromedp.CSS("dialog[open] button.danger[type=submit]")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
-	require.Equal(t, "User deleted.", admin.text("p.flash"))
+	require.Contains(t, admin.text("p.flash"), "User "+name+" deleted.")
 
 	// The dashboard refreshes itself, keeps its formats, and says when it is stale.
 	admin.do("dashboard", chromedp.Navigate(dep.base+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#dashboard .charts")))
 	first := admin.text("[data-updated]")
 	require.Equal(t, 4, eval[int](admin, "charts", `document.querySelectorAll("#dashboard svg[role=img]").length`), "four charts")
-	require.Regexp(t, `^\d\d:\d\d:\d\d UTC$`, first)
+	require.Regexp(t, `^\d\d:\d\d:\d\d \S+$`, first, "the browser's local time and zone")
 	admin.waitFor("four charts with data", `document.querySelectorAll("#dashboard svg path.line").length === 4`, 25*time.Second)
 	require.Contains(t, admin.text("table.audit"), "Deleted user", "audit actions in words")
 	admin.waitFor("a refresh", fmt.Sprintf(`document.querySelector("[data-updated]").textContent !== %q`, first), 15*time.Second)
-	require.Regexp(t, `^\d\d:\d\d:\d\d UTC$`, admin.text("[data-updated]"), "the same format after a refresh")
+	require.Regexp(t, `^\d\d:\d\d:\d\d \S+$`, admin.text("[data-updated]"), "the same format after a refresh")
 	admin.check("dashboard")
 
 	admin.quietNetwork.Store(true)

@@ -51,26 +51,30 @@ func TestWithoutJavaScript(t *testing.T) {
 			tb.do("open create", chromedp.Click(chromedp.CSS(".page-head details > summary")), chromedp.WaitVisible(chromedp.CSS("#create-username")))
 			tb.check(shot + "create")
 
-			// Reset the last demo user: the generated password is shown, the copy button is not.
+			// Reset the last demo user from its row's menu: a page with the
+			// form; the generated password is shown, the copy button is not.
 			tb.do("find", chromedp.Navigate(dep.base+"/users?q="+name), chromedp.WaitVisible(chromedp.CSS("td.actions")))
-			tb.do("open reset", chromedp.Click(chromedp.CSS("td.actions details:first-of-type > summary")), chromedp.WaitVisible(chromedp.CSS("td.actions details[open] button[type=submit]")))
+			tb.do("open the menu", chromedp.Click(chromedp.CSS("td.actions details.menu > summary")), chromedp.WaitVisible(chromedp.CSS("td.actions .menu-items")))
+			tb.check(shot + "menu-open")
+			tb.do("open reset", chromedp.Click(chromedp.CSS(`td.actions a[href*="/reset-password"]`)), chromedp.WaitVisible(chromedp.CSS("form.confirm-form button[type=submit]")))
 			tb.check(shot + "reset-open")
-			tb.do("reset", chromedp.Click(chromedp.CSS("td.actions details[open] button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#temp-password")))
+			tb.do("reset", chromedp.Click(chromedp.CSS("form.confirm-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#temp-password")))
 			require.False(t, eval[bool](tb, "copy button", `!document.querySelector("button[data-copy]").hidden`), "the copy button needs a script")
 			tb.check(shot + "reset-done")
 
-			// Delete, confirmed in the page.
-			tb.do("open delete", chromedp.Click(chromedp.CSS("td.actions details:last-of-type > summary")), chromedp.WaitVisible(chromedp.CSS("td.actions details[open] button.danger[type=submit]")))
-			require.Contains(t, tb.text("td.actions details[open] .dialog-title"), "Delete "+name+"?")
+			// Delete, confirmed on its own page.
+			tb.do("open the menu again", chromedp.Click(chromedp.CSS("td.actions details.menu > summary")))
+			tb.do("open delete", chromedp.Click(chromedp.CSS("td.actions a.danger-link")), chromedp.WaitVisible(chromedp.CSS("form.confirm-form button.danger[type=submit]")))
+			require.Contains(t, tb.text("form.confirm-form .dialog-title"), "Delete "+name+"?")
 			tb.check(shot + "delete-open")
 			if vp == desktop {
-				// Keep the user for the phone: cancel by closing the block.
-				tb.do("close", chromedp.Click(chromedp.CSS("td.actions details[open] > summary")))
+				// Keep the user for the phone: cancel goes back to the list.
+				tb.do("cancel", chromedp.Click(chromedp.CSS("form.confirm-form a[data-cancel]")), chromedp.WaitVisible(chromedp.CSS("td.actions")))
 				return
 			}
-			tb.do("delete", chromedp.Click(chromedp.CSS("td.actions details[open] button.danger[type=submit]")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
-			require.Equal(t, "User deleted.", tb.text("p.flash"))
-			require.True(t, strings.HasSuffix(eval[string](tb, "url", `location.pathname + location.search`), "msg=deleted"))
+			tb.do("delete", chromedp.Click(chromedp.CSS("form.confirm-form button.danger[type=submit]")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+			require.Contains(t, tb.text("p.flash"), "User "+name+" deleted.")
+			require.Equal(t, "/users?q="+name, eval[string](tb, "url", `location.pathname + location.search`))
 
 			// The dashboard says how to update it by hand.
 			tb.do("dashboard", chromedp.Navigate(dep.base+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#dashboard")))

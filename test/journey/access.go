@@ -127,7 +127,7 @@ func TokenAPI(t *testing.T, tg *Target) {
 	admin.Get(t, "/api/v1/me").Expect(t, http.StatusOK)
 
 	t.Run("unknown account", func(t *testing.T) {
-		_, resp := signIn(t, tg.BaseURL, Credentials{Login: "nobody-" + random.UniqueID(), Password: NewPassword()})
+		_, resp := signIn(t, tg.BaseURL, Credentials{Login: "nobody-" + random.UniqueID(), Password: NewPassword()}, nil)
 		p := resp.ExpectProblem(t, http.StatusUnauthorized)
 		assert.NotContains(t, strings.ToLower(p.Detail), "not found", "must not reveal whether the account exists")
 	})
@@ -187,6 +187,7 @@ func BrowserSession(t *testing.T, tg *Target) {
 	create.Values.Set("username", spec.Username)
 	create.Values.Set("email", spec.Email)
 	create.Values.Set("password", spec.Password)
+	create.Values.Set("password_confirm", spec.Password)
 	create.Values.Set("role", "user")
 
 	t.Run("the create form without its token is refused", func(t *testing.T) {
@@ -203,17 +204,24 @@ func BrowserSession(t *testing.T, tg *Target) {
 		assert.Contains(t, p.Type, "csrf")
 	})
 
-	b.PostForm(t, "/users", create.Values).ExpectRedirect(t, http.StatusSeeOther, "/users?msg=created")
+	done := b.PostForm(t, "/users", create.Values)
+	done.Expect(t, http.StatusSeeOther)
 	created := findUser(t, admin, spec.Username)
 	deleteAtCleanup(t, admin, created)
+	// The list opens on the page that holds the new user, their row marked.
+	loc, err := url.Parse(done.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "/users", loc.Path, "after create:\n%s", done)
+	assert.Equal(t, itoa(created.ID), loc.Query().Get("highlight"), "after create:\n%s", done)
+	assert.Equal(t, "user-"+itoa(created.ID), loc.Fragment, "after create:\n%s", done)
 	assert.Equal(t, "user", created.Role)
 	assert.True(t, created.ForcePasswordChange, "a user created by an admin must change the admin-chosen password")
 
-	// Delete it through its row's form.
-	users = b.GetHTML(t, "/users")
-	users.ExpectHTML(t, http.StatusOK)
-	del := FindForm(t, users.Body, "/users/"+itoa(created.ID)+"/delete")
-	b.PostForm(t, del.Action, del.Values).ExpectRedirect(t, http.StatusSeeOther, "/users?msg=deleted")
+	// Delete it through the confirmation its row's menu links to.
+	confirm := b.GetHTML(t, "/users/"+itoa(created.ID)+"/delete?back=%2Fusers")
+	confirm.ExpectHTML(t, http.StatusOK)
+	del := FindForm(t, confirm.Body, "/users/"+itoa(created.ID)+"/delete")
+	b.PostForm(t, del.Action, del.Values).ExpectRedirect(t, http.StatusSeeOther, "/users")
 	admin.Get(t, created.Path()).ExpectProblem(t, http.StatusNotFound)
 
 	// Sign out; the old session cookie no longer works anywhere.

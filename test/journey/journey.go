@@ -27,6 +27,8 @@ import (
 
 	"github.com/gruntwork-io/terratest/modules/random"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gopherops/gopherops/service/contract"
 )
 
 // Credentials sign a user in: login is the username or the email.
@@ -53,29 +55,17 @@ type Target struct {
 	adminUser User
 }
 
-// User is the API's view of an account.
-type User struct {
-	ID                  int64      `json:"id"`
-	Username            string     `json:"username"`
-	Email               string     `json:"email"`
-	Role                string     `json:"role"`
-	IsRoot              bool       `json:"is_root"`
-	ForcePasswordChange bool       `json:"force_password_change"`
-	AvatarURL           *string    `json:"avatar_url"`
-	Version             int        `json:"version"`
-	CreatedAt           time.Time  `json:"created_at"`
-	UpdatedAt           time.Time  `json:"updated_at"`
-	LastLoginAt         *time.Time `json:"last_login_at"`
-}
-
-// Path is the user's API resource.
-func (u User) Path() string { return "/api/v1/users/" + strconv.FormatInt(u.ID, 10) }
+// User is the API's view of an account, as the service's contract defines
+// it: the journeys decode users into the one struct the service encodes.
+type User = contract.User
 
 // Token is the answer to POST /api/v1/auth/tokens.
 type Token struct {
 	ID        int64     `json:"id"`
 	Token     string    `json:"token"`
 	TokenType string    `json:"token_type"`
+	Name      string    `json:"name"`
+	Scopes    []string  `json:"scopes"`
 	ExpiresAt time.Time `json:"expires_at"`
 	User      User      `json:"user"`
 }
@@ -96,6 +86,10 @@ func All(t *testing.T, tg *Target) {
 		{"user administration", UserAdministration},
 		{"normal user", NormalUser},
 		{"avatar", Avatar},
+		{"disable and enable", DisableEnable},
+		{"sign-ins listed and revoked", SignIns},
+		{"scoped tokens", ScopedTokens},
+		{"token expiry", TokenExpiry},
 		{"dashboard data", Dashboard},
 		{"bad inputs", BadInputs},
 		{"metrics", Metrics},
@@ -136,21 +130,30 @@ const maxThrottleWait = 2 * time.Minute
 // well-behaved client must, up to a bound.
 func SignIn(t testing.TB, baseURL string, cr Credentials) Token {
 	t.Helper()
-	tok, resp := signIn(t, baseURL, cr)
+	return SignInWith(t, baseURL, cr, nil)
+}
+
+// SignInWith is SignIn asking for a token with the extra fields (scopes,
+// expires_in).
+func SignInWith(t testing.TB, baseURL string, cr Credentials, extra map[string]any) Token {
+	t.Helper()
+	tok, resp := signIn(t, baseURL, cr, extra)
 	require.NotNil(t, tok, "sign in as %s:\n%s", cr.Login, resp)
 	return *tok
 }
 
 // signIn returns the token, or nil and the response when the service
 // answered anything but 201 (after waiting out any throttling).
-func signIn(t testing.TB, baseURL string, cr Credentials) (*Token, *Response) {
+func signIn(t testing.TB, baseURL string, cr Credentials, extra map[string]any) (*Token, *Response) {
 	t.Helper()
 	c := NewClient(baseURL)
 	deadline := time.Now().Add(maxThrottleWait)
+	body := map[string]any{"login": cr.Login, "password": cr.Password, "name": tokenName(t)}
+	for k, v := range extra {
+		body[k] = v
+	}
 	for {
-		resp := c.Send(t, http.MethodPost, "/api/v1/auth/tokens", map[string]string{
-			"login": cr.Login, "password": cr.Password, "name": tokenName(t),
-		})
+		resp := c.Send(t, http.MethodPost, "/api/v1/auth/tokens", body)
 		if resp.Status == http.StatusTooManyRequests {
 			wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 			require.NoError(t, err, "a 429 must say when to retry:\n%s", resp)

@@ -340,10 +340,16 @@ func TestMakeRunStopsCleanly(t *testing.T) {
 	t.Run("Ctrl-C ends make run without an error", func(t *testing.T) {
 		p := startDevrun(t, root, env, "make", "--no-print-directory", "run", "DEVRUN="+devrun)
 		p.waitReady(t, "http://"+httpAddr+"/readyz")
-		assert.Contains(t, p.log(), "Development admin created (shown once)")
+		out := p.log()
+		assert.Contains(t, out, "Development admin created (shown once)")
+		assert.Contains(t, out, "make run: building", "make run says what it does while it builds")
+		// The configuration logged at the start says what the server then does.
+		assert.Contains(t, out, `"migrate_on_start":true`)
+		assert.Contains(t, out, `"create_dev_admin":true`)
+		assert.Contains(t, out, "GopherOps is serving on http://"+httpAddr+" (this machine only")
 
 		status := p.stop(t, syscall.SIGINT)
-		out := p.log()
+		out = p.log()
 		assert.NotContains(t, out, "make: ***", "make reports no error after a clean shutdown")
 		assert.NotContains(t, out, "Error 1")
 		assert.NotContains(t, out, "devrun:", "devrun stopped without complaint")

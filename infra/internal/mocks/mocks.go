@@ -63,9 +63,12 @@ type Monitor struct {
 	// Delay holds NewResource of the given types for a while before it
 	// returns, widening any race between resources that should be ordered.
 	Delay map[string]time.Duration
-	// Releases are the ECR mirror's tags (a stack name) and the digests they
-	// point at; a lookup of any other tag fails as ECR does.
-	Releases map[string]string
+	// Mirror holds the digests of the images in the ECR mirror; a lookup
+	// of any other fails as ECR does.
+	Mirror map[string]bool
+	// Parameters are SSM parameters by name (a stack's release record);
+	// a lookup of any other fails as SSM does.
+	Parameters map[string]string
 	// CallerArn is who runs the program (sts:GetCallerIdentity); empty
 	// means the bootstrap project's deploy role.
 	CallerArn string
@@ -81,7 +84,7 @@ type Monitor struct {
 
 // New returns an empty Monitor.
 func New() *Monitor {
-	return &Monitor{Delay: map[string]time.Duration{}, Releases: map[string]string{}}
+	return &Monitor{Delay: map[string]time.Duration{}, Mirror: map[string]bool{}, Parameters: map[string]string{}}
 }
 
 // DeployRoleArn is the bootstrap project's deploy role in the mocked account.
@@ -171,17 +174,15 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"id":            name,
 		}), nil
 	case "aws:ecr/getImage:getImage":
-		tag := ""
-		if v, ok := args.Args["imageTag"]; ok && v.IsString() {
-			tag = v.StringValue()
+		digest := ""
+		if v, ok := args.Args["imageDigest"]; ok && v.IsString() {
+			digest = v.StringValue()
 		}
-		digest, ok := m.Releases[tag]
-		if !ok {
-			return nil, fmt.Errorf("mocks: ImageNotFoundException: no image tagged %q in ECR", tag)
+		if !m.Mirror[digest] {
+			return nil, fmt.Errorf("mocks: ImageNotFoundException: no image %q in ECR", digest)
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"imageDigest":    digest,
-			"imageTag":       tag,
 			"registryId":     AccountID,
 			"repositoryName": args.Args["repositoryName"].StringValue(),
 			"id":             digest,
@@ -207,6 +208,16 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"instanceIdentifiers": ids, "instanceArns": []any{}, "id": Region,
+		}), nil
+	case "aws:ssm/getParameter:getParameter":
+		name := args.Args["name"].StringValue()
+		v, ok := m.Parameters[name]
+		if !ok {
+			return nil, fmt.Errorf("mocks: ParameterNotFound: %s", name)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name": name, "value": v, "insecureValue": v, "type": "String", "version": 1,
+			"arn": fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", Region, AccountID, name), "id": name,
 		}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{

@@ -8,10 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
@@ -54,10 +54,18 @@ func (e *serveError) Error() string { return e.err.Error() }
 
 func (e *serveError) Unwrap() error { return e.err }
 
+// defaultHTTPAddr is where `make run` serves unless HTTP_ADDR says
+// otherwise: this machine only, since the development admin's password is
+// on the screen. HTTP_ADDR=:8080 opens it to the network.
+const defaultHTTPAddr = "127.0.0.1:8080"
+
 func run(ctx context.Context) error {
 	dataDir := envOr("GOPHEROPS_DATA_DIR", ".data")
 
 	env := map[string]string{}
+	if os.Getenv("HTTP_ADDR") == "" {
+		env["HTTP_ADDR"] = defaultHTTPAddr
+	}
 	if os.Getenv("DATABASE_URL") == "" && os.Getenv("PGHOST") == "" {
 		fmt.Printf("Starting PostgreSQL in %s (set DATABASE_URL to use your own)...\n", filepath.Join(dataDir, "postgres"))
 		srv, err := pglocal.Start(ctx, pglocal.Options{Dir: filepath.Join(dataDir, "postgres")})
@@ -88,19 +96,40 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The server migrates the schema and creates the development admin
+	// itself, so the configuration it logs at its start says what it does.
+	cfg.MigrateOnStart = true
+	cfg.CreateDevAdmin = cfg.Env == config.EnvDevelopment
 	log := observability.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
-	if err := app.Migrate(ctx, cfg, log); err != nil {
-		return err
-	}
-	if err := app.EnsureDevAdmin(ctx, cfg, log, os.Stdout); err != nil {
-		return err
-	}
-	fmt.Printf("GopherOps is starting on %s (metrics on %s). Press Ctrl-C to stop.\n", displayAddr(cfg.HTTPAddr), cfg.AdminAddr)
-	cfg.MigrateOnStart = false
-	if err := app.Serve(ctx, cfg, log, app.Listeners{}, app.Options{}); err != nil {
+	fmt.Println("Migrating the schema and starting GopherOps...")
+	serving := false
+	err = app.Serve(ctx, cfg, log, app.Listeners{}, app.Options{Serving: func(httpAddr, adminAddr net.Addr) {
+		serving = true
+		fmt.Println(servingLine(httpAddr.String(), adminAddr.String()))
+	}})
+	if err != nil && serving {
 		return &serveError{err}
 	}
-	return nil
+	return err
+}
+
+// servingLine tells the developer where the server listens, and whether
+// other machines can reach it.
+func servingLine(httpAddr, adminAddr string) string {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return fmt.Sprintf("GopherOps is serving on %s (metrics on %s). Press Ctrl-C to stop.", httpAddr, adminAddr)
+	}
+	switch ip := net.ParseIP(host); {
+	case ip != nil && ip.IsLoopback():
+		return fmt.Sprintf("GopherOps is serving on http://%s (this machine only; HTTP_ADDR=:%s opens it to the network), "+
+			"metrics on %s. Press Ctrl-C to stop.", net.JoinHostPort(host, port), port, adminAddr)
+	case host == "" || ip != nil && ip.IsUnspecified():
+		return fmt.Sprintf("GopherOps is serving on every interface at port %s (http://localhost:%s from here), metrics on %s. "+
+			"Press Ctrl-C to stop.", port, port, adminAddr)
+	}
+	return fmt.Sprintf("GopherOps is serving on http://%s, reachable by other machines, metrics on %s. Press Ctrl-C to stop.",
+		net.JoinHostPort(host, port), adminAddr)
 }
 
 func ensureDatabase(ctx context.Context, srv *pglocal.Server, name string) error {
@@ -124,11 +153,4 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
-}
-
-func displayAddr(addr string) string {
-	if strings.HasPrefix(addr, ":") {
-		return "http://localhost" + addr
-	}
-	return "http://" + addr
 }

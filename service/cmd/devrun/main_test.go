@@ -25,6 +25,7 @@ func TestExitCode(t *testing.T) {
 		{"Ctrl-C that reached initdb too", stopped, initdb, 0, "devrun: stopped while starting"},
 		{"a server that did not shut down cleanly", stopped, &serveError{errors.New("context deadline exceeded")}, 1, "devrun: context deadline exceeded"},
 		{"a start that failed on its own", running, errors.New("listen on HTTP_ADDR :8080: address already in use"), 1, "devrun: listen on HTTP_ADDR"},
+		{"Ctrl-C while the server migrates", stopped, fmt.Errorf("migrate on start: %w", context.Canceled), 0, "devrun: stopped while starting"},
 		{"a server that failed on its own", running, &serveError{errors.New("accept: too many open files")}, 1, "devrun: accept"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,5 +37,19 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("stderr %q, want %q", stderr.String(), tc.stderr)
 			}
 		})
+	}
+}
+
+func TestServingLine(t *testing.T) {
+	for _, tc := range []struct{ http, want string }{
+		{"127.0.0.1:8080", "serving on http://127.0.0.1:8080 (this machine only; HTTP_ADDR=:8080 opens it to the network)"},
+		{"[::1]:8081", "serving on http://[::1]:8081 (this machine only; HTTP_ADDR=:8081 opens it"},
+		{"[::]:8080", "serving on every interface at port 8080"},
+		{"0.0.0.0:9000", "serving on every interface at port 9000"},
+		{"192.0.2.7:8080", "serving on http://192.0.2.7:8080, reachable by other machines"},
+	} {
+		if got := servingLine(tc.http, "127.0.0.1:9090"); !bytes.Contains([]byte(got), []byte(tc.want)) {
+			t.Errorf("servingLine(%q) = %q, want it to say %q", tc.http, got, tc.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,9 @@ func TestAvatarImage(t *testing.T) {
 	huge := image.NewGray(image.Rect(0, 0, 2049, 1))
 	var h bytes.Buffer
 	_ = png.Encode(&h, huge)
+	// 1×50,000 costs 100 KB to decode: only the side bound refuses it.
+	var tall bytes.Buffer
+	_ = png.Encode(&tall, image.NewGray(image.Rect(0, 0, 1, 50_000)))
 	var deep bytes.Buffer
 	_ = png.Encode(&deep, image.NewNRGBA64(image.Rect(0, 0, 2048, 2048)))
 	tests := []struct {
@@ -70,6 +74,7 @@ func TestAvatarImage(t *testing.T) {
 		{"gif", []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), ""},
 		{"png magic, broken body", append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0}, 64)...), ""},
 		{"too wide", h.Bytes(), ""},
+		{"too tall (1×50,000)", tall.Bytes(), ""},
 		{"png cut after its header", p.Bytes()[:40], ""},
 		{"jpeg cut in half", j.Bytes()[:len(j.Bytes())/2], ""},
 		{"too big", append(p.Bytes(), make([]byte, MaxAvatarBytes)...), ""},
@@ -85,6 +90,43 @@ func TestAvatarImage(t *testing.T) {
 				t.Fatalf("got %q %v, want %s", ct, err, tt.ct)
 			case tt.ct == "" && !errors.As(err, &verr):
 				t.Fatalf("accepted as %q (%v)", ct, err)
+			}
+		})
+	}
+}
+
+// TestAvatarSideBound: an avatar is at most 2048 pixels on each side, width
+// and height alike. A strip one pixel wide costs next to nothing to decode,
+// so nothing but the side bound stands between it and the store.
+func TestAvatarSideBound(t *testing.T) {
+	s := &Service{images: imaging.NewBudget(avatarDecodeBytes, avatarDecodeInFlight, maxAvatarSide)}
+	tests := []struct {
+		name     string
+		w, h     int
+		accepted bool
+	}{
+		{"2048 wide", 2048, 1, true},
+		{"2048 tall", 1, 2048, true},
+		{"2049 wide", 2049, 1, false},
+		{"2049 tall", 1, 2049, false},
+		{"50,000 tall", 1, 50_000, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, tt.w, tt.h))); err != nil {
+				t.Fatal(err)
+			}
+			img, err := s.avatarImage(context.Background(), buf.Bytes())
+			if tt.accepted {
+				if err != nil || img.Width != tt.w || img.Height != tt.h {
+					t.Fatalf("refused or resized: %d×%d %v", img.Width, img.Height, err)
+				}
+				return
+			}
+			var verr *ValidationError
+			if !errors.As(err, &verr) || !strings.Contains(verr.Fields["avatar"], "at most 2048 on each side") {
+				t.Fatalf("got %v, want the avatar refused for its side", err)
 			}
 		})
 	}

@@ -25,11 +25,25 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // world is the accounts service on a database of its own, with the root
-// admin, another admin and a user, and a count of password verifications.
+// admin, another admin and a user, and a count of password verifications:
+// those the service reports (verified) and those the hasher really did
+// (hashed).
 type world struct {
 	svc                *accounts.Service
 	root, admin, alice accounts.User
 	verified           atomic.Int64
+	hashed             atomic.Int64
+}
+
+// countingHasher counts the verifications a hasher really does.
+type countingHasher struct {
+	accounts.Hasher
+	n *atomic.Int64
+}
+
+func (h countingHasher) Verify(encoded, pw string) error {
+	h.n.Add(1)
+	return h.Hasher.Verify(encoded, pw)
 }
 
 const (
@@ -52,7 +66,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w := &world{}
 	w.svc, err = accounts.NewService(accounts.Options{
-		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
+		Store: postgres.New(pool), Hasher: countingHasher{password.NewHasher(password.FastParams), &w.hashed}, Blobs: blobs,
 		AuthCacheTTL: -1, OnVerify: func(string) { w.verified.Add(1) },
 	})
 	if err != nil {
@@ -229,19 +243,19 @@ func TestRootProtection(t *testing.T) {
 		want error // nil: allowed
 	}{
 		{"another admin cannot rename root", func(w *world) error {
-			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.admin}, w.root.ID, w.root.Version, accounts.Patch{Username: &newName})
+			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.admin}, w.root.ID, accounts.Version(w.root.Version), accounts.Patch{Username: &newName})
 			return err
 		}, accounts.ErrRootProtected},
 		{"another admin cannot change root's email", func(w *world) error {
-			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.admin}, w.root.ID, w.root.Version, accounts.Patch{Email: &newEmail})
+			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.admin}, w.root.ID, accounts.Version(w.root.Version), accounts.Patch{Email: &newEmail})
 			return err
 		}, accounts.ErrRootProtected},
 		{"root renames itself", func(w *world) error {
-			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.root}, w.root.ID, w.root.Version, accounts.Patch{Username: &newName})
+			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.root}, w.root.ID, accounts.Version(w.root.Version), accounts.Patch{Username: &newName})
 			return err
 		}, nil},
 		{"nobody demotes root", func(w *world) error {
-			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.root}, w.root.ID, w.root.Version, accounts.Patch{Role: &adminRole})
+			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.root}, w.root.ID, accounts.Version(w.root.Version), accounts.Patch{Role: &adminRole})
 			return err
 		}, accounts.ErrRootProtected},
 		{"nobody deletes root", func(w *world) error {
@@ -252,7 +266,7 @@ func TestRootProtection(t *testing.T) {
 			return err
 		}, accounts.ErrRootProtected},
 		{"a stale version is refused", func(w *world) error {
-			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.admin}, w.alice.ID, w.alice.Version+1, accounts.Patch{Email: &newEmail})
+			_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.admin}, w.alice.ID, accounts.Version(w.alice.Version+1), accounts.Patch{Email: &newEmail})
 			return err
 		}, accounts.ErrVersionMismatch},
 	}
@@ -360,5 +374,63 @@ func TestObjectStoreDownIsUnavailable(t *testing.T) {
 	}
 	if _, _, err := svc.Avatar(ctx, accounts.Actor{User: u}, u.ID); !errors.Is(err, accounts.ErrUnavailable) {
 		t.Fatalf("read with the store down: %v, want ErrUnavailable", err)
+	}
+}
+
+// anyVersion is If-Match: * as the domain sees it.
+type anyVersion struct{}
+
+func (anyVersion) Matches(int) bool { return true }
+
+// TestPreconditionsUnderConcurrentWriters: a write that accepts any version
+// never fails for a race with another writer (issue 19, item 4), while of
+// writers that each require the version they read, exactly one wins.
+func TestPreconditionsUnderConcurrentWriters(t *testing.T) {
+	tests := []struct {
+		name     string
+		pre      func(read accounts.User) accounts.Precondition
+		wantWins int
+	}{
+		{"any version", func(accounts.User) accounts.Precondition { return anyVersion{} }, 3},
+		{"the version read", func(u accounts.User) accounts.Precondition { return accounts.Version(u.Version) }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			ctx := context.Background()
+			read, err := w.svc.GetUser(ctx, accounts.Actor{User: w.admin}, w.alice.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			var wins, mismatches atomic.Int32
+			for i := range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					email := fmt.Sprintf("writer-%d@example.com", i)
+					_, err := w.svc.UpdateUser(ctx, accounts.Actor{User: w.admin}, w.alice.ID, tt.pre(read), accounts.Patch{Email: &email})
+					switch {
+					case err == nil:
+						wins.Add(1)
+					case errors.Is(err, accounts.ErrVersionMismatch):
+						mismatches.Add(1)
+					default:
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if int(wins.Load()) != tt.wantWins || int(wins.Load()+mismatches.Load()) != 3 {
+				t.Fatalf("%d writes won, %d failed their precondition; want %d wins", wins.Load(), mismatches.Load(), tt.wantWins)
+			}
+			got, err := w.svc.GetUser(ctx, accounts.Actor{User: w.admin}, w.alice.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Version != read.Version+tt.wantWins {
+				t.Fatalf("version %d after %d writes from %d", got.Version, tt.wantWins, read.Version)
+			}
+		})
 	}
 }

@@ -2,12 +2,8 @@ package accounts
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -27,122 +23,86 @@ func (k SortKey) Valid() bool {
 	return k == SortUsername || k == SortEmail || k == SortRole || k == SortCreated
 }
 
+// UserState narrows the users list to accounts in one state.
+type UserState string
+
+// The states the users list can be filtered by; "" is any.
+const (
+	StateAny UserState = ""
+	// StateActive: can sign in and needs nothing.
+	StateActive UserState = "active"
+	// StateMustChange: must choose a new password at the next sign-in.
+	StateMustChange UserState = "must_change_password"
+)
+
+// UserStates lists the states a filter offers, in order.
+func UserStates() []UserState { return []UserState{StateActive, StateMustChange} }
+
+// Valid reports whether s is a known state or any.
+func (s UserState) Valid() bool { return s == StateAny || s == StateActive || s == StateMustChange }
+
 // MaxSearchLength bounds the search text: longer input cannot match an email.
 const MaxSearchLength = 254
 
-// UserQuery asks for one page of the users list: a case-insensitive search
-// in usernames and emails, an order, and a cursor from a previous page.
+// UserFilter is which users a list shows: a case-insensitive search in
+// usernames and emails, a role and a state ("" for any).
+type UserFilter struct {
+	Contains string // lower-cased
+	Role     Role
+	State    UserState
+}
+
+// UserQuery asks for one numbered page of the users list.
 type UserQuery struct {
 	Search string
+	Role   Role
+	State  UserState
 	Sort   SortKey
 	Desc   bool
-	Cursor string
+	Page   int // from 1; 0 is the first
 	Limit  int
 }
 
-// UserPage is one page of a UserQuery with the cursors of its neighbours
-// ("" where there is none) and how many users match in all.
+// UserPage is one page of a UserQuery: its users, how many match in all,
+// and where it lies (Offset users come before it, Pages pages in all).
 type UserPage struct {
-	Users []User
-	Next  string
-	Prev  string
-	Total int64
+	Users  []User
+	Total  int64
+	Page   int
+	Pages  int
+	Offset int
 }
 
-// Keyset is a position in an ordered list of users: the sort column's value
-// of one row (text, or a time for SortCreated) and its ID, the tie-breaker.
-type Keyset struct {
-	Text string
-	Time time.Time
-	ID   int64
-}
-
-// UserSearch is what a store needs to fetch one page: rows after (or, with
-// Backward, before) Keyset in the given order, at most Limit of them. With
-// Backward the store returns them nearest-first; the service reverses them.
+// UserSearch is what a store needs to fetch one page: the filter, the
+// order (usernames and emails in natural order, the ID breaking ties) and
+// the window.
 type UserSearch struct {
-	Contains string
-	Sort     SortKey
-	Desc     bool
-	After    *Keyset
-	Backward bool
-	Limit    int
+	Filter UserFilter
+	Sort   SortKey
+	Desc   bool
+	Offset int
+	Limit  int
 }
 
 // UserSearcher is the store capability behind SearchUsers. It is separate
 // from Store so that stores without it still serve every other use case.
 type UserSearcher interface {
 	SearchUsers(ctx context.Context, q UserSearch) ([]User, error)
-	CountUsersMatching(ctx context.Context, contains string) (int64, error)
+	CountUsersMatching(ctx context.Context, f UserFilter) (int64, error)
+	// UserRank is how many users matching q.Filter come before user id in
+	// q's order; found is false when id does not match the filter.
+	UserRank(ctx context.Context, q UserSearch, id int64) (rank int64, found bool, err error)
 }
 
 // ErrSearchUnsupported says the configured store cannot search users.
 var ErrSearchUnsupported = errors.New("accounts: the store cannot search users")
 
-// cursor is the opaque position a page link carries. It names the order it
-// belongs to, so a cursor of one order is never applied to another.
-type cursor struct {
-	Sort SortKey `json:"s"`
-	Desc bool    `json:"d,omitempty"`
-	Back bool    `json:"b,omitempty"`
-	Text string  `json:"t,omitempty"`
-	Time int64   `json:"m,omitempty"` // Unix microseconds, PostgreSQL's precision
-	ID   int64   `json:"i"`
-}
+// MaxPage bounds a page number: past it, OFFSET would scan for nothing.
+const MaxPage = 1_000_000
 
-func encodeCursor(c cursor) string {
-	raw, _ := json.Marshal(c) // a struct of strings and numbers always marshals
-	return base64.RawURLEncoding.EncodeToString(raw)
-}
-
-// maxCursorLength bounds what is decoded: a cursor holds at most one email.
-const maxCursorLength = 512
-
-func decodeCursor(s string) (cursor, bool) {
-	var c cursor
-	if len(s) > maxCursorLength {
-		return c, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(raw, &c) != nil || c.ID <= 0 || !c.Sort.Valid() ||
-		!utf8.ValidString(c.Text) || strings.ContainsRune(c.Text, 0) || len(c.Text) > MaxSearchLength {
-		return cursor{}, false
-	}
-	return c, true
-}
-
-func keysetOf(u User, k SortKey) Keyset {
-	switch k {
-	case SortUsername:
-		return Keyset{Text: strings.ToLower(u.Username), ID: u.ID}
-	case SortEmail:
-		return Keyset{Text: u.Email, ID: u.ID}
-	case SortRole:
-		return Keyset{Text: string(u.Role), ID: u.ID}
-	default:
-		return Keyset{Time: u.CreatedAt, ID: u.ID}
-	}
-}
-
-func cursorAt(u User, q UserQuery, back bool) string {
-	ks := keysetOf(u, q.Sort)
-	c := cursor{Sort: q.Sort, Desc: q.Desc, Back: back, Text: ks.Text, ID: ks.ID}
-	if q.Sort == SortCreated {
-		c.Time = ks.Time.UnixMicro()
-	}
-	return encodeCursor(c)
-}
-
-// SearchUsers returns one page of users matching q, in q's order, with
-// cursors to the pages before and after it; only admins may.
-func (s *Service) SearchUsers(ctx context.Context, a Actor, q UserQuery) (UserPage, error) {
-	if err := requireAdmin(a); err != nil {
-		return UserPage{}, err
-	}
-	searcher, ok := s.store.(UserSearcher)
-	if !ok {
-		return UserPage{}, ErrSearchUnsupported
-	}
+// checkQuery validates q and turns it into a store search (without its
+// window), defaulting the order and the page size.
+func checkQuery(q *UserQuery) (UserSearch, error) {
 	v := &ValidationError{}
 	q.Search = strings.TrimSpace(q.Search)
 	switch {
@@ -157,52 +117,80 @@ func (s *Service) SearchUsers(ctx context.Context, a Actor, q UserQuery) (UserPa
 	if !q.Sort.Valid() {
 		v.add("sort", "must be username, email, role or created")
 	}
+	if q.Role != "" && !q.Role.Valid() {
+		v.add("role", "must be admin or user")
+	}
+	if !q.State.Valid() {
+		v.add("state", "must be active or must_change_password")
+	}
 	if q.Limit == 0 {
 		q.Limit = DefaultListLimit
 	}
 	if q.Limit < 1 || q.Limit > MaxListLimit {
 		v.add("limit", "must be between 1 and 100")
 	}
-	search := UserSearch{Contains: strings.ToLower(q.Search), Sort: q.Sort, Desc: q.Desc, Limit: q.Limit + 1}
-	if q.Cursor != "" {
-		c, ok := decodeCursor(q.Cursor)
-		if !ok || c.Sort != q.Sort || c.Desc != q.Desc {
-			v.add("cursor", "is not a cursor of this list; start again from the first page")
-		} else {
-			search.After = &Keyset{Text: c.Text, ID: c.ID}
-			if c.Sort == SortCreated {
-				search.After = &Keyset{Time: time.UnixMicro(c.Time).UTC(), ID: c.ID}
-			}
-			search.Backward = c.Back
-		}
+	if q.Page == 0 {
+		q.Page = 1
+	}
+	if q.Page < 1 || q.Page > MaxPage {
+		v.add("page", "must be a page number from 1")
 	}
 	if err := v.orNil(); err != nil {
+		return UserSearch{}, err
+	}
+	return UserSearch{Filter: UserFilter{Contains: strings.ToLower(q.Search), Role: q.Role, State: q.State},
+		Sort: q.Sort, Desc: q.Desc, Limit: q.Limit}, nil
+}
+
+// SearchUsers returns one page of the users matching q, in q's order; a
+// page past the last is the last. Only admins may.
+func (s *Service) SearchUsers(ctx context.Context, a Actor, q UserQuery) (UserPage, error) {
+	if err := requireAdmin(a); err != nil {
 		return UserPage{}, err
 	}
-	users, err := searcher.SearchUsers(ctx, search)
+	searcher, ok := s.store.(UserSearcher)
+	if !ok {
+		return UserPage{}, ErrSearchUnsupported
+	}
+	search, err := checkQuery(&q)
 	if err != nil {
 		return UserPage{}, err
 	}
-	more := len(users) > q.Limit
-	if more {
-		users = users[:q.Limit]
+	total, err := searcher.CountUsersMatching(ctx, search.Filter)
+	if err != nil {
+		return UserPage{}, err
 	}
-	if search.Backward {
-		slices.Reverse(users)
+	p := UserPage{Total: total, Pages: max(int((total+int64(q.Limit)-1)/int64(q.Limit)), 1)}
+	p.Page = min(q.Page, p.Pages)
+	p.Offset = (p.Page - 1) * q.Limit
+	search.Offset = p.Offset
+	if total == 0 {
+		return p, nil
 	}
-	p := UserPage{Users: users}
-	if len(users) > 0 {
-		first, last := users[0], users[len(users)-1]
-		// Going forward, a cursor means rows lie behind; going backward, rows lie ahead.
-		if (search.Backward && more) || (!search.Backward && search.After != nil) {
-			p.Prev = cursorAt(first, q, true)
-		}
-		if (!search.Backward && more) || search.Backward {
-			p.Next = cursorAt(last, q, false)
-		}
-	}
-	if p.Total, err = searcher.CountUsersMatching(ctx, search.Contains); err != nil {
+	if p.Users, err = searcher.SearchUsers(ctx, search); err != nil {
 		return UserPage{}, err
 	}
 	return p, nil
+}
+
+// PageOf returns the page of q's list that holds user id, so a list can
+// open where a user just created or changed is; found is false when the
+// user does not match q's filter. Only admins may.
+func (s *Service) PageOf(ctx context.Context, a Actor, q UserQuery, id int64) (page int, found bool, err error) {
+	if err := requireAdmin(a); err != nil {
+		return 0, false, err
+	}
+	searcher, ok := s.store.(UserSearcher)
+	if !ok {
+		return 0, false, ErrSearchUnsupported
+	}
+	search, err := checkQuery(&q)
+	if err != nil {
+		return 0, false, err
+	}
+	rank, found, err := searcher.UserRank(ctx, search, id)
+	if err != nil || !found {
+		return 0, false, err
+	}
+	return int(rank/int64(q.Limit)) + 1, true, nil
 }

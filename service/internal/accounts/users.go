@@ -66,6 +66,23 @@ func emailLocal(email string) string {
 	return local
 }
 
+// CheckNewUser reports what CreateUser would refuse in in, field by field,
+// without creating anything (nil when nothing is wrong before the database
+// is asked): a form can show every problem at once, its own among them.
+func (s *Service) CheckNewUser(in NewUser) *ValidationError {
+	var v *ValidationError
+	if err := s.validateNew(&in); err != nil {
+		errors.As(err, &v)
+	}
+	return v
+}
+
+// CheckNewPassword says why next cannot become u's password ("" when it
+// can), as ChangePassword's policy would.
+func (s *Service) CheckNewPassword(u User, next string) string {
+	return s.policy.Check(next, u.Username, emailLocal(u.Email))
+}
+
 // CreateUser creates an account; only admins may.
 func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, error) {
 	if err := requireAdmin(a); err != nil {
@@ -88,7 +105,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (User, er
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.created", &u, map[string]any{"role": string(u.Role)})
+		return s.audit(ctx, st, a, ActionUserCreated, &u, map[string]any{"role": string(u.Role)})
 	})
 	return u, err
 }
@@ -117,7 +134,7 @@ func (s *Service) CreateFromCLI(ctx context.Context, in NewUser) (User, error) {
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, st, Actor{User: User{Username: "cli"}}, "user.created", &u,
+		return s.audit(ctx, st, Actor{User: User{Username: "cli"}}, ActionUserCreated, &u,
 			map[string]any{"role": string(u.Role), "root": u.IsRoot, "via": "admin create"})
 	})
 	return u, err
@@ -182,7 +199,7 @@ type Patch struct {
 
 // UpdateUser changes a user when version is still current. Users may change
 // their own username and email; only admins change roles, never root's.
-func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int, p Patch) (User, error) {
+func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, pre Precondition, p Patch) (User, error) {
 	if err := requireSelfOrAdmin(a, id); err != nil {
 		return User{}, err
 	}
@@ -197,7 +214,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 	}
 	if p.Role != nil {
 		checkRole(v, *p.Role)
-		if !a.User.IsAdmin() {
+		if !a.IsAdmin() {
 			return User{}, ErrForbidden
 		}
 	}
@@ -209,11 +226,13 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 	}
 	var u User
 	err := s.store.InTx(ctx, func(st Store) error {
-		cur, err := st.UserByID(ctx, id)
+		// Locked: concurrent writers take turns, so the precondition is
+		// checked against the version this write replaces.
+		cur, err := st.UserForUpdate(ctx, id)
 		if err != nil {
 			return err
 		}
-		if cur.Version != version {
+		if !pre.Matches(cur.Version) {
 			return ErrVersionMismatch
 		}
 		if p.Role != nil && cur.IsRoot && *p.Role != RoleAdmin {
@@ -224,7 +243,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 		if cur.IsRoot && !a.User.IsRoot && (p.Username != nil || p.Email != nil) {
 			return ErrRootProtected
 		}
-		u, err = st.UpdateUser(ctx, id, version, UserChanges{Username: p.Username, Email: p.Email, Role: p.Role})
+		u, err = st.UpdateUser(ctx, id, cur.Version, UserChanges{Username: p.Username, Email: p.Email, Role: p.Role})
 		if err != nil {
 			return err
 		}
@@ -238,7 +257,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, version int
 		if p.Role != nil && *p.Role != cur.Role {
 			changed = append(changed, "role")
 		}
-		return s.audit(ctx, st, a, "user.updated", &u, map[string]any{"fields": changed})
+		return s.audit(ctx, st, a, ActionUserUpdated, &u, map[string]any{"fields": changed})
 	})
 	s.auth.forgetUser(id)
 	return u, err
@@ -265,7 +284,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id int64) error {
 			return err
 		}
 		avatar = u.AvatarKey
-		return s.audit(ctx, st, a, "user.deleted", &u, map[string]any{"role": string(u.Role)})
+		return s.audit(ctx, st, a, ActionUserDeleted, &u, map[string]any{"role": string(u.Role)})
 	})
 	s.auth.forgetUser(id)
 	if err != nil {
@@ -330,13 +349,13 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current
 		if err != nil {
 			return err
 		}
-		if err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
+		if _, err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
 			return err
 		}
-		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
+		if err := st.ClearAttempts(ctx, AccountSubject(id), AllSources); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.password_changed", &u, nil)
+		return s.audit(ctx, st, a, ActionUserPasswordChanged, &u, nil)
 	})
 	s.auth.forgetUser(id)
 	return u, err
@@ -377,14 +396,14 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 		if err != nil {
 			return err
 		}
-		if err := st.DeleteUserSessions(ctx, id, 0); err != nil {
+		if _, err := st.DeleteUserSessions(ctx, id, 0); err != nil {
 			return err
 		}
 		// A new password ends any lock-out: the owner must be able to use it.
-		if err := st.ClearAttempts(ctx, id, AllSources); err != nil {
+		if err := st.ClearAttempts(ctx, AccountSubject(id), AllSources); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.password_reset", &u, nil)
+		return s.audit(ctx, st, a, ActionUserPasswordReset, &u, nil)
 	})
 	s.auth.forgetUser(id)
 	if err != nil {
@@ -429,7 +448,7 @@ func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte)
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "user.avatar_changed", &u, map[string]any{
+		return s.audit(ctx, st, a, ActionUserAvatarChanged, &u, map[string]any{
 			"content_type": img.ContentType, "bytes": len(img.Data), "uploaded_bytes": len(data),
 			"width": img.Width, "height": img.Height})
 	})

@@ -34,6 +34,9 @@ type Deps struct {
 	Readiness Readiness
 	Metrics   *observability.Metrics
 	Auth      *web.Auth
+	// Bodies admits request bodies within the process's memory for them
+	// (shared with the UI); nil gets a budget of its own.
+	Bodies *web.BodyBudget
 	// HSTS adds Strict-Transport-Security (production).
 	HSTS bool
 }
@@ -51,13 +54,18 @@ func Register(r gin.IRouter, d Deps) error {
 	if err != nil {
 		return err
 	}
+	if d.Bodies == nil {
+		d.Bodies = web.NewBodyBudget(web.DefaultBodyLimits())
+	}
 	h := &handlers{Deps: d, openapi: doc}
 	a := d.Auth
-	api := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxBodyBytes, web.Fail), a.Authenticate(web.Fail))
+	api := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxBodyBytes, web.Fail), a.Authenticate(web.Fail),
+		d.Bodies.Admit(maxBodyBytes, web.Fail))
 	api.GET("/openapi.json", h.openAPI)
 
 	api.POST("/auth/tokens", handle(h.createToken))
-	api.DELETE("/auth/tokens", a.RequireUser(true), handle(h.revokeCurrentToken))
+	// Any token may end itself, whatever its scopes.
+	api.DELETE("/auth/tokens", a.RequireSignedIn(), handle(h.revokeCurrentToken))
 	api.DELETE("/auth/tokens/:id", a.RequireUser(true), a.RequireCSRF(), handle(h.revokeToken))
 
 	api.GET("/me", a.RequireUser(true), handle(h.me))
@@ -72,10 +80,17 @@ func Register(r gin.IRouter, d Deps) error {
 	users.DELETE("/:id", a.RequireAdmin(), a.RequireCSRF(), handle(h.deleteUser))
 	users.PUT("/:id/password", a.RequireUser(true), a.RequireCSRF(), handle(h.changePassword))
 	users.POST("/:id/password-reset", a.RequireAdmin(), a.RequireCSRF(), handle(h.resetPassword))
+	users.POST("/:id/disable", a.RequireAdmin(), a.RequireCSRF(), handle(h.disableUser))
+	users.POST("/:id/enable", a.RequireAdmin(), a.RequireCSRF(), handle(h.enableUser))
+	// A user held to change their password may still see and end their sign-ins.
+	users.GET("/:id/sessions", a.RequireUser(true), handle(h.listSessions))
+	users.DELETE("/:id/sessions", a.RequireUser(true), a.RequireCSRF(), handle(h.revokeOtherSessions))
+	users.DELETE("/:id/sessions/:sid", a.RequireUser(true), a.RequireCSRF(), handle(h.revokeSession))
 	users.GET("/:id/avatar", a.RequireUser(false), h.getAvatar)
 
 	// Avatars are larger than any JSON body.
-	avatars := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxAvatarBytes, web.Fail), a.Authenticate(web.Fail))
+	avatars := r.Group("/api/v1", web.APIHeaders(d.HSTS), web.LimitBody(maxAvatarBytes, web.Fail), a.Authenticate(web.Fail),
+		d.Bodies.Admit(maxAvatarBytes, web.Fail))
 	avatars.PUT("/users/:id/avatar", a.RequireUser(false), a.RequireCSRF(), handle(h.putAvatar))
 	return nil
 }
@@ -85,7 +100,7 @@ type endpoint func(c *gin.Context) (status int, body any, err error)
 
 // jsonAppender is a body that encodes itself without reflection.
 type jsonAppender interface {
-	appendJSON(b []byte) []byte
+	AppendJSON(b []byte) []byte
 }
 
 // handle adapts an endpoint: an error is written as a problem, whatever

@@ -201,14 +201,18 @@ func TestListPagination(t *testing.T) {
 	if len(seen) != 8 || pages != 3 {
 		t.Fatalf("listed %d users over %d pages, want 8 over 3", len(seen), pages)
 	}
-	for _, q := range []string{"limit=0", "limit=101", "limit=-1", "cursor=%21%21", "limit=abc"} {
-		r := admin.Do("GET", "/api/v1/users?"+q, nil, nil)
-		if q == "limit=0" && r.Status == 200 {
-			continue // 0 means the default page size
+	// A page size is an integer from 1 to 100, whatever else is sent: one
+	// 400 naming the parameter and its rule.
+	for _, q := range []string{"limit=0", "limit=101", "limit=-1", "limit=abc", "limit=", "limit=2147483648", "limit=9223372036854775807", "limit=99999999999999999999"} {
+		for _, path := range []string{"/api/v1/users?", "/api/v1/audit?"} {
+			r := admin.Do("GET", path+q, nil, nil)
+			if r.Status != 400 || !strings.Contains(string(r.Body), "must be an integer from 1 to 100") || !strings.Contains(string(r.Body), `"field":"limit"`) {
+				t.Errorf("%s%s: %d %s, want a 400 naming limit and its rule", path, q, r.Status, r.Body)
+			}
 		}
-		if r.Status != 400 && r.Status != 422 {
-			t.Errorf("list ?%s: %d, want a 4xx problem", q, r.Status)
-		}
+	}
+	if r := admin.Do("GET", "/api/v1/users?cursor=%21%21", nil, nil); r.Status != 400 && r.Status != 422 {
+		t.Errorf("a malformed cursor: %d, want a 4xx problem", r.Status)
 	}
 }
 

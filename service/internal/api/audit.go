@@ -31,7 +31,7 @@ func toAuditResponse(events []accounts.AuditEvent) []auditEventResponse {
 			d = map[string]any{}
 		}
 		out = append(out, auditEventResponse{ID: e.ID, OccurredAt: e.OccurredAt.UTC(), ActorID: e.ActorID,
-			ActorName: e.ActorName, Action: e.Action, TargetID: e.TargetID, TargetName: e.TargetName,
+			ActorName: e.ActorName, Action: string(e.Action), TargetID: e.TargetID, TargetName: e.TargetName,
 			RequestID: e.RequestID, ClientIP: e.ClientIP, Details: d})
 	}
 	return out
@@ -43,7 +43,7 @@ type auditResponse struct {
 }
 
 func (h *handlers) audit(c *gin.Context) (int, any, error) {
-	limit, err := web.QueryInt(c, "limit")
+	limit, err := web.QueryLimit(c, "limit", accounts.DefaultListLimit, accounts.MaxListLimit)
 	if err != nil {
 		return noBody(err)
 	}
@@ -57,9 +57,6 @@ func (h *handlers) audit(c *gin.Context) (int, any, error) {
 		return noBody(err)
 	}
 	resp := auditResponse{Events: toAuditResponse(events)}
-	if limit == 0 {
-		limit = accounts.DefaultListLimit
-	}
 	// A full page may have a successor; the client asks with ?before=next_before.
 	if n := len(events); n > 0 && n == limit {
 		next := events[n-1].ID

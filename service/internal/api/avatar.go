@@ -15,7 +15,7 @@ func (h *handlers) putAvatar(c *gin.Context) (int, any, error) {
 	if err != nil {
 		return noBody(err)
 	}
-	data, err := io.ReadAll(c.Request.Body)
+	data, err := web.ReadBody(c, maxAvatarBytes)
 	if err != nil {
 		return noBody(err)
 	}

@@ -1,38 +1,23 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gopherops/gopherops/service/contract"
 	"github.com/gopherops/gopherops/service/internal/accounts"
 	"github.com/gopherops/gopherops/service/internal/web"
 )
 
-// userResponse is the API's view of a user.
-type userResponse struct {
-	ID                  int64      `json:"id"`
-	Username            string     `json:"username"`
-	Email               string     `json:"email"`
-	Role                string     `json:"role"`
-	IsRoot              bool       `json:"is_root"`
-	ForcePasswordChange bool       `json:"force_password_change"`
-	AvatarURL           *string    `json:"avatar_url"`
-	Version             int        `json:"version"`
-	CreatedAt           time.Time  `json:"created_at"`
-	UpdatedAt           time.Time  `json:"updated_at"`
-	LastLoginAt         *time.Time `json:"last_login_at"`
-}
-
 // toUserResponse converts a domain user to its wire form.
-func toUserResponse(u accounts.User) userResponse {
-	r := userResponse{
+func toUserResponse(u accounts.User) contract.User {
+	r := contract.User{
 		ID: u.ID, Username: u.Username, Email: u.Email, Role: string(u.Role), IsRoot: u.IsRoot,
 		ForcePasswordChange: u.ForcePasswordChange, Version: u.Version,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt,
+		Disabled: u.Disabled(), DisabledAt: u.DisabledAt,
 	}
 	if u.AvatarKey != "" {
 		url := "/api/v1/users/" + strconv.FormatInt(u.ID, 10) + "/avatar?v=" + strconv.Itoa(u.Version)
@@ -53,12 +38,12 @@ func (h *handlers) me(c *gin.Context) (int, any, error) {
 }
 
 type listResponse struct {
-	Users      []userResponse `json:"users"`
-	NextCursor *string        `json:"next_cursor"`
+	Users      []contract.User `json:"users"`
+	NextCursor *string         `json:"next_cursor"`
 }
 
 func (h *handlers) listUsers(c *gin.Context) (int, any, error) {
-	limit, err := web.QueryInt(c, "limit")
+	limit, err := web.QueryLimit(c, "limit", accounts.DefaultListLimit, accounts.MaxListLimit)
 	if err != nil {
 		return noBody(err)
 	}
@@ -67,7 +52,7 @@ func (h *handlers) listUsers(c *gin.Context) (int, any, error) {
 	if err != nil {
 		return noBody(err)
 	}
-	resp := listResponse{Users: make([]userResponse, 0, len(page.Users))}
+	resp := listResponse{Users: make([]contract.User, 0, len(page.Users))}
 	for _, u := range page.Users {
 		resp.Users = append(resp.Users, toUserResponse(u))
 	}
@@ -151,14 +136,7 @@ func (h *handlers) patchUser(c *gin.Context) (int, any, error) {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return noBody(err)
 	}
-	ctx := c.Request.Context()
-	version, err := web.VersionFor(ctx, m, func(ctx context.Context) (accounts.User, error) {
-		return h.Accounts.GetUser(ctx, a, id)
-	})
-	if err != nil {
-		return noBody(err)
-	}
-	u, err := h.Accounts.UpdateUser(ctx, a, id, version, req.toPatch())
+	u, err := h.Accounts.UpdateUser(c.Request.Context(), a, id, m, req.toPatch())
 	if err != nil {
 		return noBody(err)
 	}
@@ -204,8 +182,8 @@ type resetPasswordRequest struct {
 }
 
 type resetPasswordResponse struct {
-	User              userResponse `json:"user"`
-	TemporaryPassword *string      `json:"temporary_password"`
+	User              contract.User `json:"user"`
+	TemporaryPassword *string       `json:"temporary_password"`
 }
 
 func (h *handlers) resetPassword(c *gin.Context) (int, any, error) {

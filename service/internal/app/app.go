@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -30,6 +31,9 @@ type Options struct {
 	// Stdout receives what is printed for the developer rather than logged
 	// (the development admin's one-time password); nil means os.Stdout.
 	Stdout io.Writer
+	// Serving, when set, is called once both listeners accept connections,
+	// with their addresses: how devrun says when the server is really up.
+	Serving func(httpAddr, adminAddr net.Addr)
 }
 
 func (o Options) stdout() io.Writer {
@@ -93,6 +97,9 @@ func newAccounts(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 		ClientLimiter: throttle.New(6*time.Second, 10),
 		Logger:        log,
 		OnVerify:      onVerify,
+		TokenTTL:      cfg.TokenTTL,
+		TokenMaxTTL:   cfg.TokenMaxTTL,
+		PasswordsOff:  !cfg.PasswordSignIn,
 	})
 }
 

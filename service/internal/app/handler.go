@@ -17,6 +17,7 @@ import (
 	"github.com/gopherops/gopherops/service/internal/config"
 	"github.com/gopherops/gopherops/service/internal/observability"
 	"github.com/gopherops/gopherops/service/internal/schema"
+	"github.com/gopherops/gopherops/service/internal/sso"
 	"github.com/gopherops/gopherops/service/internal/status"
 	"github.com/gopherops/gopherops/service/internal/ui"
 	"github.com/gopherops/gopherops/service/internal/web"
@@ -31,6 +32,8 @@ type HandlerDeps struct {
 	Tracing   *observability.Tracing
 	Logger    *slog.Logger
 	Readiness *Readiness
+	// OIDCClient talks to the OpenID provider; nil means one with a timeout.
+	OIDCClient *http.Client
 }
 
 // NewHandler is the one composition root of the public listener, used by
@@ -46,7 +49,11 @@ func NewHandler(cfg config.Config, d HandlerDeps) (http.Handler, error) {
 		d.Readiness = NewReadiness(d.Pool)
 	}
 	auth := web.NewAuth(d.Accounts, cfg.SecureCookies, cfg.SessionKey)
-	pages, err := ui.New(ui.Deps{Config: cfg, Accounts: d.Accounts, Status: d.Status, Metrics: d.Metrics, Auth: auth, Logger: d.Logger})
+	// One budget for the bodies both surfaces read whole: the memory they
+	// may hold at once is the process's, not each surface's.
+	bodies := web.NewBodyBudget(web.DefaultBodyLimits())
+	pages, err := ui.New(ui.Deps{Config: cfg, Accounts: d.Accounts, Status: d.Status, Metrics: d.Metrics, Auth: auth,
+		Logger: d.Logger, Bodies: bodies})
 	if err != nil {
 		return nil, err
 	}
@@ -75,21 +82,46 @@ func NewHandler(cfg config.Config, d HandlerDeps) (http.Handler, error) {
 	probes.GET("/ready", func(c *gin.Context) { c.Redirect(http.StatusPermanentRedirect, "/readyz") })
 
 	if err := api.Register(r, api.Deps{Accounts: d.Accounts, Status: d.Status, Readiness: d.Readiness,
-		Metrics: d.Metrics, Auth: auth, HSTS: hsts}); err != nil {
+		Metrics: d.Metrics, Auth: auth, Bodies: bodies, HSTS: hsts}); err != nil {
 		return nil, err
+	}
+	if cfg.OIDC.Enabled() {
+		prov, err := sso.New(sso.Config{Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID,
+			ClientSecret: cfg.OIDC.ClientSecret, RedirectURL: cfg.OIDC.RedirectURL, StateKey: cfg.SessionKey,
+			HTTPClient: d.OIDCClient})
+		if err != nil {
+			return nil, err
+		}
+		sso.Register(r, sso.Deps{Provider: prov, Accounts: d.Accounts, Auth: auth, Metrics: d.Metrics,
+			Logger: d.Logger, AllowSignup: cfg.OIDC.AllowSignup, HSTS: hsts})
 	}
 	pages.Register(r)
 
 	// Go's own cross-origin guard (Sec-Fetch-Site / Origin) rejects
 	// state-changing requests from other sites before any handler runs; the
 	// CSRF tokens still cover browsers that send neither header.
-	return http.NewCrossOriginProtection().Handler(web.HeadAsGet(r)), nil
+	return closeWhileDraining(d.Readiness, http.NewCrossOriginProtection().Handler(web.HeadAsGet(r))), nil
+}
+
+// closeWhileDraining answers with Connection: close once the drain stops
+// keep-alives, so each keep-alive client leaves after its next answer
+// instead of being cut while idle when the server stops (a request sent
+// just then would get no answer).
+func closeWhileDraining(r *Readiness, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.closing.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, req)
+	})
 }
 
 // Readiness tracks whether this process should receive traffic.
 type Readiness struct {
 	pool     *pgxpool.Pool
 	draining atomic.Bool
+	// closing: the listener is closed and answers end their connection.
+	closing atomic.Bool
 }
 
 // NewReadiness returns a Readiness backed by pool.
@@ -97,6 +129,9 @@ func NewReadiness(pool *pgxpool.Pool) *Readiness { return &Readiness{pool: pool}
 
 // Drain makes /readyz fail from now on, so load balancers stop sending traffic.
 func (r *Readiness) Drain() { r.draining.Store(true) }
+
+// stopKeepAlives makes every answer from now on end its connection.
+func (r *Readiness) stopKeepAlives() { r.closing.Store(true) }
 
 // Draining reports whether Drain was called.
 func (r *Readiness) Draining() bool { return r.draining.Load() }

@@ -80,6 +80,8 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	}
 
 	public := newPublicServer(router, log)
+	conns := newConnTracker()
+	public.ConnState = conns.observe
 	var bare http.Handler
 	if cfg.Env == config.EnvTest {
 		bare = api.BareUserHandler(postgres.New(pool))
@@ -97,11 +99,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 		}
 	}
 
+	httpL := &onceCloser{Listener: ls.HTTP}
 	errc := make(chan error, 2)
-	go func() { errc <- serveOn(public, ls.HTTP) }()
+	go func() { errc <- serveOn(public, httpL) }()
 	go func() { errc <- serveOn(admin, ls.Admin) }()
-	go pruneSessions(ctx, svc, log)
+	go prune(ctx, svc, log)
 	log.InfoContext(ctx, "serving", "http_addr", ls.HTTP.Addr().String(), "admin_addr", ls.Admin.Addr().String())
+	if o.Serving != nil {
+		o.Serving(ls.HTTP.Addr(), ls.Admin.Addr())
+	}
 
 	var serveErr error
 	select {
@@ -117,6 +123,9 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	}
 	sctx, cancel := context.WithTimeout(base, cfg.ShutdownTimeout)
 	defer cancel()
+	if err := stopKeepAlives(sctx, httpL, readiness, conns, drainQuiet); err != nil {
+		log.WarnContext(base, "close the public listener", "err", err)
+	}
 	shutErr := public.Shutdown(sctx)
 	if shutErr != nil {
 		log.ErrorContext(base, "requests still running at the shutdown deadline were cut", "err", shutErr)
@@ -125,6 +134,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	log.InfoContext(base, "stopped")
 	return errors.Join(serveErr, shutErr)
 }
+
+// drainQuiet is how long no connection must have been busy before Shutdown
+// closes the idle ones: a keep-alive client that just had an answer sends its
+// next request well within it.
+const drainQuiet = 250 * time.Millisecond
 
 // newPublicServer bounds what one client may hold of the public listener:
 // slow headers, slow bodies, idle keep-alive connections, huge headers.
@@ -163,12 +177,14 @@ func serveOn(srv *http.Server, l net.Listener) error {
 	return nil
 }
 
-type sessionPruner interface {
+type pruner interface {
 	PruneSessions(ctx context.Context) (int64, error)
+	PruneAttempts(ctx context.Context) (int64, error)
 }
 
-// pruneSessions deletes expired sessions hourly; any replica may do it.
-func pruneSessions(ctx context.Context, svc sessionPruner, log *slog.Logger) {
+// prune deletes expired sessions and sign-in attempt counters hourly; any
+// replica may do it (password checks also prune a few counters each).
+func prune(ctx context.Context, svc pruner, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -176,10 +192,15 @@ func pruneSessions(ctx context.Context, svc sessionPruner, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := svc.PruneSessions(ctx); err != nil {
-				log.WarnContext(ctx, "prune expired sessions", "err", err)
-			} else if n > 0 {
-				log.InfoContext(ctx, "pruned expired sessions", "count", n)
+			for _, p := range []struct {
+				what string
+				run  func(context.Context) (int64, error)
+			}{{"expired sessions", svc.PruneSessions}, {"expired sign-in attempt counters", svc.PruneAttempts}} {
+				if n, err := p.run(ctx); err != nil {
+					log.WarnContext(ctx, "prune "+p.what, "err", err)
+				} else if n > 0 {
+					log.InfoContext(ctx, "pruned "+p.what, "count", n)
+				}
 			}
 		}
 	}

@@ -88,6 +88,9 @@ func TestNormalize(t *testing.T) {
 	ctx := context.Background()
 	src := image.NewNRGBA64(image.Rect(0, 0, 64, 48))
 	src.Set(3, 4, color.NRGBA64{R: 0xffff, A: 0x8000})
+	// The side bound is its own rule: a 1-pixel-wide strip costs next to
+	// nothing to decode, so only the side check refuses one too long.
+	gray := func(w, h int) []byte { return encodePNG(t, image.NewGray(image.Rect(0, 0, w, h))) }
 	tests := []struct {
 		name    string
 		data    []byte
@@ -98,8 +101,13 @@ func TestNormalize(t *testing.T) {
 		{"16-bit PNG becomes 8-bit", encodePNG(t, src), "image/png", color.NRGBAModel, nil},
 		{"metadata is dropped", withText(t, encodePNG(t, image.NewGray(image.Rect(0, 0, 8, 8)))), "image/png", color.GrayModel, nil},
 		{"JPEG stays JPEG", encodeJPEG(t, 40, 30), "image/jpeg", color.YCbCrModel, nil},
+		{"2048 wide is accepted", gray(2048, 1), "image/png", color.GrayModel, nil},
+		{"2048 tall is accepted", gray(1, 2048), "image/png", color.GrayModel, nil},
 		{"2048² at 16 bits is over the per-image bound", encodePNG(t, image.NewNRGBA64(image.Rect(0, 0, 2048, 2048))), "", nil, &TooLargeError{}},
-		{"wider than 2048", encodePNG(t, image.NewGray(image.Rect(0, 0, 2049, 1))), "", nil, &TooLargeError{}},
+		{"wider than 2048", gray(2049, 1), "", nil, &TooLargeError{MaxSide: 2048}},
+		{"taller than 2048", gray(1, 2049), "", nil, &TooLargeError{MaxSide: 2048}},
+		{"1×50,000 is refused by its height", gray(1, 50_000), "", nil, &TooLargeError{MaxSide: 2048}},
+		{"JPEG taller than 2048", encodeJPEG(t, 16, 2056), "", nil, &TooLargeError{MaxSide: 2048}},
 		{"not an image", []byte("<svg/>"), "", nil, ErrNotImage},
 		{"a PNG cut short", encodePNG(t, src)[:60], "", nil, ErrNotImage},
 	}
@@ -107,9 +115,16 @@ func TestNormalize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			out, err := b.Normalize(ctx, tt.data)
 			if tt.refused != nil {
-				var tooLarge *TooLargeError
-				if errors.As(tt.refused, &tooLarge) && !errors.As(err, &tooLarge) || errors.Is(tt.refused, ErrNotImage) && !errors.Is(err, ErrNotImage) {
-					t.Fatalf("got %v, want %T %v", err, tt.refused, tt.refused)
+				var want, got *TooLargeError
+				switch {
+				case errors.As(tt.refused, &want):
+					// Which rule refused matters: MaxSide says it was the
+					// side bound, 0 that it was the decoding cost.
+					if !errors.As(err, &got) || got.MaxSide != want.MaxSide {
+						t.Fatalf("got %v, want a refusal with MaxSide %d", err, want.MaxSide)
+					}
+				case !errors.Is(err, ErrNotImage):
+					t.Fatalf("got %v, want %v", err, tt.refused)
 				}
 				return
 			}

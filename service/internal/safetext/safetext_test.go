@@ -50,6 +50,11 @@ func TestTruncate(t *testing.T) {
 		{"cut inside a character", "aé", 2, "aé", "a"},
 		{"emoji", "☕☕", 1, "☕", ""},
 		{"zero", "abc", 0, "", ""},
+		{"exactly n bytes", "aé", 3, "aé", "aé"},
+		{"negative", "abc", -1, "", ""},
+		// Bytes that continue a character with none begun: nothing is a
+		// whole character, and nothing is read before the string.
+		{"only continuation bytes", "\x80\x80\x80", 2, "\x80\x80", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

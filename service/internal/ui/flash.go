@@ -8,9 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/gopherops/gopherops/service/internal/web"
 )
 
@@ -22,13 +24,26 @@ import (
 // to the browser's session (or, before sign-in, its CSRF cookie): it can be
 // neither read nor forged, nor replayed into another browser.
 type pageFlash struct {
-	Notice string             `json:"n,omitempty"` // a key of pageNotices
+	Notice *notice            `json:"n,omitempty"`
 	Error  string             `json:"e,omitempty"` // a sentence for the page's alert
 	Form   string             `json:"f,omitempty"` // the form the field errors belong to
 	Fields map[string]string  `json:"x,omitempty"` // field name → message
 	Values map[string]string  `json:"v,omitempty"` // field name → value to show again (never a password)
 	Temp   *temporaryPassword `json:"t,omitempty"`
 }
+
+// notice is the message a form leaves for the page it leads to, naming
+// what it acted on and, while that exists, linking to it: "User <carol>
+// created." It is text: the template escapes every part.
+type notice struct {
+	Before string `json:"b,omitempty"`
+	Name   string `json:"m,omitempty"`
+	Href   string `json:"h,omitempty"`
+	After  string `json:"a,omitempty"`
+}
+
+// plainNotice is a notice without a name.
+func plainNotice(text string) *notice { return &notice{After: text} }
 
 // temporaryPassword is a generated password the admin must pass on; it is
 // shown once, after the redirect that follows the reset.
@@ -44,49 +59,62 @@ const flashMaxAge = 120
 // below the 4 KB that browsers keep.
 const maxFlashValue = 254
 
-func (s *server) flashCookieName() string {
-	if s.deps.Config.SecureCookies {
+// flashSealer seals flashes into their cookie and opens them again.
+type flashSealer struct {
+	aead   cipher.AEAD
+	secure bool // Secure cookies with the __Host- prefix (production)
+	auth   *web.Auth
+}
+
+func newFlashSealer(sessionKey []byte, secure bool, auth *web.Auth) (flashSealer, error) {
+	mac := hmac.New(sha256.New, sessionKey)
+	mac.Write([]byte("gopherops flash cookie v1"))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return flashSealer{}, fmt.Errorf("ui: flash key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return flashSealer{}, fmt.Errorf("ui: flash key: %w", err)
+	}
+	return flashSealer{aead: aead, secure: secure, auth: auth}, nil
+}
+
+func (fs flashSealer) cookieName() string {
+	if fs.secure {
 		return "__Host-gopherops_flash"
 	}
 	return "gopherops_flash"
 }
 
-func (s *server) flashAEAD() (cipher.AEAD, error) {
-	mac := hmac.New(sha256.New, s.deps.Config.SessionKey)
-	mac.Write([]byte("gopherops flash cookie v1"))
-	block, err := aes.NewCipher(mac.Sum(nil))
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
-// flashBinding ties a flash to this browser: its session when signed in,
-// else its CSRF cookie.
-func (s *server) flashBinding(c *gin.Context) []byte {
+// binding ties a flash to this browser: its session when signed in, else
+// its CSRF cookie.
+func (fs flashSealer) binding(c *gin.Context) []byte {
 	if secret, ok := web.SessionSecret(c); ok {
 		return []byte("s:" + secret)
 	}
-	if ck, err := c.Cookie(s.auth.CSRFCookieName()); err == nil && ck != "" {
+	if fs.auth == nil {
+		return nil
+	}
+	if ck, err := c.Cookie(fs.auth.CSRFCookieName()); err == nil && ck != "" {
 		return []byte("a:" + ck)
 	}
 	return nil
 }
 
-// redirectWith answers a form with 303 See Other to location, carrying f.
-func (s *server) redirectWith(c *gin.Context, location string, f pageFlash) {
+// set seals f into the flash cookie of the response; a browser with
+// nothing to bind it to gets none.
+func (fs flashSealer) set(c *gin.Context, f pageFlash) {
 	for k, v := range f.Values {
-		f.Values[k] = pageTruncate(v, maxFlashValue)
+		f.Values[k] = truncate(v, maxFlashValue)
 	}
-	if sealed, ok := s.sealFlash(c, f); ok {
-		s.setFlashCookie(c, sealed, flashMaxAge)
+	if sealed, ok := fs.seal(c, f); ok {
+		fs.setCookie(c, sealed, flashMaxAge)
 	}
-	c.Redirect(http.StatusSeeOther, location)
-	c.Abort()
 }
 
-func (s *server) sealFlash(c *gin.Context, f pageFlash) (string, bool) {
-	binding := s.flashBinding(c)
+func (fs flashSealer) seal(c *gin.Context, f pageFlash) (string, bool) {
+	binding := fs.binding(c)
 	if binding == nil {
 		return "", false
 	}
@@ -94,42 +122,42 @@ func (s *server) sealFlash(c *gin.Context, f pageFlash) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	aead, err := s.flashAEAD()
-	if err != nil {
-		s.log.ErrorContext(c.Request.Context(), "flash cookie key", "err", err)
-		return "", false
-	}
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(raw)+aead.Overhead())
+	nonce := make([]byte, fs.aead.NonceSize(), fs.aead.NonceSize()+len(raw)+fs.aead.Overhead())
 	_, _ = rand.Read(nonce)
-	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, raw, binding)), true
+	return base64.RawURLEncoding.EncodeToString(fs.aead.Seal(nonce, nonce, raw, binding)), true
 }
 
-// takeFlash returns the flash this browser carries, once: it is cleared as
-// it is read. A flash that does not open (forged, expired key, another
+// take returns the flash this browser carries, once: it is cleared as it
+// is read. A flash that does not open (forged, another key, another
 // session's) is dropped.
-func (s *server) takeFlash(c *gin.Context) pageFlash {
-	ck, err := c.Cookie(s.flashCookieName())
+func (fs flashSealer) take(c *gin.Context) pageFlash {
+	ck, err := c.Cookie(fs.cookieName())
 	if err != nil || ck == "" {
 		return pageFlash{}
 	}
-	s.setFlashCookie(c, "", -1)
-	var f pageFlash
+	fs.setCookie(c, "", -1)
 	sealed, err := base64.RawURLEncoding.DecodeString(ck)
-	binding := s.flashBinding(c)
-	aead, aerr := s.flashAEAD()
-	if err != nil || binding == nil || aerr != nil || len(sealed) < aead.NonceSize() {
-		return f
+	binding := fs.binding(c)
+	if err != nil || binding == nil || len(sealed) < fs.aead.NonceSize() {
+		return pageFlash{}
 	}
-	raw, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], binding)
+	n := fs.aead.NonceSize()
+	raw, err := fs.aead.Open(nil, sealed[:n], sealed[n:], binding)
+	var f pageFlash
 	if err != nil || json.Unmarshal(raw, &f) != nil {
 		return pageFlash{}
 	}
 	return f
 }
 
-func (s *server) setFlashCookie(c *gin.Context, value string, maxAge int) {
+func (fs flashSealer) setCookie(c *gin.Context, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{ //nolint:gosec // attributes set below
-		Name: s.flashCookieName(), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: s.deps.Config.SecureCookies, SameSite: http.SameSiteStrictMode,
+		Name: fs.cookieName(), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: fs.secure, SameSite: http.SameSiteStrictMode,
 	})
 }
+
+// setFlash and takeFlash are the responder's side of the flash.
+func (r *responder) setFlash(c *gin.Context, f pageFlash) { r.flash.set(c, f) }
+
+func (r *responder) takeFlash(c *gin.Context) pageFlash { return r.flash.take(c) }

@@ -22,6 +22,6 @@ func FuzzForms(f *testing.F) {
 		apptest.NoServerError(t, "login form", anon.Form("/login", url.Values{"login": {a}, "password": {b}}))
 		c := admin.On(t)
 		c.Page("/users")
-		apptest.NoServerError(t, "create form", c.Form("/users", url.Values{"username": {a}, "email": {b}, "password": {b}, "role": {"user"}}))
+		apptest.NoServerError(t, "create form", c.Form("/users", url.Values{"username": {a}, "email": {b}, "password": {b}, "password_confirm": {b}, "role": {"user"}}))
 	})
 }

@@ -45,7 +45,7 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 
 	// An invalid form comes back after a redirect: field errors by their
 	// fields, the first one focused, each shown once, no generic alert.
-	r = admin.Form("/users", url.Values{"username": {"x"}, "email": {"bad"}, "password": {"short"}})
+	r = admin.Form("/users", url.Values{"username": {"x"}, "email": {"bad"}, "password": {"short"}, "password_confirm": {"short"}})
 	expectSeeOther(t, r, "/users")
 	r = admin.Page("/users")
 	body := string(r.Body)
@@ -70,17 +70,24 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 		t.Error("the errors are shown again after a reload")
 	}
 
-	r = admin.Form("/users", url.Values{"username": {"carol"}, "email": {"carol@example.com"}, "password": {"granite-willow-spark-19"}, "role": {"user"}})
-	expectSeeOther(t, r, "/users?msg=created")
+	r = admin.Form("/users", url.Values{"username": {"carol"}, "email": {"carol@example.com"}, "password": {"granite-willow-spark-19"}, "password_confirm": {"granite-willow-spark-19"}, "role": {"user"}})
 	carol, err := e.Svc.ListUsers(t.Context(), accounts.Actor{User: e.Root}, "", 10)
 	if err != nil || len(carol.Users) != 2 {
 		t.Fatalf("carol not created: %v", err)
 	}
 	id := carol.Users[1].ID
+	// The list opens on carol's page with her row marked, and the notice
+	// names her and links to her.
+	expectSeeOther(t, r, fmt.Sprintf("/users?highlight=%d#user-%d", id, id))
+	r = admin.Page(fmt.Sprintf("/users?highlight=%d", id))
+	if !strings.Contains(string(r.Body), fmt.Sprintf(`User <a href="/users/%d">carol</a> created.`, id)) ||
+		!strings.Contains(string(r.Body), fmt.Sprintf(`<tr id="user-%d" class="highlight">`, id)) {
+		t.Fatalf("after create: no notice naming carol, or her row is not marked:\n%s", r.Body)
+	}
 
 	// A duplicate is one message, by the field, with what was typed kept.
 	admin.Page("/users")
-	expectSeeOther(t, admin.Form("/users", url.Values{"username": {"Carol"}, "email": {"c2@example.com"}, "password": {"granite-willow-spark-19"}}), "/users")
+	expectSeeOther(t, admin.Form("/users", url.Values{"username": {"Carol"}, "email": {"c2@example.com"}, "password": {"granite-willow-spark-19"}, "password_confirm": {"granite-willow-spark-19"}}), "/users")
 	r = admin.Page("/users")
 	if n := countText(r.Body, "already taken"); n != 1 || !strings.Contains(string(r.Body), "Username is already taken.") {
 		t.Errorf("duplicate username: %d messages", n)
@@ -121,14 +128,17 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 	if !strings.Contains(string(r.Body), "At least 15 characters, not a common password") {
 		t.Error("the password rule is not shown before the form is sent")
 	}
-	expectSeeOther(t, cc.Form(fmt.Sprintf("/users/%d/password", id), url.Values{"current_password": {"not-it-at-all-nope"}, "new_password": {"pebble-thistle-orbit-58"}}),
+	expectSeeOther(t, cc.Form(fmt.Sprintf("/users/%d/password", id), url.Values{"current_password": {"not-it-at-all-nope"}, "new_password": {"pebble-thistle-orbit-58"}, "new_password_confirm": {"pebble-thistle-orbit-58"}}),
 		fmt.Sprintf("/users/%d#password", id))
 	r = cc.Page(fmt.Sprintf("/users/%d", id))
 	if !strings.Contains(string(r.Body), `id="pw-current-error"`) || !regexp.MustCompile(`id="pw-current"[^>]*aria-invalid="true"[^>]*autofocus`).Match(r.Body) {
 		t.Errorf("a wrong current password is not marked and focused:\n%s", r.Body)
 	}
-	r = cc.Form(fmt.Sprintf("/users/%d/password", id), url.Values{"current_password": {tmp}, "new_password": {"pebble-thistle-orbit-58"}})
-	expectSeeOther(t, r, fmt.Sprintf("/users/%d?msg=password-changed", id))
+	r = cc.Form(fmt.Sprintf("/users/%d/password", id), url.Values{"current_password": {tmp}, "new_password": {"pebble-thistle-orbit-58"}, "new_password_confirm": {"pebble-thistle-orbit-58"}})
+	expectSeeOther(t, r, fmt.Sprintf("/users/%d", id))
+	if r := cc.Page(fmt.Sprintf("/users/%d", id)); !strings.Contains(string(r.Body), "Password changed.") {
+		t.Error("no notice after the password change")
+	}
 	if r := cc.Page("/dashboard"); r.Status != 200 {
 		t.Fatalf("dashboard after change: %d", r.Status)
 	}
@@ -149,7 +159,7 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 	_, _ = fw.Write(apptest.PNG(t, 16, 16))
 	_ = mw.Close()
 	r = cc.Do("POST", fmt.Sprintf("/users/%d/avatar", id), mbody.Bytes(), map[string]string{"Content-Type": mw.FormDataContentType()})
-	expectSeeOther(t, r, fmt.Sprintf("/users/%d?msg=avatar", id))
+	expectSeeOther(t, r, fmt.Sprintf("/users/%d", id))
 	if r := cc.Page(fmt.Sprintf("/users/%d", id)); !strings.Contains(string(r.Body), "/avatar?v=") {
 		t.Fatal("profile does not show the avatar")
 	}
@@ -157,13 +167,20 @@ func TestBrowserJourneyWithoutJavaScript(t *testing.T) {
 		t.Fatal("the users list does not show the avatar")
 	}
 
-	// Delete: the confirmation is part of the page (a <details> that the
-	// script turns into a dialog), never the browser's confirm().
+	// Delete: the user's page links to a confirmation page (which the
+	// script shows in a dialog), never the browser's confirm().
 	r = admin.Page(fmt.Sprintf("/users/%d", id))
-	if !strings.Contains(string(r.Body), fmt.Sprintf(`action="/users/%d/delete"`, id)) || !strings.Contains(string(r.Body), "Delete carol?") {
-		t.Fatal("the user's page has no delete confirmation")
+	if !strings.Contains(string(r.Body), fmt.Sprintf(`href="/users/%d/delete?back=user" data-confirm`, id)) {
+		t.Fatal("the user's page has no link to delete")
 	}
-	expectSeeOther(t, admin.Form(fmt.Sprintf("/users/%d/delete", id), url.Values{"back": {"user"}}), "/users?msg=deleted")
+	r = admin.Page(fmt.Sprintf("/users/%d/delete?back=user", id))
+	if !strings.Contains(string(r.Body), fmt.Sprintf(`action="/users/%d/delete"`, id)) || !strings.Contains(string(r.Body), "Delete carol?") {
+		t.Fatal("no delete confirmation")
+	}
+	expectSeeOther(t, admin.Form(fmt.Sprintf("/users/%d/delete", id), url.Values{"back": {"user"}}), "/users")
+	if r := admin.Page("/users"); !strings.Contains(string(r.Body), fmt.Sprintf(`User <a href="/audit?user=%d">carol</a> deleted.`, id)) {
+		t.Fatal("the deletion's notice does not name carol and link to her history")
+	}
 	admin.Page("/dashboard")
 	expectSeeOther(t, admin.Form("/logout", nil), "/login?msg=signed-out")
 	if r := admin.Page("/dashboard"); r.Status != http.StatusSeeOther {
@@ -179,12 +196,13 @@ func TestRefusedFormsComeBackToTheirField(t *testing.T) {
 	victim, _ := e.CreateUser("victim", accounts.RoleUser)
 	admin := e.BrowserLogin("root", apptest.RootPassword)
 
-	admin.Page("/users?q=vic")
-	expectSeeOther(t, admin.Form(fmt.Sprintf("/users/%d/reset-password", victim.ID), url.Values{"password": {"short"}, "back": {"/users?q=vic"}}), "/users?q=vic")
-	r := admin.Page("/users?q=vic")
+	form := fmt.Sprintf("/users/%d/reset-password?back=%%2Fusers%%3Fq%%3Dvic", victim.ID)
+	admin.Page(form)
+	expectSeeOther(t, admin.Form(fmt.Sprintf("/users/%d/reset-password", victim.ID), url.Values{"password": {"short"}, "back": {"/users?q=vic"}}), form)
+	r := admin.Page(form)
 	body := string(r.Body)
 	errID := fmt.Sprintf("reset-%d-error", victim.ID)
-	if !strings.Contains(body, `<details class="dialog" data-dialog open>`) || !strings.Contains(body, `id="`+errID+`"`) ||
+	if !strings.Contains(body, `name="back" value="/users?q=vic"`) || !strings.Contains(body, `id="`+errID+`"`) ||
 		!regexp.MustCompile(`aria-describedby="reset-\d+-hint reset-\d+-error" aria-invalid="true" autofocus`).MatchString(body) {
 		t.Fatalf("a refused reset does not come back to its open dialog:\n%s", body)
 	}
@@ -236,7 +254,7 @@ func TestUsersListSearchSortAndPages(t *testing.T) {
 	e := apptest.New(t)
 	for i := range 24 {
 		if _, err := e.Svc.CreateUser(t.Context(), accounts.Actor{User: e.Root}, accounts.NewUser{
-			Username: fmt.Sprintf("user%02d", i), Email: fmt.Sprintf("u%02d@%s.example.com", i, []string{"red", "blue"}[i%2]),
+			Username: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("u%02d@%s.example.com", i, []string{"red", "blue"}[i%2]),
 			Password: apptest.UserPassword,
 		}); err != nil {
 			t.Fatal(err)
@@ -246,8 +264,16 @@ func TestUsersListSearchSortAndPages(t *testing.T) {
 	rows := regexp.MustCompile(`<td data-label="User" class="user-cell">`)
 
 	r := admin.Page("/users")
-	if n := len(rows.FindAll(r.Body, -1)); n != 20 || !strings.Contains(string(r.Body), "Showing 20 of 25 users.") {
+	if n := len(rows.FindAll(r.Body, -1)); n != 20 || !strings.Contains(string(r.Body), "1–20 of 25 users.") {
 		t.Fatalf("first page: %d rows", n)
+	}
+	// Natural order: user2 before user10.
+	if i, j := strings.Index(string(r.Body), ">user2<"), strings.Index(string(r.Body), ">user10<"); i < 0 || j < 0 || i > j {
+		t.Error("names are not in natural order")
+	}
+	if !strings.Contains(string(r.Body), `<span aria-current="page"><span class="visually-hidden">Page </span>1</span>`) ||
+		!strings.Contains(string(r.Body), `<a href="/users?page=2"><span class="visually-hidden">Page </span>2</a>`) {
+		t.Error("no page numbers")
 	}
 	next := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindSubmatch(r.Body)
 	if next == nil || strings.Contains(string(r.Body), `rel="prev"`) {
@@ -255,15 +281,15 @@ func TestUsersListSearchSortAndPages(t *testing.T) {
 	}
 	r = admin.Page(html.UnescapeString(string(next[1])))
 	prev := regexp.MustCompile(`href="([^"]+)" rel="prev"`).FindSubmatch(r.Body)
-	if n := len(rows.FindAll(r.Body, -1)); n != 5 || prev == nil {
+	if n := len(rows.FindAll(r.Body, -1)); n != 5 || prev == nil || !strings.Contains(string(r.Body), "21–25 of 25 users.") {
 		t.Fatalf("second page: %d rows, prev link %v", n, prev != nil)
 	}
-	if r := admin.Page(html.UnescapeString(string(prev[1]))); len(rows.FindAll(r.Body, -1)) != 20 || !strings.Contains(string(r.Body), "user00") {
+	if r := admin.Page(html.UnescapeString(string(prev[1]))); len(rows.FindAll(r.Body, -1)) != 20 || !strings.Contains(string(r.Body), ">user0<") {
 		t.Fatal("the previous page is not the first page")
 	}
 
 	r = admin.Page("/users?q=BLUE")
-	if n := len(rows.FindAll(r.Body, -1)); n != 12 || !strings.Contains(string(r.Body), "12 users match.") {
+	if n := len(rows.FindAll(r.Body, -1)); n != 12 || !strings.Contains(string(r.Body), "12 matching users.") {
 		t.Fatalf("search: %d rows", n)
 	}
 	r = admin.Page("/users?sort=email&dir=desc")
@@ -274,13 +300,19 @@ func TestUsersListSearchSortAndPages(t *testing.T) {
 	if i, j := strings.Index(body, "u23@blue"), strings.Index(body, "u06@red"); i < 0 || j < 0 || i > j {
 		t.Error("not sorted by email, descending")
 	}
+	// Emails never break: cut with an ellipsis, the whole address in the title.
+	if !strings.Contains(body, `<span class="truncate" title="u23@blue.example.com">u23@blue.example.com</span>`) {
+		t.Error("the email is not in a truncating span with its title")
+	}
 	for path, want := range map[string]int{
-		"/users?cursor=forged":                 http.StatusBadRequest,
-		"/users?sort=password":                 http.StatusOK, // an unknown column falls back to usernames
+		"/users?page=forged":                   http.StatusBadRequest,
+		"/users?page=99":                       http.StatusOK, // past the last: the last
+		"/users?sort=password":                 http.StatusBadRequest,
+		"/users?state=asleep":                  http.StatusBadRequest,
 		"/users?q=" + strings.Repeat("a", 300): http.StatusBadRequest,
 	} {
 		if r := admin.Page(path); r.Status != want || len(rows.FindAll(r.Body, -1)) == 0 {
-			t.Errorf("%s: %d with %d rows, want %d and the first page", path, r.Status, len(rows.FindAll(r.Body, -1)), want)
+			t.Errorf("%s: %d with %d rows, want %d and a page of users", path, r.Status, len(rows.FindAll(r.Body, -1)), want)
 		}
 	}
 }
@@ -319,7 +351,7 @@ func TestFormsRefuseTextTheDatabaseCannotStore(t *testing.T) {
 	if r := anon.Form("/login", url.Values{"login": {"ro\x00ot"}, "password": {apptest.RootPassword}}); r.Status != http.StatusBadRequest {
 		t.Fatalf("sign-in with NUL: %d", r.Status)
 	}
-	if r := admin.Page("/users?q=a%00b"); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "Search contains") {
+	if r := admin.Page("/users?q=a%00b"); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "a value the list does not know for the search") {
 		t.Fatalf("search with NUL: %d", r.Status)
 	}
 }
@@ -356,11 +388,12 @@ func TestDashboardLiveFragment(t *testing.T) {
 		t.Fatalf("live fragment: %d", live.Status)
 	}
 	body := string(live.Body)
-	if n := strings.Count(body, `<svg viewBox="0 0 300 80" role="img"`); n != 4 {
+	if n := strings.Count(body, `<svg viewBox="0 0 600 150" preserveAspectRatio="none" role="img"`); n != 4 {
 		t.Errorf("%d charts, want 4", n)
 	}
 	for _, want := range []string{"Requests", "p95 latency", "Server errors", "Database latency", `class="line"`,
-		"Created user", "Signed in", " UTC</time>", "<dt>Schema</dt><dd>"} {
+		"Created user", "Signed in", " UTC</time>", "<dt>Schema</dt><dd>", "data-relative>just now</time>",
+		`<span>0 ms</span>`, "requests per second", "Values<span"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("live fragment lacks %q", want)
 		}

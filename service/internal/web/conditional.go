@@ -1,12 +1,9 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"strings"
-
-	"github.com/gopherops/gopherops/service/internal/accounts"
 )
 
 // entityTag is one entity-tag of a conditional header (RFC 9110 §8.8.3).
@@ -75,7 +72,10 @@ func ParseIfMatch(h string) (IfMatch, error) {
 }
 
 // Matches reports whether version's ETag is in the list under the strong
-// comparison RFC 9110 requires for If-Match: a weak tag never matches.
+// comparison RFC 9110 requires for If-Match: a weak tag never matches. It is
+// the accounts.Precondition of a write, checked inside the write's
+// transaction with the row locked, so "*" matches whatever version a
+// concurrent writer left.
 func (m IfMatch) Matches(version int) bool {
 	if m.any {
 		return true
@@ -87,44 +87,4 @@ func (m IfMatch) Matches(version int) bool {
 		}
 	}
 	return false
-}
-
-// single returns the version named by a list of exactly one strong tag, the
-// common case, which needs no lookup; ok is false otherwise. A tag that is
-// not a version this server could have issued names version 0, which
-// matches nothing.
-func (m IfMatch) single() (version int, ok bool) {
-	if m.any || len(m.tags) != 1 {
-		return 0, false
-	}
-	t := m.tags[0]
-	if t.weak {
-		return 0, true
-	}
-	v, err := strconv.ParseInt(t.opaque, 10, 32)
-	if err != nil || v <= 0 || strconv.FormatInt(v, 10) != t.opaque {
-		// Not a tag this server issued ("01", "+1" are not "1": entity-tags
-		// compare character by character).
-		return 0, true
-	}
-	return int(v), true
-}
-
-// VersionFor resolves an If-Match to the version a write must find: the one
-// tag's version, or, for "*" and lists, the user's current version when it
-// matches. Version 0 never matches, so the write answers 412. The domain
-// compares again inside its transaction, so a change between this lookup
-// and the write is still caught.
-func VersionFor(ctx context.Context, m IfMatch, current func(context.Context) (accounts.User, error)) (int, error) {
-	if v, ok := m.single(); ok {
-		return v, nil
-	}
-	u, err := current(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if m.Matches(u.Version) {
-		return u.Version, nil
-	}
-	return 0, nil
 }

@@ -35,11 +35,7 @@ func decodeJSONBody(body io.Reader, dst any) error {
 	// The body is capped by limitBody, so reading it whole is bounded.
 	raw, err := io.ReadAll(body)
 	if err != nil {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			return err
-		}
-		return BadRequest("the request body could not be read")
+		return BodyReadError(err)
 	}
 	if err := checkJSONText(raw); err != nil {
 		return err
@@ -152,12 +148,6 @@ func PathID(c *gin.Context) (int64, error) {
 	return id, nil
 }
 
-// QueryInt reads an optional integer query parameter.
-func QueryInt(c *gin.Context, name string) (int, error) {
-	n, err := QueryInt64(c, name)
-	return int(n), err
-}
-
 // QueryInt64 reads an optional non-negative integer query parameter (0 when
 // absent); a value that is not one, or that overflows, is a 400 naming it.
 func QueryInt64(c *gin.Context, name string) (int64, error) {
@@ -168,6 +158,21 @@ func QueryInt64(c *gin.Context, name string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || n > 1<<53 {
 		return 0, BadField(name, "must be a non-negative integer")
+	}
+	return n, nil
+}
+
+// QueryLimit reads a page size: def when the parameter is absent, else an
+// integer from 1 to max. Anything else (0, a negative or huge number, not a
+// number) is one 400 that names the parameter and states the rule.
+func QueryLimit(c *gin.Context, name string, def, max int) (int, error) {
+	v, ok := c.GetQuery(name)
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, BadField(name, fmt.Sprintf("must be an integer from 1 to %d (absent: %d)", max, def))
 	}
 	return n, nil
 }

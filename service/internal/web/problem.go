@@ -29,6 +29,10 @@ const StatusClientClosedRequest = 499
 // database or a failover takes to answer again.
 const retryUnavailable = 5 * time.Second
 
+// retryBusy is the Retry-After of a body refused by the BodyBudget: about
+// the time an admitted upload takes to arrive or be cut off.
+const retryBusy = 5 * time.Second
+
 // Problem is an RFC 9457 problem document.
 type Problem struct {
 	Type      string       `json:"type"`
@@ -126,8 +130,19 @@ func Classify(ctx context.Context, err error) Problem {
 			Detail: "sign in or send a bearer token", Challenge: `Bearer realm="gopherops"`}
 	case errors.Is(err, accounts.ErrBadCredentials):
 		return Problem{Type: ProblemType("bad-credentials"), Status: http.StatusUnauthorized, Detail: err.Error()}
+	case errors.Is(err, accounts.ErrPasswordsOff), errors.Is(err, accounts.ErrNoAccount), errors.Is(err, accounts.ErrEmailUnverified):
+		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: err.Error()}
+	case errors.Is(err, accounts.ErrAccountDisabled):
+		return Problem{Type: ProblemType("account-disabled"), Status: http.StatusForbidden, Detail: err.Error()}
+	case errors.Is(err, accounts.ErrReadOnly):
+		// RFC 6750: the token is good, its scope is not enough.
+		return Problem{Type: ProblemType("insufficient-scope"), Status: http.StatusForbidden, Detail: err.Error(),
+			Challenge: `Bearer realm="gopherops", error="insufficient_scope", scope="write"`}
+	case errors.Is(err, accounts.ErrScopeAdmin):
+		return Problem{Type: ProblemType("insufficient-scope"), Status: http.StatusForbidden, Detail: err.Error(),
+			Challenge: `Bearer realm="gopherops", error="insufficient_scope", scope="admin"`}
 	case errors.Is(err, accounts.ErrForbidden), errors.Is(err, accounts.ErrRootProtected),
-		errors.Is(err, accounts.ErrSelfDelete), errors.Is(err, accounts.ErrPasswordChange):
+		errors.Is(err, accounts.ErrSelfDelete), errors.Is(err, accounts.ErrSelfDisable), errors.Is(err, accounts.ErrPasswordChange):
 		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: err.Error()}
 	case errors.Is(err, accounts.ErrVersionMismatch):
 		return Problem{Type: ProblemType("precondition-failed"), Status: http.StatusPreconditionFailed, Detail: err.Error()}
@@ -135,6 +150,11 @@ func Classify(ctx context.Context, err error) Problem {
 		return Problem{Type: ProblemType("precondition-required"), Status: http.StatusPreconditionRequired, Detail: err.Error()}
 	case errors.Is(err, ErrCSRF):
 		return Problem{Type: ProblemType("csrf"), Status: http.StatusForbidden, Detail: err.Error()}
+	case errors.Is(err, ErrBusy):
+		return Problem{Type: ProblemType("busy"), Status: http.StatusServiceUnavailable, Detail: ErrBusy.Error(),
+			RetryAfter: retryBusy}
+	case errors.Is(err, ErrBodyTimeout):
+		return Problem{Type: ProblemType("body-timeout"), Status: http.StatusRequestTimeout, Detail: ErrBodyTimeout.Error()}
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away (closed the connection, or a proxy gave up):
 		// nobody reads this answer, and it is not the server's failure.

@@ -1,5 +1,7 @@
 package toolchain
 
+import "github.com/gopherops/gopherops/service/s3local"
+
 // The pinned versions: the one place to change when upgrading a tool. A cached
 // build lives in a directory named after its version, so a new pin is built
 // next to the old one instead of replacing it.
@@ -18,6 +20,9 @@ const (
 	CoreDNSVersion = "v1.14.7"
 	// EtcdVersion is the go.etcd.io/etcd/server/v3 release built when no etcd is on PATH.
 	EtcdVersion = "v3.6.16"
+	// SeaweedFSVersion is the SeaweedFS release of weed, the S3 server the
+	// service's tests start (pinned in service/s3local, which finds it).
+	SeaweedFSVersion = s3local.Version
 )
 
 // Modules, packages and version variables of the builds.
@@ -42,6 +47,7 @@ const (
 	groupPulumi   = "pulumi"
 	groupProvider = "k8sprovider"
 	groupCoreDNS  = "coredns"
+	groupWeed     = "seaweedfs"
 )
 
 // tool is what the package knows about one program: where its build is cached
@@ -54,9 +60,12 @@ type tool struct {
 	cost    string // cold-build cost, for progress lines and `-check`
 	// versionArgs print the version of a binary found on PATH; nil: never run it.
 	versionArgs []string
+	// optional tools are not the platform suite's: their absence does not
+	// make it unready.
+	optional bool
 }
 
-// tools lists the programs in build order, cheapest first. A function, not a
+// tools lists the programs in build order: the platform suite's, cheapest first, then weed. A function, not a
 // variable: the table is never modified.
 func tools() []tool {
 	kubeDir := "kubernetes-" + KubernetesVersion
@@ -79,6 +88,11 @@ func tools() []tool {
 			cost: "cold ~8 CPU-min, 2.3 GB of build cache", versionArgs: []string{"version"}},
 		{name: KubernetesProvider, version: KubernetesProviderVersion, dir: "pulumi-kubernetes-" + KubernetesProviderVersion, group: groupProvider,
 			cost: "cold ~12.5 CPU-min, 5.1 GB of build cache"},
+		// Last, and not the platform suite's: the S3 server of the service's
+		// tests, built with whatever budget the platform tools leave (without
+		// it those tests skip, saying so).
+		{name: Weed, version: SeaweedFSVersion, dir: "seaweedfs-" + SeaweedFSVersion, group: groupWeed,
+			cost: "cold: several CPU-min (see docs/testing.md)", versionArgs: []string{"version"}, optional: true},
 	}
 }
 

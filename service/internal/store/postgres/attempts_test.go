@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,7 +42,7 @@ func TestReserveAttemptLocksAtTheThreshold(t *testing.T) {
 		{"counting from one again", 2*time.Hour + time.Second, "192.0.2.1", 0},
 	}
 	for _, s := range steps {
-		retry, err := st.ReserveAttempt(ctx, u.ID, s.source, t0.Add(s.at), testLimit)
+		retry, err := st.ReserveAttempt(ctx, accounts.AccountSubject(u.ID), s.source, t0.Add(s.at), testLimit)
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
@@ -61,13 +62,13 @@ func TestClearAttempts(t *testing.T) {
 	now := time.Now()
 	lock := func(source string) {
 		for range testLimit.Threshold {
-			if _, err := st.ReserveAttempt(ctx, u.ID, source, now, testLimit); err != nil {
+			if _, err := st.ReserveAttempt(ctx, accounts.AccountSubject(u.ID), source, now, testLimit); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	locked := func(source string) bool {
-		retry, err := st.ReserveAttempt(ctx, u.ID, source, now, testLimit)
+		retry, err := st.ReserveAttempt(ctx, accounts.AccountSubject(u.ID), source, now, testLimit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,13 +76,13 @@ func TestClearAttempts(t *testing.T) {
 	}
 	lock("a")
 	lock("b")
-	if err := st.ClearAttempts(ctx, u.ID, "a"); err != nil {
+	if err := st.ClearAttempts(ctx, accounts.AccountSubject(u.ID), "a"); err != nil {
 		t.Fatal(err)
 	}
 	if locked("a") || !locked("b") {
 		t.Fatal("clearing one source must clear that source only")
 	}
-	if err := st.ClearAttempts(ctx, u.ID, accounts.AllSources); err != nil {
+	if err := st.ClearAttempts(ctx, accounts.AccountSubject(u.ID), accounts.AllSources); err != nil {
 		t.Fatal(err)
 	}
 	if locked("b") {
@@ -106,7 +107,7 @@ func TestReserveAttemptIsExactUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			retry, err := st.ReserveAttempt(ctx, u.ID, "203.0.113.9", now, testLimit)
+			retry, err := st.ReserveAttempt(ctx, accounts.AccountSubject(u.ID), "203.0.113.9", now, testLimit)
 			if err != nil {
 				t.Error(err)
 				return
@@ -119,5 +120,87 @@ func TestReserveAttemptIsExactUnderConcurrency(t *testing.T) {
 	wg.Wait()
 	if got := admitted.Load(); got != int32(testLimit.Threshold) {
 		t.Fatalf("%d of %d concurrent attempts admitted, want exactly %d", got, attempts, testLimit.Threshold)
+	}
+}
+
+func TestReleaseAttempt(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t)
+	subject := accounts.AttemptSubject("user:1")
+	now := time.Now()
+	reserve := func() time.Duration {
+		retry, err := st.ReserveAttempt(ctx, subject, "", now, testLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return retry
+	}
+	release := func() {
+		if err := st.ReleaseAttempt(ctx, subject, "", testLimit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Checks that turn out right take nothing away: any number of them
+	// leave the subject unlocked.
+	for range 3 * testLimit.Threshold {
+		if retry := reserve(); retry != 0 {
+			t.Fatalf("a check after only released ones: retry after %s", retry)
+		}
+		release()
+	}
+	// The threshold-th reservation starts a lock-out; taking it back (the
+	// password was right) lifts it, and the next check goes ahead.
+	for range testLimit.Threshold - 1 {
+		reserve()
+	}
+	reserve()
+	release()
+	if retry := reserve(); retry != 0 {
+		t.Fatalf("after a released threshold-th check: retry after %s, want none", retry)
+	}
+	if retry := reserve(); retry == 0 {
+		t.Fatal("failures past the threshold must still lock")
+	}
+	// Releasing what is not there is not an error.
+	if err := st.ReleaseAttempt(ctx, "user:404", "", testLimit); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPruneAttempts(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t)
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		// Ten stale counters, one of them still locked out.
+		limit := testLimit
+		if i == 0 {
+			limit.Threshold = 1
+			limit.Base, limit.Cap = 3*time.Hour, 3*time.Hour
+		}
+		if _, err := st.ReserveAttempt(ctx, accounts.AttemptSubject(fmt.Sprintf("login:%d", i)), "192.0.2.1", t0, limit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.ReserveAttempt(ctx, "user:7", "192.0.2.1", t0.Add(90*time.Minute), testLimit); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(2 * time.Hour)
+	before := now.Add(-time.Hour)
+	for _, step := range []struct {
+		limit int
+		want  int64
+	}{{4, 4}, {0, 5}, {0, 0}} {
+		n, err := st.PruneAttempts(ctx, before, now, step.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != step.want {
+			t.Fatalf("prune (limit %d): %d deleted, want %d", step.limit, n, step.want)
+		}
+	}
+	// Left: the fresh counter and the one still locked out (until t0+3h).
+	if n, err := st.PruneAttempts(ctx, now.Add(time.Hour), now.Add(time.Hour+time.Minute), 0); err != nil || n != 2 {
+		t.Fatalf("once the lock ends and the window passes: %d deleted (%v), want 2", n, err)
 	}
 }

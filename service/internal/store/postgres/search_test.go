@@ -35,6 +35,7 @@ func searchService(t *testing.T) (*accounts.Service, accounts.Actor) {
 		if i%3 == 0 {
 			r.Role = accounts.RoleAdmin
 		}
+		r.ForcePasswordChange = i%2 == 0
 		if _, err := st.CreateUser(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +51,7 @@ func ids(users []accounts.User) []int64 {
 	return out
 }
 
-func TestSearchUsersPagesBothWays(t *testing.T) {
+func TestSearchUsersPagesByNumber(t *testing.T) {
 	svc, admin := searchService(t)
 	ctx := context.Background()
 	for _, sort := range []accounts.SortKey{accounts.SortUsername, accounts.SortEmail, accounts.SortRole, accounts.SortCreated} {
@@ -58,51 +59,79 @@ func TestSearchUsersPagesBothWays(t *testing.T) {
 			t.Run(fmt.Sprintf("%s desc=%v", sort, desc), func(t *testing.T) {
 				q := accounts.UserQuery{Sort: sort, Desc: desc, Limit: 100}
 				all, err := svc.SearchUsers(ctx, admin, q)
-				if err != nil || len(all.Users) != 9 || all.Total != 9 || all.Next != "" || all.Prev != "" {
-					t.Fatalf("one page of all: %d users, total %d, next %q prev %q, %v", len(all.Users), all.Total, all.Next, all.Prev, err)
+				if err != nil || len(all.Users) != 9 || all.Total != 9 || all.Pages != 1 || all.Page != 1 || all.Offset != 0 {
+					t.Fatalf("one page of all: %d users, %+v, %v", len(all.Users), all, err)
 				}
 				want := ids(all.Users)
 
-				// Forward in pages of 2, then back again from the last page.
+				// Pages of 2: five of them, the last with one user; each
+				// user's page is the one PageOf names.
 				q.Limit = 2
-				var forward [][]int64
-				var last accounts.UserPage
-				for page, cur := 0, ""; ; page++ {
-					q.Cursor = cur
+				var got []int64
+				for page := 1; page <= 5; page++ {
+					q.Page = page
 					p, err := svc.SearchUsers(ctx, admin, q)
 					if err != nil {
 						t.Fatal(err)
 					}
-					if (page == 0) != (p.Prev == "") {
-						t.Fatalf("page %d: prev cursor %q", page, p.Prev)
+					if p.Page != page || p.Pages != 5 || p.Offset != (page-1)*2 || p.Total != 9 {
+						t.Fatalf("page %d: %+v", page, p)
 					}
-					forward = append(forward, ids(p.Users))
-					last = p
-					if p.Next == "" {
-						break
+					for _, u := range p.Users {
+						at, found, err := svc.PageOf(ctx, admin, q, u.ID)
+						if err != nil || !found || at != page {
+							t.Fatalf("PageOf(%s) = %d, %v, %v; it is on page %d", u.Username, at, found, err, page)
+						}
 					}
-					cur = p.Next
+					got = append(got, ids(p.Users)...)
 				}
-				if got := slices.Concat(forward...); !slices.Equal(got, want) {
-					t.Fatalf("forward pages %v, want %v", got, want)
+				if !slices.Equal(got, want) {
+					t.Fatalf("pages %v, want %v", got, want)
 				}
-				var backward [][]int64
-				for cur := last.Prev; cur != ""; {
-					q.Cursor = cur
-					p, err := svc.SearchUsers(ctx, admin, q)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if p.Next == "" {
-						t.Fatal("a page reached backward has no next link")
-					}
-					backward = append([][]int64{ids(p.Users)}, backward...)
-					cur = p.Prev
-				}
-				if got, want := backward, forward[:len(forward)-1]; !slices.EqualFunc(got, want, slices.Equal) {
-					t.Fatalf("backward pages %v, want %v", got, want)
+				// A page past the last is the last.
+				q.Page = 9
+				if p, err := svc.SearchUsers(ctx, admin, q); err != nil || p.Page != 5 || len(p.Users) != 1 {
+					t.Fatalf("page past the last: %+v %v", p, err)
 				}
 			})
+		}
+	}
+}
+
+// TestNaturalOrder: names sort as people read them, digit runs by value
+// and case only breaking ties, in both directions; PageOf agrees.
+func TestNaturalOrder(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	for _, name := range []string{"gunnar6", "gunnar58", "Gunnar7", "gunnar10", "alice", "Bob", "bob2", "zed"} {
+		r := rec(name)
+		r.Email = strings.ToLower(r.Email)
+		if _, err := st.CreateUser(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"alice", "Bob", "bob2", "gunnar6", "Gunnar7", "gunnar10", "gunnar58", "zed"}
+	for _, desc := range []bool{false, true} {
+		users, err := st.SearchUsers(ctx, accounts.UserSearch{Sort: accounts.SortUsername, Desc: desc, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range users {
+			got = append(got, u.Username)
+		}
+		w := slices.Clone(want)
+		if desc {
+			slices.Reverse(w)
+		}
+		if !slices.Equal(got, w) {
+			t.Fatalf("desc=%v: %v, want %v", desc, got, w)
+		}
+		for i, u := range users {
+			rank, found, err := st.UserRank(ctx, accounts.UserSearch{Sort: accounts.SortUsername, Desc: desc}, u.ID)
+			if err != nil || !found || rank != int64(i) {
+				t.Fatalf("desc=%v: rank of %s = %d, %v, %v; want %d", desc, u.Username, rank, found, err, i)
+			}
 		}
 	}
 }
@@ -119,26 +148,46 @@ func TestSearchUsersFiltersAndRefuses(t *testing.T) {
 		t.Fatalf("search by email domain: total %d, %v", p.Total, err)
 	}
 	p, err = svc.SearchUsers(ctx, admin, accounts.UserQuery{Search: "%"})
-	if err != nil || p.Total != 0 {
-		t.Fatalf("a LIKE wildcard must match literally: total %d, %v", p.Total, err)
+	if err != nil || p.Total != 0 || p.Pages != 1 || len(p.Users) != 0 {
+		t.Fatalf("a LIKE wildcard must match literally: %+v, %v", p, err)
 	}
-	p, err = svc.SearchUsers(ctx, admin, accounts.UserQuery{Sort: accounts.SortUsername})
-	if err != nil || len(p.Users) != 9 || !slices.IsSortedFunc(p.Users, func(a, b accounts.User) int {
-		return strings.Compare(strings.ToLower(a.Username), strings.ToLower(b.Username))
-	}) {
-		t.Fatalf("username order ignores case: %v %v", p.Users, err)
+	// Root and every third user are admins: Zed, carl, frank.
+	p, err = svc.SearchUsers(ctx, admin, accounts.UserQuery{Role: accounts.RoleAdmin})
+	if err != nil || p.Total != 4 {
+		t.Fatalf("admins: total %d, %v", p.Total, err)
 	}
-	byName, _ := svc.SearchUsers(ctx, admin, accounts.UserQuery{Sort: accounts.SortUsername, Limit: 2})
+	p, err = svc.SearchUsers(ctx, admin, accounts.UserQuery{Role: accounts.RoleUser, Search: "r"})
+	if err != nil || p.Total != 2 || p.Users[0].Username != "Bob" || p.Users[1].Username != "dora" {
+		t.Fatalf("users matching r: %+v, %v", p, err)
+	}
+	// Every other user must change their password: Zed, Bob, dora, frank.
+	p, err = svc.SearchUsers(ctx, admin, accounts.UserQuery{State: accounts.StateMustChange})
+	if err != nil || p.Total != 4 || p.Users[0].Username != "Bob" {
+		t.Fatalf("must change: %+v, %v", p, err)
+	}
+	p, err = svc.SearchUsers(ctx, admin, accounts.UserQuery{State: accounts.StateActive})
+	if err != nil || p.Total != 5 {
+		t.Fatalf("active: total %d, %v", p.Total, err)
+	}
+	for _, u := range p.Users {
+		if u.ForcePasswordChange {
+			t.Fatalf("active filter lists %s, who must change their password", u.Username)
+		}
+	}
+	if _, found, err := svc.PageOf(ctx, admin, accounts.UserQuery{Role: accounts.RoleUser}, admin.User.ID); err != nil || found {
+		t.Fatalf("PageOf finds the root admin among users: %v %v", found, err)
+	}
 
 	for name, q := range map[string]accounts.UserQuery{
-		"NUL in the search":             {Search: "a\x00b"},
-		"invalid UTF-8 in the search":   {Search: "a\xffb"},
-		"an overlong search":            {Search: strings.Repeat("a", 255)},
-		"an unknown sort key":           {Sort: "password_hash"},
-		"a forged cursor":               {Cursor: "not-a-cursor"},
-		"a cursor of another order":     {Sort: accounts.SortCreated, Cursor: byName.Next},
-		"a cursor of another direction": {Sort: accounts.SortUsername, Desc: true, Cursor: byName.Next},
-		"a page size beyond the cap":    {Limit: 101},
+		"NUL in the search":           {Search: "a\x00b"},
+		"invalid UTF-8 in the search": {Search: "a\xffb"},
+		"an overlong search":          {Search: strings.Repeat("a", 255)},
+		"an unknown sort key":         {Sort: "password_hash"},
+		"an unknown role":             {Role: "root"},
+		"an unknown state":            {State: "asleep"},
+		"a negative page":             {Page: -1},
+		"a page beyond reason":        {Page: accounts.MaxPage + 1},
+		"a page size beyond the cap":  {Limit: 101},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var verr *accounts.ValidationError

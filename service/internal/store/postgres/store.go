@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"syscall"
@@ -65,13 +66,13 @@ func (s *Store) tx(ctx context.Context, fn func(*Store) error) error {
 }
 
 const userColumns = `id, username, email, role, is_root, force_password_change, coalesce(avatar_key, ''),
-	version, created_at, updated_at, last_login_at`
+	version, created_at, updated_at, last_login_at, disabled_at`
 
 func scanUser(row pgx.Row, extra ...any) (accounts.User, error) {
 	var u accounts.User
 	var role string
 	dest := append([]any{&u.ID, &u.Username, &u.Email, &role, &u.IsRoot, &u.ForcePasswordChange, &u.AvatarKey,
-		&u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt}, extra...)
+		&u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.DisabledAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return accounts.User{}, mapError(err)
 	}
@@ -167,6 +168,10 @@ func checkField(constraint string) string {
 		return "role"
 	case "sessions_name_len":
 		return "name"
+	case "sessions_scopes_valid":
+		return "scopes"
+	case "users_root_never_disabled":
+		return "disabled"
 	}
 	return "body"
 }
@@ -238,6 +243,24 @@ func (s *Store) CredentialByID(ctx context.Context, id int64) (accounts.Credenti
 	return scanCredential(s.q.QueryRow(ctx, `SELECT `+credentialColumns+` FROM users WHERE id = $1`, id))
 }
 
+// UserByEmail implements accounts.Store.
+func (s *Store) UserByEmail(ctx context.Context, email string) (accounts.User, error) {
+	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = lower($1)`, email))
+}
+
+// UserByIdentity implements accounts.Store.
+func (s *Store) UserByIdentity(ctx context.Context, issuer, subject string) (accounts.User, error) {
+	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users
+		WHERE id = (SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2)`, issuer, subject))
+}
+
+// LinkIdentity implements accounts.Store.
+func (s *Store) LinkIdentity(ctx context.Context, id accounts.Identity) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO identities (issuer, subject, user_id, email) VALUES ($1, $2, $3, $4)`,
+		id.Issuer, id.Subject, id.UserID, id.Email)
+	return mapExecError(err)
+}
+
 // ListUsers implements accounts.Store (keyset pagination on the primary key).
 func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]accounts.User, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
@@ -259,11 +282,13 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, version int, ch accoun
 			password_hash = coalesce($6, password_hash),
 			force_password_change = coalesce($7, force_password_change),
 			avatar_key = CASE WHEN $8::text IS NULL THEN avatar_key ELSE nullif($8, '') END,
+			disabled_at = CASE WHEN $9::boolean IS NULL THEN disabled_at
+				WHEN $9 THEN coalesce(disabled_at, now()) END,
 			version = version + 1,
 			updated_at = now()
 		WHERE id = $1 AND version = $2
 		RETURNING `+userColumns,
-		id, version, ch.Username, ch.Email, role, ch.PasswordHash, ch.ForcePasswordChange, ch.AvatarKey))
+		id, version, ch.Username, ch.Email, role, ch.PasswordHash, ch.ForcePasswordChange, ch.AvatarKey, ch.Disabled))
 	if errors.Is(err, accounts.ErrNotFound) {
 		// Either the user is gone or someone else changed it first.
 		var exists bool
@@ -301,25 +326,25 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 // ReserveAttempt implements accounts.Store. The row lock the upsert takes is
 // held to the end of the transaction, so setting the lock-out is atomic with
 // the count: of N concurrent attempts exactly Threshold are let through.
-func (s *Store) ReserveAttempt(ctx context.Context, userID int64, source string, now time.Time, l accounts.AttemptLimit) (time.Duration, error) {
+func (s *Store) ReserveAttempt(ctx context.Context, subject accounts.AttemptSubject, source string, now time.Time, l accounts.AttemptLimit) (time.Duration, error) {
 	var retry time.Duration
 	err := s.InTx(ctx, func(st accounts.Store) error {
 		q := st.(*Store).q
 		var failures int
 		err := q.QueryRow(ctx, `
-			INSERT INTO login_attempts AS a (user_id, source, failures, updated_at)
+			INSERT INTO login_attempts AS a (subject, source, failures, updated_at)
 			VALUES ($1, $2, 1, $3)
-			ON CONFLICT (user_id, source) DO UPDATE SET
+			ON CONFLICT (subject, source) DO UPDATE SET
 				failures = CASE WHEN a.updated_at < $4 THEN 1 ELSE a.failures + 1 END,
 				locked_until = NULL,
 				updated_at = $3
 			WHERE a.locked_until IS NULL OR a.locked_until <= $3
-			RETURNING failures`, userID, source, now, now.Add(-l.Window)).Scan(&failures)
+			RETURNING failures`, subject, source, now, now.Add(-l.Window)).Scan(&failures)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Locked: the conflicting row failed the WHERE, and nothing was counted.
 			var until time.Time
-			if err := q.QueryRow(ctx, `SELECT locked_until FROM login_attempts WHERE user_id = $1 AND source = $2`,
-				userID, source).Scan(&until); err != nil {
+			if err := q.QueryRow(ctx, `SELECT locked_until FROM login_attempts WHERE subject = $1 AND source = $2`,
+				subject, source).Scan(&until); err != nil {
 				return mapError(err)
 			}
 			retry = max(until.Sub(now), time.Second)
@@ -332,17 +357,47 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID int64, source string,
 			return nil
 		}
 		lock := min(l.Base<<min(failures-l.Threshold, 16), l.Cap)
-		_, err = q.Exec(ctx, `UPDATE login_attempts SET locked_until = $3 WHERE user_id = $1 AND source = $2`,
-			userID, source, now.Add(lock))
+		_, err = q.Exec(ctx, `UPDATE login_attempts SET locked_until = $3 WHERE subject = $1 AND source = $2`,
+			subject, source, now.Add(lock))
 		return mapExecError(err)
 	})
 	return retry, err
 }
 
-// ClearAttempts implements accounts.Store.
-func (s *Store) ClearAttempts(ctx context.Context, userID int64, source string) error {
-	_, err := s.q.Exec(ctx, `DELETE FROM login_attempts WHERE user_id = $1 AND ($2 = '*' OR source = $2)`, userID, source)
+// ReleaseAttempt implements accounts.Store: one failure fewer (the row goes
+// at zero), and no lock-out once under the threshold again.
+func (s *Store) ReleaseAttempt(ctx context.Context, subject accounts.AttemptSubject, source string, l accounts.AttemptLimit) error {
+	_, err := s.q.Exec(ctx, `
+		WITH gone AS (
+			DELETE FROM login_attempts WHERE subject = $1 AND source = $2 AND failures <= 1
+		)
+		UPDATE login_attempts SET failures = failures - 1,
+			locked_until = CASE WHEN failures - 1 < $3 THEN NULL ELSE locked_until END
+		WHERE subject = $1 AND source = $2 AND failures > 1`, subject, source, l.Threshold)
 	return mapExecError(err)
+}
+
+// ClearAttempts implements accounts.Store.
+func (s *Store) ClearAttempts(ctx context.Context, subject accounts.AttemptSubject, source string) error {
+	_, err := s.q.Exec(ctx, `DELETE FROM login_attempts WHERE subject = $1 AND ($2 = '*' OR source = $2)`, subject, source)
+	return mapExecError(err)
+}
+
+// PruneAttempts implements accounts.Store. SKIP LOCKED: a counter another
+// check is updating is not stale, and a sweep never waits for a sign-in.
+func (s *Store) PruneAttempts(ctx context.Context, before, now time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	tag, err := s.q.Exec(ctx, `
+		DELETE FROM login_attempts WHERE (subject, source) IN (
+			SELECT subject, source FROM login_attempts
+			WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until <= $2)
+			ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)`, before, now, limit)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // RecordLoginSuccess implements accounts.Store.
@@ -361,39 +416,51 @@ func mapExecError(err error) error {
 	return mapError(err)
 }
 
-const sessionColumns = `s.id, s.user_id, s.kind, s.name, s.created_at, s.expires_at, s.last_used_at`
+const sessionColumns = `s.id, s.user_id, s.kind, s.name, s.created_at, s.expires_at, s.last_used_at,
+	s.user_agent, s.client_ip, s.scopes`
 
 func scanSession(row pgx.Row, extra ...any) (accounts.Session, error) {
 	var ss accounts.Session
 	var kind string
-	dest := append([]any{&ss.ID, &ss.UserID, &kind, &ss.Name, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastUsedAt}, extra...)
+	var scopes []string
+	dest := append([]any{&ss.ID, &ss.UserID, &kind, &ss.Name, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastUsedAt,
+		&ss.UserAgent, &ss.ClientIP, &scopes}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return accounts.Session{}, mapError(err)
 	}
 	ss.Kind = accounts.SessionKind(kind)
+	sc, err := accounts.ParseScopes(scopes)
+	if err != nil {
+		return accounts.Session{}, fmt.Errorf("postgres: session %d scopes %v: %w", ss.ID, scopes, err)
+	}
+	ss.Scopes = sc
 	return ss, nil
 }
 
 // CreateSession implements accounts.Store.
 func (s *Store) CreateSession(ctx context.Context, ss accounts.Session, secretHash []byte) (accounts.Session, error) {
 	return scanSession(s.q.QueryRow(ctx, `
-		INSERT INTO sessions AS s (secret_hash, user_id, kind, name, created_at, expires_at, last_used_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO sessions AS s (secret_hash, user_id, kind, name, created_at, expires_at, last_used_at,
+			user_agent, client_ip, scopes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING `+sessionColumns,
-		secretHash, ss.UserID, string(ss.Kind), ss.Name, ss.CreatedAt, ss.ExpiresAt, ss.LastUsedAt))
+		secretHash, ss.UserID, string(ss.Kind), ss.Name, ss.CreatedAt, ss.ExpiresAt, ss.LastUsedAt,
+		ss.UserAgent, ss.ClientIP, ss.Scopes.Names()))
 }
 
-// SessionBySecret implements accounts.Store in one round trip.
+// SessionBySecret implements accounts.Store in one round trip. A disabled
+// account's sessions are ended when it is disabled; the join refuses them
+// anyway, so no session can outlive that, whatever deleted it or not.
 func (s *Store) SessionBySecret(ctx context.Context, secretHash []byte, now time.Time) (accounts.Session, accounts.User, error) {
 	row := s.q.QueryRow(ctx, `
 		SELECT `+sessionColumns+`, u.id, u.username, u.email, u.role, u.is_root, u.force_password_change,
-			coalesce(u.avatar_key, ''), u.version, u.created_at, u.updated_at, u.last_login_at
+			coalesce(u.avatar_key, ''), u.version, u.created_at, u.updated_at, u.last_login_at, u.disabled_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.secret_hash = $1 AND s.expires_at > $2`, secretHash, now)
+		WHERE s.secret_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL`, secretHash, now)
 	var u accounts.User
 	var role string
 	ss, err := scanSession(row, &u.ID, &u.Username, &u.Email, &role, &u.IsRoot, &u.ForcePasswordChange,
-		&u.AvatarKey, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
+		&u.AvatarKey, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.DisabledAt)
 	if err != nil {
 		return accounts.Session{}, accounts.User{}, err
 	}
@@ -402,9 +469,31 @@ func (s *Store) SessionBySecret(ctx context.Context, secretHash []byte, now time
 }
 
 // TouchSession implements accounts.Store.
-func (s *Store) TouchSession(ctx context.Context, id int64, now time.Time) error {
-	_, err := s.q.Exec(ctx, `UPDATE sessions SET last_used_at = $2 WHERE id = $1`, id, now)
+func (s *Store) TouchSession(ctx context.Context, id int64, now time.Time, clientIP string) error {
+	_, err := s.q.Exec(ctx, `UPDATE sessions SET last_used_at = $2, client_ip = $3 WHERE id = $1`, id, now, clientIP)
 	return mapExecError(err)
+}
+
+// ListUserSessions implements accounts.Store.
+func (s *Store) ListUserSessions(ctx context.Context, userID int64, now time.Time) ([]accounts.Session, error) {
+	rows, err := s.q.Query(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = $1 AND s.expires_at > $2 ORDER BY s.id DESC`, userID, now)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	out := []accounts.Session{}
+	for rows.Next() {
+		ss, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ss)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError(err)
+	}
+	return out, nil
 }
 
 // SessionByID implements accounts.Store.
@@ -419,9 +508,12 @@ func (s *Store) DeleteSession(ctx context.Context, id int64) error {
 }
 
 // DeleteUserSessions implements accounts.Store.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID int64) error {
-	_, err := s.q.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepID)
-	return mapExecError(err)
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID int64) (int64, error) {
+	tag, err := s.q.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepID)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // DeleteExpiredSessions implements accounts.Store.
@@ -444,38 +536,52 @@ func (s *Store) AddAuditEvent(ctx context.Context, e accounts.AuditEvent) error 
 		return fmt.Errorf("postgres: audit details: %w", err)
 	}
 	_, err = s.q.Exec(ctx, `
-		INSERT INTO audit_events (actor_id, actor_name, action, target_id, target_name, request_id, client_ip, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.ActorID, e.ActorName, e.Action, e.TargetID, e.TargetName, e.RequestID, e.ClientIP, raw)
+		INSERT INTO audit_events (actor_id, actor_name, action, target_id, target_name, request_id, client_ip, user_agent, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ActorID, e.ActorName, e.Action, e.TargetID, e.TargetName, e.RequestID, e.ClientIP, e.UserAgent, raw)
 	return mapExecError(err)
 }
 
 // ListAuditEvents implements accounts.Store.
 func (s *Store) ListAuditEvents(ctx context.Context, beforeID int64, limit int) ([]accounts.AuditEvent, error) {
 	rows, err := s.q.Query(ctx, `
-		SELECT id, occurred_at, actor_id, actor_name, action, target_id, target_name, request_id, client_ip, details
+		SELECT `+auditColumns+`
 		FROM audit_events
 		WHERE $1::bigint = 0 OR id < $1::bigint
 		ORDER BY id DESC LIMIT $2`, beforeID, limit)
 	if err != nil {
 		return nil, mapError(err)
 	}
+	out := make([]accounts.AuditEvent, 0, limit)
+	err = eachAuditRow(rows, func(e accounts.AuditEvent) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+const auditColumns = `id, occurred_at, actor_id, actor_name, action, target_id, target_name, request_id, client_ip, user_agent, details`
+
+// eachAuditRow scans every row of rows (auditColumns) into an event for fn,
+// closing rows.
+func eachAuditRow(rows pgx.Rows, fn func(accounts.AuditEvent) error) error {
 	defer rows.Close()
-	var out []accounts.AuditEvent
 	for rows.Next() {
 		var e accounts.AuditEvent
 		var raw []byte
 		if err := rows.Scan(&e.ID, &e.OccurredAt, &e.ActorID, &e.ActorName, &e.Action, &e.TargetID,
-			&e.TargetName, &e.RequestID, &e.ClientIP, &raw); err != nil {
-			return nil, mapError(err)
+			&e.TargetName, &e.RequestID, &e.ClientIP, &e.UserAgent, &raw); err != nil {
+			return mapError(err)
 		}
 		if err := json.Unmarshal(raw, &e.Details); err != nil {
-			return nil, fmt.Errorf("postgres: audit details: %w", err)
+			return fmt.Errorf("postgres: audit details: %w", err)
 		}
-		out = append(out, e)
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, mapError(err)
+		return mapError(err)
 	}
-	return out, nil
+	return nil
 }

@@ -1,0 +1,189 @@
+package abuse
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gopherops/gopherops/test/journey"
+)
+
+// statusRun signs in as login with a wrong password n times from one fresh
+// address and returns the statuses.
+func (st *stack) statusRun(t *testing.T, login string, n int) []int {
+	t.Helper()
+	c := st.from(t)
+	var got []int
+	for range n {
+		got = append(got, c.trySignIn(t, journey.Credentials{Login: login, Password: "not the password at all"}).Status)
+	}
+	return got
+}
+
+// TestThrottleIsNoAccountOracle (issue 19, item 2): six wrong passwords from
+// one address answer the same for a login that names an account and for one
+// that does not: 401 five times, then 429.
+func TestThrottleIsNoAccountOracle(t *testing.T) {
+	st := newStack(t)
+	real := st.newMember(t, "oracle", "user")
+	want := []int{401, 401, 401, 401, 401, 429}
+	realRun := st.statusRun(t, real.cred.Login, 6)
+	unknownRun := st.statusRun(t, "nobody-"+real.cred.Login, 6)
+	t.Logf("real login: %v; unknown login: %v", realRun, unknownRun)
+	assert.Equal(t, want, realRun, "a real login from one address")
+	assert.Equal(t, realRun, unknownRun, "the statuses must not tell which login exists")
+}
+
+// oracleTries is how many wrong sign-ins of each kind the timing comparison
+// takes, interleaved, and oracleSpread the most their medians may differ.
+const (
+	oracleTries  = 50
+	oracleSpread = 0.10
+)
+
+// TestSignInTimingIsNoAccountOracle (issue 19, item 2): the median time of a
+// wrong sign-in is the same, within 10 %, for real and unknown logins. Each
+// try is a different login from a fresh address, so no limit is reached; the
+// two kinds alternate (and swap order each round) so that the machine's load
+// falls on both alike.
+func TestSignInTimingIsNoAccountOracle(t *testing.T) {
+	st := newStack(t)
+	real := make([]string, oracleTries)
+	for i := range real {
+		spec := journey.NewUserSpec(fmt.Sprintf("timing%d", i), "user", journey.Bool(false))
+		st.root.send(t, http.MethodPost, "/api/v1/users", spec).Expect(t, http.StatusCreated)
+		real[i] = spec.Username
+	}
+	try := func(login string) time.Duration {
+		c := st.from(t)
+		start := time.Now()
+		r := c.trySignIn(t, journey.Credentials{Login: login, Password: "not the password at all"})
+		d := time.Since(start)
+		require.Equal(t, http.StatusUnauthorized, r.Status, "a wrong sign-in as %s:\n%s", login, r)
+		return d
+	}
+	for i := range 5 { // warm both paths
+		try(real[i])
+		try(fmt.Sprintf("warmup-ghost%d", i))
+	}
+	var realTimes, unknownTimes []time.Duration
+	for i := range oracleTries {
+		ghost := fmt.Sprintf("ghost%d", i)
+		if i%2 == 0 {
+			realTimes = append(realTimes, try(real[i]))
+			unknownTimes = append(unknownTimes, try(ghost))
+		} else {
+			unknownTimes = append(unknownTimes, try(ghost))
+			realTimes = append(realTimes, try(real[i]))
+		}
+	}
+	mr, mu := median(realTimes), median(unknownTimes)
+	ratio := float64(mu) / float64(mr)
+	t.Logf("median wrong sign-in over %d tries each: real login %s, unknown login %s (unknown/real %.3f)", oracleTries, mr, mu, ratio)
+	assert.InDelta(t, 1, ratio, oracleSpread, "the median sign-in time must not tell which login exists: real %s, unknown %s", mr, mu)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// TestCorrectSignInsAreNeverThrottled (issue 19, item 3): 25 correct
+// sign-ins of one account from 25 addresses, with no failure among them,
+// all succeed; only failures count against the account.
+func TestCorrectSignInsAreNeverThrottled(t *testing.T) {
+	st := newStack(t)
+	m := st.newMember(t, "popular", "user")
+	statuses := map[int]int{}
+	for range 25 {
+		statuses[st.from(t).trySignIn(t, m.cred).Status]++
+	}
+	assert.Equal(t, map[int]int{http.StatusCreated: 25}, statuses, "25 correct sign-ins from 25 addresses")
+}
+
+// TestIfMatchAnyUnderConcurrentWriters (issue 19, item 4): with If-Match: *,
+// three writers changing one user at once all succeed (RFC 9110: "*"
+// matches whenever the resource exists); none answers 412.
+func TestIfMatchAnyUnderConcurrentWriters(t *testing.T) {
+	st := newStack(t)
+	m := st.newMember(t, "contended", "user")
+	const writers, rounds = 3, 10
+	statuses := map[int]int{}
+	var mu sync.Mutex
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := st.root.do(t, journey.Request{Method: http.MethodPatch, Path: m.user.Path(), Header: map[string]string{"If-Match": "*"},
+					JSON: map[string]string{"email": fmt.Sprintf("writer%d-round%d@example.com", w, round)}})
+				mu.Lock()
+				statuses[r.Status]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	t.Logf("%d rounds of %d concurrent If-Match: * writes: %v", rounds, writers, statuses)
+	assert.Equal(t, map[int]int{http.StatusOK: writers * rounds}, statuses, "every If-Match: * write succeeds")
+	var u journey.User
+	st.root.get(t, m.user.Path()).ExpectJSON(t, http.StatusOK, &u)
+	assert.Equal(t, m.user.Version+writers*rounds, u.Version, "each write made one version")
+}
+
+// attemptRows counts the sign-in attempt counters in the database.
+func (st *stack) attemptRows(t *testing.T) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, st.dbURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM login_attempts`).Scan(&n))
+	return n
+}
+
+// TestAttemptsTableShrinks (issue 19, item 5): a distributed attack on
+// logins that do not exist leaves counters behind; once their window has
+// passed (simulated by ageing them in SQL: the window is an hour), sign-ins
+// clean them up as they go, and the table is back to what is current.
+func TestAttemptsTableShrinks(t *testing.T) {
+	st := newStack(t)
+	m := st.newMember(t, "regular", "user")
+	const spray = 60
+	for i := range spray {
+		st.from(t).trySignIn(t, journey.Credentials{Login: fmt.Sprintf("sprayed%d", i), Password: "not the password at all"}).
+			Expect(t, http.StatusUnauthorized)
+	}
+	grown := st.attemptRows(t)
+	t.Logf("after %d failed sign-ins of unknown logins from %d addresses: %d counters", spray, spray, grown)
+	require.Equal(t, 2*spray, grown, "each failure counts against its address and its login")
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, st.dbURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `UPDATE login_attempts SET updated_at = updated_at - interval '2 hours'`)
+	require.NoError(t, err)
+
+	// Correct sign-ins leave no counter of their own, and each takes a few
+	// expired ones with it.
+	signIns := 0
+	for st.attemptRows(t) > 0 && signIns < spray {
+		st.from(t).trySignIn(t, m.cred).Expect(t, http.StatusCreated)
+		signIns++
+	}
+	t.Logf("%d correct sign-ins later: %d counters", signIns, st.attemptRows(t))
+	assert.Zero(t, st.attemptRows(t), "expired counters are pruned as sign-ins happen")
+	assert.LessOrEqual(t, signIns, 2*spray/4+1, "each sign-in prunes up to 4 expired counters")
+}

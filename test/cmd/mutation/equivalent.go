@@ -1,0 +1,26 @@
+package main
+
+import "github.com/gopherops/gopherops/test/internal/mutation"
+
+// equivalents are the mutants no test can kill because the program behaves
+// the same with them: each says why. A survivor belongs here only when no
+// input, however hostile, tells the two programs apart; otherwise it is a
+// missing test, written in the package that owns the rule. An entry that no
+// longer matches the code fails the run, so the list cannot go stale.
+var equivalents = []mutation.Equivalent{
+	{
+		File: "service/internal/safetext/safetext.go", Func: "TruncateRunes", Type: "CONDITIONALS_BOUNDARY",
+		Code: "if n <= 0 {",
+		Why:  "n < 0 differs only at n == 0, where the loop returns s[:0] at the first character (and s, empty, when there is none): \"\" either way",
+	},
+	{
+		File: "service/internal/safetext/safetext.go", Func: "TruncateRunes", Type: "CONDITIONALS_BOUNDARY",
+		Code: "if len(s) <= n {",
+		Why:  "len(s) < n differs only at len(s) == n, where s has at most n characters and the loop runs out before counting n+1: it returns s either way",
+	},
+	{
+		File: "service/internal/safetext/safetext.go", Func: "TruncateBytes", Type: "CONDITIONALS_BOUNDARY",
+		Code: "if n <= 0 {",
+		Why:  "n < 0 differs only at n == 0 (len(s) > 0 here), where the loop does not run and s[:0] is returned: \"\" either way",
+	},
+}
