@@ -70,7 +70,7 @@ func TestRolesTrustOnlyTheirJobs(t *testing.T) {
 	}
 	cases := map[string][]string{
 		"deploy": {"repo:gopherops/gopherops:environment:dev", "repo:gopherops/gopherops:environment:prod",
-			"repo:gopherops/gopherops:environment:nightly"},
+			"repo:gopherops/gopherops:environment:nightly", "repo:gopherops/gopherops:environment:preview"},
 		"preview": {"repo:gopherops/gopherops:pull_request"},
 		"drift":   {"repo:gopherops/gopherops:environment:drift"},
 	}

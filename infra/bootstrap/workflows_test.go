@@ -147,6 +147,7 @@ var cliActions = map[string]string{
 	"ecr get-login-password":  "ecr:GetAuthorizationToken",
 	"sts get-caller-identity": "",
 	"eks get-token":           "", // presigns sts:GetCallerIdentity
+	"eks update-kubeconfig":   "eks:DescribeCluster",
 }
 
 // TestDeployRoleAllowsWhatItsJobsRun: every AWS CLI call made by a job that

@@ -28,6 +28,9 @@ const (
 	// EnvLocal deploys only the app, with PostgreSQL in the cluster, onto any
 	// existing cluster (kind, k3d, minikube): no AWS at all.
 	EnvLocal = "local"
+	// EnvPR is a pull request's stack, pr-<number>: what local deploys, in
+	// its own namespace on the dev cluster, under a ResourceQuota.
+	EnvPR = "pr"
 )
 
 // Secret holds a secret configuration value. It never prints its content, so
@@ -77,6 +80,10 @@ type Config struct {
 	Monitoring Monitoring
 	Runner     Runner
 	Local      Local
+	// Preview is set on pull-request stacks (EnvPR) only.
+	Preview Preview
+	// Backup is the in-cluster database's backups (EnvLocal and EnvPR).
+	Backup Backup
 }
 
 // Network sizes the VPC.
@@ -159,6 +166,9 @@ type Database struct {
 	DeletionProtection     bool
 	// PerformanceInsights turns on RDS Performance Insights (required in prod).
 	PerformanceInsights bool
+	// Restore, when set, creates the instance from a snapshot or a point in
+	// time (docs/recovery.md).
+	Restore DatabaseRestore
 }
 
 // Storage configures the avatar bucket.
@@ -232,6 +242,14 @@ func (c *Config) IsProd() bool { return c.Environment == EnvProd }
 
 // IsLocal reports whether the stack deploys onto an existing cluster without AWS.
 func (c *Config) IsLocal() bool { return c.Environment == EnvLocal }
+
+// IsPR reports whether the stack is a pull request's (pr-<number>).
+func (c *Config) IsPR() bool { return c.Environment == EnvPR }
+
+// InCluster reports whether the stack runs the app with its own PostgreSQL
+// on an existing cluster (local and pull-request stacks) instead of
+// creating AWS infrastructure.
+func (c *Config) InCluster() bool { return c.IsLocal() || c.IsPR() }
 
 // ImageRef is the full image reference the local stack deploys: the digest
 // wins over the tag.
@@ -368,11 +386,11 @@ func (r *reader) secret(key string) Secret {
 func Parse(src Source, project, stack string) (*Config, error) {
 	r := &reader{src: src}
 	region, _ := src("aws:region")
-	env := r.str("environment", stack)
+	env := r.str("environment", defaultEnvironment(stack))
 	// The local stack pulls a release from GHCR; the AWS stacks run the ECR
 	// mirror and name no other repository.
 	defaultRepo := ""
-	if env == EnvLocal {
+	if env == EnvLocal || env == EnvPR {
 		defaultRepo = "ghcr.io/gopherops/gopherops"
 	}
 	// An unknown minor has no pins: Validate names the key; the release
@@ -435,6 +453,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			BackupRetentionDays:    r.integer("dbBackupRetentionDays", 7),
 			DeletionProtection:     r.boolean("dbDeletionProtection", false),
 			PerformanceInsights:    r.boolean("dbPerformanceInsights", env == EnvProd),
+			Restore:                r.databaseRestore(),
 		},
 		Storage: Storage{
 			NoncurrentVersionDays: r.integer("bucketNoncurrentVersionDays", 30),
@@ -442,7 +461,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			AccessLogging:         r.boolean("bucketAccessLogging", env == EnvProd),
 		},
 		App: App{
-			Namespace:            r.str("namespace", "gopherops"),
+			Namespace:            r.str("namespace", defaultNamespace(env, stack)),
 			ImageRepository:      r.str("imageRepository", defaultRepo),
 			ECRRepository:        r.str("ecrRepository", "gopherops"),
 			ImageTag:             r.str("imageTag", ""),
@@ -477,7 +496,10 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			StorageClass:        r.str("storageClass", ""),
 			MetricsServerChart:  r.str("metricsServerChartVersion", ""),
 		},
+		Preview: r.preview(stack),
+		Backup:  r.backup(),
 	}
+	r.refuseMisplaced(env)
 	if len(r.errs) > 0 {
 		return nil, joinErrors(r.errs)
 	}

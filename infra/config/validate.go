@@ -51,14 +51,19 @@ func (c *Config) Validate() error {
 	k := func(name string) string { return Namespace + ":" + name }
 
 	switch c.Environment {
-	case EnvDev, EnvProd, EnvLocal:
+	case EnvDev, EnvProd, EnvLocal, EnvPR:
 	default:
-		fail(k("environment"), "%q must be %q, %q or %q (defaults to the stack name)", c.Environment, EnvDev, EnvProd, EnvLocal)
+		fail(k("environment"), "%q must be %q, %q, %q or %q (defaults to the stack name, and to %q for a stack pr-<number>)", c.Environment, EnvDev, EnvProd, EnvLocal, EnvPR, EnvPR)
 	}
-	if c.IsLocal() {
+	if c.InCluster() {
 		c.validateLocal(fail, k)
+		c.validateBackup(fail, k)
 	} else {
 		c.validateAWS(fail, k)
+		c.validateDatabaseRestore(fail, k)
+	}
+	if c.IsPR() {
+		c.validatePreview(fail, k)
 	}
 
 	// App.
@@ -66,7 +71,7 @@ func (c *Config) Validate() error {
 	if !k8sNamePattern.MatchString(a.Namespace) {
 		fail(k("namespace"), "%q is not a valid Kubernetes namespace name", a.Namespace)
 	}
-	if c.IsLocal() {
+	if c.InCluster() {
 		c.validateLocalImage(fail, k)
 	} else {
 		c.validateAWSImage(fail, k)
@@ -126,10 +131,15 @@ func (c *Config) Validate() error {
 	if a.CertificateArn != "" && a.DomainName == "" {
 		fail(k("certificateArn"), "needs %s, the name the certificate covers", k("domainName"))
 	}
-	if !a.SessionKey.IsSet() {
+	switch {
+	case !a.SessionKey.IsSet() && c.IsPR():
+		// The cluster keeps a generated one (the template holds no secret).
+	case !a.SessionKey.IsSet():
 		fail(k("sessionKey"), "is required: pulumi config set --secret %s \"$(openssl rand -base64 32)\"", k("sessionKey"))
-	} else if raw, err := base64.StdEncoding.DecodeString(a.SessionKey.value); err != nil || len(raw) < 32 {
-		fail(k("sessionKey"), "must be base64 of at least 32 random bytes (openssl rand -base64 32)")
+	default:
+		if raw, err := base64.StdEncoding.DecodeString(a.SessionKey.value); err != nil || len(raw) < 32 {
+			fail(k("sessionKey"), "must be base64 of at least 32 random bytes (openssl rand -base64 32)")
+		}
 	}
 
 	// Monitoring.

@@ -75,7 +75,12 @@ func runStack(t *testing.T, stack string, overrides map[string]string) (*run, er
 // removes a key), the way the engine does, with secretKeys marked secret.
 func setStackConfig(t *testing.T, stack string, overrides map[string]string, secretKeys []string) {
 	t.Helper()
-	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
+	// A pull request's stack is the committed template, with no secret.
+	file, preview := stack, false
+	if _, ok := config.PreviewNumber(stack); ok {
+		file, preview = "pr", true
+	}
+	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+file+".yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +88,10 @@ func setStackConfig(t *testing.T, stack string, overrides map[string]string, sec
 	for k, v := range sf.Values {
 		values[k] = v
 	}
-	values["gopherops:sessionKey"] = testSessionKey
-	values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
+	if !preview {
+		values["gopherops:sessionKey"] = testSessionKey
+		values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
+	}
 	if values["gopherops:ciRunner"] == "true" {
 		values["gopherops:githubConnectionArn"] = testConnectionArn
 	}

@@ -91,7 +91,7 @@ func TestStacks(t *testing.T) {
 }
 
 func checkOutputs(t *testing.T, r *run) {
-	want := []string{"appUrl", "clusterName", "kubeconfig", "dbEndpoint", "dbSecretArn", "bucketName", "namespace", "image"}
+	want := []string{"appUrl", "clusterName", "kubeconfig", "dbEndpoint", "dbSecretArn", "bucketName", "namespace", "image", "dbInstanceIdentifier"}
 	if r.cfg.Runner.Enabled {
 		want = append(want, "ciRunnerLabel")
 	}

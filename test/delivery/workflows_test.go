@@ -16,7 +16,7 @@ import (
 )
 
 // workflowFiles are the workflows the delivery pipeline consists of.
-var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml", "drift.yml"}
+var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml", "preview-env.yml", "preview-env-reaper.yml", "drift.yml"}
 
 // allWorkflows lists every workflow file of the repository, whoever added
 // it, failing when one of the delivery pipeline's own is missing.

@@ -275,7 +275,7 @@ func checkDrift(ctx context.Context, t *testing.T, s *localStack, c *kube.Cluste
 		progress := kube.NewLogWriter(t, "drift: ")
 		defer progress.Flush()
 		start := time.Now()
-		report, err := drift.Check(ctx, drift.Options{Stack: stackName, WorkDir: s.workDir, Env: s.env, Progress: progress, Pulumi: s.cmd})
+		report, err := drift.Check(ctx, drift.Options{Stack: stackName, WorkDir: s.project.workDir, Env: s.project.env, Progress: progress, Pulumi: s.project.cmd})
 		require.NoError(t, err, "drift check")
 		logger.Default.Logf(t, "drift check of the local stack: %s wall, %s refresh preview, %d drifted, summary %v",
 			time.Since(start).Round(100*time.Millisecond), report.Duration, len(report.Resources), report.Summary)
@@ -287,7 +287,7 @@ func checkDrift(ctx context.Context, t *testing.T, s *localStack, c *kube.Cluste
 		require.False(t, r.Drifted, "drift right after up: %+v", r.Resources)
 	})
 
-	before := stateDigest(t, s.backend)
+	before := stateDigest(t, s.project.backend())
 	apps, core, netv1 := c.Client.AppsV1(), c.Client.CoreV1(), c.Client.NetworkingV1()
 	update := metav1.UpdateOptions{FieldManager: fieldManager}
 	scale, err := apps.Deployments(namespace).GetScale(ctx, appName, metav1.GetOptions{})
@@ -345,7 +345,7 @@ func checkDrift(ctx context.Context, t *testing.T, s *localStack, c *kube.Cluste
 	})
 
 	t.Run("the drift check wrote no state", func(t *testing.T) {
-		assert.Equal(t, before, stateDigest(t, s.backend), "the state files changed")
+		assert.Equal(t, before, stateDigest(t, s.project.backend()), "the state files changed")
 	})
 
 	t.Run("up --refresh repairs it", func(t *testing.T) {

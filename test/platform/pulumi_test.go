@@ -35,46 +35,43 @@ import (
 // committed Pulumi.local.yaml is its configuration.
 const stackName = "local"
 
-// localStack is the suite's `local` stack in a throwaway workspace.
+// localStack is one of the suite's stacks in a throwaway workspace.
 type localStack struct {
-	stack auto.Stack
-	// workDir holds Pulumi.yaml and Pulumi.local.yaml; backend is the file
-	// backend's directory; env is the engine's environment.
-	workDir, backend string
-	env              map[string]string
-	cmd              auto.PulumiCommand
+	stack   auto.Stack
+	project *project
 	// policyPack is the policy pack every up and preview runs with.
 	policyPack string
 }
 
-// newLocalStack creates the stack with the real engine: an inline program
-// (platform.Program, what infra/main.go runs), a file backend and a
-// passphrase secrets provider in temporary directories, and as its
-// configuration a copy of the committed Pulumi.local.yaml plus the session
-// key secret and the given overrides.
-func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[string]string) *localStack {
-	t.Helper()
-	return newStackOf(ctx, t, tg, overrides, platform.Program())
+// project is the suite's Pulumi project in a throwaway workspace: a file
+// backend and a passphrase secrets provider in temporary directories, the
+// inline program platform.Program (what infra/main.go runs). Every stack of
+// one project shares the backend, as the pull-request stacks share theirs.
+type project struct {
+	root, workDir string
+	env           map[string]string
+	cmd           auto.PulumiCommand
+	// ws is the workspace, once a stack made it.
+	ws auto.Workspace
+	// program is what its stacks run: platform.Program, or a variant of it
+	// (the policy tests').
+	program pulumi.RunFunc
 }
 
-// newStackOf is newLocalStack for another program (a variant of the local
-// stack's, for the policy tests).
-func newStackOf(ctx context.Context, t *testing.T, tg target, overrides map[string]string, program pulumi.RunFunc) *localStack {
+// backend is the directory of the project's file backend.
+func (p *project) backend() string { return strings.TrimPrefix(p.env["PULUMI_BACKEND_URL"], "file://") }
+
+// newProject makes the throwaway workspace; the automation API finds
+// `pulumi` on PATH, and the engine finds the provider plugin there.
+func newProject(t *testing.T, tg target) *project {
 	t.Helper()
 	root := repoRoot(t)
 	workDir, backend, home := t.TempDir(), t.TempDir(), t.TempDir()
-	committed, err := os.ReadFile(filepath.Join(root, "Pulumi.local.yaml"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(workDir, "Pulumi."+stackName+".yaml"), committed, 0o600))
-
-	// The automation API finds `pulumi` on PATH, and the engine finds the
-	// provider plugin there.
 	path := strings.Join(append(tg.pathDirs, os.Getenv("PATH")), string(os.PathListSeparator))
 	t.Setenv("PATH", path)
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{SkipVersionCheck: true})
 	require.NoError(t, err, "find the pulumi CLI")
 	logger.Default.Logf(t, "pulumi engine %s", cmd.Version())
-
 	env := map[string]string{
 		"PATH":                      path,
 		"KUBECONFIG":                tg.kubeconfig,
@@ -82,29 +79,57 @@ func newStackOf(ctx context.Context, t *testing.T, tg target, overrides map[stri
 		"PULUMI_CONFIG_PASSPHRASE":  randomHex(t, 16),
 		"PULUMI_SKIP_UPDATE_CHECK":  "true",
 		"PULUMI_SKIP_CONFIRMATIONS": "true",
+		"PULUMI_BACKEND_URL":        "file://" + backend,
 	}
 	if tg.providerOnPath {
 		env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
 	}
-	project := workspace.Project{
+	return &project{root: root, workDir: workDir, env: env, cmd: cmd, program: platform.Program()}
+}
+
+// stack creates a stack of the project with the real engine: file is the
+// committed stack file its configuration is a copy of (Pulumi.local.yaml,
+// Pulumi.pr.yaml), then the given configuration on top.
+func (p *project) stack(ctx context.Context, t *testing.T, name, file string, cfg auto.ConfigMap) *localStack {
+	t.Helper()
+	committed, err := os.ReadFile(filepath.Join(p.root, file))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(p.workDir, "Pulumi."+name+".yaml"), committed, 0o600))
+	proj := workspace.Project{
 		Name:    tokens.PackageName("gopherops"),
 		Runtime: workspace.NewProjectRuntimeInfo("go", nil),
-		Backend: &workspace.ProjectBackend{URL: "file://" + backend},
+		Backend: &workspace.ProjectBackend{URL: p.env["PULUMI_BACKEND_URL"]},
 	}
-	stack, err := auto.UpsertStackInlineSource(ctx, stackName, "gopherops", program,
-		auto.WorkDir(workDir), auto.Project(project), auto.PulumiHome(home),
-		auto.SecretsProvider("passphrase"), auto.EnvVars(env), auto.Pulumi(cmd))
-	require.NoError(t, err, "create stack %s", stackName)
+	stack, err := auto.UpsertStackInlineSource(ctx, name, "gopherops", p.program,
+		auto.WorkDir(p.workDir), auto.Project(proj), auto.PulumiHome(p.env["PULUMI_HOME"]),
+		auto.SecretsProvider("passphrase"), auto.EnvVars(p.env), auto.Pulumi(p.cmd))
+	require.NoError(t, err, "create stack %s", name)
+	p.ws = stack.Workspace()
+	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", name)
+	return &localStack{stack: stack, project: p, policyPack: policyPack(ctx, t)}
+}
 
+// newLocalStack creates the `local` stack: a copy of the committed
+// Pulumi.local.yaml plus the session key secret and the given overrides.
+func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[string]string) *localStack {
+	t.Helper()
+	return newStackOf(ctx, t, tg, overrides, platform.Program())
+}
+
+// newStackOf is newLocalStack with another program: a variant of the local
+// stack's, for the policy tests.
+func newStackOf(ctx context.Context, t *testing.T, tg target, overrides map[string]string, program pulumi.RunFunc) *localStack {
+	t.Helper()
 	key := make([]byte, 32)
-	_, err = rand.Read(key)
+	_, err := rand.Read(key)
 	require.NoError(t, err)
 	cfg := auto.ConfigMap{"gopherops:sessionKey": {Value: base64.StdEncoding.EncodeToString(key), Secret: true}}
 	for k, v := range overrides {
 		cfg[k] = auto.ConfigValue{Value: v}
 	}
-	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", stackName)
-	return &localStack{stack: stack, workDir: workDir, backend: backend, env: env, cmd: cmd, policyPack: policyPack(ctx, t)}
+	p := newProject(t, tg)
+	p.program = program
+	return p.stack(ctx, t, stackName, "Pulumi.local.yaml", cfg)
 }
 
 // setConfig changes one plain configuration value.
@@ -170,7 +195,7 @@ func (s *localStack) destroy(ctx context.Context, t *testing.T) {
 		changes = *res.Summary.ResourceChanges
 	}
 	logger.Default.Logf(t, "pulumi destroy: %s in %s", formatChanges(changes), time.Since(start).Round(100*time.Millisecond))
-	require.NoError(t, s.stack.Workspace().RemoveStack(ctx, stackName), "remove the stack")
+	require.NoError(t, s.stack.Workspace().RemoveStack(ctx, s.stack.Name()), "remove the stack")
 }
 
 func formatChanges(m map[string]int) string {
@@ -188,6 +213,14 @@ func randomHex(t *testing.T, n int) string {
 	_, err := rand.Read(b)
 	require.NoError(t, err)
 	return hex.EncodeToString(b)
+}
+
+// config reads one configuration value of the stack.
+func (s *localStack) config(ctx context.Context, t *testing.T, key string) string {
+	t.Helper()
+	v, err := s.stack.GetConfig(ctx, key)
+	require.NoError(t, err, "read %s", key)
+	return v.Value
 }
 
 // stackConfig is the stack's effective plain configuration by key.

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/gopherops/gopherops/infra/config"
@@ -78,15 +77,21 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// StackConfig is the committed configuration of stack plus the secrets an
-// operator sets, with overrides applied ("<delete>" removes a key), and the
+// StackConfig is the committed configuration of stack (Pulumi.pr.yaml for a
+// pull request's pr-<n>) plus the secrets an operator sets, with overrides applied ("<delete>" removes a key), and the
 // keys the engine would mark secret.
 func StackConfig(stack string, overrides map[string]string) (map[string]string, []string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, nil, err
 	}
-	sf, err := config.ReadStackFile(filepath.Join(root, "Pulumi."+stack+".yaml"))
+	// A pull request's stack is the committed template, with no secret
+	// (its session key is generated in the cluster).
+	file, preview := stack, false
+	if _, ok := config.PreviewNumber(stack); ok {
+		file, preview = "pr", true
+	}
+	sf, err := config.ReadStackFile(filepath.Join(root, "Pulumi."+file+".yaml"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("stacktest: %w", err)
 	}
@@ -94,8 +99,12 @@ func StackConfig(stack string, overrides map[string]string) (map[string]string, 
 	for k, v := range sf.Values {
 		values[k] = v
 	}
-	values["gopherops:sessionKey"] = SessionKey
-	values["gopherops:grafanaAdminPassword"] = GrafanaPassword
+	var secret []string
+	if !preview {
+		values["gopherops:sessionKey"] = SessionKey
+		values["gopherops:grafanaAdminPassword"] = GrafanaPassword
+		secret = []string{"gopherops:grafanaAdminPassword", "gopherops:sessionKey"}
+	}
 	if values["gopherops:ciRunner"] == "true" {
 		values["gopherops:githubConnectionArn"] = ConnectionArn
 	}
@@ -106,8 +115,6 @@ func StackConfig(stack string, overrides map[string]string) (map[string]string, 
 		}
 		values[k] = v
 	}
-	secret := []string{"gopherops:sessionKey", "gopherops:grafanaAdminPassword"}
-	sort.Strings(secret)
 	return values, secret, nil
 }
 

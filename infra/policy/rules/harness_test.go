@@ -17,8 +17,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 )
 
-// stacks are the committed stacks the pack must pass.
-var stacks = []string{"dev", "prod", "local"}
+// stacks are the committed stacks the pack must pass (pr-42: a pull
+// request's, from the template Pulumi.pr.yaml).
+var stacks = []string{"dev", "prod", "local", "pr-42"}
 
 // now is the clock of every test: waivers expire against it.
 var now = time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
@@ -28,6 +29,8 @@ var now = time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
 // release the stack file names), as docs/guardrails.md asks.
 var operatorSettings = map[string]map[string]string{
 	"local": {"gopherops:imageDigest": "sha256:" + strings.Repeat("ab", 32)},
+	// The workflow sets the digest of the image it pushed (preview-env.yml).
+	"pr-42": {"gopherops:imageDigest": "sha256:" + strings.Repeat("cd", 32)},
 }
 
 // declared is one stack as the engine hands it to the pack: each

@@ -199,10 +199,11 @@ func resourceLimits(_ Env, r *Resource, c *Check) {
 // have been imported into the node, the way local clusters load images.
 var nodeLocalRegistry = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*\.local(:[0-9]+)?/`)
 
-// imageDigest: every image is pinned by digest. On a local stack an image
-// imported into the node (a .local name) may go by tag, provided the node
-// never tries to pull it (imagePullPolicy not Always).
-func imageDigest(e Env, r *Resource, c *Check) {
+// imageDigest: every image is pinned by digest. An image imported into the
+// node (a .local name, as local clusters and the platform suite load them)
+// may go by tag, provided the node never tries to pull it (imagePullPolicy
+// not Always): no registry can move a tag it does not serve.
+func imageDigest(_ Env, r *Resource, c *Check) {
 	eachContainer(r, c, func(ctr container) {
 		img := ctr.f.get("image")
 		if img.unknown() {
@@ -213,7 +214,7 @@ func imageDigest(e Env, r *Resource, c *Check) {
 		if digestRef.MatchString(ref) {
 			return
 		}
-		if e.Environment == "local" && nodeLocalRegistry.MatchString(ref) {
+		if nodeLocalRegistry.MatchString(ref) {
 			policy := ctr.f.get("imagePullPolicy")
 			if policy.unknown() {
 				c.Unknown(policy.path)
