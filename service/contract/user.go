@@ -21,6 +21,10 @@ type User struct {
 	CreatedAt           time.Time  `json:"created_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	LastLoginAt         *time.Time `json:"last_login_at"`
+	// Disabled accounts cannot sign in and have no sessions; DisabledAt is
+	// when an admin disabled it.
+	Disabled   bool       `json:"disabled"`
+	DisabledAt *time.Time `json:"disabled_at"`
 }
 
 // Path is the user's API resource.
@@ -55,12 +59,20 @@ func (u User) AppendJSON(b []byte) []byte {
 	b = append(b, `,"updated_at":`...)
 	b = appendJSONTime(b, u.UpdatedAt)
 	b = append(b, `,"last_login_at":`...)
-	if u.LastLoginAt == nil {
-		b = append(b, "null"...)
-	} else {
-		b = appendJSONTime(b, *u.LastLoginAt)
-	}
+	b = appendJSONTimePtr(b, u.LastLoginAt)
+	b = append(b, `,"disabled":`...)
+	b = strconv.AppendBool(b, u.Disabled)
+	b = append(b, `,"disabled_at":`...)
+	b = appendJSONTimePtr(b, u.DisabledAt)
 	return append(b, '}')
+}
+
+// appendJSONTimePtr is a *time.Time as encoding/json writes it: null or the time.
+func appendJSONTimePtr(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return appendJSONTime(b, *t)
 }
 
 // appendJSONTime is time.Time's MarshalJSON (RFC 3339 with nanoseconds).

@@ -23,7 +23,8 @@ func sampleUsers() []contract.User {
 		{ID: 1, Username: "root", Email: "root@example.com", Role: "admin", IsRoot: true, Version: 1,
 			CreatedAt: time.Unix(0, 0).UTC(), UpdatedAt: time.Unix(1_800_000_000, 1).UTC()},
 		{ID: 7, Username: "a.b_c-d", Email: "x<y>&z\"\\@example.com", Role: "user", ForcePasswordChange: true,
-			AvatarURL: &url, Version: 3, LastLoginAt: &login, CreatedAt: login, UpdatedAt: login.In(time.FixedZone("", 3600))},
+			AvatarURL: &url, Version: 3, LastLoginAt: &login, CreatedAt: login, UpdatedAt: login.In(time.FixedZone("", 3600)),
+			Disabled: true, DisabledAt: &login},
 		{Email: "ctl\x00\x01\b\f\n\r\t\x1f\u2028\u2029\xffé☕"},
 	}
 }
@@ -50,6 +51,9 @@ func FuzzUserJSON(f *testing.F) {
 			Version: version, CreatedAt: ts, UpdatedAt: ts}
 		if avatar != "" {
 			u.AvatarURL, u.LastLoginAt = &avatar, &ts
+		}
+		if flag {
+			u.Disabled, u.DisabledAt = true, &ts
 		}
 		want, err := json.Marshal(u)
 		if err != nil {

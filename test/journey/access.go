@@ -127,7 +127,7 @@ func TokenAPI(t *testing.T, tg *Target) {
 	admin.Get(t, "/api/v1/me").Expect(t, http.StatusOK)
 
 	t.Run("unknown account", func(t *testing.T) {
-		_, resp := signIn(t, tg.BaseURL, Credentials{Login: "nobody-" + random.UniqueID(), Password: NewPassword()})
+		_, resp := signIn(t, tg.BaseURL, Credentials{Login: "nobody-" + random.UniqueID(), Password: NewPassword()}, nil)
 		p := resp.ExpectProblem(t, http.StatusUnauthorized)
 		assert.NotContains(t, strings.ToLower(p.Detail), "not found", "must not reveal whether the account exists")
 	})

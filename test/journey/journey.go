@@ -64,6 +64,8 @@ type Token struct {
 	ID        int64     `json:"id"`
 	Token     string    `json:"token"`
 	TokenType string    `json:"token_type"`
+	Name      string    `json:"name"`
+	Scopes    []string  `json:"scopes"`
 	ExpiresAt time.Time `json:"expires_at"`
 	User      User      `json:"user"`
 }
@@ -84,6 +86,10 @@ func All(t *testing.T, tg *Target) {
 		{"user administration", UserAdministration},
 		{"normal user", NormalUser},
 		{"avatar", Avatar},
+		{"disable and enable", DisableEnable},
+		{"sign-ins listed and revoked", SignIns},
+		{"scoped tokens", ScopedTokens},
+		{"token expiry", TokenExpiry},
 		{"dashboard data", Dashboard},
 		{"bad inputs", BadInputs},
 		{"metrics", Metrics},
@@ -124,21 +130,30 @@ const maxThrottleWait = 2 * time.Minute
 // well-behaved client must, up to a bound.
 func SignIn(t testing.TB, baseURL string, cr Credentials) Token {
 	t.Helper()
-	tok, resp := signIn(t, baseURL, cr)
+	return SignInWith(t, baseURL, cr, nil)
+}
+
+// SignInWith is SignIn asking for a token with the extra fields (scopes,
+// expires_in).
+func SignInWith(t testing.TB, baseURL string, cr Credentials, extra map[string]any) Token {
+	t.Helper()
+	tok, resp := signIn(t, baseURL, cr, extra)
 	require.NotNil(t, tok, "sign in as %s:\n%s", cr.Login, resp)
 	return *tok
 }
 
 // signIn returns the token, or nil and the response when the service
 // answered anything but 201 (after waiting out any throttling).
-func signIn(t testing.TB, baseURL string, cr Credentials) (*Token, *Response) {
+func signIn(t testing.TB, baseURL string, cr Credentials, extra map[string]any) (*Token, *Response) {
 	t.Helper()
 	c := NewClient(baseURL)
 	deadline := time.Now().Add(maxThrottleWait)
+	body := map[string]any{"login": cr.Login, "password": cr.Password, "name": tokenName(t)}
+	for k, v := range extra {
+		body[k] = v
+	}
 	for {
-		resp := c.Send(t, http.MethodPost, "/api/v1/auth/tokens", map[string]string{
-			"login": cr.Login, "password": cr.Password, "name": tokenName(t),
-		})
+		resp := c.Send(t, http.MethodPost, "/api/v1/auth/tokens", body)
 		if resp.Status == http.StatusTooManyRequests {
 			wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
 			require.NoError(t, err, "a 429 must say when to retry:\n%s", resp)

@@ -165,7 +165,7 @@ func NormalUser(t *testing.T, tg *Target) {
 	u := CreateUser(t, admin, spec)
 
 	t.Run("a wrong password gets no token", func(t *testing.T) {
-		_, resp := signIn(t, tg.BaseURL, Credentials{Login: spec.Username, Password: NewPassword()})
+		_, resp := signIn(t, tg.BaseURL, Credentials{Login: spec.Username, Password: NewPassword()}, nil)
 		resp.ExpectProblem(t, http.StatusUnauthorized)
 	})
 

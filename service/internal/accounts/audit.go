@@ -24,6 +24,13 @@ const (
 	ActionLogin               AuditAction = "auth.login"
 	ActionLoginFailed         AuditAction = "auth.login_failed"
 	ActionTokenRevoked        AuditAction = "auth.token_revoked"
+	ActionUserDisabled        AuditAction = "user.disabled"
+	ActionUserEnabled         AuditAction = "user.enabled"
+	ActionLoginDisabled       AuditAction = "auth.login_disabled"
+	ActionSessionRevoked      AuditAction = "session.revoked"
+	ActionSessionsRevoked     AuditAction = "session.revoked_all"
+	ActionLoginSSO            AuditAction = "auth.login_sso"
+	ActionIdentityLinked      AuditAction = "auth.identity_linked"
 )
 
 // AuditActions lists every action the domain writes, in the order a
@@ -31,7 +38,9 @@ const (
 func AuditActions() []AuditAction {
 	return []AuditAction{
 		ActionUserCreated, ActionUserUpdated, ActionUserDeleted, ActionUserPasswordChanged,
-		ActionUserPasswordReset, ActionUserAvatarChanged, ActionLogin, ActionLoginFailed, ActionTokenRevoked,
+		ActionUserPasswordReset, ActionUserAvatarChanged, ActionUserDisabled, ActionUserEnabled,
+		ActionLogin, ActionLoginSSO, ActionLoginFailed, ActionLoginDisabled, ActionIdentityLinked,
+		ActionTokenRevoked, ActionSessionRevoked, ActionSessionsRevoked,
 	}
 }
 

@@ -3,11 +3,9 @@ package accounts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gopherops/gopherops/service/internal/password"
 	"github.com/gopherops/gopherops/service/internal/safetext"
@@ -59,6 +57,9 @@ const (
 
 // Login checks credentials, throttled per client address and per account.
 func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
+	if s.passwordsOff {
+		return User{}, ErrPasswordsOff
+	}
 	if s.limiter != nil && in.ClientIP != "" {
 		if ok, retry := s.limiter.Allow(in.ClientIP); !ok {
 			return User{}, &ThrottledError{RetryAfter: retry}
@@ -83,6 +84,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (User, error) {
 			}
 		}
 		return User{}, err
+	}
+	if cred.Disabled() {
+		// Only now, after the right password: to anyone else the account
+		// answered as any does to a wrong one.
+		if err := s.audit(ctx, s.store, actor, ActionLoginDisabled, &cred.User, nil); err != nil {
+			return User{}, err
+		}
+		return User{}, ErrAccountDisabled
 	}
 	newHash := ""
 	if s.hasher.NeedsRehash(cred.PasswordHash) {
@@ -205,104 +214,4 @@ func (s *Service) onVerify(outcome string) {
 	if s.verified != nil {
 		s.verified(outcome)
 	}
-}
-
-// StartSession creates a browser session or API token for u and returns its
-// secret, which is shown once and never stored.
-func (s *Service) StartSession(ctx context.Context, u User, kind SessionKind, name string) (string, Session, error) {
-	prefix, ttl := "gos_", s.sessionTTL
-	if kind == KindToken {
-		prefix, ttl = "gpt_", s.tokenTTL
-	}
-	// Names come from clients (a token's name, a browser's User-Agent):
-	// stored as clean text, never as bytes PostgreSQL refuses.
-	name = safetext.Clean(name)
-	if utf8.RuneCountInString(name) > 100 {
-		return "", Session{}, &ValidationError{Fields: map[string]string{"name": "must be at most 100 characters"}}
-	}
-	secret, hash, err := newSecret(prefix)
-	if err != nil {
-		return "", Session{}, err
-	}
-	now := s.now()
-	sess, err := s.store.CreateSession(ctx, Session{
-		UserID: u.ID, Kind: kind, Name: name, CreatedAt: now, ExpiresAt: now.Add(ttl), LastUsedAt: now,
-	}, hash)
-	if err != nil {
-		return "", Session{}, fmt.Errorf("accounts: create session: %w", err)
-	}
-	return secret, sess, nil
-}
-
-// touchEvery limits last-used bookkeeping to one write a minute per session,
-// so authenticated reads do not each cost a write.
-const touchEvery = time.Minute
-
-// Authenticate resolves a session or token secret to its user.
-func (s *Service) Authenticate(ctx context.Context, secret string, kind SessionKind) (User, Session, error) {
-	want := "gos_"
-	if kind == KindToken {
-		want = "gpt_"
-	}
-	if !strings.HasPrefix(secret, want) || len(secret) > 100 {
-		return User{}, Session{}, ErrUnauthenticated
-	}
-	now := s.now()
-	key := [32]byte(HashSecret(secret))
-	if u, sess, ok := s.auth.get(key, now); ok && sess.Kind == kind {
-		return u, sess, nil
-	}
-	sess, u, err := s.store.SessionBySecret(ctx, key[:], now)
-	if errors.Is(err, ErrNotFound) {
-		return User{}, Session{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return User{}, Session{}, err
-	}
-	if sess.Kind != kind {
-		return User{}, Session{}, ErrUnauthenticated
-	}
-	if now.Sub(sess.LastUsedAt) > touchEvery {
-		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
-			s.log.WarnContext(ctx, "could not record session use", "err", err)
-		}
-	}
-	s.auth.put(key, u, sess, now)
-	return u, sess, nil
-}
-
-// Logout ends the actor's own session or token.
-func (s *Service) Logout(ctx context.Context, a Actor) error {
-	if a.SessionID == 0 {
-		return nil
-	}
-	s.auth.forgetSession(a.SessionID)
-	return s.store.DeleteSession(ctx, a.SessionID)
-}
-
-// RevokeToken deletes a token by ID: its owner or an admin may.
-func (s *Service) RevokeToken(ctx context.Context, a Actor, id int64) error {
-	sess, err := s.store.SessionByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	if sess.Kind != KindToken {
-		return ErrNotFound
-	}
-	if sess.UserID != a.User.ID && !a.User.IsAdmin() {
-		// Do not reveal other users' token IDs.
-		return ErrNotFound
-	}
-	s.auth.forgetSession(id)
-	return s.store.InTx(ctx, func(st Store) error {
-		if err := st.DeleteSession(ctx, id); err != nil {
-			return err
-		}
-		return s.audit(ctx, st, a, ActionTokenRevoked, nil, map[string]any{"token_id": id, "owner_id": sess.UserID})
-	})
-}
-
-// PruneSessions deletes expired sessions and tokens.
-func (s *Service) PruneSessions(ctx context.Context) (int64, error) {
-	return s.store.DeleteExpiredSessions(ctx, s.now())
 }

@@ -16,9 +16,18 @@ var (
 	ErrUnauthenticated = errors.New("sign-in required")
 	ErrBadCredentials  = errors.New("wrong username/email or password")
 	ErrVersionMismatch = errors.New("the user was changed by someone else; reload and try again")
-	ErrRootProtected   = errors.New("the root user cannot be deleted or demoted, and only root may change its username or email")
+	ErrRootProtected   = errors.New("the root user cannot be deleted, demoted or disabled, and only root may change its username or email")
 	ErrSelfDelete      = errors.New("you cannot delete your own account")
 	ErrPasswordChange  = errors.New("you must change your password before doing anything else")
+	ErrSelfDisable     = errors.New("you cannot disable your own account")
+	// ErrAccountDisabled is told only to someone who gave the account's
+	// right password: to anyone else a disabled account answers as any
+	// other does to a wrong one.
+	ErrAccountDisabled = errors.New("this account is disabled; ask an administrator to enable it")
+	// ErrReadOnly refuses a change through a token without the write scope.
+	ErrReadOnly = errors.New("this API token is read-only")
+	// ErrScopeAdmin refuses an admin's power through a token without the admin scope.
+	ErrScopeAdmin = errors.New("this API token is limited to its own account")
 	// ErrUnavailable wraps a failure of a dependency (the database) that
 	// cannot answer now: retrying shortly may succeed, nothing was changed.
 	ErrUnavailable = errors.New("the service is temporarily unavailable; try again shortly")

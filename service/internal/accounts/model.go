@@ -38,10 +38,15 @@ type User struct {
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 	LastLoginAt         *time.Time
+	// DisabledAt is when an admin disabled the account; nil while enabled.
+	DisabledAt *time.Time
 }
 
 // IsAdmin reports whether u has the admin role.
 func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// Disabled reports whether u may not sign in.
+func (u User) Disabled() bool { return u.DisabledAt != nil }
 
 // Credential is a user with the secret material needed to check a sign-in.
 type Credential struct {
@@ -63,10 +68,75 @@ type Session struct {
 	ID         int64
 	UserID     int64
 	Kind       SessionKind
-	Name       string
+	Name       string // a token's name
+	UserAgent  string // the browser or client that created it
+	ClientIP   string // the address it was last used from
+	Scopes     Scopes
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	LastUsedAt time.Time
+}
+
+// Scopes are the powers of a sign-in, a set: an API token may hold fewer
+// than its account has; a browser session holds them all.
+type Scopes uint8
+
+// The scopes. Every token can read; write is any method but GET and HEAD;
+// admin is the admin role's power over accounts other than the token's own.
+const (
+	ScopeRead Scopes = 1 << iota
+	ScopeWrite
+	ScopeAdmin
+	// ScopesAll is what a browser session, and a token created without
+	// scopes, holds.
+	ScopesAll = ScopeRead | ScopeWrite | ScopeAdmin
+)
+
+var scopeNames = []struct {
+	s    Scopes
+	name string
+}{{ScopeRead, "read"}, {ScopeWrite, "write"}, {ScopeAdmin, "admin"}}
+
+// Has reports whether every scope of want is in s.
+func (s Scopes) Has(want Scopes) bool { return s&want == want }
+
+// Names lists the scopes of s in a fixed order (read, write, admin).
+func (s Scopes) Names() []string {
+	out := make([]string, 0, 3)
+	for _, n := range scopeNames {
+		if s.Has(n.s) {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// String is the scopes as a space-separated list.
+func (s Scopes) String() string { return strings.Join(s.Names(), " ") }
+
+// ParseScopes reads scope names; none means ScopesAll. An unknown name, or a
+// set without read, is an error naming it.
+func ParseScopes(names []string) (Scopes, error) {
+	if len(names) == 0 {
+		return ScopesAll, nil
+	}
+	var s Scopes
+	for _, name := range names {
+		found := false
+		for _, n := range scopeNames {
+			if n.name == name {
+				s |= n.s
+				found = true
+			}
+		}
+		if !found {
+			return 0, &ValidationError{Fields: map[string]string{"scopes": "each must be read, write or admin"}}
+		}
+	}
+	if !s.Has(ScopeRead) {
+		return 0, &ValidationError{Fields: map[string]string{"scopes": "must include read: a token that cannot read cannot even see its own account"}}
+	}
+	return s, nil
 }
 
 // AuditEvent is one entry of the audit trail.
@@ -102,6 +172,7 @@ type UserChanges struct {
 	PasswordHash        *string
 	ForcePasswordChange *bool
 	AvatarKey           *string // "" clears it
+	Disabled            *bool
 }
 
 // Store persists accounts. Implementations translate their own errors to
@@ -119,6 +190,12 @@ type Store interface {
 	UserForUpdate(ctx context.Context, id int64) (User, error)
 	CredentialByLogin(ctx context.Context, usernameOrEmail string) (Credential, error)
 	CredentialByID(ctx context.Context, id int64) (Credential, error)
+	// UserByEmail returns the account with this (normalized) email.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UserByIdentity returns the account a provider's subject is linked to.
+	UserByIdentity(ctx context.Context, issuer, subject string) (User, error)
+	// LinkIdentity links a provider's subject to an account.
+	LinkIdentity(ctx context.Context, id Identity) error
 	// ListUsers returns up to limit users with ID > afterID, by ID.
 	ListUsers(ctx context.Context, afterID int64, limit int) ([]User, error)
 	// UpdateUser applies ch when the stored version is version, bumping it.
@@ -147,11 +224,15 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session, secretHash []byte) (Session, error)
 	// SessionBySecret returns the unexpired session with this secret hash and its user.
 	SessionBySecret(ctx context.Context, secretHash []byte, now time.Time) (Session, User, error)
-	TouchSession(ctx context.Context, id int64, now time.Time) error
+	// TouchSession records that a session was used at now from clientIP.
+	TouchSession(ctx context.Context, id int64, now time.Time, clientIP string) error
 	DeleteSession(ctx context.Context, id int64) error
 	SessionByID(ctx context.Context, id int64) (Session, error)
-	// DeleteUserSessions removes every session of userID except keepID (0 keeps none).
-	DeleteUserSessions(ctx context.Context, userID, keepID int64) error
+	// ListUserSessions returns the sessions of userID unexpired at now, newest first.
+	ListUserSessions(ctx context.Context, userID int64, now time.Time) ([]Session, error)
+	// DeleteUserSessions removes every session of userID except keepID (0
+	// keeps none) and reports how many it removed.
+	DeleteUserSessions(ctx context.Context, userID, keepID int64) (int64, error)
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 
 	AddAuditEvent(ctx context.Context, e AuditEvent) error

@@ -37,7 +37,17 @@ type Actor struct {
 	RequestID string
 	ClientIP  string
 	UserAgent string // the program that sent the request, as it says
+	// Scopes are the powers of the sign-in the request came with; zero means
+	// all of them (the command line, a browser session).
+	Scopes Scopes
 }
+
+// Can reports whether the actor's sign-in holds every scope of want.
+func (a Actor) Can(want Scopes) bool { return a.Scopes == 0 || a.Scopes.Has(want) }
+
+// IsAdmin reports whether the actor may use the admin role's powers: an
+// admin, through a sign-in with the admin scope.
+func (a Actor) IsAdmin() bool { return a.User.IsAdmin() && a.Can(ScopeAdmin) }
 
 // Options are the dependencies of a Service.
 type Options struct {
@@ -49,7 +59,10 @@ type Options struct {
 	Logger        *slog.Logger
 	Now           func() time.Time
 	SessionTTL    time.Duration
-	TokenTTL      time.Duration
+	// TokenTTL is an API token's lifetime when its creator asks for none,
+	// TokenMaxTTL the longest one may ask for.
+	TokenTTL    time.Duration
+	TokenMaxTTL time.Duration
 	// AuthCacheTTL is how long a successful authentication is reused; 0 means
 	// two seconds, negative disables the cache.
 	AuthCacheTTL time.Duration
@@ -57,6 +70,8 @@ type Options struct {
 	// verification (VerifyMatch, VerifyMismatch, VerifyNoUser): metrics
 	// count the expensive work an attacker can cause.
 	OnVerify func(outcome string)
+	// PasswordsOff refuses every password sign-in (single sign-on only).
+	PasswordsOff bool
 	// Images bounds the memory avatar decoding takes; nil means the
 	// default budget (see avatarDecodeBytes).
 	Images *imaging.Budget
@@ -73,10 +88,13 @@ type Service struct {
 	now        func() time.Time
 	sessionTTL time.Duration
 	tokenTTL   time.Duration
+	tokenMax   time.Duration
 	dummyHash  string
 	auth       *authCache
 	verified   func(outcome string)
 	images     *imaging.Budget
+	// passwordsOff refuses password sign-ins.
+	passwordsOff bool
 }
 
 // NewService wires a Service; zero TTLs get sensible defaults.
@@ -86,8 +104,8 @@ func NewService(o Options) (*Service, error) {
 	}
 	s := &Service{
 		store: o.Store, hasher: o.Hasher, policy: o.Policy, blobs: o.Blobs, limiter: o.ClientLimiter,
-		log: o.Logger, now: o.Now, sessionTTL: o.SessionTTL, tokenTTL: o.TokenTTL, verified: o.OnVerify,
-		images: o.Images,
+		log: o.Logger, now: o.Now, sessionTTL: o.SessionTTL, tokenTTL: o.TokenTTL, tokenMax: o.TokenMaxTTL, verified: o.OnVerify,
+		images: o.Images, passwordsOff: o.PasswordsOff,
 	}
 	if s.images == nil {
 		s.images = imaging.NewBudget(avatarDecodeBytes, avatarDecodeInFlight, maxAvatarSide)
@@ -105,7 +123,13 @@ func NewService(o Options) (*Service, error) {
 		s.sessionTTL = 12 * time.Hour
 	}
 	if s.tokenTTL == 0 {
-		s.tokenTTL = 30 * 24 * time.Hour
+		s.tokenTTL = DefaultTokenTTL
+	}
+	if s.tokenMax == 0 {
+		s.tokenMax = max(DefaultTokenMaxTTL, s.tokenTTL)
+	}
+	if s.tokenTTL > s.tokenMax {
+		return nil, errors.New("accounts: TokenTTL is longer than TokenMaxTTL")
 	}
 	switch {
 	case o.AuthCacheTTL == 0:
@@ -123,18 +147,27 @@ func NewService(o Options) (*Service, error) {
 	return s, nil
 }
 
+// The lifetimes of API tokens when the configuration names none.
+const (
+	DefaultTokenTTL    = 30 * 24 * time.Hour
+	DefaultTokenMaxTTL = 90 * 24 * time.Hour
+)
+
 func requireAdmin(a Actor) error {
-	if !a.User.IsAdmin() {
+	switch {
+	case !a.User.IsAdmin():
 		return ErrForbidden
+	case !a.Can(ScopeAdmin):
+		return ErrScopeAdmin
 	}
 	return nil
 }
 
 func requireSelfOrAdmin(a Actor, id int64) error {
-	if a.User.ID != id && !a.User.IsAdmin() {
-		return ErrForbidden
+	if a.User.ID == id {
+		return nil
 	}
-	return nil
+	return requireAdmin(a)
 }
 
 func (s *Service) audit(ctx context.Context, st Store, a Actor, action AuditAction, target *User, details map[string]any) error {

@@ -214,7 +214,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id int64, pre Precond
 	}
 	if p.Role != nil {
 		checkRole(v, *p.Role)
-		if !a.User.IsAdmin() {
+		if !a.IsAdmin() {
 			return User{}, ErrForbidden
 		}
 	}
@@ -349,7 +349,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, id int64, current
 		if err != nil {
 			return err
 		}
-		if err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
+		if _, err := st.DeleteUserSessions(ctx, id, a.SessionID); err != nil {
 			return err
 		}
 		if err := st.ClearAttempts(ctx, AccountSubject(id), AllSources); err != nil {
@@ -396,7 +396,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, id int64, temporar
 		if err != nil {
 			return err
 		}
-		if err := st.DeleteUserSessions(ctx, id, 0); err != nil {
+		if _, err := st.DeleteUserSessions(ctx, id, 0); err != nil {
 			return err
 		}
 		// A new password ends any lock-out: the owner must be able to use it.

@@ -64,7 +64,8 @@ func Register(r gin.IRouter, d Deps) error {
 	api.GET("/openapi.json", h.openAPI)
 
 	api.POST("/auth/tokens", handle(h.createToken))
-	api.DELETE("/auth/tokens", a.RequireUser(true), handle(h.revokeCurrentToken))
+	// Any token may end itself, whatever its scopes.
+	api.DELETE("/auth/tokens", a.RequireSignedIn(), handle(h.revokeCurrentToken))
 	api.DELETE("/auth/tokens/:id", a.RequireUser(true), a.RequireCSRF(), handle(h.revokeToken))
 
 	api.GET("/me", a.RequireUser(true), handle(h.me))
@@ -79,6 +80,12 @@ func Register(r gin.IRouter, d Deps) error {
 	users.DELETE("/:id", a.RequireAdmin(), a.RequireCSRF(), handle(h.deleteUser))
 	users.PUT("/:id/password", a.RequireUser(true), a.RequireCSRF(), handle(h.changePassword))
 	users.POST("/:id/password-reset", a.RequireAdmin(), a.RequireCSRF(), handle(h.resetPassword))
+	users.POST("/:id/disable", a.RequireAdmin(), a.RequireCSRF(), handle(h.disableUser))
+	users.POST("/:id/enable", a.RequireAdmin(), a.RequireCSRF(), handle(h.enableUser))
+	// A user held to change their password may still see and end their sign-ins.
+	users.GET("/:id/sessions", a.RequireUser(true), handle(h.listSessions))
+	users.DELETE("/:id/sessions", a.RequireUser(true), a.RequireCSRF(), handle(h.revokeOtherSessions))
+	users.DELETE("/:id/sessions/:sid", a.RequireUser(true), a.RequireCSRF(), handle(h.revokeSession))
 	users.GET("/:id/avatar", a.RequireUser(false), h.getAvatar)
 
 	// Avatars are larger than any JSON body.

@@ -70,8 +70,13 @@ func TestBrokenUserAgentIsStored(t *testing.T) {
 		t.Fatalf("status %d: %s", r.Status, r.Body)
 	}
 	name := strings.Repeat("é", 99) + "\xc3"
-	if _, _, err := e.Svc.StartSession(context.Background(), e.Root, accounts.KindSession, name); err != nil {
+	if _, _, err := e.Svc.StartSession(context.Background(), e.Root, accounts.SessionInput{Kind: accounts.KindToken, Name: name}); err != nil {
 		t.Fatalf("a name cut inside its last character: %v", err)
+	}
+	ua := strings.Repeat("é", 250) + "\xc3"
+	_, sess, err := e.Svc.StartSession(context.Background(), e.Root, accounts.SessionInput{Kind: accounts.KindSession, UserAgent: ua})
+	if err != nil || len([]rune(sess.UserAgent)) != 200 {
+		t.Fatalf("a long user agent cut inside a character: %q %v", sess.UserAgent, err)
 	}
 }
 

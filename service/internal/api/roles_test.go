@@ -10,17 +10,23 @@ import (
 	"github.com/gopherops/gopherops/service/internal/apptest"
 )
 
-// TestRoleMatrix sends every API route as an anonymous caller, a plain user
-// and an admin, and checks who is let through. "ok" means any 2xx/4xx that is
-// not an authorisation refusal (the request itself may be invalid).
+// TestRoleMatrix sends every API route as each kind of caller and checks
+// who is let through: anonymous, a plain user and an admin with full tokens,
+// then tokens with fewer scopes (an admin's read-only one, an admin's limited
+// to their own account, a user's read-only one). "ok" means any 2xx/4xx that
+// is not an authorisation refusal (the request itself may be invalid).
 func TestRoleMatrix(t *testing.T) {
 	e := apptest.New(t)
 	victim, _ := e.CreateUser("victim", accounts.RoleUser)
 	self, user := e.CreateUser("plain", accounts.RoleUser)
 	admin := e.RootClient()
 	anon := e.Anon()
+	adminRead := e.Login("root", apptest.RootPassword, "read", "admin")
+	adminOwn := e.Login("root", apptest.RootPassword, "read", "write")
+	userRead := e.Login("plain", apptest.UserPassword, "read")
 
-	type want struct{ anon, user, admin int }
+	// Who: anonymous, user, admin, admin read-only, admin own account, user read-only.
+	type want struct{ anon, user, admin, adminRead, adminOwn, userRead int }
 	const ok = 0 // allowed: not 401/403
 	other := fmt.Sprintf("/api/v1/users/%d", victim.ID)
 	own := fmt.Sprintf("/api/v1/users/%d", self.ID)
@@ -29,28 +35,39 @@ func TestRoleMatrix(t *testing.T) {
 		body         any
 		want         want
 	}{
-		{"GET", "/api/v1/openapi.json", nil, want{ok, ok, ok}},
-		{"GET", "/api/v1/me", nil, want{401, ok, ok}},
-		{"GET", "/api/v1/status", nil, want{401, ok, ok}},
-		{"GET", "/api/v1/audit", nil, want{401, 403, ok}},
-		{"GET", "/api/v1/users", nil, want{401, 403, ok}},
-		{"POST", "/api/v1/users", map[string]any{"username": "x"}, want{401, 403, ok}},
-		{"GET", other, nil, want{401, 403, ok}},
-		{"GET", own, nil, want{401, ok, ok}},
-		{"PATCH", other, map[string]any{"email": "v@example.com"}, want{401, 403, ok}},
-		{"DELETE", other + "0", nil, want{401, 403, ok}},
-		{"PUT", other + "/password", map[string]any{"current_password": "a", "new_password": "b"}, want{401, 403, 403}},
-		{"POST", other + "/password-reset", map[string]any{"password": "x"}, want{401, 403, ok}},
-		{"PUT", other + "/avatar", []byte("x"), want{401, 403, ok}},
-		{"GET", other + "/avatar", nil, want{401, 403, ok}},
-		{"DELETE", "/api/v1/auth/tokens/999999", nil, want{401, ok, ok}},
+		{"GET", "/api/v1/openapi.json", nil, want{ok, ok, ok, ok, ok, ok}},
+		{"GET", "/api/v1/me", nil, want{401, ok, ok, ok, ok, ok}},
+		{"GET", "/api/v1/status", nil, want{401, ok, ok, ok, ok, ok}},
+		{"GET", "/api/v1/audit", nil, want{401, 403, ok, ok, 403, 403}},
+		{"GET", "/api/v1/users", nil, want{401, 403, ok, ok, 403, 403}},
+		{"POST", "/api/v1/users", map[string]any{"username": "x"}, want{401, 403, ok, 403, 403, 403}},
+		{"GET", other, nil, want{401, 403, ok, ok, 403, 403}},
+		{"GET", own, nil, want{401, ok, ok, ok, 403, ok}},
+		{"PATCH", other, map[string]any{"email": "v@example.com"}, want{401, 403, ok, 403, 403, 403}},
+		{"DELETE", other + "0", nil, want{401, 403, ok, 403, 403, 403}},
+		{"PUT", other + "/password", map[string]any{"current_password": "a", "new_password": "b"}, want{401, 403, 403, 403, 403, 403}},
+		{"POST", other + "/password-reset", map[string]any{"password": "x"}, want{401, 403, ok, 403, 403, 403}},
+		{"PUT", other + "/avatar", []byte("x"), want{401, 403, ok, 403, 403, 403}},
+		{"GET", other + "/avatar", nil, want{401, 403, ok, ok, 403, 403}},
+		{"POST", "/api/v1/users/999999/disable", nil, want{401, 403, ok, 403, 403, 403}},
+		{"POST", "/api/v1/users/999999/enable", nil, want{401, 403, ok, 403, 403, 403}},
+		{"GET", other + "/sessions", nil, want{401, 403, ok, ok, 403, 403}},
+		{"GET", own + "/sessions", nil, want{401, ok, ok, ok, 403, ok}},
+		{"DELETE", other + "/sessions/999999", nil, want{401, 403, ok, 403, 403, 403}},
+		{"DELETE", own + "/sessions/999999", nil, want{401, ok, ok, 403, 403, 403}},
+		{"DELETE", "/api/v1/users/999999/sessions", nil, want{401, 403, ok, 403, 403, 403}},
+		{"DELETE", "/api/v1/auth/tokens/999999", nil, want{401, ok, ok, 403, ok, 403}},
 	}
 	for _, rt := range routes {
 		for _, who := range []struct {
 			name string
 			c    *apptest.Client
 			want int
-		}{{"anonymous", anon, rt.want.anon}, {"user", user, rt.want.user}, {"admin", admin, rt.want.admin}} {
+			full int // what the same account's full token gets; -1 for a full token
+		}{{"anonymous", anon, rt.want.anon, -1}, {"user", user, rt.want.user, -1}, {"admin", admin, rt.want.admin, -1},
+			{"admin read-only", adminRead, rt.want.adminRead, rt.want.admin},
+			{"admin own account", adminOwn, rt.want.adminOwn, rt.want.admin},
+			{"user read-only", userRead, rt.want.userRead, rt.want.user}} {
 			t.Run(who.name+" "+rt.method+" "+strings.ReplaceAll(rt.path, "/", "_"), func(t *testing.T) {
 				hdr := map[string]string{}
 				if rt.method == "PATCH" {
@@ -62,6 +79,8 @@ func TestRoleMatrix(t *testing.T) {
 					t.Fatalf("refused or failed: %d %s", r.Status, r.Body)
 				case who.want != ok && r.Status != who.want:
 					t.Fatalf("status %d, want %d: %s", r.Status, who.want, r.Body)
+				case who.full == ok && r.Status == 403 && !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`):
+					t.Fatalf("a refusal for the token's scopes does not say so: %v %s", r.Header, r.Body)
 				}
 			})
 		}
@@ -71,6 +90,11 @@ func TestRoleMatrix(t *testing.T) {
 	if err != nil || got.Version != victim.Version+1 || got.Email != "v@example.com" {
 		t.Fatalf("victim changed by the matrix: %+v %v", got, err)
 	}
+	// Any token, whatever its scopes, may end itself.
+	if r := userRead.Do("DELETE", "/api/v1/auth/tokens", nil, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("a read-only token could not sign out: %d %s", r.Status, r.Body)
+	}
+	apptest.ExpectProblem(t, userRead.Do("GET", "/api/v1/me", nil, nil), http.StatusUnauthorized)
 }
 
 // TestPagesByRole checks the HTML pages: anonymous visitors are sent to the

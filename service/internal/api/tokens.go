@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"maps"
 	"net/http"
 	"time"
 
@@ -12,18 +14,48 @@ import (
 )
 
 type tokenRequest struct {
-	Login    string `json:"login"`
-	Password string `json:"password"`
-	Name     string `json:"name"`
+	Login    string   `json:"login"`
+	Password string   `json:"password"`
+	Name     string   `json:"name"`
+	Scopes   []string `json:"scopes"`
+	// ExpiresIn is the token's lifetime in seconds; nil means the default.
+	ExpiresIn *int64 `json:"expires_in"`
 }
 
 type tokenResponse struct {
 	ID        int64         `json:"id"`
 	Token     string        `json:"token"`
 	TokenType string        `json:"token_type"`
+	Name      string        `json:"name"`
+	Scopes    []string      `json:"scopes"`
 	ExpiresAt time.Time     `json:"expires_at"`
 	User      contract.User `json:"user"`
 }
+
+// sessionInput checks the token's own fields before any password is
+// verified, so a request that cannot succeed costs no hash.
+func (r tokenRequest) sessionInput(c *gin.Context, v *accounts.ValidationError) accounts.SessionInput {
+	in := accounts.SessionInput{Kind: accounts.KindToken, Name: r.Name, UserAgent: c.Request.UserAgent(), ClientIP: c.ClientIP()}
+	scopes, err := accounts.ParseScopes(r.Scopes)
+	var sv *accounts.ValidationError
+	if errors.As(err, &sv) {
+		maps.Copy(v.Fields, sv.Fields)
+	}
+	in.Scopes = scopes
+	if r.ExpiresIn != nil {
+		// Bounded before the multiplication, so it cannot overflow.
+		if secs := *r.ExpiresIn; secs > 0 && secs <= maxExpiresIn {
+			in.TTL = time.Duration(secs) * time.Second
+		} else {
+			v.Fields["expires_in"] = "must be a positive number of seconds within the maximum lifetime"
+		}
+	}
+	return in
+}
+
+// maxExpiresIn bounds expires_in before the domain checks it against the
+// configured maximum: ten years in seconds.
+const maxExpiresIn = 10 * 366 * 24 * 3600
 
 func (h *handlers) createToken(c *gin.Context) (int, any, error) {
 	var req tokenRequest
@@ -37,6 +69,11 @@ func (h *handlers) createToken(c *gin.Context) (int, any, error) {
 	if req.Password == "" {
 		v.Fields["password"] = "is required"
 	}
+	in := req.sessionInput(c, v)
+	var sv *accounts.ValidationError
+	if err := h.Accounts.CheckSession(in); errors.As(err, &sv) {
+		maps.Copy(v.Fields, sv.Fields)
+	}
 	if len(v.Fields) > 0 {
 		return noBody(v)
 	}
@@ -49,12 +86,12 @@ func (h *handlers) createToken(c *gin.Context) (int, any, error) {
 	if err != nil {
 		return noBody(err)
 	}
-	secret, sess, err := h.Accounts.StartSession(ctx, u, accounts.KindToken, req.Name)
+	secret, sess, err := h.Accounts.StartSession(ctx, u, in)
 	if err != nil {
 		return noBody(err)
 	}
-	return http.StatusCreated, tokenResponse{ID: sess.ID, Token: secret, TokenType: "Bearer",
-		ExpiresAt: sess.ExpiresAt.UTC(), User: toUserResponse(u)}, nil
+	return http.StatusCreated, tokenResponse{ID: sess.ID, Token: secret, TokenType: "Bearer", Name: sess.Name,
+		Scopes: sess.Scopes.Names(), ExpiresAt: sess.ExpiresAt.UTC(), User: toUserResponse(u)}, nil
 }
 
 func (h *handlers) revokeCurrentToken(c *gin.Context) (int, any, error) {

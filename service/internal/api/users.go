@@ -17,6 +17,7 @@ func toUserResponse(u accounts.User) contract.User {
 		ID: u.ID, Username: u.Username, Email: u.Email, Role: string(u.Role), IsRoot: u.IsRoot,
 		ForcePasswordChange: u.ForcePasswordChange, Version: u.Version,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt,
+		Disabled: u.Disabled(), DisabledAt: u.DisabledAt,
 	}
 	if u.AvatarKey != "" {
 		url := "/api/v1/users/" + strconv.FormatInt(u.ID, 10) + "/avatar?v=" + strconv.Itoa(u.Version)

@@ -97,6 +97,9 @@ func newAccounts(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log
 		ClientLimiter: throttle.New(6*time.Second, 10),
 		Logger:        log,
 		OnVerify:      onVerify,
+		TokenTTL:      cfg.TokenTTL,
+		TokenMaxTTL:   cfg.TokenMaxTTL,
+		PasswordsOff:  !cfg.PasswordSignIn,
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/gopherops/gopherops/service/internal/config"
 	"github.com/gopherops/gopherops/service/internal/observability"
 	"github.com/gopherops/gopherops/service/internal/schema"
+	"github.com/gopherops/gopherops/service/internal/sso"
 	"github.com/gopherops/gopherops/service/internal/status"
 	"github.com/gopherops/gopherops/service/internal/ui"
 	"github.com/gopherops/gopherops/service/internal/web"
@@ -31,6 +32,8 @@ type HandlerDeps struct {
 	Tracing   *observability.Tracing
 	Logger    *slog.Logger
 	Readiness *Readiness
+	// OIDCClient talks to the OpenID provider; nil means one with a timeout.
+	OIDCClient *http.Client
 }
 
 // NewHandler is the one composition root of the public listener, used by
@@ -81,6 +84,16 @@ func NewHandler(cfg config.Config, d HandlerDeps) (http.Handler, error) {
 	if err := api.Register(r, api.Deps{Accounts: d.Accounts, Status: d.Status, Readiness: d.Readiness,
 		Metrics: d.Metrics, Auth: auth, Bodies: bodies, HSTS: hsts}); err != nil {
 		return nil, err
+	}
+	if cfg.OIDC.Enabled() {
+		prov, err := sso.New(sso.Config{Issuer: cfg.OIDC.Issuer, ClientID: cfg.OIDC.ClientID,
+			ClientSecret: cfg.OIDC.ClientSecret, RedirectURL: cfg.OIDC.RedirectURL, StateKey: cfg.SessionKey,
+			HTTPClient: d.OIDCClient})
+		if err != nil {
+			return nil, err
+		}
+		sso.Register(r, sso.Deps{Provider: prov, Accounts: d.Accounts, Auth: auth, Metrics: d.Metrics,
+			Logger: d.Logger, AllowSignup: cfg.OIDC.AllowSignup, HSTS: hsts})
 	}
 	pages.Register(r)
 

@@ -78,6 +78,9 @@ type Options struct {
 	Limiter accounts.Limiter
 	// Config edits the configuration before the handler is built.
 	Config func(*config.Config)
+	// ConfigURL edits it too, given the URL the service will answer on (for
+	// OIDC_REDIRECT_URL).
+	ConfigURL func(cfg *config.Config, serverURL string)
 	// DatabaseURL, when set, is given the test database's URL and returns
 	// the one to connect to (a proxy the test can cut, for one).
 	DatabaseURL func(string) string
@@ -120,23 +123,31 @@ func New(t testing.TB, opts ...Options) *Env {
 	if o.Limiter == nil {
 		o.Limiter = throttle.New(time.Millisecond, 1000)
 	}
-	logs := &SyncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
-	svc, err := accounts.NewService(accounts.Options{
-		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
-		ClientLimiter: o.Limiter, Logger: log, AuthCacheTTL: authCacheTTL(o.NoAuthCache),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := config.Load(func(k string) string {
 		return map[string]string{"APP_ENV": "test", "SESSION_KEY": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The listener exists before the handler, so the configuration can name
+	// the service's own URL.
+	srv := httptest.NewUnstartedServer(nil)
+	serverURL := "http://" + srv.Listener.Addr().String()
 	if o.Config != nil {
 		o.Config(&cfg)
+	}
+	if o.ConfigURL != nil {
+		o.ConfigURL(&cfg, serverURL)
+	}
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	svc, err := accounts.NewService(accounts.Options{
+		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
+		ClientLimiter: o.Limiter, Logger: log, AuthCacheTTL: authCacheTTL(o.NoAuthCache),
+		TokenTTL: cfg.TokenTTL, TokenMaxTTL: cfg.TokenMaxTTL, PasswordsOff: !cfg.PasswordSignIn,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	metrics := observability.NewMetrics()
 	metrics.RegisterPool(pool)
@@ -149,7 +160,8 @@ func New(t testing.TB, opts ...Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(router)
+	srv.Config.Handler = router
+	srv.Start()
 	t.Cleanup(srv.Close)
 	root, err := svc.CreateFromCLI(ctx, accounts.NewUser{Username: "root", Email: "root@example.com", Password: RootPassword, Role: accounts.RoleAdmin})
 	if err != nil {
@@ -215,11 +227,19 @@ func (c *Client) On(t testing.TB) *Client {
 	return &cc
 }
 
-// Login returns a client authenticated with a fresh API token.
-func (e *Env) Login(loginName, pw string) *Client {
+// Jar is the client's cookie jar.
+func (c *Client) Jar() http.CookieJar { return c.hc.Jar }
+
+// Login returns a client authenticated with a fresh API token; with scopes,
+// a token limited to them.
+func (e *Env) Login(loginName, pw string, scopes ...string) *Client {
 	e.T.Helper()
 	c := e.Anon()
-	resp := c.Do("POST", "/api/v1/auth/tokens", map[string]any{"login": loginName, "password": pw, "name": "test"}, nil)
+	body := map[string]any{"login": loginName, "password": pw, "name": "test"}
+	if len(scopes) > 0 {
+		body["scopes"] = scopes
+	}
+	resp := c.Do("POST", "/api/v1/auth/tokens", body, nil)
 	if resp.Status != http.StatusCreated {
 		e.T.Fatalf("login %s: %d %s", loginName, resp.Status, resp.Body)
 	}

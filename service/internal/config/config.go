@@ -45,14 +45,37 @@ type Config struct {
 	// one was made: sessions will not survive a restart.
 	SessionKeyGenerated bool
 	SecureCookies       bool
-	LogLevel            slog.Level
-	LogFormat           string
-	ShutdownTimeout     time.Duration
-	ShutdownDelay       time.Duration
-	OTLPEndpoint        string
-	TrustedProxies      []string
-	PodName             string
+	// TokenTTL is an API token's lifetime when its creator names none;
+	// TokenMaxTTL the longest one may name.
+	TokenTTL    time.Duration
+	TokenMaxTTL time.Duration
+	// OIDC is single sign-on with an OpenID provider; off while Issuer is "".
+	OIDC OIDC
+	// PasswordSignIn lets accounts sign in with their password; turning it
+	// off leaves single sign-on (which must then be configured).
+	PasswordSignIn  bool
+	LogLevel        slog.Level
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	ShutdownDelay   time.Duration
+	OTLPEndpoint    string
+	TrustedProxies  []string
+	PodName         string
 }
+
+// OIDC configures sign-in with an OpenID Connect provider.
+type OIDC struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	// AllowSignup creates an account (role user) for a verified email that
+	// has none.
+	AllowSignup bool
+}
+
+// Enabled reports whether single sign-on is configured.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
 
 // Production reports whether the process runs in production.
 func (c Config) Production() bool { return c.Env == EnvProduction }
@@ -147,6 +170,38 @@ func Load(getenv func(string) string) (Config, error) {
 		errs.add("COOKIE_SECURE", "cannot be false in production: session cookies would travel in clear text")
 	}
 
+	c.TokenTTL = parseDuration(&errs, "API_TOKEN_TTL", get("API_TOKEN_TTL", "720h"))
+	c.TokenMaxTTL = parseDuration(&errs, "API_TOKEN_MAX_TTL", get("API_TOKEN_MAX_TTL", "2160h"))
+	switch {
+	case c.TokenTTL < time.Minute:
+		errs.add("API_TOKEN_TTL", "must be at least 1m, got %s", c.TokenTTL)
+	case c.TokenMaxTTL > maxTokenTTL:
+		errs.add("API_TOKEN_MAX_TTL", "must be at most %s (366 days), got %s", maxTokenTTL, c.TokenMaxTTL)
+	case c.TokenTTL > c.TokenMaxTTL:
+		errs.add("API_TOKEN_TTL", "must not be longer than API_TOKEN_MAX_TTL (%s), got %s", c.TokenMaxTTL, c.TokenTTL)
+	}
+
+	c.OIDC = OIDC{Issuer: get("OIDC_ISSUER", ""), ClientID: get("OIDC_CLIENT_ID", ""),
+		ClientSecret: get("OIDC_CLIENT_SECRET", ""), RedirectURL: get("OIDC_REDIRECT_URL", "")}
+	c.OIDC.AllowSignup = parseBool(&errs, "OIDC_ALLOW_SIGNUP", get("OIDC_ALLOW_SIGNUP", "false"))
+	if c.OIDC.Enabled() {
+		checkOIDCURL(&errs, "OIDC_ISSUER", c.OIDC.Issuer, dev)
+		checkOIDCURL(&errs, "OIDC_REDIRECT_URL", c.OIDC.RedirectURL, dev)
+		if c.OIDC.ClientID == "" {
+			errs.add("OIDC_CLIENT_ID", "is required with OIDC_ISSUER")
+		}
+	} else {
+		for _, name := range []string{"OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_REDIRECT_URL"} {
+			if get(name, "") != "" {
+				errs.add(name, "is set but OIDC_ISSUER is not: single sign-on stays off")
+			}
+		}
+	}
+	c.PasswordSignIn = parseBool(&errs, "PASSWORD_SIGNIN", get("PASSWORD_SIGNIN", "true"))
+	if !c.PasswordSignIn && !c.OIDC.Enabled() {
+		errs.add("PASSWORD_SIGNIN", "cannot be false without OIDC_ISSUER: nobody could sign in")
+	}
+
 	switch lvl := strings.ToLower(get("LOG_LEVEL", "info")); lvl {
 	case "debug":
 		c.LogLevel = slog.LevelDebug
@@ -199,6 +254,23 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// checkOIDCURL requires an absolute http(s) URL, https outside development
+// and tests (an identity provider over plain HTTP hands out sign-ins to
+// anyone on the path).
+func checkOIDCURL(errs *problems, name, v string, dev bool) {
+	u, err := url.Parse(v)
+	switch {
+	case v == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		errs.add(name, "must be an absolute https URL, got %q", v)
+	case u.Scheme != "https" && !dev:
+		errs.add(name, "must be https in production, got %q", v)
+	}
+}
+
+// maxTokenTTL bounds API_TOKEN_MAX_TTL: a leaked token that lives for years
+// is a standing key.
+const maxTokenTTL = 366 * 24 * time.Hour
+
 func checkAddr(errs *problems, name, addr string) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -246,6 +318,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("s3_endpoint", c.S3Endpoint),
 		slog.String("session_key", sessionKey),
 		slog.Bool("secure_cookies", c.SecureCookies),
+		slog.Duration("api_token_ttl", c.TokenTTL),
+		slog.Duration("api_token_max_ttl", c.TokenMaxTTL),
+		slog.String("oidc_issuer", c.OIDC.Issuer),
+		slog.String("oidc_client_id", c.OIDC.ClientID),
+		slog.Bool("oidc_client_secret_set", c.OIDC.ClientSecret != ""),
+		slog.String("oidc_redirect_url", c.OIDC.RedirectURL),
+		slog.Bool("oidc_allow_signup", c.OIDC.AllowSignup),
+		slog.Bool("password_signin", c.PasswordSignIn),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),

@@ -19,7 +19,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Env != EnvDevelopment || c.HTTPAddr != ":8080" || c.AdminAddr != "127.0.0.1:9090" ||
 		!c.MigrateOnStart || c.LogFormat != "text" || c.ShutdownTimeout != 20*time.Second ||
-		!c.SessionKeyGenerated || len(c.SessionKey) != 32 || c.SecureCookies || c.BlobStore != "file://./data/blobs" {
+		!c.SessionKeyGenerated || len(c.SessionKey) != 32 || c.SecureCookies || c.BlobStore != "file://./data/blobs" ||
+		c.TokenTTL != 30*24*time.Hour || c.TokenMaxTTL != 90*24*time.Hour || c.OIDC.Enabled() || !c.PasswordSignIn {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -58,6 +59,17 @@ func TestLoadRejects(t *testing.T) {
 		{"dev admin in test", map[string]string{"APP_ENV": "test", "CREATE_DEV_ADMIN": "true"}, "CREATE_DEV_ADMIN"},
 		{"bad dev admin flag", map[string]string{"CREATE_DEV_ADMIN": "yes please"}, "CREATE_DEV_ADMIN"},
 		{"bad secret ARN", map[string]string{"DATABASE_SECRET_ARN": "my-secret"}, "DATABASE_SECRET_ARN"},
+		{"token lifetime not a duration", map[string]string{"API_TOKEN_TTL": "30 days"}, "API_TOKEN_TTL"},
+		{"token lifetime under a minute", map[string]string{"API_TOKEN_TTL": "30s"}, "API_TOKEN_TTL"},
+		{"default token lifetime over the maximum", map[string]string{"API_TOKEN_TTL": "100h", "API_TOKEN_MAX_TTL": "99h"}, "API_TOKEN_TTL"},
+		{"maximum token lifetime over a year", map[string]string{"API_TOKEN_MAX_TTL": "9000h"}, "API_TOKEN_MAX_TTL"},
+		{"OIDC issuer not a URL", map[string]string{"OIDC_ISSUER": "accounts", "OIDC_CLIENT_ID": "c", "OIDC_REDIRECT_URL": "https://app/login/sso/callback"}, "OIDC_ISSUER"},
+		{"OIDC without client id", map[string]string{"OIDC_ISSUER": "https://idp", "OIDC_REDIRECT_URL": "https://app/login/sso/callback"}, "OIDC_CLIENT_ID"},
+		{"OIDC without redirect", map[string]string{"OIDC_ISSUER": "https://idp", "OIDC_CLIENT_ID": "c"}, "OIDC_REDIRECT_URL"},
+		{"OIDC over http in production", with(with(with(prod, "OIDC_ISSUER", "http://idp"), "OIDC_CLIENT_ID", "c"), "OIDC_REDIRECT_URL", "https://app/cb"), "OIDC_ISSUER"},
+		{"OIDC client without issuer", map[string]string{"OIDC_CLIENT_ID": "c"}, "OIDC_CLIENT_ID"},
+		{"bad signup flag", map[string]string{"OIDC_ALLOW_SIGNUP": "maybe"}, "OIDC_ALLOW_SIGNUP"},
+		{"passwords off without SSO", map[string]string{"PASSWORD_SIGNIN": "false"}, "PASSWORD_SIGNIN"},
 		{"bad trusted proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, nope"}, "TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {

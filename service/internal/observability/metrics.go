@@ -41,7 +41,7 @@ func NewMetrics() *Metrics {
 		}),
 		LoginAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gopherops_login_attempts_total",
-			Help: "Sign-in attempts by result (success, failure, throttled).",
+			Help: "Sign-in attempts by result (success, failure, throttled, disabled).",
 		}, []string{"result"}),
 		PasswordVerifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gopherops_password_verifications_total",

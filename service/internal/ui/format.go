@@ -82,6 +82,13 @@ var auditLabels = map[accounts.AuditAction]string{
 	accounts.ActionLogin:               "Signed in",
 	accounts.ActionLoginFailed:         "Failed sign-in as",
 	accounts.ActionTokenRevoked:        "Revoked an API token",
+	accounts.ActionUserDisabled:        "Disabled user",
+	accounts.ActionUserEnabled:         "Enabled user",
+	accounts.ActionLoginSSO:            "Signed in with single sign-on",
+	accounts.ActionLoginDisabled:       "Refused sign-in of disabled",
+	accounts.ActionIdentityLinked:      "Linked a sign-on identity to",
+	accounts.ActionSessionRevoked:      "Ended a session of",
+	accounts.ActionSessionsRevoked:     "Ended other sessions of",
 }
 
 // auditLabel names an action; one without a label (written by a newer

@@ -79,7 +79,12 @@ type pageData struct {
 // no user-controlled text is ever reflected into a page: for when there is
 // no session left to bind a flash to (after sign-out).
 var pageNotices = map[string]string{
-	"signed-out": "You are signed out.",
+	"signed-out":      "You are signed out.",
+	"sso-failed":      "Single sign-on failed. Try again; if it keeps failing, sign in another way or ask an administrator.",
+	"sso-unavailable": "The single sign-on provider cannot be reached right now. Try again shortly.",
+	"sso-no-account":  "No account here has the email address your provider gave. Ask an administrator for one.",
+	"sso-unverified":  "Your provider has not verified your email address, so it cannot open an account here.",
+	"sso-disabled":    "This account is disabled. Ask an administrator to enable it.",
 }
 
 // renderPage renders p in the layout into buf.
@@ -125,12 +130,12 @@ func (r *responder) signedInOn404(c *gin.Context) {
 	if err != nil || ck == "" || !storable(ck) {
 		return
 	}
-	u, sess, err := r.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession)
+	u, sess, err := r.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession, c.ClientIP())
 	if err != nil {
 		return
 	}
 	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP(),
-		UserAgent: c.Request.UserAgent()})
+		UserAgent: c.Request.UserAgent(), Scopes: sess.Scopes})
 	web.SetSession(c, ck)
 }
 

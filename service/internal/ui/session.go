@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -21,7 +22,7 @@ func (sessionPages) about(*gin.Context) (result, error) {
 	return page{Name: "about", Title: "About"}, nil
 }
 
-func (sessionPages) loginPage(c *gin.Context) (result, error) {
+func (s sessionPages) loginPage(c *gin.Context) (result, error) {
 	if _, ok := web.Actor(c); ok {
 		return redirect{To: "/dashboard"}, nil
 	}
@@ -38,7 +39,8 @@ func (s sessionPages) login(c *gin.Context) (result, error) {
 	if err != nil {
 		return loginError(c, err, login)
 	}
-	secret, _, err := s.r.deps.Accounts.StartSession(c.Request.Context(), u, accounts.KindSession, truncate(c.Request.UserAgent(), 100))
+	secret, _, err := s.r.deps.Accounts.StartSession(c.Request.Context(), u, accounts.SessionInput{
+		Kind: accounts.KindSession, UserAgent: c.Request.UserAgent(), ClientIP: c.ClientIP()})
 	if err != nil {
 		return nil, err
 	}
@@ -59,8 +61,11 @@ func loginError(c *gin.Context, err error, login string) (result, error) {
 		return nil, err
 	}
 	p := web.Classify(c.Request.Context(), err)
-	switch p.Status {
-	case http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusUnprocessableEntity, http.StatusBadRequest:
+	switch {
+	case p.Status == http.StatusUnauthorized, p.Status == http.StatusTooManyRequests,
+		p.Status == http.StatusUnprocessableEntity, p.Status == http.StatusBadRequest:
+	// Told only after the right password; and where passwords are off.
+	case errors.Is(err, accounts.ErrAccountDisabled), errors.Is(err, accounts.ErrPasswordsOff):
 	default:
 		return nil, err
 	}

@@ -64,6 +64,14 @@ func (s *Auth) CSRFCookieName() string {
 	return "gopherops_csrf"
 }
 
+// SSOCookieName is the cookie a browser's pending single sign-on is kept in.
+func (s *Auth) SSOCookieName() string {
+	if s.secureCookies {
+		return "__Host-gopherops_sso"
+	}
+	return "gopherops_sso"
+}
+
 // Authenticate resolves a bearer token or a session cookie to the actor. It
 // never refuses a request: routes decide with RequireUser / RequireAdmin.
 // fail answers a request whose credentials could not be checked.
@@ -84,11 +92,12 @@ func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
 			secret, kind = ck, accounts.KindSession
 		}
 		if secret != "" {
-			u, sess, err := s.accounts.Authenticate(c.Request.Context(), secret, kind)
+			ip := c.ClientIP()
+			u, sess, err := s.accounts.Authenticate(c.Request.Context(), secret, kind, ip)
 			switch {
 			case err == nil:
-				c.Set(ctxActor, accounts.Actor{User: u, SessionID: sess.ID, RequestID: RequestID(c), ClientIP: c.ClientIP(),
-					UserAgent: c.Request.UserAgent()})
+				c.Set(ctxActor, accounts.Actor{User: u, SessionID: sess.ID, RequestID: RequestID(c), ClientIP: ip,
+					UserAgent: c.Request.UserAgent(), Scopes: sess.Scopes})
 				if kind == accounts.KindSession {
 					c.Set(ctxSessionRaw, secret)
 				}
@@ -109,24 +118,39 @@ func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
 	}
 }
 
-// RequireUser refuses anonymous requests, and requests from users who must
-// first change their password (except the routes that let them do so).
+// RequireUser refuses anonymous requests, requests from users who must
+// first change their password (except the routes that let them do so), and
+// changes through a token without the write scope.
 func (s *Auth) RequireUser(allowPendingChange bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		a, ok := Actor(c)
-		if !ok {
+		switch {
+		case !ok:
 			Fail(c, accounts.ErrUnauthenticated)
-			return
-		}
-		if a.User.ForcePasswordChange && !allowPendingChange {
+		case a.User.ForcePasswordChange && !allowPendingChange:
 			Fail(c, accounts.ErrPasswordChange)
+		case !a.Can(methodScope(c.Request.Method)):
+			Fail(c, accounts.ErrReadOnly)
+		default:
+			c.Next()
+		}
+	}
+}
+
+// RequireSignedIn refuses only anonymous requests: what any sign-in may do
+// whatever its scopes, such as ending itself.
+func (s *Auth) RequireSignedIn() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if _, ok := Actor(c); !ok {
+			Fail(c, accounts.ErrUnauthenticated)
 			return
 		}
 		c.Next()
 	}
 }
 
-// RequireAdmin refuses everyone but signed-in admins.
+// RequireAdmin refuses everyone but signed-in admins, through a sign-in
+// with the admin scope (and the write scope for a change).
 func (s *Auth) RequireAdmin() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		a, ok := Actor(c)
@@ -137,10 +161,23 @@ func (s *Auth) RequireAdmin() gin.HandlerFunc {
 			Fail(c, accounts.ErrPasswordChange)
 		case !a.User.IsAdmin():
 			Fail(c, accounts.ErrForbidden)
+		case !a.Can(accounts.ScopeAdmin):
+			Fail(c, accounts.ErrScopeAdmin)
+		case !a.Can(methodScope(c.Request.Method)):
+			Fail(c, accounts.ErrReadOnly)
 		default:
 			c.Next()
 		}
 	}
+}
+
+// methodScope is the scope a request method needs: reads need read, any
+// other method changes something.
+func methodScope(method string) accounts.Scopes {
+	if method == http.MethodGet || method == http.MethodHead {
+		return accounts.ScopeRead
+	}
+	return accounts.ScopeWrite
 }
 
 // CSRFToken returns the token that forms (and cookie-authenticated API calls)

@@ -348,6 +348,8 @@ func CountLogin(m *observability.Metrics, err error) {
 		m.LoginAttempts.WithLabelValues("success").Inc()
 	case errors.As(err, &thr):
 		m.LoginAttempts.WithLabelValues("throttled").Inc()
+	case errors.Is(err, accounts.ErrAccountDisabled):
+		m.LoginAttempts.WithLabelValues("disabled").Inc()
 	default:
 		m.LoginAttempts.WithLabelValues("failure").Inc()
 	}

@@ -130,8 +130,19 @@ func Classify(ctx context.Context, err error) Problem {
 			Detail: "sign in or send a bearer token", Challenge: `Bearer realm="gopherops"`}
 	case errors.Is(err, accounts.ErrBadCredentials):
 		return Problem{Type: ProblemType("bad-credentials"), Status: http.StatusUnauthorized, Detail: err.Error()}
+	case errors.Is(err, accounts.ErrPasswordsOff), errors.Is(err, accounts.ErrNoAccount), errors.Is(err, accounts.ErrEmailUnverified):
+		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: err.Error()}
+	case errors.Is(err, accounts.ErrAccountDisabled):
+		return Problem{Type: ProblemType("account-disabled"), Status: http.StatusForbidden, Detail: err.Error()}
+	case errors.Is(err, accounts.ErrReadOnly):
+		// RFC 6750: the token is good, its scope is not enough.
+		return Problem{Type: ProblemType("insufficient-scope"), Status: http.StatusForbidden, Detail: err.Error(),
+			Challenge: `Bearer realm="gopherops", error="insufficient_scope", scope="write"`}
+	case errors.Is(err, accounts.ErrScopeAdmin):
+		return Problem{Type: ProblemType("insufficient-scope"), Status: http.StatusForbidden, Detail: err.Error(),
+			Challenge: `Bearer realm="gopherops", error="insufficient_scope", scope="admin"`}
 	case errors.Is(err, accounts.ErrForbidden), errors.Is(err, accounts.ErrRootProtected),
-		errors.Is(err, accounts.ErrSelfDelete), errors.Is(err, accounts.ErrPasswordChange):
+		errors.Is(err, accounts.ErrSelfDelete), errors.Is(err, accounts.ErrSelfDisable), errors.Is(err, accounts.ErrPasswordChange):
 		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: err.Error()}
 	case errors.Is(err, accounts.ErrVersionMismatch):
 		return Problem{Type: ProblemType("precondition-failed"), Status: http.StatusPreconditionFailed, Detail: err.Error()}

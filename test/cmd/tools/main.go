@@ -1,5 +1,6 @@
-// Command tools finds the external programs of the Kubernetes platform test
-// (pulumi, pulumi-resource-kubernetes, etcd, kube-apiserver,
+// Command tools finds the external programs of the tests (weed, the S3
+// server of the service's object-store tests; for the Kubernetes platform
+// test pulumi, pulumi-resource-kubernetes, etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler, kubelet, kube-proxy and coredns)
 // on PATH or in the cache, installs the missing ones from an official
 // release verified against a pinned SHA-256 where one is pinned and

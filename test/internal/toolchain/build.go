@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gopherops/gopherops/service/s3local"
 )
 
 const (
@@ -333,6 +335,8 @@ func buildArgs(name string, now time.Time) []string {
 		return []string{"-ldflags", "-X " + pulumiVersionVar + "=" + PulumiVersion, pulumiPackage}
 	case KubernetesProvider:
 		return []string{"-ldflags", "-X " + providerVersionVar + "=" + KubernetesProviderVersion, "."}
+	case Weed:
+		return []string{s3local.Package}
 	case KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy:
 		return []string{"-ldflags", kubeLDFlags(now), kubernetesModule + "/cmd/" + name}
 	default: // etcd and coredns: the wrapper's own main package

@@ -1,6 +1,7 @@
-// Package toolchain finds the external programs of the Kubernetes platform
-// test (the Pulumi engine, its Kubernetes provider plugin, etcd, the
-// Kubernetes control plane and node programs, CoreDNS) on PATH or in a cache
+// Package toolchain finds the external programs of the tests (SeaweedFS's
+// weed, the S3 server of the service's object-store tests, and those of the
+// Kubernetes platform test: the Pulumi engine, its Kubernetes provider plugin,
+// etcd, the Kubernetes control plane and node programs, CoreDNS) on PATH or in a cache
 // outside the repository. It installs the missing ones from an official
 // release download verified against a pinned SHA-256 where one is pinned and
 // reachable, and otherwise builds them from the Go module proxy.
@@ -15,6 +16,7 @@
 //	                       kube-scheduler, kubelet, kube-proxy
 //	<cache>/coredns-<v>/coredns
 //	<cache>/etcd-<v>/etcd
+//	<cache>/seaweedfs-<v>/weed            (where service/s3local finds it)
 //	<cache>/download-<archive>/<tool>   a verified release download
 //	<cache>/src/<group>/   the wrapper modules the builds run in
 package toolchain
@@ -30,6 +32,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gopherops/gopherops/service/s3local"
 )
 
 // Names of the tools, as their executables are called.
@@ -52,6 +56,8 @@ const (
 	KubeProxy = "kube-proxy"
 	// CoreDNS is the cluster DNS server the node's pods resolve Service names with.
 	CoreDNS = "coredns"
+	// Weed is SeaweedFS, the S3 server of the service's object-store tests (service/s3local).
+	Weed = s3local.Binary
 )
 
 // Sources of a Location.
@@ -330,9 +336,23 @@ func runVersion(ctx context.Context, path string, args []string) (string, error)
 	return string(out), nil
 }
 
+// isDottedNumber reports whether s is digits with at least one dot between them (4.53).
+func isDottedNumber(s string) bool {
+	dots := 0
+	for i, r := range s {
+		switch {
+		case r == '.' && i > 0 && i < len(s)-1 && s[i-1] != '.':
+			dots++
+		case r < '0' || r > '9':
+			return false
+		}
+	}
+	return dots > 0
+}
+
 // parseVersion picks the version out of `etcd --version` ("etcd Version:
 // 3.4.23"), `kube-apiserver --version` ("Kubernetes v1.34.3"), `coredns
-// -version` ("CoreDNS-1.14.7") or `pulumi version` ("v3.274.1"): the first
+// -version` ("CoreDNS-1.14.7") or `pulumi version` ("v3.274.1"), `weed version` ("version 30GB 4.53 linux amd64"): the first
 // line otherwise.
 func parseVersion(out string) string {
 	first := ""
@@ -344,6 +364,15 @@ func parseVersion(out string) string {
 		for _, prefix := range []string{"etcd Version:", "Kubernetes ", "CoreDNS-"} {
 			if v, ok := strings.CutPrefix(line, prefix); ok {
 				return strings.TrimSpace(v)
+			}
+		}
+		// weed: "version 30GB 4.53 <commit> linux amd64"; the first field
+		// that is a dotted number.
+		if rest, ok := strings.CutPrefix(line, "version "); ok {
+			for f := range strings.FieldsSeq(rest) {
+				if isDottedNumber(f) {
+					return f
+				}
 			}
 		}
 		if first == "" {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopherops/gopherops/service/s3local"
 )
 
 // writeExe writes an executable shell script.
@@ -41,7 +43,7 @@ func lookIn(dir string) func(string) (string, error) {
 }
 
 func TestNamesBuildOrder(t *testing.T) {
-	want := []string{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy, CoreDNS, Pulumi, KubernetesProvider}
+	want := []string{Weed, Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy, CoreDNS, Pulumi, KubernetesProvider}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
@@ -66,6 +68,7 @@ func TestCacheLayout(t *testing.T) {
 		KubeProxy:             "kubernetes-" + KubernetesVersion + "/kube-proxy",
 		CoreDNS:               "coredns-" + CoreDNSVersion + "/coredns",
 		Etcd:                  "etcd-" + EtcdVersion + "/etcd",
+		Weed:                  "seaweedfs-" + SeaweedFSVersion + "/weed",
 	}
 	for name, rel := range want {
 		t.Run(name, func(t *testing.T) {
@@ -197,6 +200,7 @@ func TestFindAllAndPathDirs(t *testing.T) {
 	pathDir, cacheDir := t.TempDir(), t.TempDir()
 	f := Finder{CacheDir: cacheDir, LookPath: lookIn(pathDir)}
 	writeExe(t, filepath.Join(pathDir, Etcd), "echo 'etcd Version: 3.4.23'")
+	writeExe(t, filepath.Join(pathDir, Weed), "echo 'version 30GB 4.53  linux amd64'")
 	for _, name := range []string{KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy, CoreDNS, KubernetesProvider} {
 		tl, _ := lookupTool(name)
 		writeExe(t, filepath.Join(cacheDir, tl.dir, name), "exit 0")
@@ -209,10 +213,13 @@ func TestFindAllAndPathDirs(t *testing.T) {
 	if !slices.Equal(missing, []string{Pulumi}) {
 		t.Errorf("missing = %v, want [pulumi]", missing)
 	}
-	if len(locs) != 8 {
-		t.Errorf("found %d tools, want 8: %v", len(locs), locs)
+	if len(locs) != 9 {
+		t.Errorf("found %d tools, want 9: %v", len(locs), locs)
 	}
-	// The kube tools share a directory; etcd is on PATH already.
+	if locs[Weed].Version != "4.53" {
+		t.Errorf("weed on PATH reports version %q, want 4.53", locs[Weed].Version)
+	}
+	// The kube tools share a directory; etcd and weed are on PATH already.
 	want := []string{
 		filepath.Join(cacheDir, "kubernetes-"+KubernetesVersion),
 		filepath.Join(cacheDir, "coredns-"+CoreDNSVersion),
@@ -227,6 +234,8 @@ func TestParseVersion(t *testing.T) {
 	cases := []struct{ out, want string }{
 		{"etcd Version: 3.4.23\nGit SHA: Not provided\nGo Version: go1.19.8\n", "3.4.23"},
 		{"Kubernetes v1.34.3\n", "v1.34.3"},
+		{"version 30GB 4.53  linux amd64\n\nFor enterprise users...\n", "4.53"},
+		{"version 8000GB 4.53 7506e5f linux amd64\n", "4.53"},
 		{"CoreDNS-1.14.7\nlinux/amd64, go1.26.8, \n", "1.14.7"},
 		{"v3.274.1\n", "v3.274.1"},
 		{"\n  v3.1.0  \nwarning: something\n", "v3.1.0"},
@@ -434,7 +443,7 @@ func TestEnsureFindsWithoutBuilding(t *testing.T) {
 	if len(locs) != len(Names()) {
 		t.Errorf("Ensure found %d tools, want %d", len(locs), len(Names()))
 	}
-	if !strings.HasPrefix(progress.String(), "[1/9] etcd v9.9.9: found on PATH: ") {
+	if !strings.HasPrefix(progress.String(), "[1/10] weed v9.9.9: found on PATH: ") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 }
@@ -466,9 +475,37 @@ esac
 	return goCmd
 }
 
+// allBut is every tool except those named.
+func allBut(names ...string) []string {
+	var out []string
+	for _, n := range Names() {
+		if !slices.Contains(names, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// The weed the toolchain builds is where service/s3local looks for it.
+func TestWeedWhereS3LocalFindsIt(t *testing.T) {
+	root := t.TempDir()
+	f := Finder{CacheDir: root}
+	tl, _ := lookupTool(Weed)
+	got, err := f.cachePath(tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := s3local.BinaryIn(root); got != want {
+		t.Errorf("toolchain caches weed at %s, s3local looks at %s", got, want)
+	}
+	if got := buildArgs(Weed, time.Now()); !slices.Equal(got, []string{s3local.Package}) {
+		t.Errorf("weed build args = %v", got)
+	}
+}
+
 func TestEnsureBuildsMissing(t *testing.T) {
 	pathDir, cacheDir := t.TempDir(), t.TempDir()
-	for _, name := range Names()[1:] { // everything but etcd
+	for _, name := range allBut(Etcd) {
 		writeExe(t, filepath.Join(pathDir, name), "echo v1")
 	}
 	f := Finder{CacheDir: cacheDir, LookPath: lookIn(pathDir), Go: fakeGo(t, strings.TrimPrefix(EtcdVersion, "v"))}
@@ -481,7 +518,7 @@ func TestEnsureBuildsMissing(t *testing.T) {
 	if locs[Etcd] != want {
 		t.Errorf("etcd = %+v, want %+v", locs[Etcd], want)
 	}
-	for _, line := range []string{"[1/9] etcd " + EtcdVersion + ": building etcd (", "[1/9] etcd " + EtcdVersion + ": done in "} {
+	for _, line := range []string{"[2/10] etcd " + EtcdVersion + ": building etcd (", "[2/10] etcd " + EtcdVersion + ": done in "} {
 		if !strings.Contains(progress.String(), line) {
 			t.Errorf("progress lacks %q:\n%s", line, progress.String())
 		}
@@ -536,7 +573,9 @@ env) printf 'go1.26.8\n\n' ;;
 *) sleep 0.3; echo 'go: module go.etcd.io/etcd/server/v3: simulated proxy failure' >&2; echo '{"Error":"simulated"}'; exit 1 ;;
 esac
 `)
-	f := Finder{CacheDir: t.TempDir(), LookPath: lookIn(t.TempDir()), Go: goCmd, Heartbeat: 50 * time.Millisecond}
+	pathDir := t.TempDir()
+	writeExe(t, filepath.Join(pathDir, Weed), "echo v1")
+	f := Finder{CacheDir: t.TempDir(), LookPath: lookIn(pathDir), Go: goCmd, Heartbeat: 50 * time.Millisecond}
 	var progress bytes.Buffer
 	_, err := f.Ensure(context.Background(), &progress)
 	var be *BuildError
@@ -549,7 +588,7 @@ esac
 	if be.Tool != Etcd || !strings.HasPrefix(be.Command, "go mod download") {
 		t.Errorf("BuildError = %+v", be)
 	}
-	for _, want := range []string{"etcd: still building, ", "[1/9] etcd " + EtcdVersion + ": failed after "} {
+	for _, want := range []string{"etcd: still building, ", "[2/10] etcd " + EtcdVersion + ": failed after "} {
 		if !strings.Contains(progress.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress.String())
 		}

@@ -1,5 +1,7 @@
 package toolchain
 
+import "github.com/gopherops/gopherops/service/s3local"
+
 // The pinned versions: the one place to change when upgrading a tool. A cached
 // build lives in a directory named after its version, so a new pin is built
 // next to the old one instead of replacing it.
@@ -18,6 +20,9 @@ const (
 	CoreDNSVersion = "v1.14.7"
 	// EtcdVersion is the go.etcd.io/etcd/server/v3 release built when no etcd is on PATH.
 	EtcdVersion = "v3.6.16"
+	// SeaweedFSVersion is the SeaweedFS release of weed, the S3 server the
+	// service's tests start (pinned in service/s3local, which finds it).
+	SeaweedFSVersion = s3local.Version
 )
 
 // Modules, packages and version variables of the builds.
@@ -42,6 +47,7 @@ const (
 	groupPulumi   = "pulumi"
 	groupProvider = "k8sprovider"
 	groupCoreDNS  = "coredns"
+	groupWeed     = "seaweedfs"
 )
 
 // tool is what the package knows about one program: where its build is cached
@@ -56,11 +62,15 @@ type tool struct {
 	versionArgs []string
 }
 
-// tools lists the programs in build order, cheapest first. A function, not a
+// tools lists the programs in build order: weed, then the platform suite's, cheapest first. A function, not a
 // variable: the table is never modified.
 func tools() []tool {
 	kubeDir := "kubernetes-" + KubernetesVersion
 	return []tool{
+		// First: `make test` needs it for the S3 tests, the platform suite
+		// needs the others.
+		{name: Weed, version: SeaweedFSVersion, dir: "seaweedfs-" + SeaweedFSVersion, group: groupWeed,
+			cost: "cold ~6 CPU-min", versionArgs: []string{"version"}},
 		{name: Etcd, version: EtcdVersion, dir: "etcd-" + EtcdVersion, group: groupEtcd,
 			cost: "cold ~2 CPU-min", versionArgs: []string{"--version"}},
 		{name: KubeAPIServer, version: KubernetesVersion, dir: kubeDir, group: groupKube,

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gopherops/gopherops/service/s3local"
 )
 
 // wrapper is a module under <cache>/src/ that requires a tool's module at its
@@ -62,6 +64,12 @@ func wrapperOf(group string) wrapper {
 			files: func(string) (map[string][]byte, error) {
 				return map[string][]byte{"main.go": []byte(coreDNSMain)}, nil
 			},
+		}
+	case groupWeed:
+		return wrapper{
+			module: "gopherops.local/tools/seaweedfs", require: s3local.Module, version: s3local.ModuleVersion,
+			replaces: versionedReplaces,
+			files:    func(string) (map[string][]byte, error) { return toolsGo(s3local.Package), nil },
 		}
 	default: // groupEtcd
 		return wrapper{

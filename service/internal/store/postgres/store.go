@@ -66,13 +66,13 @@ func (s *Store) tx(ctx context.Context, fn func(*Store) error) error {
 }
 
 const userColumns = `id, username, email, role, is_root, force_password_change, coalesce(avatar_key, ''),
-	version, created_at, updated_at, last_login_at`
+	version, created_at, updated_at, last_login_at, disabled_at`
 
 func scanUser(row pgx.Row, extra ...any) (accounts.User, error) {
 	var u accounts.User
 	var role string
 	dest := append([]any{&u.ID, &u.Username, &u.Email, &role, &u.IsRoot, &u.ForcePasswordChange, &u.AvatarKey,
-		&u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt}, extra...)
+		&u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.DisabledAt}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return accounts.User{}, mapError(err)
 	}
@@ -168,6 +168,10 @@ func checkField(constraint string) string {
 		return "role"
 	case "sessions_name_len":
 		return "name"
+	case "sessions_scopes_valid":
+		return "scopes"
+	case "users_root_never_disabled":
+		return "disabled"
 	}
 	return "body"
 }
@@ -239,6 +243,24 @@ func (s *Store) CredentialByID(ctx context.Context, id int64) (accounts.Credenti
 	return scanCredential(s.q.QueryRow(ctx, `SELECT `+credentialColumns+` FROM users WHERE id = $1`, id))
 }
 
+// UserByEmail implements accounts.Store.
+func (s *Store) UserByEmail(ctx context.Context, email string) (accounts.User, error) {
+	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = lower($1)`, email))
+}
+
+// UserByIdentity implements accounts.Store.
+func (s *Store) UserByIdentity(ctx context.Context, issuer, subject string) (accounts.User, error) {
+	return scanUser(s.q.QueryRow(ctx, `SELECT `+userColumns+` FROM users
+		WHERE id = (SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2)`, issuer, subject))
+}
+
+// LinkIdentity implements accounts.Store.
+func (s *Store) LinkIdentity(ctx context.Context, id accounts.Identity) error {
+	_, err := s.q.Exec(ctx, `INSERT INTO identities (issuer, subject, user_id, email) VALUES ($1, $2, $3, $4)`,
+		id.Issuer, id.Subject, id.UserID, id.Email)
+	return mapExecError(err)
+}
+
 // ListUsers implements accounts.Store (keyset pagination on the primary key).
 func (s *Store) ListUsers(ctx context.Context, afterID int64, limit int) ([]accounts.User, error) {
 	rows, err := s.q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
@@ -260,11 +282,13 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, version int, ch accoun
 			password_hash = coalesce($6, password_hash),
 			force_password_change = coalesce($7, force_password_change),
 			avatar_key = CASE WHEN $8::text IS NULL THEN avatar_key ELSE nullif($8, '') END,
+			disabled_at = CASE WHEN $9::boolean IS NULL THEN disabled_at
+				WHEN $9 THEN coalesce(disabled_at, now()) END,
 			version = version + 1,
 			updated_at = now()
 		WHERE id = $1 AND version = $2
 		RETURNING `+userColumns,
-		id, version, ch.Username, ch.Email, role, ch.PasswordHash, ch.ForcePasswordChange, ch.AvatarKey))
+		id, version, ch.Username, ch.Email, role, ch.PasswordHash, ch.ForcePasswordChange, ch.AvatarKey, ch.Disabled))
 	if errors.Is(err, accounts.ErrNotFound) {
 		// Either the user is gone or someone else changed it first.
 		var exists bool
@@ -392,39 +416,51 @@ func mapExecError(err error) error {
 	return mapError(err)
 }
 
-const sessionColumns = `s.id, s.user_id, s.kind, s.name, s.created_at, s.expires_at, s.last_used_at`
+const sessionColumns = `s.id, s.user_id, s.kind, s.name, s.created_at, s.expires_at, s.last_used_at,
+	s.user_agent, s.client_ip, s.scopes`
 
 func scanSession(row pgx.Row, extra ...any) (accounts.Session, error) {
 	var ss accounts.Session
 	var kind string
-	dest := append([]any{&ss.ID, &ss.UserID, &kind, &ss.Name, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastUsedAt}, extra...)
+	var scopes []string
+	dest := append([]any{&ss.ID, &ss.UserID, &kind, &ss.Name, &ss.CreatedAt, &ss.ExpiresAt, &ss.LastUsedAt,
+		&ss.UserAgent, &ss.ClientIP, &scopes}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return accounts.Session{}, mapError(err)
 	}
 	ss.Kind = accounts.SessionKind(kind)
+	sc, err := accounts.ParseScopes(scopes)
+	if err != nil {
+		return accounts.Session{}, fmt.Errorf("postgres: session %d scopes %v: %w", ss.ID, scopes, err)
+	}
+	ss.Scopes = sc
 	return ss, nil
 }
 
 // CreateSession implements accounts.Store.
 func (s *Store) CreateSession(ctx context.Context, ss accounts.Session, secretHash []byte) (accounts.Session, error) {
 	return scanSession(s.q.QueryRow(ctx, `
-		INSERT INTO sessions AS s (secret_hash, user_id, kind, name, created_at, expires_at, last_used_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO sessions AS s (secret_hash, user_id, kind, name, created_at, expires_at, last_used_at,
+			user_agent, client_ip, scopes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		RETURNING `+sessionColumns,
-		secretHash, ss.UserID, string(ss.Kind), ss.Name, ss.CreatedAt, ss.ExpiresAt, ss.LastUsedAt))
+		secretHash, ss.UserID, string(ss.Kind), ss.Name, ss.CreatedAt, ss.ExpiresAt, ss.LastUsedAt,
+		ss.UserAgent, ss.ClientIP, ss.Scopes.Names()))
 }
 
-// SessionBySecret implements accounts.Store in one round trip.
+// SessionBySecret implements accounts.Store in one round trip. A disabled
+// account's sessions are ended when it is disabled; the join refuses them
+// anyway, so no session can outlive that, whatever deleted it or not.
 func (s *Store) SessionBySecret(ctx context.Context, secretHash []byte, now time.Time) (accounts.Session, accounts.User, error) {
 	row := s.q.QueryRow(ctx, `
 		SELECT `+sessionColumns+`, u.id, u.username, u.email, u.role, u.is_root, u.force_password_change,
-			coalesce(u.avatar_key, ''), u.version, u.created_at, u.updated_at, u.last_login_at
+			coalesce(u.avatar_key, ''), u.version, u.created_at, u.updated_at, u.last_login_at, u.disabled_at
 		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.secret_hash = $1 AND s.expires_at > $2`, secretHash, now)
+		WHERE s.secret_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL`, secretHash, now)
 	var u accounts.User
 	var role string
 	ss, err := scanSession(row, &u.ID, &u.Username, &u.Email, &role, &u.IsRoot, &u.ForcePasswordChange,
-		&u.AvatarKey, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
+		&u.AvatarKey, &u.Version, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.DisabledAt)
 	if err != nil {
 		return accounts.Session{}, accounts.User{}, err
 	}
@@ -433,9 +469,31 @@ func (s *Store) SessionBySecret(ctx context.Context, secretHash []byte, now time
 }
 
 // TouchSession implements accounts.Store.
-func (s *Store) TouchSession(ctx context.Context, id int64, now time.Time) error {
-	_, err := s.q.Exec(ctx, `UPDATE sessions SET last_used_at = $2 WHERE id = $1`, id, now)
+func (s *Store) TouchSession(ctx context.Context, id int64, now time.Time, clientIP string) error {
+	_, err := s.q.Exec(ctx, `UPDATE sessions SET last_used_at = $2, client_ip = $3 WHERE id = $1`, id, now, clientIP)
 	return mapExecError(err)
+}
+
+// ListUserSessions implements accounts.Store.
+func (s *Store) ListUserSessions(ctx context.Context, userID int64, now time.Time) ([]accounts.Session, error) {
+	rows, err := s.q.Query(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = $1 AND s.expires_at > $2 ORDER BY s.id DESC`, userID, now)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rows.Close()
+	out := []accounts.Session{}
+	for rows.Next() {
+		ss, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ss)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError(err)
+	}
+	return out, nil
 }
 
 // SessionByID implements accounts.Store.
@@ -450,9 +508,12 @@ func (s *Store) DeleteSession(ctx context.Context, id int64) error {
 }
 
 // DeleteUserSessions implements accounts.Store.
-func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID int64) error {
-	_, err := s.q.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepID)
-	return mapExecError(err)
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID int64) (int64, error) {
+	tag, err := s.q.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepID)
+	if err != nil {
+		return 0, mapError(err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // DeleteExpiredSessions implements accounts.Store.

@@ -113,6 +113,9 @@ func TestDatabaseEnforcesTheRules(t *testing.T) {
 		{"empty hash", `INSERT INTO users (username, email, password_hash) VALUES ('dave', 'd@example.com', '')`},
 		{"short session hash", `INSERT INTO sessions (secret_hash, user_id, kind, expires_at) VALUES ('\x01', 1, 'session', now() + interval '1h')`},
 		{"bad audit action", `INSERT INTO audit_events (action) VALUES ('DROP TABLE')`},
+		{"disable root", `UPDATE users SET disabled_at = now() WHERE is_root`},
+		{"unknown scope", `INSERT INTO sessions (secret_hash, user_id, kind, expires_at, scopes) VALUES (decode(repeat('ab', 32), 'hex'), (SELECT id FROM users WHERE is_root), 'token', now() + interval '1h', ARRAY['read', 'root'])`},
+		{"no scope", `INSERT INTO sessions (secret_hash, user_id, kind, expires_at, scopes) VALUES (decode(repeat('ab', 32), 'hex'), (SELECT id FROM users WHERE is_root), 'token', now() + interval '1h', ARRAY[]::text[])`},
 	}
 	for _, tt := range bad {
 		if _, err := pool.Exec(ctx, tt.sql); err == nil {
@@ -131,13 +134,40 @@ func TestSessions(t *testing.T) {
 	now := time.Now()
 	hash := make([]byte, 32)
 	hash[0] = 1
-	s, err := st.CreateSession(ctx, accounts.Session{UserID: u.ID, Kind: accounts.KindToken, Name: "ci", CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastUsedAt: now}, hash)
+	if _, err := st.CreateSession(ctx, accounts.Session{UserID: u.ID, Kind: accounts.KindToken, CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastUsedAt: now}, hash); err == nil {
+		t.Fatal("a session without scopes was stored")
+	}
+	s, err := st.CreateSession(ctx, accounts.Session{UserID: u.ID, Kind: accounts.KindToken, Name: "ci", CreatedAt: now,
+		ExpiresAt: now.Add(time.Hour), LastUsedAt: now, UserAgent: "curl/8", ClientIP: "192.0.2.1", Scopes: accounts.ScopeRead}, hash)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, gu, err := st.SessionBySecret(ctx, hash, now)
-	if err != nil || got.ID != s.ID || gu.ID != u.ID || got.Kind != accounts.KindToken {
+	if err != nil || got.ID != s.ID || gu.ID != u.ID || got.Kind != accounts.KindToken || got.Scopes != accounts.ScopeRead ||
+		got.UserAgent != "curl/8" || got.ClientIP != "192.0.2.1" {
 		t.Fatalf("lookup: %+v %+v %v", got, gu, err)
+	}
+	if err := st.TouchSession(ctx, s.ID, now.Add(time.Minute), "198.51.100.7"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := st.ListUserSessions(ctx, u.ID, now)
+	if err != nil || len(list) != 1 || list[0].ClientIP != "198.51.100.7" || !list[0].LastUsedAt.Equal(now.Add(time.Minute).Truncate(time.Microsecond)) {
+		t.Fatalf("list after touch: %+v %v", list, err)
+	}
+	// A disabled account's sessions are refused, whatever is left of them.
+	on, off := true, false
+	du, err := st.UpdateUser(ctx, u.ID, u.Version, accounts.UserChanges{Disabled: &on})
+	if err != nil || du.DisabledAt == nil {
+		t.Fatalf("disable: %+v %v", du, err)
+	}
+	if _, _, err := st.SessionBySecret(ctx, hash, now); !errors.Is(err, accounts.ErrNotFound) {
+		t.Fatalf("session of a disabled user: %v", err)
+	}
+	if du, err = st.UpdateUser(ctx, u.ID, du.Version, accounts.UserChanges{Disabled: &off}); err != nil || du.DisabledAt != nil {
+		t.Fatalf("enable: %+v %v", du, err)
+	}
+	if _, _, err := st.SessionBySecret(ctx, hash, now); err != nil {
+		t.Fatalf("session after enabling: %v", err)
 	}
 	if _, _, err := st.SessionBySecret(ctx, hash, now.Add(2*time.Hour)); !errors.Is(err, accounts.ErrNotFound) {
 		t.Fatalf("expired session still valid: %v", err)
@@ -147,8 +177,18 @@ func TestSessions(t *testing.T) {
 	}
 	// Deleting a user removes their sessions.
 	hash[0] = 2
-	if _, err := st.CreateSession(ctx, accounts.Session{UserID: u.ID, Kind: accounts.KindSession, CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastUsedAt: now}, hash); err != nil {
-		t.Fatal(err)
+	for i := range 3 {
+		hash[0] = byte(2 + i)
+		if _, err := st.CreateSession(ctx, accounts.Session{UserID: u.ID, Kind: accounts.KindSession, CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastUsedAt: now, Scopes: accounts.ScopesAll}, hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, _ = st.ListUserSessions(ctx, u.ID, now)
+	if len(list) != 3 || list[0].ID < list[1].ID {
+		t.Fatalf("sessions, newest first: %+v", list)
+	}
+	if n, err := st.DeleteUserSessions(ctx, u.ID, list[0].ID); err != nil || n != 2 {
+		t.Fatalf("delete all but one: %d %v", n, err)
 	}
 	if err := st.DeleteUser(ctx, u.ID); err != nil {
 		t.Fatal(err)
