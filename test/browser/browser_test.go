@@ -163,10 +163,10 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	admin.check("users-long-name")
 	// Its address never breaks mid-word: one line, cut with an ellipsis, the
 	// whole of it in the title.
-	require.Equal(t, strings.ToLower(long)+"@example.com", eval[string](admin, "email title", `document.querySelector("td.email .truncate").title`))
+	require.Equal(t, strings.NewReplacer("_", ".", "-", ".").Replace(long)+"@example.com",
+		eval[string](admin, "email title", `document.querySelector("td.email .truncate").title`))
 	require.True(t, eval[bool](admin, "email on one line", `(() => { const e = document.querySelector("td.email .truncate");
 	  return e.getClientRects().length === 1 && e.offsetHeight < 2 * parseFloat(getComputedStyle(e).lineHeight); })()`))
-	operatorLists(t, admin, dep, vp)
 	admin.do("its page", chromedp.Click(chromedp.CSS("table.users td.user-cell a")), chromedp.WaitVisible(chromedp.CSS("#edit-email")))
 	admin.check("user-long-name")
 	admin.do("back to the list", chromedp.Navigate(dep.base+"/users"), chromedp.WaitVisible(chromedp.CSS("table.users")))
@@ -290,6 +290,15 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	require.Equal(t, 4, eval[int](admin, "charts", `document.querySelectorAll("#dashboard svg[role=img]").length`), "four charts")
 	require.Regexp(t, `^\d\d:\d\d:\d\d \S+$`, first, "the browser's local time and zone")
 	admin.waitFor("four charts with data", `document.querySelectorAll("#dashboard svg path.line").length === 4`, 25*time.Second)
+	// Each chart labels its y axis with units, says its value under the
+	// pointer, and has its values in a table.
+	require.Equal(t, 3, eval[int](admin, "ticks", `document.querySelectorAll("#chart-p95 .y-axis span").length`))
+	require.Regexp(t, `ms$`, admin.text("#chart-p95 .y-axis span:first-child"))
+	require.True(t, eval[bool](admin, "hover", `(() => { const s = document.querySelector("#chart-requests svg"), r = s.getBoundingClientRect();
+	  s.dispatchEvent(new MouseEvent("mousemove", { clientX: r.right - 3, clientY: r.top + 10, bubbles: true }));
+	  const o = document.querySelector("#chart-requests .readout"); return !o.hidden && /\/s$/.test(o.textContent); })()`),
+		"the value under the pointer")
+	require.Positive(t, eval[int](admin, "values", `document.querySelectorAll("#chart-requests .chart-data tbody tr").length`))
 	require.Contains(t, admin.text("table.audit"), "Deleted user", "audit actions in words")
 	admin.waitFor("a refresh", fmt.Sprintf(`document.querySelector("[data-updated]").textContent !== %q`, first), 15*time.Second)
 	require.Regexp(t, `^\d\d:\d\d:\d\d \S+$`, admin.text("[data-updated]"), "the same format after a refresh")
@@ -309,6 +318,8 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	admin.do("not found", chromedp.Navigate(dep.base+"/no-such-page"), chromedp.WaitVisible(chromedp.CSS("header button.link")))
 	admin.check("not-found")
 	admin.quietNetwork.Store(false)
+
+	operatorLists(t, admin, dep, vp)
 
 	// Sign out.
 	admin.do("sign out", chromedp.Click(chromedp.CSS("header button.link")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
