@@ -375,8 +375,8 @@ func operatorLists(t *testing.T, admin *tab, dep deployment, vp viewport) {
 	admin.do("filter admins",
 		chromedp.SetValue(chromedp.CSS("#users-role"), "admin"),
 		chromedp.Click(chromedp.CSS(".filters button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(`.filters a[href="/users"]`)),
 	)
+	admin.waitFor("the filtered list", `location.search.includes("role=admin") && document.readyState === "complete"`, stepTimeout)
 	require.Regexp(t, `^\d+ matching users?\.$`, admin.text("#users-range"))
 	require.Empty(t, eval[[]string](admin, "roles", `Array.from(document.querySelectorAll('td[data-label="Role"]')).map(td => td.textContent.trim()).filter(r => r !== "admin")`))
 	admin.check("users-filtered")
