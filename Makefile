@@ -74,8 +74,8 @@ fuzz: ## Fuzz every request decoder (JSON bodies, forms, query parameters, heade
 bench: ## Load the real binary and PostgreSQL at 16 and 64 connections (wrk; pgbench -S as the database's limit): req/s, p50/p99, server CPU and allocations per request, against issue 10's targets
 	$(GO) run ./service/cmd/loadbench $(BENCH_ARGS)
 
-test-live: ## Live Terratest suite against a throwaway AWS stack (needs AWS credentials and GOPHEROPS_LIVE=1; ~40 min, see README)
-	$(GO) test -vet=off -tags live -count=1 -timeout 120m ./test/infra/...
+test-live: ## Live Terratest suite against a throwaway AWS stack, with a point-in-time restore drill (needs AWS credentials and GOPHEROPS_LIVE=1; ~70-95 min, see README)
+	$(GO) test -vet=off -tags live -count=1 -timeout 150m ./test/infra/...
 
 clean-data: ## Delete the local development PostgreSQL and blobs under .data/
 	rm -rf .data

@@ -5,8 +5,10 @@ package main
 
 import (
 	_ "embed"
+	"os"
 
 	"github.com/gopherops/gopherops/infra/platform"
+	"github.com/gopherops/gopherops/infra/release"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -17,7 +19,12 @@ var alertRules []byte
 var dashboard string
 
 func main() {
-	pulumi.Run(platform.Program(platform.WithObservability(observability())))
+	pulumi.Run(platform.Program(
+		platform.WithObservability(observability()),
+		// deploy.yml hands `pulumi up` the release it rolls out; without
+		// it, the stack's record.
+		platform.WithRelease(os.Getenv(release.DigestEnv)),
+	))
 }
 
 // observability is what the cluster's monitoring installs next to the chart.

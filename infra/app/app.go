@@ -6,7 +6,9 @@
 package app
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -95,6 +97,11 @@ type Args struct {
 	AWSRegion string
 	// SessionKey is the base64 session key, stored in the workload Secret.
 	SessionKey pulumi.StringInput
+	// GenerateSessionKey, instead of SessionKey, makes the component create
+	// a random key once and keep it in a Secret of its own for the stack's
+	// life (pull-request stacks, whose configuration is rebuilt from a
+	// template on every push and so cannot hold one).
+	GenerateSessionKey bool
 	// LogLevel is debug, info, warn or error (default info).
 	LogLevel string
 	// ExtraEnv adds plain environment variables (e.g. AWS_ENDPOINT_URL_S3 locally).
@@ -131,6 +138,13 @@ type Args struct {
 	ShutdownTimeout time.Duration
 	// SkipAwait annotates every resource with pulumi.com/skipAwait.
 	SkipAwait bool
+	// Quota, when set, bounds the namespace with a ResourceQuota and a
+	// LimitRange that the component itself is checked to fit in.
+	Quota *Quota
+	// DatabaseGeneration names the database the app runs on when it is not
+	// the first one (an AWS restore): a new generation gets a new migration
+	// Job, so a restored schema is brought to the image's version.
+	DatabaseGeneration string
 }
 
 // App is everything GopherOps runs on a cluster.
@@ -141,6 +155,8 @@ type App struct {
 	ServiceAccount *corev1.ServiceAccount
 	Secret         *corev1.Secret
 	PullSecret     *corev1.Secret
+	// SessionSecret holds the generated session key (GenerateSessionKey).
+	SessionSecret  *corev1.Secret
 	MigrationJob   *batchv1.Job
 	Deployment     *appsv1.Deployment
 	Service        *corev1.Service
@@ -152,7 +168,15 @@ type App struct {
 	// Postgres is set with Args.InClusterDatabase.
 	Postgres *Postgres
 	// BlobClaim is set with Args.BlobVolume.
-	BlobClaim       *corev1.PersistentVolumeClaim
+	BlobClaim *corev1.PersistentVolumeClaim
+	// BackupClaim and BackupCronJob are set with InClusterDatabase.Backup,
+	// RestoreJob when it restores.
+	BackupClaim   *corev1.PersistentVolumeClaim
+	BackupCronJob *batchv1.CronJob
+	RestoreJob    *batchv1.Job
+	// ResourceQuota and LimitRange are set with Args.Quota.
+	ResourceQuota   *corev1.ResourceQuota
+	LimitRange      *corev1.LimitRange
 	SelectorLabels  map[string]string
 	MetricsLabels   map[string]string
 	MetricsPortName string
@@ -167,6 +191,15 @@ type App struct {
 func JobName(name, image string) string {
 	sum := sha256.Sum256([]byte(image))
 	return name + "-migrate-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// MigrationJobName is the migration Job's name for an image and a database
+// generation: a new image or a new database (a restore) gets a new Job.
+func MigrationJobName(name, image, generation string) string {
+	if generation == "" {
+		return JobName(name, image)
+	}
+	return JobName(name, image+"\x00"+generation)
 }
 
 func (a *Args) defaults() error {
@@ -209,6 +242,11 @@ func (a *Args) defaults() error {
 		if a.InClusterDatabase.Image == "" || a.InClusterDatabase.StorageSize == "" {
 			errs = append(errs, errors.New("an in-cluster database needs an image and a storage size"))
 		}
+		if bk := a.InClusterDatabase.Backup; bk != nil {
+			c := *bk
+			a.InClusterDatabase.Backup = &c
+			errs = append(errs, c.check())
+		}
 		if a.DatabaseURL != nil || a.DatabaseSecretArn != nil {
 			errs = append(errs, errors.New("an in-cluster database excludes DatabaseURL and DatabaseSecretArn"))
 		}
@@ -222,8 +260,8 @@ func (a *Args) defaults() error {
 			a.BlobStore = pulumi.String("file://" + BlobMountPath)
 		}
 	}
-	if a.DatabaseURL == nil || a.SessionKey == nil || a.BlobStore == nil {
-		errs = append(errs, errors.New("database URL, session key and blob store are required"))
+	if a.DatabaseURL == nil || (a.SessionKey == nil) == !a.GenerateSessionKey || a.BlobStore == nil {
+		errs = append(errs, errors.New("database URL, blob store and one of session key and GenerateSessionKey are required"))
 	}
 	if a.MinReplicas < 1 || a.MinReplicas > a.MaxReplicas {
 		errs = append(errs, fmt.Errorf("replicas: need 1 <= min (%d) <= max (%d)", a.MinReplicas, a.MaxReplicas))
@@ -234,7 +272,13 @@ func (a *Args) defaults() error {
 	if _, err := quantity.GoMemLimit(a.Resources.MemoryLimit); err != nil {
 		errs = append(errs, fmt.Errorf("memory limit: %w", err))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if a.Quota != nil {
+		return a.checkQuota()
+	}
+	return nil
 }
 
 // New creates the App component and its children.
@@ -257,8 +301,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	a.MetricsPortName = "metrics"
 
 	steps := []func() error{
-		b.namespace, b.serviceAccount, b.postgres, b.blobVolume, b.secrets, b.migrationJob, b.deployment,
-		b.services, b.autoscaling, b.networkPolicies,
+		b.namespace, b.quota, b.serviceAccount, b.postgres, b.backup, b.blobVolume, b.secrets, b.restore,
+		b.migrationJob, b.deployment, b.services, b.autoscaling, b.networkPolicies,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -276,12 +320,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 }
 
 // databaseDeps are what the migration Job waits for: the in-cluster
-// database when there is one (a managed database exists before the app).
+// database when there is one (a managed database exists before the app),
+// and its restore once that exists.
 func (b *builder) databaseDeps() []pulumi.Resource {
 	if b.app.Postgres == nil {
 		return nil
 	}
-	return []pulumi.Resource{b.app.Postgres.StatefulSet, b.app.Postgres.NetworkPolicy}
+	deps := []pulumi.Resource{b.app.Postgres.StatefulSet, b.app.Postgres.NetworkPolicy}
+	if b.app.RestoreJob != nil {
+		deps = append(deps, b.app.RestoreJob)
+	}
+	return deps
 }
 
 // builder carries what every resource of the component shares.
@@ -377,18 +426,37 @@ func (b *builder) serviceAccount() error {
 }
 
 func (b *builder) secrets() error {
+	data := pulumi.StringMap{"DATABASE_URL": b.args.DatabaseURL}
+	if b.args.SessionKey != nil {
+		data["SESSION_KEY"] = b.args.SessionKey
+	}
 	s, err := corev1.NewSecret(b.ctx, b.name+"-env", &corev1.SecretArgs{
-		Metadata: b.meta("", "server", nil),
-		Type:     pulumi.String("Opaque"),
-		StringData: pulumi.StringMap{
-			"DATABASE_URL": b.args.DatabaseURL,
-			"SESSION_KEY":  b.args.SessionKey,
-		},
+		Metadata:   b.meta("", "server", nil),
+		Type:       pulumi.String("Opaque"),
+		StringData: data,
 	}, b.opts...)
 	if err != nil {
 		return fmt.Errorf("env secret: %w", err)
 	}
 	b.app.Secret = s
+	if b.args.GenerateSessionKey {
+		// As the database password: a fresh key on every run, and
+		// ignoreChanges keeps the first, so sessions survive updates.
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			return fmt.Errorf("generate session key: %w", err)
+		}
+		key := base64.StdEncoding.EncodeToString(raw)
+		sk, err := corev1.NewSecret(b.ctx, b.name+"-session", &corev1.SecretArgs{
+			Metadata:   b.meta(b.args.Name+"-session", "server", nil),
+			Type:       pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{"SESSION_KEY": pulumi.ToSecret(pulumi.String(key)).(pulumi.StringOutput)},
+		}, b.with(pulumi.IgnoreChanges([]string{"stringData", "data"}))...)
+		if err != nil {
+			return fmt.Errorf("session key secret: %w", err)
+		}
+		b.app.SessionSecret = sk
+	}
 	if pc := b.args.PullCredentials; pc != nil {
 		dockerConfig := pulumi.All(pc.Password).ApplyT(func(v []any) (string, error) {
 			return DockerConfigJSON(pc.Server, pc.Username, v[0].(string))
@@ -407,7 +475,7 @@ func (b *builder) secrets() error {
 }
 
 func (b *builder) migrationJob() error {
-	meta := b.meta(JobName(b.args.Name, b.args.Image), "migrate", nil)
+	meta := b.meta(MigrationJobName(b.args.Name, b.args.Image, b.args.DatabaseGeneration), "migrate", nil)
 	job, err := batchv1.NewJob(b.ctx, b.name+"-migrate", &batchv1.JobArgs{
 		Metadata: meta,
 		Spec: &batchv1.JobSpecArgs{

@@ -155,7 +155,7 @@ func (b *builder) env() corev1.EnvVarArray {
 		plain("TRUSTED_PROXIES", strings.Join(b.args.TrustedProxies, ",")),
 		corev1.EnvVarArgs{Name: pulumi.String("BLOB_STORE"), Value: b.args.BlobStore},
 		secretEnv("DATABASE_URL", workloadSecret, "DATABASE_URL"),
-		secretEnv("SESSION_KEY", workloadSecret, "SESSION_KEY"),
+		secretEnv("SESSION_KEY", b.sessionKeySecret(), "SESSION_KEY"),
 		corev1.EnvVarArgs{
 			Name: pulumi.String("GOMAXPROCS"),
 			ValueFrom: &corev1.EnvVarSourceArgs{ResourceFieldRef: &corev1.ResourceFieldSelectorArgs{
@@ -186,6 +186,15 @@ func (b *builder) env() corev1.EnvVarArray {
 		env = append(env, plain(k, b.args.ExtraEnv[k]))
 	}
 	return env
+}
+
+// sessionKeySecret is the Secret holding SESSION_KEY: the generated one's,
+// or the workload Secret.
+func (b *builder) sessionKeySecret() pulumi.StringInput {
+	if b.app.SessionSecret != nil {
+		return b.app.SessionSecret.Metadata.Name().Elem()
+	}
+	return b.app.Secret.Metadata.Name().Elem()
 }
 
 // DockerConfigJSON renders the .dockerconfigjson of an image pull secret.

@@ -39,6 +39,9 @@ type InClusterDatabase struct {
 	// Database and User default to gopherops.
 	Database string
 	User     string
+	// Backup, when set, dumps the database on a schedule onto a volume of
+	// its own (and restores it from there).
+	Backup *Backup
 }
 
 // BlobVolume keeps the file blob store (avatars) on a PersistentVolumeClaim.
@@ -245,8 +248,8 @@ func (b *builder) postgres() error {
 							corev1.EnvVarArgs{Name: pulumi.String("PGDATA"), Value: pulumi.String(postgresDataMount + "/pgdata")},
 						},
 						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String("100m"), "memory": pulumi.String("128Mi")},
-							Limits:   pulumi.StringMap{"cpu": pulumi.String("1"), "memory": pulumi.String("512Mi")},
+							Requests: pulumi.ToStringMap(postgresRequests),
+							Limits:   pulumi.ToStringMap(postgresLimits),
 						},
 						SecurityContext: restrictedContainer(PostgresUser),
 						StartupProbe: &corev1.ProbeArgs{

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
@@ -20,6 +21,19 @@ const (
 	OutputPreviewRoleArn = "previewRoleArn"
 	OutputECRRepository  = "ecrRepositoryUrl"
 	OutputStateBackend   = "stateBackendUrl"
+)
+
+// Session limits of the roles the workflows assume. A job's credentials
+// must outlast the job: a `pulumi up` whose session expires midway leaves
+// pending operations in the state. IAM refuses a longer role-duration-seconds
+// than the role's limit, so every job asks for at most this (the bootstrap
+// test checks each workflow against it).
+const (
+	// DeploySessionLimit covers the longest deploy-role job: nightly's live
+	// suite (150 minutes); deploy.yml's `up` asks for its own 90 minutes.
+	DeploySessionLimit = 3 * time.Hour
+	// PreviewSessionLimit covers a pull request's preview (30 minutes).
+	PreviewSessionLimit = time.Hour
 )
 
 // bootstrap is what the program created, for tests.
@@ -60,9 +74,10 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 
 	b.Repository, err = ecr.NewRepository(ctx, "mirror", &ecr.RepositoryArgs{
 		Name: pulumi.String(cfg.ECRRepository),
-		// The tag named after a stack moves with each release (it records
-		// what the stack runs); images themselves are addressed by digest.
-		ImageTagMutability:         pulumi.String("MUTABLE"),
+		// No tag ever moves (AWS FSBP ECR.2): each release is mirrored under
+		// a tag of its own (infra/release), and what a stack runs is
+		// recorded in SSM after a successful rollout.
+		ImageTagMutability:         pulumi.String("IMMUTABLE"),
 		ImageScanningConfiguration: ecr.RepositoryImageScanningConfigurationArgs{ScanOnPush: pulumi.Bool(true)},
 		EncryptionConfigurations: ecr.RepositoryEncryptionConfigurationArray{
 			ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("KMS")},
@@ -71,9 +86,13 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: ecr repository: %w", err)
 	}
+	lifecycle, err := MirrorLifecycle(cfg.Environments)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := ecr.NewLifecyclePolicy(ctx, "mirror", &ecr.LifecyclePolicyArgs{
 		Repository: b.Repository.Name,
-		Policy:     pulumi.String(mirrorLifecycle),
+		Policy:     pulumi.String(lifecycle),
 	}); err != nil {
 		return nil, fmt.Errorf("bootstrap: ecr lifecycle: %w", err)
 	}
@@ -97,7 +116,7 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 		Name:               pulumi.String(cfg.DeployRoleName),
 		Description:        pulumi.String("pulumi up of the " + cfg.Project + " stacks from GitHub Actions environments of " + cfg.GitHubRepository),
 		AssumeRolePolicy:   deployTrust,
-		MaxSessionDuration: pulumi.Int(2 * 3600),
+		MaxSessionDuration: pulumi.Int(int(DeploySessionLimit.Seconds())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: deploy role: %w", err)
@@ -115,9 +134,10 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 		return GitHubTrustPolicy(arn, []string{PullRequestSubject(cfg.GitHubRepository)})
 	}).(pulumi.StringOutput)
 	b.PreviewRole, err = iam.NewRole(ctx, "preview", &iam.RoleArgs{
-		Name:             pulumi.String(cfg.PreviewRoleName),
-		Description:      pulumi.String("read-only pulumi preview of the " + cfg.Project + " stacks on pull requests of " + cfg.GitHubRepository),
-		AssumeRolePolicy: previewTrust,
+		Name:               pulumi.String(cfg.PreviewRoleName),
+		Description:        pulumi.String("read-only pulumi preview of the " + cfg.Project + " stacks on pull requests of " + cfg.GitHubRepository),
+		AssumeRolePolicy:   previewTrust,
+		MaxSessionDuration: pulumi.Int(int(PreviewSessionLimit.Seconds())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: preview role: %w", err)
@@ -137,10 +157,47 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 	return b, nil
 }
 
-// mirrorLifecycle expires images no stack tag points at any more, keeping
-// the 30 most recent as the rollback window.
-const mirrorLifecycle = `{"rules":[{"rulePriority":1,"description":"keep the 30 most recent untagged releases for rollback",` +
-	`"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}}]}`
+// KeptReleases is how many of its most recent releases the mirror keeps
+// for each stack: the rollback window.
+const KeptReleases = 30
+
+// StrayReleaseDays is how long the mirror keeps an image no stack's rule
+// protects: a throwaway stack's release, or an untagged manifest.
+const StrayReleaseDays = 14
+
+// MirrorLifecycle is the mirror's lifecycle policy: for each stack, the
+// KeptReleases most recently pushed of its releases (tags <stack>-...) are
+// kept, the stack's current one among them; anything else expires after
+// StrayReleaseDays. An image a stack's rule matches cannot be expired by a
+// rule of lower priority, so the last rule never touches a stack's releases.
+func MirrorLifecycle(stacks []string) (string, error) {
+	type rule map[string]any
+	rules := make([]rule, 0, len(stacks)+1)
+	for i, stack := range stacks {
+		rules = append(rules, rule{
+			"rulePriority": i + 1,
+			"description":  fmt.Sprintf("keep the %d most recent releases of stack %s", KeptReleases, stack),
+			"selection": map[string]any{
+				"tagStatus": "tagged", "tagPrefixList": []string{stack + "-"},
+				"countType": "imageCountMoreThan", "countNumber": KeptReleases,
+			},
+			"action": map[string]string{"type": "expire"},
+		})
+	}
+	rules = append(rules, rule{
+		"rulePriority": len(stacks) + 1,
+		"description":  fmt.Sprintf("expire what no stack keeps after %d days", StrayReleaseDays),
+		"selection": map[string]any{
+			"tagStatus": "any", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": StrayReleaseDays,
+		},
+		"action": map[string]string{"type": "expire"},
+	})
+	b, err := json.Marshal(map[string]any{"rules": rules})
+	if err != nil {
+		return "", fmt.Errorf("bootstrap: mirror lifecycle: %w", err)
+	}
+	return string(b), nil
+}
 
 // stateBucket is a versioned, encrypted, private, TLS-only bucket for
 // Pulumi state, protected from `pulumi destroy`.

@@ -70,7 +70,7 @@ func TestRolesTrustOnlyTheirJobs(t *testing.T) {
 	}
 	cases := map[string][]string{
 		"deploy": {"repo:gopherops/gopherops:environment:dev", "repo:gopherops/gopherops:environment:prod",
-			"repo:gopherops/gopherops:environment:nightly"},
+			"repo:gopherops/gopherops:environment:nightly", "repo:gopherops/gopherops:environment:preview"},
 		"preview": {"repo:gopherops/gopherops:pull_request"},
 	}
 	for name, subjects := range cases {
@@ -174,6 +174,9 @@ func TestMirrorAndState(t *testing.T) {
 	if v, _ := repo.Get("imageScanningConfiguration.scanOnPush"); v != true {
 		t.Error("the mirror does not scan on push")
 	}
+	if v := repo.Str("imageTagMutability"); v != "IMMUTABLE" {
+		t.Errorf("the mirror's tags are %s: a moved tag can swap what a stack runs (AWS FSBP ECR.2)", v)
+	}
 	bucket := mon.Get("aws:s3/bucketV2:BucketV2", "gopherops-pulumi-state")
 	if bucket == nil || !bucket.Protect {
 		t.Fatalf("state bucket = %v", bucket)
@@ -214,3 +217,48 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func fmtAny(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestMirrorKeepsWhatStacksRun: the lifecycle policy gives each stack's
+// releases (<stack>-<digest> tags) a rule of their own, ahead of the rule
+// that expires everything else, so a busy dev never expires prod's release
+// and a stack's current release is among its most recent.
+func TestMirrorKeepsWhatStacksRun(t *testing.T) {
+	mon := run(t, testConfig())
+	pol := mon.Get("aws:ecr/lifecyclePolicy:LifecyclePolicy", "mirror")
+	if pol == nil {
+		t.Fatal("no lifecycle policy on the mirror")
+	}
+	var doc struct {
+		Rules []struct {
+			RulePriority int
+			Selection    struct {
+				TagStatus     string
+				TagPrefixList []string
+				CountType     string
+				CountNumber   int
+			}
+			Action struct{ Type string }
+		}
+	}
+	if err := json.Unmarshal([]byte(pol.Str("policy")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	if len(doc.Rules) != len(cfg.Environments)+1 {
+		t.Fatalf("%d rules, want one per stack and one for the rest", len(doc.Rules))
+	}
+	last := doc.Rules[len(doc.Rules)-1]
+	for i, env := range cfg.Environments {
+		r := doc.Rules[i]
+		if r.Selection.TagStatus != "tagged" || !slices.Equal(r.Selection.TagPrefixList, []string{env + "-"}) ||
+			r.Selection.CountType != "imageCountMoreThan" || r.Selection.CountNumber != KeptReleases {
+			t.Errorf("rule %d = %+v, want the %d most recent %s- releases kept", i, r, KeptReleases, env)
+		}
+		if r.RulePriority >= last.RulePriority {
+			t.Errorf("the %s rule (priority %d) does not come before the catch-all (%d)", env, r.RulePriority, last.RulePriority)
+		}
+	}
+	if last.Selection.TagStatus != "any" || last.Selection.CountType != "sinceImagePushed" || last.Action.Type != "expire" {
+		t.Errorf("catch-all rule = %+v", last)
+	}
+}

@@ -20,7 +20,8 @@ type bootstrapConfig struct {
 	// GitHubRepository is owner/name of the repository whose workflows assume the roles.
 	GitHubRepository string
 	// Environments are the GitHub environments whose jobs may assume the
-	// deploy role: the stacks' (dev, prod) and nightly's live suite.
+	// deploy role: the stacks' (dev, prod), nightly's live suite, and preview
+	// (the pull-request stacks' workflows, docs/environments.md).
 	Environments []string
 	// CreateOIDCProvider is false when the account already has GitHub's provider.
 	CreateOIDCProvider bool
@@ -73,7 +74,7 @@ func (c *bootstrapConfig) defaults() {
 		c.ECRRepository = c.Project
 	}
 	if len(c.Environments) == 0 {
-		c.Environments = []string{"dev", "prod", "nightly"}
+		c.Environments = []string{"dev", "prod", "nightly", "preview"}
 	}
 	if c.DeployRoleName == "" {
 		c.DeployRoleName = c.Project + "-deploy"

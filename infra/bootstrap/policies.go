@@ -18,6 +18,9 @@ func (s scope) arn(service, region, resource string) string {
 // regional is arn in the scope's region.
 func (s scope) regional(service, resource string) string { return s.arn(service, s.Region, resource) }
 
+// releaseRecords are the stacks' release records (release.Parameter).
+func (s scope) releaseRecords() string { return s.regional("ssm", "parameter/"+s.Project+"/*") }
+
 // EnvironmentSubjects are the OIDC subjects of jobs that run in the given
 // GitHub environments of one repository (deploy.yml's `up` job).
 func EnvironmentSubjects(repo string, environments []string) []string {
@@ -74,6 +77,7 @@ var ec2Writes = []string{
 	"ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
 	"ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate", "ec2:DeleteLaunchTemplate",
 	"ec2:CreateFlowLogs", "ec2:DeleteFlowLogs", "ec2:DeleteTags",
+	"ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints",
 }
 
 // readActions are the descriptive calls a deploy (refresh, diff) makes; they
@@ -83,7 +87,7 @@ var readActions = []string{
 	"iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
 	"iam:GetOpenIDConnectProvider", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
 	"kms:ListAliases", "logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
-	"ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListTagsForResource", "codebuild:BatchGetProjects",
+	"ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListImages", "ecr:ListTagsForResource", "codebuild:BatchGetProjects",
 	"secretsmanager:DescribeSecret",
 }
 
@@ -201,8 +205,16 @@ func DeployPolicy(s scope, repositoryArn, stateBucketArn string) (string, error)
 			},
 			"Resource": []string{
 				s.regional("logs", "log-group:/aws/eks/"+p), s.regional("logs", "log-group:/aws/vpc/flow-logs/"+p),
-				s.regional("logs", "log-group:/aws/codebuild/"+p),
+				s.regional("logs", "log-group:/aws/codebuild/"+p), s.regional("logs", "log-group:/aws/rds/instance/"+p),
 			},
+		},
+		{
+			// Flow logs to S3 are created through a log delivery, an action
+			// without resource-level permissions.
+			"Sid": "FlowLogDeliveryToS3", "Effect": "Allow",
+			"Action":    []string{"logs:CreateLogDelivery", "logs:DeleteLogDelivery"},
+			"Resource":  "*",
+			"Condition": map[string]any{"StringEquals": map[string]string{"aws:RequestedRegion": s.Region}},
 		},
 		{
 			"Sid": "Rds", "Effect": "Allow",
@@ -249,13 +261,22 @@ func DeployPolicy(s scope, repositoryArn, stateBucketArn string) (string, error)
 		},
 		{"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
 		{
-			// deploy.yml mirrors the release into ECR and moves the stack's tag.
+			// deploy.yml mirrors the release into ECR and moves the stack's
+			// tag; the live suite removes its throwaway stack's tag.
 			"Sid": "MirrorReleases", "Effect": "Allow",
 			"Action": []string{
 				"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
 				"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+				"ecr:BatchDeleteImage",
 			},
 			"Resource": repositoryArn,
+		},
+		{
+			// deploy.yml records what a stack runs once its rollout
+			// succeeded; the live suite removes its throwaway stack's record.
+			"Sid": "ReleaseRecords", "Effect": "Allow",
+			"Action":   []string{"ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"},
+			"Resource": s.releaseRecords(),
 		},
 		{
 			"Sid": "OnlyThisRegion", "Effect": "Deny",
@@ -281,6 +302,11 @@ func PreviewPolicy(s scope, repositoryArn, stateBucketArn string) (string, error
 			// The program's ECR lookups (the repository data source also reads its tags).
 			"Action":   []string{"ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:ListTagsForResource"},
 			"Resource": repositoryArn,
+		},
+		{
+			// The program reads the stack's release record.
+			"Sid": "ReleaseRecords", "Effect": "Allow", "Action": "ssm:GetParameter",
+			"Resource": s.releaseRecords(),
 		},
 		{
 			"Sid": "Clusters", "Effect": "Allow", "Action": "eks:DescribeCluster",

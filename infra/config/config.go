@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +28,9 @@ const (
 	// EnvLocal deploys only the app, with PostgreSQL in the cluster, onto any
 	// existing cluster (kind, k3d, minikube): no AWS at all.
 	EnvLocal = "local"
+	// EnvPR is a pull request's stack, pr-<number>: what local deploys, in
+	// its own namespace on the dev cluster, under a ResourceQuota.
+	EnvPR = "pr"
 )
 
 // Secret holds a secret configuration value. It never prints its content, so
@@ -78,6 +80,10 @@ type Config struct {
 	Monitoring Monitoring
 	Runner     Runner
 	Local      Local
+	// Preview is set on pull-request stacks (EnvPR) only.
+	Preview Preview
+	// Backup is the in-cluster database's backups (EnvLocal and EnvPR).
+	Backup Backup
 }
 
 // Network sizes the VPC.
@@ -85,6 +91,12 @@ type Network struct {
 	VpcCidr               string
 	AvailabilityZoneCount int
 	NatGatewayPerAz       bool
+	// InterfaceEndpoints adds ECR and STS interface endpoints (the S3
+	// gateway endpoint is always there).
+	InterfaceEndpoints bool
+	// FlowLogDestination is "s3" (Parquet in a bucket) or
+	// "cloud-watch-logs".
+	FlowLogDestination string
 }
 
 // Cluster sizes and restricts the EKS cluster.
@@ -103,12 +115,15 @@ type Cluster struct {
 	LogRetentionDays int
 	// AddonVersions pins every EKS add-on by name (vpc-cni, coredns,
 	// kube-proxy, metrics-server): an unpinned add-on changes under a running
-	// cluster when AWS moves its default.
+	// cluster when AWS moves its default. From versions.go, by minor.
 	AddonVersions map[string]string
 	// LoadBalancerControllerChart and ClusterAutoscalerChart pin the Helm
-	// charts of the two controllers the program installs.
+	// charts of the two controllers the program installs, and
+	// ClusterAutoscalerImage the autoscaler release of the cluster's minor
+	// (versions.go).
 	LoadBalancerControllerChart string
 	ClusterAutoscalerChart      string
+	ClusterAutoscalerImage      string
 }
 
 // Access names who may use the cluster's Kubernetes API, each through an EKS
@@ -148,6 +163,9 @@ type Database struct {
 	DeletionProtection     bool
 	// PerformanceInsights turns on RDS Performance Insights (required in prod).
 	PerformanceInsights bool
+	// Restore, when set, creates the instance from a snapshot or a point in
+	// time (docs/recovery.md).
+	Restore DatabaseRestore
 }
 
 // Storage configures the avatar bucket.
@@ -222,6 +240,14 @@ func (c *Config) IsProd() bool { return c.Environment == EnvProd }
 // IsLocal reports whether the stack deploys onto an existing cluster without AWS.
 func (c *Config) IsLocal() bool { return c.Environment == EnvLocal }
 
+// IsPR reports whether the stack is a pull request's (pr-<number>).
+func (c *Config) IsPR() bool { return c.Environment == EnvPR }
+
+// InCluster reports whether the stack runs the app with its own PostgreSQL
+// on an existing cluster (local and pull-request stacks) instead of
+// creating AWS infrastructure.
+func (c *Config) InCluster() bool { return c.IsLocal() || c.IsPR() }
+
 // ImageRef is the full image reference the local stack deploys: the digest
 // wins over the tag.
 func (a App) ImageRef() string {
@@ -272,25 +298,6 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 
 // secretKeys are the keys whose values must only ever be set with --secret.
 var secretKeys = []string{"sessionKey", "ghcrToken", "grafanaAdminPassword"}
-
-// defaultAddonVersions are the EKS add-on builds the program was written
-// against (Kubernetes 1.35); each stack file pins its own.
-var defaultAddonVersions = map[string]string{
-	"vpc-cni":        "v1.21.1-eksbuild.1",
-	"coredns":        "v1.13.1-eksbuild.1",
-	"kube-proxy":     "v1.35.0-eksbuild.2",
-	"metrics-server": "v0.8.0-eksbuild.3",
-}
-
-// RequiredAddons are the EKS add-ons every AWS cluster runs.
-func RequiredAddons() []string {
-	names := make([]string, 0, len(defaultAddonVersions))
-	for n := range defaultAddonVersions {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
 
 func isSecretKey(full string) bool {
 	k, ok := strings.CutPrefix(full, Namespace+":")
@@ -366,20 +373,6 @@ func (r *reader) list(key string, def []string) []string {
 	return out
 }
 
-// stringMap reads a map of strings (a YAML mapping, handed over as JSON).
-func (r *reader) stringMap(key string, def map[string]string) map[string]string {
-	v, ok := r.raw(key)
-	if !ok {
-		return maps.Clone(def)
-	}
-	var out map[string]string
-	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		r.fail(key, "is not a mapping of names to strings: %v", err)
-		return maps.Clone(def)
-	}
-	return out
-}
-
 func (r *reader) secret(key string) Secret {
 	v, _ := r.src(Namespace + ":" + key)
 	return NewSecret(v)
@@ -390,13 +383,17 @@ func (r *reader) secret(key string) Secret {
 func Parse(src Source, project, stack string) (*Config, error) {
 	r := &reader{src: src}
 	region, _ := src("aws:region")
-	env := r.str("environment", stack)
+	env := r.str("environment", defaultEnvironment(stack))
 	// The local stack pulls a release from GHCR; the AWS stacks run the ECR
 	// mirror and name no other repository.
 	defaultRepo := ""
-	if env == EnvLocal {
+	if env == EnvLocal || env == EnvPR {
 		defaultRepo = "ghcr.io/gopherops/gopherops"
 	}
+	// An unknown minor has no pins: Validate names the key; the release
+	// stays empty so every other problem is reported with it.
+	kubernetesVersion := r.str("kubernetesVersion", DefaultKubernetesVersion)
+	release, _ := ReleaseFor(kubernetesVersion)
 	defaultRetention := 30
 	if env == EnvProd {
 		defaultRetention = 365
@@ -411,10 +408,12 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			VpcCidr:               r.str("vpcCidr", "10.0.0.0/16"),
 			AvailabilityZoneCount: r.integer("availabilityZoneCount", 2),
 			NatGatewayPerAz:       r.boolean("natGatewayPerAz", false),
+			InterfaceEndpoints:    r.boolean("vpcInterfaceEndpoints", true),
+			FlowLogDestination:    r.str("flowLogDestination", "s3"),
 		},
 		Cluster: Cluster{
 			Name:                     r.str("clusterName", project+"-"+stack),
-			KubernetesVersion:        r.str("kubernetesVersion", "1.35"),
+			KubernetesVersion:        kubernetesVersion,
 			EndpointPublicCidrs:      r.list("clusterEndpointPublicCidrs", nil),
 			NodeInstanceTypes:        r.list("nodeInstanceTypes", []string{"t3.medium"}),
 			NodeAmiType:              r.str("nodeAmiType", "AL2023_x86_64_STANDARD"),
@@ -424,12 +423,12 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			NodeMaxSize:              r.integer("nodeMaxSize", 4),
 			KMSKeyDeletionWindowDays: r.integer("kmsKeyDeletionWindowDays", 30),
 			LogRetentionDays:         r.integer("logRetentionDays", defaultRetention),
-			AddonVersions:            r.stringMap("addonVersions", defaultAddonVersions),
-			// Chart 1.14.x is controller v2.14; chart 9.52.x is Cluster
-			// Autoscaler 1.34, whose scale-down follows the node group's
-			// minimum and scale-up its maximum.
-			LoadBalancerControllerChart: r.str("loadBalancerControllerChartVersion", "1.14.1"),
-			ClusterAutoscalerChart:      r.str("clusterAutoscalerChartVersion", "9.52.1"),
+			// Pinned in versions.go, by the Kubernetes minor where they
+			// must agree with it.
+			AddonVersions:               release.Addons,
+			LoadBalancerControllerChart: LoadBalancerControllerChart,
+			ClusterAutoscalerChart:      release.ClusterAutoscalerChart,
+			ClusterAutoscalerImage:      release.ClusterAutoscalerImage,
 		},
 		Access: Access{
 			DeployRoleName:  r.str("deployRoleName", "gopherops-deploy"),
@@ -450,6 +449,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			BackupRetentionDays:    r.integer("dbBackupRetentionDays", 7),
 			DeletionProtection:     r.boolean("dbDeletionProtection", false),
 			PerformanceInsights:    r.boolean("dbPerformanceInsights", env == EnvProd),
+			Restore:                r.databaseRestore(),
 		},
 		Storage: Storage{
 			NoncurrentVersionDays: r.integer("bucketNoncurrentVersionDays", 30),
@@ -457,7 +457,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			AccessLogging:         r.boolean("bucketAccessLogging", env == EnvProd),
 		},
 		App: App{
-			Namespace:            r.str("namespace", "gopherops"),
+			Namespace:            r.str("namespace", defaultNamespace(env, stack)),
 			ImageRepository:      r.str("imageRepository", defaultRepo),
 			ECRRepository:        r.str("ecrRepository", "gopherops"),
 			ImageTag:             r.str("imageTag", ""),
@@ -480,7 +480,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 		Monitoring: Monitoring{
 			Enabled:              r.boolean("monitoringEnabled", false),
 			Namespace:            r.str("monitoringNamespace", "monitoring"),
-			ChartVersion:         r.str("monitoringChartVersion", "75.15.1"),
+			ChartVersion:         MonitoringChart,
 			GrafanaAdminPassword: r.secret("grafanaAdminPassword"),
 		},
 		Local: Local{
@@ -492,7 +492,10 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			StorageClass:        r.str("storageClass", ""),
 			MetricsServerChart:  r.str("metricsServerChartVersion", ""),
 		},
+		Preview: r.preview(stack),
+		Backup:  r.backup(),
 	}
+	r.refuseMisplaced(env)
 	if len(r.errs) > 0 {
 		return nil, joinErrors(r.errs)
 	}

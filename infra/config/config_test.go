@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // testSessionKey is base64 of 32 bytes, as `openssl rand -base64 32` prints.
@@ -204,16 +205,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 			"gopherops:operatorArns", "listed twice"},
 		{"preview role same as deploy role", "dev", with(validDev(), "gopherops:previewRoleName", "gopherops-deploy"),
 			"gopherops:previewRoleName", "read-only"},
-		{"add-on left unpinned", "dev", with(validDev(), "gopherops:addonVersions", `{"vpc-cni":"v1.21.1-eksbuild.1"}`),
-			"gopherops:addonVersions", "must pin coredns"},
-		{"add-on pinned to latest", "dev", with(validDev(), "gopherops:addonVersions",
-			`{"vpc-cni":"latest","coredns":"v1.13.1-eksbuild.1","kube-proxy":"v1.35.0-eksbuild.2","metrics-server":"v0.8.0-eksbuild.3"}`),
-			"gopherops:addonVersions", "not an EKS add-on build"},
-		{"unknown add-on", "dev", with(validDev(), "gopherops:addonVersions",
-			`{"vpc-cni":"v1.21.1-eksbuild.1","coredns":"v1.13.1-eksbuild.1","kube-proxy":"v1.35.0-eksbuild.2","metrics-server":"v0.8.0-eksbuild.3","aws-ebs-csi-driver":"v1.50.0-eksbuild.1"}`),
-			"gopherops:addonVersions", "not an add-on this program installs"},
-		{"chart version range", "dev", with(validDev(), "gopherops:clusterAutoscalerChartVersion", "9.x"),
-			"gopherops:clusterAutoscalerChartVersion", "exact chart version"},
+		{"a Kubernetes minor without pins", "dev", with(validDev(), "gopherops:kubernetesVersion", "1.30"),
+			"gopherops:kubernetesVersion", "no add-ons and autoscaler are pinned for Kubernetes 1.30"},
 		{"retention CloudWatch refuses", "dev", with(validDev(), "gopherops:logRetentionDays", "10"),
 			"gopherops:logRetentionDays", "not a CloudWatch retention period"},
 		{"prod logs kept a month", "prod", with(validProd(), "gopherops:logRetentionDays", "30"),
@@ -248,10 +241,12 @@ func TestValidationNamesTheKey(t *testing.T) {
 			"gopherops:natGatewayPerAz", "must be true in prod"},
 		{"prod with open API endpoint", "prod", with(validProd(), "gopherops:clusterEndpointPublicCidrs", `["0.0.0.0/0"]`),
 			"gopherops:clusterEndpointPublicCidrs", "whole internet"},
+		{"dev with open API endpoint", "dev", with(validDev(), "gopherops:clusterEndpointPublicCidrs", `["0.0.0.0/0"]`),
+			"gopherops:clusterEndpointPublicCidrs", "AWS FSBP EKS.1"},
 		{"prod with one replica", "prod", with(validProd(), "gopherops:minReplicas", "1"),
 			"gopherops:minReplicas", "at least 2 in prod"},
 		{"unknown environment", "staging", validDev(),
-			"gopherops:environment", `"staging" must be "dev", "prod" or "local"`},
+			"gopherops:environment", `"staging" must be "dev", "prod", "local" or "pr"`},
 		{"prod awaiting nothing", "prod", with(validProd(), "gopherops:skipAwait", "true"),
 			"gopherops:skipAwait", "must not be set in prod"},
 		{"local with an unknown service type", "local", with(validLocal(), "gopherops:serviceType", "Ingress"),
@@ -430,5 +425,293 @@ func checkDefaultTags(t *testing.T, sf *StackFile, stack string) {
 		if dt.Tags[k] != v {
 			t.Errorf("aws:defaultTags.tags.%s = %q, want %q", k, dt.Tags[k], v)
 		}
+	}
+}
+
+// validPR is the smallest valid pull-request stack: no secret, the cluster
+// keeps a generated session key.
+func validPR() map[string]string {
+	return map[string]string{"gopherops:imageTag": "pr-7-0123456789ab"}
+}
+
+// TestPreviewStackDefaults: a stack named pr-<number> is a pull request's,
+// in its own namespace, with backups, a quota and a stack limit.
+func TestPreviewStackDefaults(t *testing.T) {
+	cfg, err := Parse(FromMap(validPR()), "gopherops", "pr-7")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"environment from the stack name", cfg.Environment, EnvPR},
+		{"is a pull request's", cfg.IsPR(), true},
+		{"runs in a cluster", cfg.InCluster(), true},
+		{"is not the local stack", cfg.IsLocal(), false},
+		{"number", cfg.Preview.Number, 7},
+		{"namespace", cfg.App.Namespace, "gopherops-pr-7"},
+		{"stack limit", cfg.Preview.StackLimit, 5},
+		{"pods quota", cfg.Preview.Quota.Pods, 12},
+		{"hourly backups", cfg.Backup.Schedule, "0 * * * *"},
+		{"a day of backups", cfg.Backup.RetentionCount, 24},
+		{"no restore", cfg.Backup.RestoreFrom, ""},
+		{"GHCR image", cfg.App.ImageRepository, "ghcr.io/gopherops/gopherops"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	local, err := Parse(FromMap(validLocal()), "gopherops", "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !local.InCluster() || local.IsPR() || local.Backup.Schedule == "" {
+		t.Errorf("local stack: in cluster %v, pr %v, backup schedule %q", local.InCluster(), local.IsPR(), local.Backup.Schedule)
+	}
+}
+
+func TestPreviewNames(t *testing.T) {
+	for _, tc := range []struct {
+		stack string
+		n     int
+		ok    bool
+	}{
+		{"pr-1", 1, true},
+		{"pr-123456789", 123456789, true},
+		{"pr-0", 0, false},
+		{"pr-01", 0, false},
+		{"pr-", 0, false},
+		{"pr-1234567890", 0, false},
+		{"pr-12a", 0, false},
+		{"dev", 0, false},
+		{"xpr-1", 0, false},
+	} {
+		n, ok := PreviewNumber(tc.stack)
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("PreviewNumber(%q) = %d, %v; want %d, %v", tc.stack, n, ok, tc.n, tc.ok)
+		}
+		if ok && PreviewStackName(n) != tc.stack {
+			t.Errorf("PreviewStackName(%d) = %q, want %q", n, PreviewStackName(n), tc.stack)
+		}
+	}
+	if got := PreviewNamespace(42); got != "gopherops-pr-42" {
+		t.Errorf("PreviewNamespace(42) = %q", got)
+	}
+}
+
+// TestEnvironmentSettingsValidate: the pull-request, backup and restore keys
+// are checked like every other, each error naming its key.
+func TestEnvironmentSettingsValidate(t *testing.T) {
+	cases := []struct {
+		name  string
+		stack string
+		conf  map[string]string
+		key   string
+		msg   string
+	}{
+		{"pr environment on a stack without a number", "pr", with(validPR(), "gopherops:environment", "pr"),
+			"gopherops:environment", "must be named pr-<number>"},
+		{"pr stack in another namespace", "pr-7", with(validPR(), "gopherops:namespace", "gopherops-pr-8"),
+			"gopherops:namespace", `must be "gopherops-pr-7"`},
+		{"stack limit zero", "pr-7", with(validPR(), "gopherops:prStackLimit", "0"),
+			"gopherops:prStackLimit", "between 1 and 50"},
+		{"stack limit not a number", "pr-7", with(validPR(), "gopherops:prStackLimit", "five"),
+			"gopherops:prStackLimit", "not an integer"},
+		{"quota too small for the stack's pods", "pr-7", with(validPR(), "gopherops:quotaPods", "3"),
+			"gopherops:quotaPods", "between 4 and 100"},
+		{"quota memory malformed", "pr-7", with(validPR(), "gopherops:quotaLimitsMemory", "lots"),
+			"gopherops:quotaLimitsMemory", ""},
+		{"quota cpu zero", "pr-7", with(validPR(), "gopherops:quotaRequestsCpu", "0"),
+			"gopherops:quotaRequestsCpu", "invalid CPU quantity"},
+		{"app container above the LimitRange", "pr-7", with(validPR(), "gopherops:memoryLimit", "2Gi", "gopherops:memoryRequest", "64Mi"),
+			"gopherops:memoryLimit", "exceeds gopherops:containerMaxMemory"},
+		{"app cpu above the LimitRange", "pr-7", with(validPR(), "gopherops:cpuLimit", "2"),
+			"gopherops:cpuLimit", "exceeds gopherops:containerMaxCpu"},
+		{"pull-request session key too short", "pr-7", with(validPR(), "gopherops:sessionKey", "c2hvcnQ="),
+			"gopherops:sessionKey", "at least 32 random bytes"},
+		{"NodePort on the shared cluster", "pr-7", with(validPR(), "gopherops:serviceType", "NodePort"),
+			"gopherops:serviceType", "every node of the shared cluster"},
+		{"pr keys on the local stack", "local", with(validLocal(), "gopherops:prStackLimit", "3"),
+			"gopherops:prStackLimit", "pull-request stacks (pr-<number>) only"},
+		{"quota keys on dev", "dev", with(validDev(), "gopherops:quotaPods", "10"),
+			"gopherops:quotaPods", "pull-request stacks"},
+		{"backup schedule malformed", "local", with(validLocal(), "gopherops:backupSchedule", "hourly"),
+			"gopherops:backupSchedule", "want 5 fields"},
+		{"backup schedule out of range", "pr-7", with(validPR(), "gopherops:backupSchedule", "0 25 * * *"),
+			"gopherops:backupSchedule", "25 is outside 0-23"},
+		{"backups further apart than a week", "local", with(validLocal(), "gopherops:backupSchedule", "@monthly"),
+			"gopherops:backupSchedule", "more than the 168h0m0s a stack may lose"},
+		{"backup schedule that never fires", "local", with(validLocal(), "gopherops:backupSchedule", "0 0 30 2 *"),
+			"gopherops:backupSchedule", "never fires"},
+		{"no backup kept", "local", with(validLocal(), "gopherops:backupRetentionCount", "0"),
+			"gopherops:backupRetentionCount", "between 1 and 168"},
+		{"backup volume too small", "local", with(validLocal(), "gopherops:backupStorageSize", "1Mi"),
+			"gopherops:backupStorageSize", "below 64Mi"},
+		{"restore from a path", "local", with(validLocal(), "gopherops:restoreFrom", "../etc/passwd"),
+			"gopherops:restoreFrom", "must be \"latest\" or the name of a backup"},
+		{"backup keys on an AWS stack", "dev", with(validDev(), "gopherops:backupSchedule", "0 * * * *"),
+			"gopherops:backupSchedule", "AWS stacks back up with RDS"},
+		{"in-cluster restore on an AWS stack", "prod", with(validProd(), "gopherops:restoreFrom", "latest"),
+			"gopherops:restoreFrom", "AWS stacks back up with RDS"},
+		{"RDS restore on the local stack", "local", with(validLocal(), "gopherops:dbRestoreSnapshot", "nightly-1"),
+			"gopherops:dbRestoreSnapshot", "in-cluster stacks restore with restoreFrom"},
+		{"snapshot and time at once", "dev", with(validDev(), "gopherops:dbRestoreSnapshot", "nightly-1",
+			"gopherops:dbRestoreTime", "latest", "gopherops:dbRestoreSource", "gopherops-dev"),
+			"gopherops:dbRestoreSnapshot", "set one"},
+		{"snapshot name malformed", "dev", with(validDev(), "gopherops:dbRestoreSnapshot", "1-starts-with-a-digit"),
+			"gopherops:dbRestoreSnapshot", "not an RDS snapshot identifier"},
+		{"restore time malformed", "dev", with(validDev(), "gopherops:dbRestoreTime", "yesterday", "gopherops:dbRestoreSource", "gopherops-dev"),
+			"gopherops:dbRestoreTime", "not an RFC 3339 time"},
+		{"restore time without its source", "dev", with(validDev(), "gopherops:dbRestoreTime", "latest"),
+			"gopherops:dbRestoreSource", "is required with gopherops:dbRestoreTime"},
+		{"source without a time", "dev", with(validDev(), "gopherops:dbRestoreSource", "gopherops-dev"),
+			"gopherops:dbRestoreSource", "only used with gopherops:dbRestoreTime"},
+		{"source that is no RDS identifier", "dev", with(validDev(), "gopherops:dbRestoreTime", "latest", "gopherops:dbRestoreSource", "Gopherops_Dev"),
+			"gopherops:dbRestoreSource", "not an RDS instance identifier"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(FromMap(tc.conf), "gopherops", tc.stack)
+			if err == nil {
+				t.Fatalf("Parse accepted the configuration; want an error naming %s", tc.key)
+			}
+			for _, l := range strings.Split(err.Error(), "\n") {
+				if (strings.HasPrefix(l, tc.key+":") || strings.HasPrefix(l, tc.key+" ")) && strings.Contains(l, tc.msg) {
+					return
+				}
+			}
+			t.Errorf("no error line for %s containing %q:\n%v", tc.key, tc.msg, err)
+		})
+	}
+}
+
+func TestEnvironmentSettingsPass(t *testing.T) {
+	cases := []struct {
+		name  string
+		stack string
+		conf  map[string]string
+	}{
+		{"minimal pull-request stack", "pr-7", validPR()},
+		{"pull-request stack with its own session key", "pr-7", with(validPR(), "gopherops:sessionKey", testSessionKey)},
+		{"pull-request stack reached by port-forward", "pr-7", with(validPR(), "gopherops:serviceType", "ClusterIP")},
+		{"restore the latest backup", "local", with(validLocal(), "gopherops:restoreFrom", "latest")},
+		{"restore a named backup", "pr-7", with(validPR(), "gopherops:restoreFrom", "gopherops-20260301T030000Z.dump")},
+		{"backups every 15 minutes", "local", with(validLocal(), "gopherops:backupSchedule", "*/15 * * * *")},
+		{"weekly backups", "local", with(validLocal(), "gopherops:backupSchedule", "@weekly")},
+		{"restore a manual snapshot", "prod", with(validProd(), "gopherops:dbRestoreSnapshot", "gopherops-before-upgrade")},
+		{"restore an automated snapshot by ARN", "dev", with(validDev(), "gopherops:dbRestoreSnapshot",
+			"arn:aws:rds:us-east-1:123456789012:snapshot:rds:gopherops-dev-2026-03-01-03-10")},
+		{"restore to a point in time", "prod", with(validProd(), "gopherops:dbRestoreTime", "2026-03-01T10:30:00Z",
+			"gopherops:dbRestoreSource", "gopherops-prod-0a1b2c3")},
+		{"restore to the latest time", "dev", with(validDev(), "gopherops:dbRestoreTime", "latest",
+			"gopherops:dbRestoreSource", "gopherops-dev-0a1b2c3")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Parse(FromMap(tc.conf), "gopherops", tc.stack); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+		})
+	}
+}
+
+// TestRestoreWindow: a point in time the source's backups cannot reach is
+// refused before any instance is created; "latest" always can be reached.
+func TestRestoreWindow(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name, at string
+		retain   string
+		want     string
+	}{
+		{"an hour ago", "2026-03-10T11:00:00Z", "7", ""},
+		{"six days ago", "2026-03-04T12:00:00Z", "7", ""},
+		{"in another zone, inside", "2026-03-10T12:30:00+02:00", "7", ""},
+		{"latest", "latest", "7", ""},
+		{"in the future", "2026-03-10T13:00:00Z", "7", "after the latest restorable time"},
+		{"two minutes ago, newer than the logs", "2026-03-10T11:58:00Z", "7", "after the latest restorable time"},
+		{"before the retention", "2026-03-02T12:00:00Z", "7", "outside the 7-day backup retention window"},
+		{"inside a longer retention", "2026-03-02T12:00:00Z", "30", ""},
+		{"a year ago", "2025-03-10T12:00:00Z", "35", "restore a snapshot instead"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse(FromMap(with(validDev(), "gopherops:dbRestoreTime", tc.at,
+				"gopherops:dbRestoreSource", "gopherops-dev-0a1b2c3", "gopherops:dbBackupRetentionDays", tc.retain)), "gopherops", "dev")
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			err = cfg.CheckRestoreWindow(now)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("CheckRestoreWindow = %v, want an error containing %q", err, tc.want)
+			case tc.want != "" && !strings.HasPrefix(err.Error(), "gopherops:dbRestoreTime:"):
+				t.Errorf("error %q does not name gopherops:dbRestoreTime", err)
+			}
+		})
+	}
+	none, err := Parse(FromMap(validDev()), "gopherops", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := none.CheckRestoreWindow(now); err != nil {
+		t.Errorf("no restore configured: %v", err)
+	}
+}
+
+// TestRestoreIdentity: a restore is named by what it restores, so the same
+// settings keep the same instance and new ones make a new instance.
+func TestRestoreIdentity(t *testing.T) {
+	a := DatabaseRestore{Time: "2026-03-01T10:30:00Z", Source: "gopherops-dev-0a1b2c3"}
+	b := DatabaseRestore{Time: "2026-03-01T10:31:00Z", Source: "gopherops-dev-0a1b2c3"}
+	c := DatabaseRestore{Snapshot: "gopherops-dev-0a1b2c3"}
+	if a.ID() == "" || len(a.ID()) != 8 {
+		t.Fatalf("ID = %q, want 8 hex digits", a.ID())
+	}
+	if a.ID() != (DatabaseRestore{Time: a.Time, Source: a.Source}).ID() {
+		t.Error("the same restore has two names")
+	}
+	if a.ID() == b.ID() || a.ID() == c.ID() || b.ID() == c.ID() {
+		t.Errorf("different restores share a name: %s %s %s", a.ID(), b.ID(), c.ID())
+	}
+	if (DatabaseRestore{}).ID() != "" || (DatabaseRestore{}).IsSet() {
+		t.Error("no restore has a name")
+	}
+}
+
+// TestCommittedPreviewTemplate: Pulumi.pr.yaml, the template every
+// pull-request stack is copied from, holds known keys only and validates as
+// any pr-<number> stack, and never as a stack named "pr".
+func TestCommittedPreviewTemplate(t *testing.T) {
+	sf, err := ReadStackFile(filepath.Join("..", "..", "Pulumi.pr.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := KnownKeys()
+	for key := range sf.Values {
+		name, ok := strings.CutPrefix(key, Namespace+":")
+		if !ok || !slices.Contains(known, name) {
+			t.Errorf("unknown config key %s", key)
+		}
+	}
+	if len(sf.Secure) > 0 {
+		t.Errorf("the template holds encrypted values %v: each stack sets its own", sf.Secure)
+	}
+	conf := with(sf.Values)
+	for _, n := range []int{1, 4321} {
+		cfg, err := Parse(FromMap(conf), "gopherops", PreviewStackName(n))
+		if err != nil {
+			t.Fatalf("template as %s: %v", PreviewStackName(n), err)
+		}
+		if !cfg.IsPR() || cfg.App.Namespace != PreviewNamespace(n) || cfg.Preview.Number != n {
+			t.Errorf("template as %s: environment %s, namespace %s, number %d", PreviewStackName(n), cfg.Environment, cfg.App.Namespace, cfg.Preview.Number)
+		}
+	}
+	if _, err := Parse(FromMap(with(conf, "gopherops:environment", EnvPR)), "gopherops", "pr"); err == nil {
+		t.Error("the template deploys as a stack named pr")
 	}
 }

@@ -12,11 +12,14 @@ import (
 )
 
 var (
-	tagPattern       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestPattern    = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
-	repoPattern      = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
-	k8sNamePattern   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	clusterPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`)
+	tagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	digestPattern  = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	repoPattern    = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
+	k8sNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	// clusterPattern: the cluster's name also names the RDS instance, its
+	// log groups and final snapshot, which take lower-case letters, digits
+	// and single hyphens only.
+	clusterPattern   = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 	versionPattern   = regexp.MustCompile(`^1\.[0-9]{2}$`)
 	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 	certArnPattern   = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$`)
@@ -28,7 +31,6 @@ var (
 	localRepoPattern = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
 	imageRefPattern  = regexp.MustCompile(`^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
 
-	addonVersionPattern  = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$`)
 	semverPattern        = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
 	roleNamePattern      = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
 	principalArnPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_-]{1,64}$`)
@@ -49,14 +51,19 @@ func (c *Config) Validate() error {
 	k := func(name string) string { return Namespace + ":" + name }
 
 	switch c.Environment {
-	case EnvDev, EnvProd, EnvLocal:
+	case EnvDev, EnvProd, EnvLocal, EnvPR:
 	default:
-		fail(k("environment"), "%q must be %q, %q or %q (defaults to the stack name)", c.Environment, EnvDev, EnvProd, EnvLocal)
+		fail(k("environment"), "%q must be %q, %q, %q or %q (defaults to the stack name, and to %q for a stack pr-<number>)", c.Environment, EnvDev, EnvProd, EnvLocal, EnvPR, EnvPR)
 	}
-	if c.IsLocal() {
+	if c.InCluster() {
 		c.validateLocal(fail, k)
+		c.validateBackup(fail, k)
 	} else {
 		c.validateAWS(fail, k)
+		c.validateDatabaseRestore(fail, k)
+	}
+	if c.IsPR() {
+		c.validatePreview(fail, k)
 	}
 
 	// App.
@@ -64,7 +71,7 @@ func (c *Config) Validate() error {
 	if !k8sNamePattern.MatchString(a.Namespace) {
 		fail(k("namespace"), "%q is not a valid Kubernetes namespace name", a.Namespace)
 	}
-	if c.IsLocal() {
+	if c.InCluster() {
 		c.validateLocalImage(fail, k)
 	} else {
 		c.validateAWSImage(fail, k)
@@ -124,19 +131,21 @@ func (c *Config) Validate() error {
 	if a.CertificateArn != "" && a.DomainName == "" {
 		fail(k("certificateArn"), "needs %s, the name the certificate covers", k("domainName"))
 	}
-	if !a.SessionKey.IsSet() {
+	switch {
+	case !a.SessionKey.IsSet() && c.IsPR():
+		// The cluster keeps a generated one (the template holds no secret).
+	case !a.SessionKey.IsSet():
 		fail(k("sessionKey"), "is required: pulumi config set --secret %s \"$(openssl rand -base64 32)\"", k("sessionKey"))
-	} else if raw, err := base64.StdEncoding.DecodeString(a.SessionKey.value); err != nil || len(raw) < 32 {
-		fail(k("sessionKey"), "must be base64 of at least 32 random bytes (openssl rand -base64 32)")
+	default:
+		if raw, err := base64.StdEncoding.DecodeString(a.SessionKey.value); err != nil || len(raw) < 32 {
+			fail(k("sessionKey"), "must be base64 of at least 32 random bytes (openssl rand -base64 32)")
+		}
 	}
 
 	// Monitoring.
 	if c.Monitoring.Enabled {
 		if !k8sNamePattern.MatchString(c.Monitoring.Namespace) || c.Monitoring.Namespace == a.Namespace {
 			fail(k("monitoringNamespace"), "%q must be a valid namespace name other than the app's", c.Monitoring.Namespace)
-		}
-		if c.Monitoring.ChartVersion == "" {
-			fail(k("monitoringChartVersion"), "must pin a kube-prometheus-stack chart version")
 		}
 		if len(c.Monitoring.GrafanaAdminPassword.value) < 12 {
 			fail(k("grafanaAdminPassword"), "is required (12+ characters) when monitoring is enabled: pulumi config set --secret %s ...", k("grafanaAdminPassword"))
@@ -192,10 +201,16 @@ func (c *Config) validateAWS(fail failFunc, k func(string) string) {
 	if n := c.Network.AvailabilityZoneCount; n < 2 || n > 3 {
 		fail(k("availabilityZoneCount"), "%d must be 2 or 3", n)
 	}
+	switch c.Network.FlowLogDestination {
+	case "s3", "cloud-watch-logs":
+	default:
+		fail(k("flowLogDestination"), "%q must be s3 or cloud-watch-logs", c.Network.FlowLogDestination)
+	}
 
 	// Cluster.
-	if !clusterPattern.MatchString(c.Cluster.Name) {
-		fail(k("clusterName"), "%q is not a valid EKS cluster name", c.Cluster.Name)
+	if !clusterPattern.MatchString(c.Cluster.Name) || len(c.Cluster.Name) > 40 {
+		fail(k("clusterName"), "%q must be at most 40 lower-case letters, digits and single hyphens, starting with a letter "+
+			"(it names the EKS cluster, the RDS instance and their log groups)", c.Cluster.Name)
 	}
 	if !versionPattern.MatchString(c.Cluster.KubernetesVersion) {
 		fail(k("kubernetesVersion"), "%q must be a Kubernetes minor version such as 1.33", c.Cluster.KubernetesVersion)
@@ -230,25 +245,10 @@ func (c *Config) validateAWS(fail failFunc, k func(string) string) {
 	} else if c.IsProd() && c.Cluster.LogRetentionDays < 365 {
 		fail(k("logRetentionDays"), "%d must be at least 365 in prod (AWS FSBP CloudWatch.16)", c.Cluster.LogRetentionDays)
 	}
-	for _, name := range RequiredAddons() {
-		if v, ok := c.Cluster.AddonVersions[name]; !ok {
-			fail(k("addonVersions"), "must pin %s (aws eks describe-addon-versions --addon-name %s --kubernetes-version %s)", name, name, c.Cluster.KubernetesVersion)
-		} else if !addonVersionPattern.MatchString(v) {
-			fail(k("addonVersions"), "%s: %q is not an EKS add-on build such as v1.20.0-eksbuild.1", name, v)
-		}
-	}
-	for name := range c.Cluster.AddonVersions {
-		if !slices.Contains(RequiredAddons(), name) {
-			fail(k("addonVersions"), "%q is not an add-on this program installs (%v)", name, RequiredAddons())
-		}
-	}
-	for key, v := range map[string]string{
-		"loadBalancerControllerChartVersion": c.Cluster.LoadBalancerControllerChart,
-		"clusterAutoscalerChartVersion":      c.Cluster.ClusterAutoscalerChart,
-	} {
-		if !semverPattern.MatchString(v) {
-			fail(k(key), "%q must pin an exact chart version such as 1.2.3", v)
-		}
+	if release, err := ReleaseFor(c.Cluster.KubernetesVersion); err != nil {
+		fail(k("kubernetesVersion"), "%v", err)
+	} else if err := release.Check(c.Cluster.KubernetesVersion); err != nil {
+		fail(k("kubernetesVersion"), "%v", err)
 	}
 	c.validateAccess(fail, k)
 	c.validateRunner(fail, k)
@@ -321,9 +321,8 @@ func (c *Config) validateEndpoint(fail failFunc, k func(string) string) {
 			continue
 		}
 		if p.Bits() == 0 {
-			if c.IsProd() {
-				fail(key, "%q opens the Kubernetes API to the whole internet, which prod does not allow", cidr)
-			}
+			fail(key, "%q opens the Kubernetes API to the whole internet (AWS FSBP EKS.1): list your own egress address, "+
+				"or leave it empty and deploy from the in-VPC runner", cidr)
 			continue
 		}
 		for _, r := range reservedRanges {

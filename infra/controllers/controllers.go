@@ -44,6 +44,16 @@ type Args struct {
 
 	LoadBalancerControllerChart string
 	ClusterAutoscalerChart      string
+	// ClusterAutoscalerImage is the autoscaler release of the cluster's
+	// Kubernetes minor (an image tag such as v1.35.2), set whatever image
+	// the chart would default to.
+	ClusterAutoscalerImage string
+	// LoadBalancerNetwork is where the controller puts internet-facing
+	// load balancers (the public subnets, their routes, the internet
+	// gateway): it exists before the controller and outlives it on
+	// destroy, so the NLB's interfaces and addresses are gone before the
+	// network that holds them is deleted.
+	LoadBalancerNetwork []pulumi.Resource
 }
 
 // Controllers are the two Helm releases and their IRSA roles.
@@ -68,7 +78,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	lbPolicy := pulumi.All(args.ClusterName, args.VpcID).ApplyT(func(v []any) (string, error) {
 		return LoadBalancerControllerPolicy(args.Partition, args.Region, args.AccountID, v[0].(string), v[1].(string))
 	}).(pulumi.StringOutput)
-	c.LoadBalancerRole, err = irsaRole(ctx, name+"-lb-controller", args, LoadBalancerControllerSA, lbPolicy, parent)
+	var lbRolePolicy *iam.RolePolicy
+	c.LoadBalancerRole, lbRolePolicy, err = irsaRole(ctx, name+"-lb-controller", args, LoadBalancerControllerSA, lbPolicy, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +105,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			// service.k8s.aws/nlb) get a load balancer from the controller.
 			"enableServiceMutatorWebhook": pulumi.Bool(false),
 		},
-	}, parent, pulumi.Provider(args.Provider))
+		// On destroy the controller must still hold its permissions while it
+		// deletes the load balancers of the Services that depend on it: a
+		// policy gone first leaves the NLB, its security groups and network
+		// interfaces behind, and they block the VPC's deletion.
+	}, parent, pulumi.Provider(args.Provider), pulumi.DependsOn(append([]pulumi.Resource{lbRolePolicy}, args.LoadBalancerNetwork...)))
 	if err != nil {
 		return nil, fmt.Errorf("controllers: load balancer controller: %w", err)
 	}
@@ -102,7 +117,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	caPolicy := args.ClusterName.ToStringOutput().ApplyT(func(cluster string) (string, error) {
 		return ClusterAutoscalerPolicy(args.Partition, args.Region, args.AccountID, cluster)
 	}).(pulumi.StringOutput)
-	c.AutoscalerRole, err = irsaRole(ctx, name+"-cluster-autoscaler", args, ClusterAutoscalerSA, caPolicy, parent)
+	var caRolePolicy *iam.RolePolicy
+	c.AutoscalerRole, caRolePolicy, err = irsaRole(ctx, name+"-cluster-autoscaler", args, ClusterAutoscalerSA, caPolicy, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +132,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Timeout:        pulumi.Int(600),
 		Values: pulumi.Map{
 			"cloudProvider": pulumi.String("aws"),
+			"image":         pulumi.Map{"tag": pulumi.String(args.ClusterAutoscalerImage)},
 			"awsRegion":     pulumi.String(args.Region),
 			// Node groups are found by the tags EKS puts on their
 			// Auto Scaling groups, so min and max come from the node group.
@@ -130,7 +147,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				"expander":                    pulumi.String("least-waste"),
 			},
 		},
-	}, parent, pulumi.Provider(args.Provider))
+	}, parent, pulumi.Provider(args.Provider), pulumi.DependsOn([]pulumi.Resource{caRolePolicy}))
 	if err != nil {
 		return nil, fmt.Errorf("controllers: cluster autoscaler: %w", err)
 	}
@@ -145,8 +162,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 }
 
 // irsaRole is a role only kube-system/<serviceAccount> can assume, with one
-// inline policy.
-func irsaRole(ctx *pulumi.Context, name string, args Args, serviceAccount string, policy pulumi.StringInput, parent pulumi.ResourceOption) (*iam.Role, error) {
+// inline policy; the controller's release depends on both.
+func irsaRole(ctx *pulumi.Context, name string, args Args, serviceAccount string, policy pulumi.StringInput, parent pulumi.ResourceOption) (*iam.Role, *iam.RolePolicy, error) {
 	trust := pulumi.All(args.OIDCProviderArn, args.OIDCIssuer).ApplyT(func(v []any) (string, error) {
 		return identity.TrustPolicy(v[0].(string), v[1].(string), Namespace, serviceAccount)
 	}).(pulumi.StringOutput)
@@ -155,10 +172,11 @@ func irsaRole(ctx *pulumi.Context, name string, args Args, serviceAccount string
 		AssumeRolePolicy: trust,
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("controllers: %s role: %w", serviceAccount, err)
+		return nil, nil, fmt.Errorf("controllers: %s role: %w", serviceAccount, err)
 	}
-	if _, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent); err != nil {
-		return nil, fmt.Errorf("controllers: %s policy: %w", serviceAccount, err)
+	rp, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("controllers: %s policy: %w", serviceAccount, err)
 	}
-	return role, nil
+	return role, rp, nil
 }

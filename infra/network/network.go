@@ -1,7 +1,8 @@
 // Package network provisions the VPC GopherOps runs in: public subnets for load
 // balancers and NAT, private subnets for nodes and the database, one route
 // table per private subnet, the subnet tags EKS needs to place load
-// balancers, and VPC flow logs kept in CloudWatch for a set time.
+// balancers, VPC endpoints that keep AWS traffic off the NAT gateways, and
+// VPC flow logs kept for a set time (in S3, or in CloudWatch).
 package network
 
 import (
@@ -11,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -25,26 +27,58 @@ type Args struct {
 	NatGatewayPerAz bool
 	// ClusterName is the EKS cluster that will use the subnets (for the kubernetes.io/cluster tag).
 	ClusterName string
-	// AccountID and Partition scope the flow-log delivery role's trust.
+	// AccountID and Partition scope the flow-log delivery's trust.
 	AccountID string
 	Partition string
-	// FlowLogRetentionDays is how long CloudWatch keeps the VPC flow logs.
+	// Region names the AWS services the VPC endpoints reach.
+	Region string
+	// InterfaceEndpoints adds ECR (API and registry) and STS interface
+	// endpoints in the private subnets; the S3 gateway endpoint is always
+	// there.
+	InterfaceEndpoints bool
+	// FlowLogDestination is FlowLogsToS3 or FlowLogsToCloudWatch.
+	FlowLogDestination string
+	// FlowLogRetentionDays is how long the VPC flow logs are kept.
 	FlowLogRetentionDays int
+	// ForceDestroy lets `pulumi destroy` delete a non-empty flow-log
+	// bucket; Protect sets Pulumi's protect on it.
+	ForceDestroy, Protect bool
 }
+
+// Flow log destinations.
+const (
+	// FlowLogsToS3 writes Parquet files to a bucket of the stack's own.
+	FlowLogsToS3 = "s3"
+	// FlowLogsToCloudWatch writes to a CloudWatch log group.
+	FlowLogsToCloudWatch = "cloud-watch-logs"
+)
 
 // Network is the VPC with its subnets, gateways and the security group the
 // cluster's nodes carry.
 type Network struct {
 	pulumi.ResourceState
 
-	Vpc               *ec2.Vpc
-	PublicSubnets     []*ec2.Subnet
-	PrivateSubnets    []*ec2.Subnet
-	NatGateways       []*ec2.NatGateway
+	Vpc                *ec2.Vpc
+	InternetGateway    *ec2.InternetGateway
+	PublicSubnets      []*ec2.Subnet
+	PrivateSubnets     []*ec2.Subnet
+	NatGateways        []*ec2.NatGateway
+	PrivateRouteTables []*ec2.RouteTable
+	// PublicRoutes are what makes the public subnets public: the internet
+	// gateway, and each subnet's association with the route table to it.
+	PublicRoutes      []pulumi.Resource
 	NodeSecurityGroup *ec2.SecurityGroup
-	FlowLogGroup      *cloudwatch.LogGroup
-	FlowLogRole       *iam.Role
-	FlowLog           *ec2.FlowLog
+	// S3Endpoint is the gateway endpoint; InterfaceEndpoints are by
+	// service (ecr.api, ecr.dkr, sts), with their security group.
+	S3Endpoint            *ec2.VpcEndpoint
+	InterfaceEndpoints    map[string]*ec2.VpcEndpoint
+	EndpointSecurityGroup *ec2.SecurityGroup
+	// FlowLogBucket is set with FlowLogsToS3; FlowLogGroup and
+	// FlowLogRole with FlowLogsToCloudWatch.
+	FlowLogBucket *s3.BucketV2
+	FlowLogGroup  *cloudwatch.LogGroup
+	FlowLogRole   *iam.Role
+	FlowLog       *ec2.FlowLog
 
 	VpcID               pulumi.StringOutput
 	PublicSubnetIDs     pulumi.StringArrayOutput
@@ -96,6 +130,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, fmt.Errorf("network: internet gateway: %w", err)
 	}
+	n.InternetGateway = igw
+	n.PublicRoutes = append(n.PublicRoutes, igw)
 	publicRT, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
 		VpcId: n.Vpc.ID(),
 		Routes: ec2.RouteTableRouteArray{
@@ -124,13 +160,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, fmt.Errorf("network: public subnet %s: %w", az, err)
 		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.RouteTableAssociationArgs{
+		assoc, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-public-%d", name, i), &ec2.RouteTableAssociationArgs{
 			SubnetId:     sub.ID(),
 			RouteTableId: publicRT.ID(),
-		}, parent); err != nil {
+		}, parent)
+		if err != nil {
 			return nil, fmt.Errorf("network: public route association %s: %w", az, err)
 		}
 		n.PublicSubnets = append(n.PublicSubnets, sub)
+		n.PublicRoutes = append(n.PublicRoutes, assoc)
 	}
 
 	natCount := 1
@@ -188,6 +226,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("network: private route association %s: %w", az, err)
 		}
 		n.PrivateSubnets = append(n.PrivateSubnets, sub)
+		n.PrivateRouteTables = append(n.PrivateRouteTables, rt)
 	}
 
 	// Nodes (and so pods, which share the node ENIs' groups under the VPC CNI)
@@ -212,6 +251,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("network: node security group: %w", err)
 	}
 
+	if err := n.endpoints(ctx, name, args, parent); err != nil {
+		return nil, err
+	}
 	if err := n.flowLogs(ctx, name, args, parent); err != nil {
 		return nil, err
 	}
@@ -229,81 +271,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("network: register outputs: %w", err)
 	}
 	return n, nil
-}
-
-// flowLogs records every accepted and rejected flow of the VPC in a
-// CloudWatch log group kept for FlowLogRetentionDays (AWS FSBP EC2.6 and
-// CloudWatch.16), delivered by a role only VPC Flow Logs of this account can
-// assume and that may write only to that group.
-func (n *Network) flowLogs(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
-	var err error
-	n.FlowLogGroup, err = cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String("/aws/vpc/flow-logs/" + name),
-		RetentionInDays: pulumi.Int(args.FlowLogRetentionDays),
-	}, parent)
-	if err != nil {
-		return fmt.Errorf("network: flow log group: %w", err)
-	}
-	trust, err := FlowLogTrustPolicy(args.Partition, args.AccountID)
-	if err != nil {
-		return err
-	}
-	n.FlowLogRole, err = iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
-		Description:      pulumi.String("VPC Flow Logs delivery into " + "/aws/vpc/flow-logs/" + name),
-		AssumeRolePolicy: pulumi.String(trust),
-	}, parent)
-	if err != nil {
-		return fmt.Errorf("network: flow log role: %w", err)
-	}
-	policy, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
-		Role:   n.FlowLogRole.Name,
-		Policy: n.FlowLogGroup.Arn.ApplyT(FlowLogDeliveryPolicy).(pulumi.StringOutput),
-	}, parent)
-	if err != nil {
-		return fmt.Errorf("network: flow log policy: %w", err)
-	}
-	n.FlowLog, err = ec2.NewFlowLog(ctx, name, &ec2.FlowLogArgs{
-		VpcId:                  n.Vpc.ID(),
-		TrafficType:            pulumi.String("ALL"),
-		LogDestinationType:     pulumi.String("cloud-watch-logs"),
-		LogDestination:         n.FlowLogGroup.Arn,
-		IamRoleArn:             n.FlowLogRole.Arn,
-		MaxAggregationInterval: pulumi.Int(60),
-		Tags:                   pulumi.StringMap{"Name": pulumi.String(name)},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{policy}))
-	if err != nil {
-		return fmt.Errorf("network: flow log: %w", err)
-	}
-	return nil
-}
-
-// FlowLogTrustPolicy lets only VPC Flow Logs acting for this account assume
-// the delivery role (the confused-deputy guard AWS documents).
-func FlowLogTrustPolicy(partition, accountID string) (string, error) {
-	return marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{{
-			"Effect":    "Allow",
-			"Principal": map[string]any{"Service": "vpc-flow-logs.amazonaws.com"},
-			"Action":    "sts:AssumeRole",
-			"Condition": map[string]any{
-				"StringEquals": map[string]string{"aws:SourceAccount": accountID},
-				"ArnLike":      map[string]string{"aws:SourceArn": "arn:" + partition + ":ec2:*:" + accountID + ":vpc-flow-log/*"},
-			},
-		}},
-	})
-}
-
-// FlowLogDeliveryPolicy allows writing into one log group and nothing else.
-func FlowLogDeliveryPolicy(logGroupArn string) (string, error) {
-	return marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{{
-			"Effect":   "Allow",
-			"Action":   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
-			"Resource": []string{logGroupArn, logGroupArn + ":*"},
-		}},
-	})
 }
 
 func marshal(doc map[string]any) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/gopherops/gopherops/infra/cluster"
 	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/controllers"
+	"github.com/gopherops/gopherops/infra/database"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 	"github.com/gopherops/gopherops/infra/network"
 	"github.com/gopherops/gopherops/infra/platform"
@@ -26,6 +27,7 @@ const (
 	tWebhook      = "aws:codebuild/webhook:Webhook"
 	tSGRule       = "aws:ec2/securityGroupRule:SecurityGroupRule"
 	tAttachment   = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+	tEndpoint     = "aws:ec2/vpcEndpoint:VpcEndpoint"
 )
 
 // ecrURL is the mirror's address in the mocked account and region.
@@ -214,17 +216,59 @@ func checkImageFromRelease(t *testing.T, r *run) {
 	}
 }
 
-// TestNoReleaseNoUp: without a release tagged for the stack (and no pin),
-// the program stops before creating anything, saying what to do.
-func TestNoReleaseNoUp(t *testing.T) {
-	setStackConfig(t, "dev", nil, defaultSecretKeys)
-	mon := mocks.New()
-	err := pulumi.RunErr(platform.Program(), pulumi.WithMocks("gopherops", "dev", mon))
-	if err == nil || !strings.Contains(err.Error(), `no image tagged "dev"`) || !strings.Contains(err.Error(), "deploy.yml") {
-		t.Fatalf("err = %v, want one naming the missing release tag", err)
+// TestRollout: what the stack runs is the release being rolled out, else
+// the record of the last successful rollout, never a release that only
+// reached the mirror (deploy.yml once moved the stack's tag before `pulumi
+// up`, so a failed up left the next laptop up rolling out the failed
+// image). Each refusal stops the program before it creates anything.
+func TestRollout(t *testing.T) {
+	last, next, stray := releaseDigest("last good"), releaseDigest("next"), releaseDigest("never mirrored")
+	cases := []struct {
+		name    string
+		rollout string
+		pin     string
+		record  bool
+		want    string // the digest deployed, or "" for a refusal
+		wantErr string
+	}{
+		{name: "an up with no rollout runs the record", record: true, want: last},
+		{name: "a rollout runs its release", rollout: next, record: true, want: next},
+		{name: "the first rollout needs no record", rollout: next, want: next},
+		{name: "a pin wins over the record", pin: next, record: true, want: next},
+		{name: "a pin and the same rollout", pin: next, rollout: next, record: true, want: next},
+		{name: "a pin and another rollout", pin: last, rollout: next, record: true, wantErr: "remove the pin"},
+		{name: "a release that is not in the mirror", rollout: stray, record: true, wantErr: "is not in ECR repository gopherops"},
+		{name: "a rollout that is no digest", rollout: "latest", record: true, wantErr: "is not an image digest"},
+		{name: "nothing ever rolled out", wantErr: "no release recorded for stack dev (SSM parameter /gopherops/dev/release)"},
 	}
-	if n := len(mon.All()); n != 0 {
-		t.Errorf("%d resources registered without an image", n)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mon := mocks.New()
+			mon.Mirror[last], mon.Mirror[next] = true, true
+			if tc.record {
+				mon.Parameters["/gopherops/dev/release"] = last
+			}
+			overrides := map[string]string{}
+			if tc.pin != "" {
+				overrides["gopherops:imageDigest"] = tc.pin
+			}
+			r, err := runStackOn(t, "dev", overrides, defaultSecretKeys, mon, platform.WithRelease(tc.rollout))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				if n := len(mon.All()); n != 0 {
+					t.Errorf("%d resources registered", n)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := ecrURL("gopherops") + "@" + tc.want; r.outputs["image"] != want {
+				t.Errorf("image = %q, want %q", r.outputs["image"], want)
+			}
+		})
 	}
 }
 
@@ -245,6 +289,9 @@ func checkAddons(t *testing.T, r *run) {
 		if got, want := a.Str("addonVersion"), r.cfg.Cluster.AddonVersions[name]; got == "" || got != want {
 			t.Errorf("%s version = %q, want the pinned %q", name, got, want)
 		}
+		if name == "kube-proxy" && !strings.HasPrefix(a.Str("addonVersion"), "v"+c.Str("version")+".") {
+			t.Errorf("kube-proxy %s on a Kubernetes %s cluster", a.Str("addonVersion"), c.Str("version"))
+		}
 		network := name == "vpc-cni" || name == "kube-proxy"
 		if network && !ng.ExplicitlyDependsOn(tAddon, logical) {
 			t.Errorf("the node group does not wait for %s: nodes would never become ready", name)
@@ -261,7 +308,7 @@ func checkAddons(t *testing.T, r *run) {
 	}
 }
 
-func release(t *testing.T, r *run, name string) *mocks.Registration {
+func helmRelease(t *testing.T, r *run, name string) *mocks.Registration {
 	t.Helper()
 	for _, rel := range r.mon.ByType(tRelease) {
 		if rel.Str("chart") == name {
@@ -303,12 +350,18 @@ func checkIRSA(t *testing.T, r *run, rel *mocks.Registration, annotationsPath, l
 }
 
 func checkClusterAutoscaler(t *testing.T, r *run) {
-	rel := release(t, r, "cluster-autoscaler")
+	rel := helmRelease(t, r, "cluster-autoscaler")
 	if rel.Str("version") != r.cfg.Cluster.ClusterAutoscalerChart || rel.Str("repositoryOpts.repo") != controllers.ClusterAutoscalerRepo {
 		t.Errorf("cluster-autoscaler chart %q from %q", rel.Str("version"), rel.Str("repositoryOpts.repo"))
 	}
 	if rel.Str("values.autoDiscovery.clusterName") != r.cfg.Cluster.Name {
 		t.Errorf("autoscaler discovers %q", rel.Str("values.autoDiscovery.clusterName"))
+	}
+	// The autoscaler runs the release of the cluster's own minor (chart
+	// 9.52.1's default image was 1.34 on a 1.35 cluster).
+	eksVersion := r.one(t, tEKS).Str("version")
+	if tag := rel.Str("values.image.tag"); !strings.HasPrefix(tag, "v"+eksVersion+".") {
+		t.Errorf("Cluster Autoscaler image %q on a Kubernetes %s cluster: it must run the cluster's minor", tag, eksVersion)
 	}
 	doc := checkIRSA(t, r, rel, "values.rbac.serviceAccount.annotations", "gopherops-"+r.stack+"-cluster-autoscaler", controllers.ClusterAutoscalerSA)
 	for _, st := range statements(doc) {
@@ -328,7 +381,7 @@ func checkClusterAutoscaler(t *testing.T, r *run) {
 }
 
 func checkLoadBalancerController(t *testing.T, r *run) {
-	rel := release(t, r, "aws-load-balancer-controller")
+	rel := helmRelease(t, r, "aws-load-balancer-controller")
 	if rel.Str("version") != r.cfg.Cluster.LoadBalancerControllerChart || rel.Str("values.clusterName") != r.cfg.Cluster.Name ||
 		rel.Str("values.vpcId") != r.one(t, tVpc).ID {
 		t.Errorf("load balancer controller values = %v", mustGet(t, rel, "values"))
@@ -388,23 +441,181 @@ func checkLogs(t *testing.T, r *run) {
 	if !r.one(t, tEKS).ExplicitlyDependsOn(tLogGroup, cp.Name) {
 		t.Error("the cluster is created before its log group, which EKS would then create itself")
 	}
+	// Flow logs go to S3 by default: a quarter of CloudWatch's ingestion
+	// price and a fifth of its storage, which a year of prod's all-traffic
+	// logs made the costliest item of the logs line.
 	fl := r.one(t, tFlowLog)
-	if fl.Str("vpcId") != r.one(t, tVpc).ID || fl.Str("trafficType") != "ALL" || fl.Str("logDestinationType") != "cloud-watch-logs" {
+	if fl.Str("vpcId") != r.one(t, tVpc).ID || fl.Str("trafficType") != "ALL" || fl.Str("logDestinationType") != "s3" {
 		t.Errorf("flow log = %v", fl.In())
 	}
-	fg := r.mon.Get(tLogGroup, "gopherops-"+r.stack+"-flow-logs")
+	checkFlowLogBucket(t, r, fl)
+}
+
+// checkFlowLogBucket: the flow logs land as Parquet in a private, TLS-only
+// bucket that expires them after the stack's retention and admits only log
+// delivery for this account; prod protects it.
+func checkFlowLogBucket(t *testing.T, r *run, fl *mocks.Registration) {
+	t.Helper()
+	bucket := r.mon.Get(tBucket, "gopherops-"+r.stack+"-flow-logs")
+	if bucket == nil || fl.Str("logDestination") != bucket.Outputs["arn"].StringValue() {
+		t.Fatalf("flow log goes to %q, not its bucket", fl.Str("logDestination"))
+	}
+	if fl.Str("destinationOptions.fileFormat") != "parquet" {
+		t.Errorf("flow log format = %q, want parquet", fl.Str("destinationOptions.fileFormat"))
+	}
+	if fl.Str("iamRoleArn") != "" || r.mon.Get(tRole, "gopherops-"+r.stack+"-flow-logs") != nil {
+		t.Error("a delivery role exists although S3 delivery needs none")
+	}
+	if bucket.Protect != r.cfg.IsProd() {
+		t.Errorf("flow log bucket protect = %v on %s", bucket.Protect, r.stack)
+	}
+	var pab, lifecycle, policy *mocks.Registration
+	for _, reg := range r.mon.All() {
+		if reg.Str("bucket") != bucket.ID {
+			continue
+		}
+		switch reg.Type {
+		case tPAB:
+			pab = reg
+		case tLifecycle:
+			lifecycle = reg
+		case tPolicy:
+			policy = reg
+		}
+	}
+	if pab == nil || lifecycle == nil || policy == nil {
+		t.Fatalf("flow log bucket lacks its public access block (%v), lifecycle (%v) or policy (%v)", pab != nil, lifecycle != nil, policy != nil)
+	}
+	if v, _ := lifecycle.Get("rules[0].expiration.days"); v != float64(r.cfg.Cluster.LogRetentionDays) {
+		t.Errorf("flow logs expire after %v days, want the stack's %d", v, r.cfg.Cluster.LogRetentionDays)
+	}
+	delivery, tls := false, false
+	for _, st := range statements(policyDoc(t, policy, "policy")) {
+		if svc, _ := mocks.Walk(st, "Principal.Service"); svc == "delivery.logs.amazonaws.com" {
+			delivery = strings.Contains(fmt.Sprint(st["Condition"]), mocks.AccountID)
+			if !delivery {
+				t.Errorf("log delivery admitted for any account: %v", st)
+			}
+		}
+		if strings.Contains(fmt.Sprint(st["Condition"]), "aws:SecureTransport") && st["Effect"] == "Deny" {
+			tls = true
+		}
+	}
+	if !delivery || !tls {
+		t.Errorf("flow log bucket policy admits delivery: %v, denies plain HTTP: %v", delivery, tls)
+	}
+}
+
+// TestFlowLogsToCloudWatch: the other destination, a log group with the
+// stack's retention, delivered by a role only VPC Flow Logs of this account
+// can assume.
+func TestFlowLogsToCloudWatch(t *testing.T) {
+	r := deployStack(t, "dev", map[string]string{"gopherops:flowLogDestination": "cloud-watch-logs"})
+	fl := r.one(t, tFlowLog)
+	if fl.Str("logDestinationType") != "cloud-watch-logs" {
+		t.Fatalf("flow log = %v", fl.In())
+	}
+	fg := r.mon.Get(tLogGroup, "gopherops-dev-flow-logs")
 	if fg == nil || fl.Str("logDestination") != fg.Outputs["arn"].StringValue() {
 		t.Fatalf("flow log goes to %q, not its log group", fl.Str("logDestination"))
 	}
-	flRole := r.mon.Get(tRole, "gopherops-"+r.stack+"-flow-logs")
-	if fl.Str("iamRoleArn") != flRole.Outputs["arn"].StringValue() {
-		t.Errorf("flow log delivered by %q", fl.Str("iamRoleArn"))
+	if v, _ := fg.Get("retentionInDays"); v != float64(r.cfg.Cluster.LogRetentionDays) {
+		t.Errorf("flow log group keeps logs %v days", v)
+	}
+	flRole := r.mon.Get(tRole, "gopherops-dev-flow-logs")
+	if flRole == nil || fl.Str("iamRoleArn") != flRole.Outputs["arn"].StringValue() {
+		t.Fatalf("flow log delivered by %q", fl.Str("iamRoleArn"))
 	}
 	for _, st := range statements(policyDoc(t, flRole, "assumeRolePolicy")) {
 		if p, _ := mocks.Walk(st, "Principal.Service"); p != "vpc-flow-logs.amazonaws.com" || !strings.Contains(fmt.Sprint(st["Condition"]), mocks.AccountID) {
 			t.Errorf("flow log role trust = %v", st)
 		}
 	}
+	if r.mon.Get(tBucket, "gopherops-dev-flow-logs") != nil {
+		t.Error("a flow log bucket exists although the logs go to CloudWatch")
+	}
+}
+
+// TestVPCEndpoints: the S3 gateway endpoint serves every private route
+// table (free; image layers and avatars stop paying NAT processing), and
+// the ECR and STS interface endpoints, a setting, sit in the private
+// subnets with private DNS, admitting HTTPS from the VPC only.
+func TestVPCEndpoints(t *testing.T) {
+	for _, interfaces := range []bool{true, false} {
+		t.Run(fmt.Sprintf("interface endpoints %v", interfaces), func(t *testing.T) {
+			r := deployStack(t, "prod", map[string]string{"gopherops:vpcInterfaceEndpoints": fmt.Sprint(interfaces)})
+			byService := map[string]*mocks.Registration{}
+			for _, ep := range r.mon.ByType(tEndpoint) {
+				if ep.Str("vpcId") != r.one(t, tVpc).ID {
+					t.Errorf("%s is in VPC %q", ep, ep.Str("vpcId"))
+				}
+				byService[strings.TrimPrefix(ep.Str("serviceName"), "com.amazonaws."+mocks.Region+".")] = ep
+			}
+			s3 := byService["s3"]
+			if s3 == nil || s3.Str("vpcEndpointType") != "Gateway" {
+				t.Fatalf("no S3 gateway endpoint: %v", byService)
+			}
+			var privateRTs []string
+			for _, rt := range r.mon.ByType(tRouteTable) {
+				if strings.Contains(rt.Name, "-private-") {
+					privateRTs = append(privateRTs, rt.ID)
+				}
+			}
+			if got := sorted(strs(mustGet(t, s3, "routeTableIds"))); !slices.Equal(got, sorted(privateRTs)) {
+				t.Errorf("S3 endpoint route tables = %v, want every private one %v", got, privateRTs)
+			}
+			want := 1
+			if interfaces {
+				want += len(network.InterfaceEndpointServices)
+			}
+			if len(byService) != want {
+				t.Errorf("%d endpoints (%v), want %d", len(byService), keysOf(byService), want)
+			}
+			if !interfaces {
+				return
+			}
+			sg := r.mon.Get(tSG, "gopherops-prod-endpoints")
+			if sg == nil {
+				t.Fatal("no endpoint security group")
+			}
+			ingress := asAny(mustGet(t, sg, "ingress"))
+			if len(ingress) != 1 || fmt.Sprint(ingress[0].(map[string]any)["fromPort"]) != "443" ||
+				!slices.Equal(strs(ingress[0].(map[string]any)["cidrBlocks"]), []string{r.cfg.Network.VpcCidr}) {
+				t.Errorf("endpoint security group ingress = %v, want HTTPS from %s only", ingress, r.cfg.Network.VpcCidr)
+			}
+			if _, ok := sg.Get("egress"); ok {
+				t.Errorf("endpoint security group has egress rules: %v", mustGet(t, sg, "egress"))
+			}
+			private := r.ids(tSubnet, "-private-")
+			for _, svc := range network.InterfaceEndpointServices {
+				ep := byService[svc]
+				if ep == nil {
+					t.Errorf("no %s interface endpoint", svc)
+					continue
+				}
+				if ep.Str("vpcEndpointType") != "Interface" {
+					t.Errorf("%s endpoint type = %q, want Interface", svc, ep.Str("vpcEndpointType"))
+				}
+				if v, _ := ep.Get("privateDnsEnabled"); v != true {
+					t.Errorf("%s endpoint without private DNS: nodes would still resolve the public address", svc)
+				}
+				if got := sorted(strs(mustGet(t, ep, "subnetIds"))); !slices.Equal(got, private) {
+					t.Errorf("%s endpoint subnets = %v, want the private %v", svc, got, private)
+				}
+				if got := strs(mustGet(t, ep, "securityGroupIds")); !slices.Equal(got, []string{sg.ID}) {
+					t.Errorf("%s endpoint security groups = %v", svc, got)
+				}
+			}
+		})
+	}
+}
+
+func keysOf(m map[string]*mocks.Registration) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return sorted(out)
 }
 
 func checkDatabaseControls(t *testing.T, r *run) {
@@ -412,27 +623,47 @@ func checkDatabaseControls(t *testing.T, r *run) {
 	if v, _ := db.Get("iamDatabaseAuthenticationEnabled"); v != true {
 		t.Error("IAM database authentication is off (AWS FSBP RDS.10)")
 	}
-	if v, _ := db.Get("performanceInsightsEnabled"); v != r.cfg.IsProd() {
+	if v, _ := db.Get("performanceInsightsEnabled"); v != true {
 		t.Errorf("performanceInsightsEnabled = %v on %s", v, r.stack)
 	}
 	if r.cfg.IsProd() && !db.Protect {
 		t.Error("prod database is not protected")
 	}
+	// Every exported log goes to a group the program made first, with the
+	// stack's retention, not to one RDS would create that never expires.
+	exports := strs(mustGet(t, db, "enabledCloudwatchLogsExports"))
+	if len(exports) == 0 {
+		t.Error("the database exports no logs")
+	}
+	for _, e := range exports {
+		name := database.LogGroupName(db.Str("identifier"), e)
+		var group *mocks.Registration
+		for _, g := range r.mon.ByType(tLogGroup) {
+			if g.Str("name") == name {
+				group = g
+			}
+		}
+		if group == nil {
+			t.Errorf("RDS exports %s logs to %s, which the program does not create: it would never expire", e, name)
+			continue
+		}
+		if v, _ := group.Get("retentionInDays"); v != float64(r.cfg.Cluster.LogRetentionDays) {
+			t.Errorf("%s keeps logs %v days, want %d", name, v, r.cfg.Cluster.LogRetentionDays)
+		}
+		if !db.ExplicitlyDependsOn(tLogGroup, group.Name) {
+			t.Errorf("the database is created before %s, which RDS would then create itself", name)
+		}
+	}
 }
 
 func checkBucketControls(t *testing.T, r *run) {
+	// Both stacks write them (dev rehearses prod).
 	logs := r.mon.ByType(tBucketLog)
-	if !r.cfg.IsProd() {
-		if len(logs) != 0 {
-			t.Error("dev writes bucket access logs")
-		}
-		return
-	}
 	if len(logs) != 1 {
 		t.Fatalf("%d bucket logging configurations, want 1 (AWS FSBP S3.9)", len(logs))
 	}
-	avatars := r.mon.Get(tBucket, "gopherops-prod-blobs")
-	logBucket := r.mon.Get(tBucket, "gopherops-prod-blobs-access-logs")
+	avatars := r.mon.Get(tBucket, "gopherops-"+r.stack+"-blobs")
+	logBucket := r.mon.Get(tBucket, "gopherops-"+r.stack+"-blobs-access-logs")
 	if logs[0].Str("bucket") != avatars.ID || logs[0].Str("targetBucket") != logBucket.ID {
 		t.Errorf("access logs of %q go to %q", logs[0].Str("bucket"), logs[0].Str("targetBucket"))
 	}
@@ -468,7 +699,7 @@ func checkProtection(t *testing.T, r *run) {
 func checkParents(t *testing.T, r *run) {
 	comps := map[string]string{
 		tVpc: "gopherops:infra:Network", tFlowLog: "gopherops:infra:Network", tEKS: "gopherops:infra:Cluster",
-		tAccessEntry: "gopherops:infra:Cluster", tRDS: "gopherops:infra:Database", tBucket: "gopherops:infra:Storage",
+		tAccessEntry: "gopherops:infra:Cluster", tRDS: "gopherops:infra:Database", tBucket: "gopherops:infra:",
 		tRelease: "gopherops:infra:", tDeployment: "gopherops:infra:App",
 	}
 	for typ, comp := range comps {
@@ -576,7 +807,7 @@ func TestLocalMetricsServer(t *testing.T) {
 		t.Errorf("%d Helm releases on the default local stack, want none", n)
 	}
 	r = deployStack(t, "local", map[string]string{"gopherops:metricsServerChartVersion": "3.13.0"})
-	rel := release(t, r, "metrics-server")
+	rel := helmRelease(t, r, "metrics-server")
 	if rel.Str("version") != "3.13.0" || rel.Str("namespace") != "kube-system" || rel.Str("repositoryOpts.repo") != platform.MetricsServerRepo {
 		t.Errorf("metrics-server release = %v", rel.In())
 	}

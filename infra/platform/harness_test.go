@@ -15,6 +15,7 @@ import (
 	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 	"github.com/gopherops/gopherops/infra/platform"
+	"github.com/gopherops/gopherops/infra/release"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -74,7 +75,12 @@ func runStack(t *testing.T, stack string, overrides map[string]string) (*run, er
 // removes a key), the way the engine does, with secretKeys marked secret.
 func setStackConfig(t *testing.T, stack string, overrides map[string]string, secretKeys []string) {
 	t.Helper()
-	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+stack+".yaml"))
+	// A pull request's stack is the committed template, with no secret.
+	file, preview := stack, false
+	if _, ok := config.PreviewNumber(stack); ok {
+		file, preview = "pr", true
+	}
+	sf, err := config.ReadStackFile(filepath.Join("..", "..", "Pulumi."+file+".yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +88,10 @@ func setStackConfig(t *testing.T, stack string, overrides map[string]string, sec
 	for k, v := range sf.Values {
 		values[k] = v
 	}
-	values["gopherops:sessionKey"] = testSessionKey
-	values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
+	if !preview {
+		values["gopherops:sessionKey"] = testSessionKey
+		values["gopherops:grafanaAdminPassword"] = testGrafanaPassword
+	}
 	if values["gopherops:ciRunner"] == "true" {
 		values["gopherops:githubConnectionArn"] = testConnectionArn
 	}
@@ -104,16 +112,34 @@ func setStackConfig(t *testing.T, stack string, overrides map[string]string, sec
 // as the engine marks values set with --secret.
 func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]string, secretKeys []string) (*run, error) {
 	t.Helper()
+	return runStackOn(t, stack, overrides, secretKeys, newMonitor(stack))
+}
+
+// deployStackOn is deployStack on a given monitor (a mirror and records of
+// the test's choosing), with extra program options.
+func deployStackOn(t *testing.T, stack string, overrides map[string]string, mon *mocks.Monitor, opts ...platform.Option) *run {
+	t.Helper()
+	r, err := runStackOn(t, stack, overrides, defaultSecretKeys, mon, opts...)
+	if err != nil {
+		t.Fatalf("program failed for stack %s: %v", stack, err)
+	}
+	return r
+}
+
+// runStackOn runs the program for a committed stack file on mon.
+func runStackOn(t *testing.T, stack string, overrides map[string]string, secretKeys []string, mon *mocks.Monitor, opts ...platform.Option) (*run, error) {
+	t.Helper()
 	setStackConfig(t, stack, overrides, secretKeys)
 
-	r := &run{stack: stack, mon: newMonitor(stack), outputs: map[string]string{}, secret: map[string]bool{}}
+	r := &run{stack: stack, mon: mon, outputs: map[string]string{}, secret: map[string]bool{}}
+	opts = append([]platform.Option{platform.WithObservability(sharedObservability(t))}, opts...)
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		cfg, err := config.Load(ctx)
 		if err != nil {
 			return err
 		}
 		r.cfg = cfg
-		p, err := platform.Run(ctx, cfg, platform.WithObservability(sharedObservability(t)))
+		p, err := platform.Run(ctx, cfg, opts...)
 		if err != nil {
 			return err
 		}
@@ -140,12 +166,14 @@ func runStackWithSecretKeys(t *testing.T, stack string, overrides map[string]str
 	return r, err
 }
 
-// newMonitor is a mock monitor whose ECR mirror has the stack's release
-// tagged, with the migration Job held open.
+// newMonitor is a mock monitor whose ECR mirror holds the stack's release
+// and whose SSM record names it (as a successful deploy.yml left them),
+// with the migration Job held open.
 func newMonitor(stack string) *mocks.Monitor {
 	m := mocks.New()
 	m.Delay["kubernetes:batch/v1:Job"] = jobDelay
-	m.Releases[stack] = releaseDigest(stack)
+	m.Mirror[releaseDigest(stack)] = true
+	m.Parameters[release.Parameter("gopherops", stack)] = releaseDigest(stack)
 	return m
 }
 

@@ -33,6 +33,7 @@ func TestLocalStack(t *testing.T) {
 		{"blob volume", checkBlobVolume},
 		{"migration waits for the database", checkMigrationAfterDatabase},
 		{"network policies", checkLocalNetworkPolicies},
+		{"backups", checkBackups},
 		{"awaits rollouts by default", checkAwaits(false)},
 	}
 	for _, c := range checks {
@@ -58,8 +59,10 @@ func TestLocalStackOnAChosenContext(t *testing.T) {
 	if got := r.one(t, tK8sProv).Str("context"); got != "kind-gopherops" {
 		t.Errorf("provider context = %q, want kind-gopherops", got)
 	}
-	if got := r.one(t, tPVC).Str("spec.storageClassName"); got != "standard" {
-		t.Errorf("blob claim storage class = %q", got)
+	for _, claim := range []string{"gopherops-local-blobs", "gopherops-local-backups"} {
+		if got := r.mon.Get(tPVC, claim).Str("spec.storageClassName"); got != "standard" {
+			t.Errorf("%s storage class = %q", claim, got)
+		}
 	}
 	if got := r.one(t, tStatefulSet).Str("spec.volumeClaimTemplates[0].spec.storageClassName"); got != "standard" {
 		t.Errorf("database claim storage class = %q", got)
@@ -178,8 +181,8 @@ func checkLocalSharedHardening(t *testing.T, r *run) {
 			t.Errorf("deployment %s = %v, want %v", path, got, want)
 		}
 	}
-	if got := r.mon.Get(tService, "gopherops-local").Str("spec.type"); got != "ClusterIP" {
-		t.Errorf("service type = %q, want ClusterIP from Pulumi.local.yaml", got)
+	if got := r.mon.Get(tService, appLogical(r)).Str("spec.type"); got != r.cfg.Local.ServiceType {
+		t.Errorf("service type = %q, want %s from the stack file", got, r.cfg.Local.ServiceType)
 	}
 	hpa := r.one(t, tHPA)
 	if mn, _ := hpa.Get("spec.minReplicas"); mn != float64(r.cfg.App.MinReplicas) {
@@ -222,14 +225,14 @@ func checkPostgres(t *testing.T, r *run) {
 	if env["POSTGRES_PASSWORD"] != "<secret:"+app.PostgresPasswordKey+">" || !strings.HasSuffix(env["PGDATA"], "/pgdata") {
 		t.Errorf("postgres env = %v, want the password from its Secret and PGDATA below the mount", env)
 	}
-	svc := r.mon.Get(tService, "gopherops-local-postgres")
+	svc := r.mon.Get(tService, appLogical(r)+"-postgres")
 	if svc == nil || svc.Str("spec.clusterIP") != "None" {
 		t.Fatalf("no headless Service governs the StatefulSet: %v", svc)
 	}
 }
 
 func checkDatabaseCredentials(t *testing.T, r *run) {
-	secret := r.mon.Get(tSecret, "gopherops-local-postgres")
+	secret := r.mon.Get(tSecret, appLogical(r)+"-postgres")
 	if secret == nil {
 		t.Fatal("no database Secret")
 	}
@@ -240,7 +243,7 @@ func checkDatabaseCredentials(t *testing.T, r *run) {
 	if len(pw) < 40 {
 		t.Errorf("generated password has %d characters, want 32 random bytes", len(pw))
 	}
-	env := r.mon.Get(tSecret, "gopherops-local-env")
+	env := r.mon.Get(tSecret, appLogical(r)+"-env")
 	url := env.Str("stringData.DATABASE_URL")
 	if strings.Contains(url, pw) || strings.Contains(url, ":@") || !strings.HasPrefix(url, "postgres://gopherops@gopherops-postgres."+r.cfg.App.Namespace+".svc:5432/gopherops") {
 		t.Errorf("DATABASE_URL = %q, want the in-cluster database without credentials", url)
@@ -257,7 +260,10 @@ func checkDatabaseCredentials(t *testing.T, r *run) {
 }
 
 func checkBlobVolume(t *testing.T, r *run) {
-	pvc := r.one(t, tPVC)
+	pvc := r.mon.Get(tPVC, appLogical(r)+"-blobs")
+	if pvc == nil {
+		t.Fatal("no blob claim")
+	}
 	if got := pvc.Str("spec.resources.requests.storage"); got != r.cfg.Local.BlobStorageSize {
 		t.Errorf("blob claim size = %q, want %q", got, r.cfg.Local.BlobStorageSize)
 	}
@@ -286,18 +292,18 @@ func checkBlobVolume(t *testing.T, r *run) {
 
 func checkMigrationAfterDatabase(t *testing.T, r *run) {
 	job := r.one(t, tJob)
-	if !job.DependsOn(tStatefulSet, "gopherops-local-postgres") || !job.DependsOn(tNetPol, "gopherops-local-postgres") {
+	if !job.DependsOn(tStatefulSet, appLogical(r)+"-postgres") || !job.DependsOn(tNetPol, appLogical(r)+"-postgres") {
 		t.Errorf("the migration Job does not wait for the database and its policy: %v", job.Dependencies)
 	}
-	if !r.one(t, tDeployment).DependsOn(tJob, "gopherops-local-migrate") {
+	if !r.one(t, tDeployment).DependsOn(tJob, appLogical(r)+"-migrate") {
 		t.Error("the Deployment does not wait for the migration Job")
 	}
 }
 
 func checkLocalNetworkPolicies(t *testing.T, r *run) {
-	appPolicy := r.mon.Get(tNetPol, "gopherops-local")
-	dbPolicy := r.mon.Get(tNetPol, "gopherops-local-postgres")
-	if appPolicy == nil || dbPolicy == nil || r.mon.Get(tNetPol, "gopherops-local-default-deny") == nil {
+	appPolicy := r.mon.Get(tNetPol, appLogical(r))
+	dbPolicy := r.mon.Get(tNetPol, appLogical(r)+"-postgres")
+	if appPolicy == nil || dbPolicy == nil || r.mon.Get(tNetPol, appLogical(r)+"-default-deny") == nil {
 		t.Fatal("missing one of the default-deny, app and database NetworkPolicies")
 	}
 	dbLabels := r.one(t, tStatefulSet)

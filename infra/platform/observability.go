@@ -2,6 +2,7 @@ package platform
 
 import (
 	"fmt"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -21,14 +22,24 @@ type Option func(*options)
 
 type options struct {
 	observability Observability
+	// release is the digest being rolled out (WithRelease).
+	release string
+	// now is the clock a restore's time window is checked against.
+	now func() time.Time
 }
 
 func newOptions(opts []Option) options {
-	var o options
+	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	return o
+}
+
+// WithClock sets the clock a database restore's time window is checked
+// against (tests; the program uses the real time).
+func WithClock(now func() time.Time) Option {
+	return func(opts *options) { opts.now = now }
 }
 
 // WithObservability installs the shared alert rules and dashboards when the

@@ -21,6 +21,7 @@ import (
 	"github.com/gopherops/gopherops/infra/runner"
 	"github.com/gopherops/gopherops/infra/storage"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -47,6 +48,9 @@ const (
 	OutputNamespace   = "namespace"
 	// OutputImage is the image reference the stack runs (by digest).
 	OutputImage = "image"
+	// OutputDBInstance is the RDS instance's identifier, the source of a
+	// point-in-time restore (gopherops:dbRestoreSource).
+	OutputDBInstance = "dbInstanceIdentifier"
 	// OutputRunnerLabel is the runs-on label of the in-VPC CI runner (prefix
 	// of codebuild-<project>-<run id>-<attempt>), when the stack has one.
 	OutputRunnerLabel = "ciRunnerLabel"
@@ -76,8 +80,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.IsLocal() {
-		return nil, fmt.Errorf("platform: stack %s is a %s stack: deploy it with DeployLocal", cfg.Stack, config.EnvLocal)
+	if cfg.InCluster() {
+		return nil, fmt.Errorf("platform: stack %s is a %s stack: deploy it with DeployLocal", cfg.Stack, cfg.Environment)
 	}
 	o := newOptions(opts)
 	p := &Platform{Config: cfg}
@@ -89,11 +93,15 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	if err != nil {
 		return nil, err
 	}
-	p.Image, err = resolveImage(ctx, cfg)
+	p.Image, err = resolveImage(ctx, cfg, o.release)
 	if err != nil {
 		return nil, err
 	}
 	zones, err := availabilityZones(ctx, cfg.Network.AvailabilityZoneCount)
+	if err != nil {
+		return nil, err
+	}
+	restore, err := planRestore(ctx, cfg, base, o.now)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +113,12 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		ClusterName:          cfg.Cluster.Name,
 		AccountID:            acct.ID,
 		Partition:            acct.Partition,
+		Region:               cfg.Region,
+		InterfaceEndpoints:   cfg.Network.InterfaceEndpoints,
+		FlowLogDestination:   cfg.Network.FlowLogDestination,
 		FlowLogRetentionDays: cfg.Cluster.LogRetentionDays,
+		ForceDestroy:         cfg.Storage.ForceDestroy,
+		Protect:              protect,
 	})
 	if err != nil {
 		return nil, err
@@ -124,6 +137,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		DeletionProtection:    cfg.Database.DeletionProtection,
 		FinalSnapshot:         cfg.IsProd(),
 		PerformanceInsights:   cfg.Database.PerformanceInsights,
+		LogRetentionDays:      cfg.Cluster.LogRetentionDays,
+		Restore:               restore,
 	})
 	if err != nil {
 		return nil, err
@@ -164,6 +179,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		OIDCIssuer:                  p.Cluster.OIDCIssuer,
 		LoadBalancerControllerChart: cfg.Cluster.LoadBalancerControllerChart,
 		ClusterAutoscalerChart:      cfg.Cluster.ClusterAutoscalerChart,
+		ClusterAutoscalerImage:      cfg.Cluster.ClusterAutoscalerImage,
+		LoadBalancerNetwork:         append(subnetResources(p.Network.PublicSubnets), p.Network.PublicRoutes...),
 	})
 	if err != nil {
 		return nil, err
@@ -207,6 +224,9 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	appArgs.ServiceDependsOn = []pulumi.Resource{p.Controllers.LoadBalancerController}
 	appArgs.HTTPS = cfg.App.CertificateArn != ""
 	appArgs.DatabaseCIDRs = []string{cfg.Network.VpcCidr}
+	if restore != nil {
+		appArgs.DatabaseGeneration = restore.ID
+	}
 	p.App, err = app.New(ctx, base, appArgs)
 	if err != nil {
 		return nil, err
@@ -243,6 +263,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		OutputBucketName:  p.Storage.BucketName,
 		OutputNamespace:   p.App.NamespaceName,
 		OutputImage:       pulumi.String(p.Image).ToStringOutput(),
+		OutputDBInstance:  p.Database.Identifier,
 	}
 	if p.Runner != nil {
 		p.Outputs[OutputRunnerLabel] = pulumi.String(p.Runner.Label).ToStringOutput()
@@ -268,10 +289,10 @@ func Program(opts ...Option) pulumi.RunFunc {
 	}
 }
 
-// Run deploys cfg's environment: DeployLocal for a local stack, Deploy
-// (AWS) otherwise.
+// Run deploys cfg's environment: DeployLocal for a local or pull-request
+// stack, Deploy (AWS) otherwise.
 func Run(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform, error) {
-	if cfg.IsLocal() {
+	if cfg.InCluster() {
 		return DeployLocal(ctx, cfg, opts...)
 	}
 	return Deploy(ctx, cfg, opts...)
@@ -280,7 +301,15 @@ func Run(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform, er
 // baseAppArgs are the app settings every stack shares; Deploy and
 // DeployLocal add what differs (image, database, blobs, exposure).
 func baseAppArgs(cfg *config.Config, provider pulumi.ProviderResource) app.Args {
+	// A pull request's stack sets no session key: its configuration is a
+	// template copied on each push, so the cluster keeps one instead.
+	var sessionKey pulumi.StringInput
+	if cfg.App.SessionKey.IsSet() {
+		sessionKey = cfg.App.SessionKey.Output()
+	}
 	return app.Args{
+		SessionKey:           sessionKey,
+		GenerateSessionKey:   sessionKey == nil,
 		Provider:             provider,
 		Name:                 ServiceAccountName,
 		Namespace:            cfg.App.Namespace,
@@ -288,7 +317,6 @@ func baseAppArgs(cfg *config.Config, provider pulumi.ProviderResource) app.Args 
 		MaxReplicas:          cfg.App.MaxReplicas,
 		TargetCPUUtilization: cfg.App.TargetCPUUtilization,
 		Resources:            appResources(cfg),
-		SessionKey:           cfg.App.SessionKey.Output(),
 		LogLevel:             cfg.App.LogLevel,
 		MonitoringNamespace:  cfg.Monitoring.Namespace,
 		ShutdownTimeout:      ShutdownTimeout,
@@ -346,6 +374,15 @@ func (p *Platform) deployMonitoring(ctx *pulumi.Context, provider pulumi.Provide
 		MetricsPort:          p.App.MetricsPortName,
 	})
 	return err
+}
+
+// subnetResources lists subnets as resources to depend on.
+func subnetResources(subnets []*ec2.Subnet) []pulumi.Resource {
+	out := make([]pulumi.Resource, len(subnets))
+	for i, s := range subnets {
+		out[i] = s
+	}
+	return out
 }
 
 // availabilityZones returns the first n standard (non opt-in) zones of the

@@ -2,6 +2,7 @@ package platform_test
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,10 @@ import (
 	"github.com/gopherops/gopherops/infra/platform"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
+
+// snapshotIdentifier is what RDS accepts as a DB snapshot identifier: a
+// letter, then letters, digits and single hyphens, no hyphen at the end.
+var snapshotIdentifier = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$`)
 
 // Resource type tokens as the engine sees them.
 const (
@@ -86,7 +91,7 @@ func TestStacks(t *testing.T) {
 }
 
 func checkOutputs(t *testing.T, r *run) {
-	want := []string{"appUrl", "clusterName", "kubeconfig", "dbEndpoint", "dbSecretArn", "bucketName", "namespace", "image"}
+	want := []string{"appUrl", "clusterName", "kubeconfig", "dbEndpoint", "dbSecretArn", "bucketName", "namespace", "image", "dbInstanceIdentifier"}
 	if r.cfg.Runner.Enabled {
 		want = append(want, "ciRunnerLabel")
 	}
@@ -244,8 +249,18 @@ func checkDatabase(t *testing.T, r *run) {
 	if _, ok := in["password"]; ok {
 		t.Error("rds has a password input; AWS must manage it in Secrets Manager")
 	}
-	if prod && db.Str("finalSnapshotIdentifier") == "" {
-		t.Error("prod rds has no final snapshot identifier")
+	if prod {
+		// The snapshot is named after the VPC, whose ID AWS never reuses: a
+		// second decommission of a re-created stack must not fail on the
+		// name of the first one's snapshot (gopherops-prod-final, as it was).
+		snap := db.Str("finalSnapshotIdentifier")
+		want := "gopherops-" + r.stack + "-final-" + strings.TrimPrefix(r.one(t, tVpc).ID, "vpc-")
+		if snap != want {
+			t.Errorf("final snapshot identifier = %q, want %q (unique per VPC, so per life of the stack)", snap, want)
+		}
+		if !snapshotIdentifier.MatchString(snap) || len(snap) > 255 {
+			t.Errorf("final snapshot identifier %q is not one RDS accepts", snap)
+		}
 	}
 	logs := strs(in["enabledCloudwatchLogsExports"])
 	if !slices.Contains(logs, "postgresql") {
@@ -342,8 +357,10 @@ func checkCluster(t *testing.T, r *run) {
 	if !slices.Equal(cidrs, r.cfg.Cluster.EndpointPublicCidrs) && (len(cidrs) != 0 || len(r.cfg.Cluster.EndpointPublicCidrs) != 0) {
 		t.Errorf("endpoint CIDRs = %v, want the configured %v", cidrs, r.cfg.Cluster.EndpointPublicCidrs)
 	}
-	if public, _ := c.Get("vpcConfig.endpointPublicAccess"); r.stack == "prod" && (slices.Contains(cidrs, "0.0.0.0/0") || (public == true && len(cidrs) == 0)) {
-		t.Errorf("prod API endpoint open to %v (public: %v)", cidrs, public)
+	// Neither committed stack exposes its API (AWS FSBP EKS.1): both deploy
+	// from their in-VPC runner.
+	if public, _ := c.Get("vpcConfig.endpointPublicAccess"); public != false || len(cidrs) != 0 {
+		t.Errorf("%s API endpoint public (%v) to %v", r.stack, public, cidrs)
 	}
 	if v, _ := c.Get("vpcConfig.endpointPrivateAccess"); v != true {
 		t.Error("private endpoint access is off")

@@ -17,11 +17,13 @@ func TestTLSAndAPinnedDigest(t *testing.T) {
 		domain = "gopherops.example.com"
 	)
 	digest := "sha256:" + strings.Repeat("c0", 32)
-	r := deployStack(t, "dev", map[string]string{
+	mon := newMonitor("dev")
+	mon.Mirror[digest] = true
+	r := deployStackOn(t, "dev", map[string]string{
 		"gopherops:imageDigest":    digest,
 		"gopherops:certificateArn": cert,
 		"gopherops:domainName":     domain,
-	})
+	}, mon)
 	const c = "spec.template.spec.containers[0]"
 	d := r.one(t, tDeployment)
 	wantImage := ecrURL("gopherops") + "@" + digest
@@ -66,6 +68,7 @@ func TestInvalidStackConfigurationStopsTheProgram(t *testing.T) {
 		key       string
 	}{
 		{"prod API open to the internet", "prod", map[string]string{"gopherops:clusterEndpointPublicCidrs": `["0.0.0.0/0"]`}, "gopherops:clusterEndpointPublicCidrs"},
+		{"dev API open to the internet", "dev", map[string]string{"gopherops:clusterEndpointPublicCidrs": `["0.0.0.0/0"]`}, "gopherops:clusterEndpointPublicCidrs"},
 		{"prod single-AZ database", "prod", map[string]string{"gopherops:dbMultiAz": "false"}, "gopherops:dbMultiAz"},
 		{"prod API on the documentation placeholder", "prod", map[string]string{"gopherops:clusterEndpointPublicCidrs": `["203.0.113.0/24"]`}, "gopherops:clusterEndpointPublicCidrs"},
 		{"GHCR tag on an AWS stack", "dev", map[string]string{"gopherops:imageTag": "0.1.0"}, "gopherops:imageTag"},

@@ -11,15 +11,17 @@ import (
 
 	"github.com/rhysd/actionlint"
 
+	"github.com/gopherops/gopherops/infra/release"
 	"github.com/gopherops/gopherops/test/internal/toolchain"
 )
 
 // workflowFiles are the workflows the delivery pipeline consists of.
-var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml"}
+var workflowFiles = []string{"ci.yml", "release.yml", "deploy.yml", "nightly.yml", "ghcr-cleanup.yml", "preview-env.yml", "preview-env-reaper.yml"}
 
-// TestWorkflowsLintClean runs actionlint, as a library, over every workflow, with
-// shellcheck on the run: scripts when it is installed (it is on GitHub's runners).
-func TestWorkflowsLintClean(t *testing.T) {
+// allWorkflows lists every workflow file of the repository, whoever added
+// it, failing when one of the delivery pipeline's own is missing.
+func allWorkflows(t *testing.T) []string {
+	t.Helper()
 	root := repoRoot(t)
 	files, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.y*ml"))
 	if err != nil {
@@ -30,13 +32,22 @@ func TestWorkflowsLintClean(t *testing.T) {
 			t.Errorf("workflow %s is missing", want)
 		}
 	}
+	return files
+}
 
-	opts := &actionlint.LinterOptions{}
-	if path, err := exec.LookPath("shellcheck"); err == nil {
-		opts.Shellcheck = path
-	} else {
-		t.Log("shellcheck not installed: run: scripts are not checked by it here")
+// TestWorkflowsLintClean runs actionlint, as a library, over every workflow
+// in .github/workflows, with shellcheck on every run: script, and fails on
+// any finding. shellcheck is Debian's package (.ci/run installs it; GitHub's
+// runners have it): without it the scripts would go unchecked, so its
+// absence fails the test instead of passing it quietly.
+func TestWorkflowsLintClean(t *testing.T) {
+	root := repoRoot(t)
+	files := allWorkflows(t)
+	shellcheck, err := exec.LookPath("shellcheck")
+	if err != nil {
+		t.Fatal("shellcheck is not installed (apt-get install shellcheck): the workflows' run: scripts cannot be checked")
 	}
+	opts := &actionlint.LinterOptions{Shellcheck: shellcheck}
 	var out bytes.Buffer
 	linter, err := actionlint.NewLinter(&out, opts)
 	if err != nil {
@@ -65,7 +76,8 @@ var (
 // full commit SHA with its version in a comment, so a moved tag cannot change
 // what runs (as happened to trivy-action's tags in March 2026).
 func TestActionsPinnedToCommits(t *testing.T) {
-	for _, name := range workflowFiles {
+	for _, file := range allWorkflows(t) {
+		name := filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
 			src := string(readFile(t, filepath.Join(".github", "workflows", name)))
 			uses := 0
@@ -119,15 +131,16 @@ func TestWorkflowsWiring(t *testing.T) {
 		{
 			file:    "release.yml",
 			events:  []string{"push"},
-			runs:    []string{"make compose-up", "make test-compose", "make compose-down", "cosign sign"},
+			runs:    []string{"make compose-up", "make test-compose", "make compose-down", "cosign sign", "cosign attest --yes --type spdxjson"},
 			uses:    []string{"docker/metadata-action", "docker/build-push-action", "docker/login-action", "aquasecurity/trivy-action", "sigstore/cosign-installer"},
 			idToken: true,
 		},
 		{
-			file:        "deploy.yml",
-			events:      []string{"pull_request", "workflow_call", "workflow_dispatch"},
-			runs:        []string{"crane\" copy", "crane\" digest", "aws ecr get-login-password"},
-			uses:        []string{"pulumi/actions", "aws-actions/configure-aws-credentials"},
+			file:   "deploy.yml",
+			events: []string{"pull_request", "workflow_call", "workflow_dispatch"},
+			runs: []string{"crane copy", "crane digest", "aws ecr get-login-password", "cosign verify", "cosign verify-attestation --type spdxjson",
+				"aws ssm put-parameter"},
+			uses:        []string{"pulumi/actions", "aws-actions/configure-aws-credentials", "sigstore/cosign-installer"},
 			idToken:     true,
 			environment: true,
 		},
@@ -316,11 +329,17 @@ func needsPublish(job *actionlint.Job) bool {
 	return false
 }
 
-// TestDeployRecordsTheReleaseWhereEveryUpReadsIt: deploy.yml mirrors the
-// release into ECR under the stack's tag (what the program reads) and never
-// pins the image only in the runner's copy of the stack file; prod jobs run
-// on the in-VPC CodeBuild runner, previews as the read-only role.
-func TestDeployRecordsTheReleaseWhereEveryUpReadsIt(t *testing.T) {
+// TestDeployRollsOutOnlySignedReleasesAndRecordsSuccess: deploy.yml
+// verifies the release's keyless signature and SBOM attestations (this
+// repository's release.yml, prod from v* tags only) before it mirrors the
+// image; the mirror's tag is the release's own (release.Tag), so nothing a
+// later up reads moves before `pulumi up`; the up gets the release through
+// release.DigestEnv; and the stack's record (release.Parameter) is written
+// only after the up succeeded. deploy.yml once moved the stack's tag first,
+// so a failed up left the next laptop `pulumi up` rolling out what failed.
+// Prod and dev jobs run on their in-VPC runners, previews as the read-only
+// role, and no job sets stack config on the runner.
+func TestDeployRollsOutOnlySignedReleasesAndRecordsSuccess(t *testing.T) {
 	w, errs := actionlint.Parse(readFile(t, filepath.Join(".github", "workflows", "deploy.yml")))
 	if len(errs) > 0 {
 		t.Fatalf("parse: %v", errs[0])
@@ -330,9 +349,11 @@ func TestDeployRecordsTheReleaseWhereEveryUpReadsIt(t *testing.T) {
 		if !ok {
 			t.Fatalf("deploy.yml has no %s job", id)
 		}
-		if job.RunsOn == nil || job.RunsOn.LabelsExpr == nil ||
-			!strings.Contains(job.RunsOn.LabelsExpr.Value, "codebuild-") || !strings.Contains(job.RunsOn.LabelsExpr.Value, "'prod'") {
-			t.Errorf("%s: prod does not run on the in-VPC CodeBuild runner", id)
+		for _, stack := range []string{"prod", "dev"} {
+			if job.RunsOn == nil || job.RunsOn.LabelsExpr == nil || !strings.Contains(job.RunsOn.LabelsExpr.Value, "codebuild-") ||
+				!strings.Contains(job.RunsOn.LabelsExpr.Value, "'"+stack+"'") {
+				t.Errorf("%s: %s does not run on its in-VPC CodeBuild runner", id, stack)
+			}
 		}
 		for _, step := range job.Steps {
 			if run, ok := step.Exec.(*actionlint.ExecRun); ok && strings.Contains(run.Run.Value, "pulumi config set") {
@@ -348,22 +369,92 @@ func TestDeployRecordsTheReleaseWhereEveryUpReadsIt(t *testing.T) {
 			}
 		}
 	}
+
 	up := w.Jobs["up"]
 	if s, ok := up.Permissions.Scopes["packages"]; !ok || s.Value.Value != "read" {
 		t.Error("the up job cannot read the GHCR package it mirrors")
 	}
-	mirror, deploy := -1, -1
+	project := pulumiProject(t)
+	// The strings the workflow's shell must build, from the functions the
+	// program and the live suite use, given the shell's variables.
+	wantTag := `"${ECR_REPOSITORY}:` + release.Tag("${STACK}", "sha256:${IMAGE_DIGEST#sha256:}") + `"`
+	wantRecord := `--name "` + release.Parameter(project, "${STACK}") + `"`
+	steps := map[string]int{}
+	script := func(i int) string {
+		if run, ok := up.Steps[i].Exec.(*actionlint.ExecRun); ok {
+			return run.Run.Value
+		}
+		return ""
+	}
 	for i, step := range up.Steps {
-		if run, ok := step.Exec.(*actionlint.ExecRun); ok && strings.Contains(run.Run.Value, `crane" copy`) {
-			mirror = i
+		run := script(i)
+		switch {
+		case strings.Contains(run, "cosign verify "):
+			steps["verify"] = i
+		case strings.Contains(run, "crane copy"):
+			steps["mirror"] = i
+			if !strings.Contains(run, wantTag) {
+				t.Errorf("the mirror step does not copy to the release's own tag %s:\n%s", wantTag, run)
+			}
+		case strings.Contains(run, "aws ssm put-parameter"):
+			steps["record"] = i
+			if !strings.Contains(run, wantRecord) {
+				t.Errorf("the record step does not write %s:\n%s", wantRecord, run)
+			}
+			if step.If != nil && step.If.Value != "success()" {
+				t.Errorf("the record step runs if %q: it must run only after a successful up", step.If.Value)
+			}
 		}
 		if action, ok := step.Exec.(*actionlint.ExecAction); ok && strings.HasPrefix(action.Uses.Value, "pulumi/actions@") {
 			if in, ok := action.Inputs["command"]; ok && in.Value.Value == "up" {
-				deploy = i
+				steps["up"] = i
+				var v *actionlint.EnvVar
+				if step.Env != nil {
+					v = step.Env.Vars[strings.ToLower(release.DigestEnv)]
+				}
+				if v == nil || !strings.Contains(v.Value.Value, "inputs.image-digest") {
+					t.Errorf("pulumi up is not handed the release through %s", release.DigestEnv)
+				}
 			}
 		}
 	}
-	if mirror < 0 || deploy < 0 || mirror > deploy {
-		t.Errorf("the release is mirrored at step %d and pulumi up runs at step %d: the tag must move first", mirror, deploy)
+	for _, name := range []string{"verify", "mirror", "up", "record"} {
+		if _, ok := steps[name]; !ok {
+			t.Fatalf("the up job has no %s step", name)
+		}
 	}
+	if !(steps["verify"] < steps["mirror"] && steps["mirror"] < steps["up"] && steps["up"] < steps["record"]) {
+		t.Errorf("steps run verify %d, mirror %d, up %d, record %d: want them in that order", steps["verify"], steps["mirror"], steps["up"], steps["record"])
+	}
+	for i := range steps["up"] {
+		if run := script(i); strings.Contains(run, "ssm put-parameter") || strings.Contains(run, "crane tag") {
+			t.Errorf("step %d moves what later ups read before pulumi up:\n%s", i, run)
+		}
+	}
+
+	verify := script(steps["verify"])
+	for _, want := range []string{
+		"--certificate-oidc-issuer \"$issuer\"", "issuer=https://token.actions.githubusercontent.com",
+		"--certificate-identity-regexp \"$identity\"", `/\.github/workflows/release\.yml@${refs}`, "${GITHUB_REPOSITORY",
+		"cosign verify-attestation --type spdxjson",
+	} {
+		if !strings.Contains(verify, want) {
+			t.Errorf("the verify step lacks %q:\n%s", want, verify)
+		}
+	}
+	// prod takes images built from version tags only.
+	prodRefs := regexp.MustCompile(`prod\) refs='([^']*)'`).FindStringSubmatch(verify)
+	if prodRefs == nil || prodRefs[1] != "refs/tags/v[^/]+" {
+		t.Errorf("prod's accepted refs = %v, want refs/tags/v[^/]+ only", prodRefs)
+	}
+}
+
+// pulumiProject is the Pulumi project's name (Pulumi.yaml).
+func pulumiProject(t *testing.T) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^name:\s*(\S+)`).FindSubmatch(readFile(t, "Pulumi.yaml"))
+	if m == nil {
+		t.Fatal("Pulumi.yaml has no name")
+	}
+	return string(m[1])
 }

@@ -236,15 +236,15 @@ func publicAddress(ctx context.Context, t *testing.T) string {
 }
 
 // validateImageRoute: the pods run the ECR mirror's image at the digest the
-// stack's tag points at, pulled by the nodes with their IAM role (no pull
-// secret exists).
+// stack's release record names, pulled by the nodes with their IAM role (no
+// pull secret exists).
 func validateImageRoute(ctx context.Context, t *testing.T, pods []corev1.Pod, env liveEnv, out outputs, stackName string) {
 	repo, digest, ok := strings.Cut(out.Image, "@")
 	require.True(t, ok, "image output %q is not by digest", out.Image)
 	assert.Equal(t, env.ecrRepository(), repo, "the stack runs the ECR mirror")
-	tagged, err := taggedDigest(ctx, stackName)
+	recorded, err := recordedRelease(ctx, stackName)
 	require.NoError(t, err)
-	assert.Equal(t, tagged, digest, "the stack runs what its ECR tag %s points at", stackName)
+	assert.Equal(t, recorded, digest, "the stack runs what its release record names")
 	if env.ImageDigest != "" {
 		assert.Equal(t, env.ImageDigest, digest, "the mirrored release")
 	}

@@ -27,6 +27,7 @@ import (
 const (
 	stageDeploy   = "deploy"
 	stageValidate = "validate"
+	stageRestore  = "restore"
 	stageDestroy  = "destroy"
 )
 
@@ -122,6 +123,16 @@ func TestLiveStack(t *testing.T) {
 				Version:   os.Getenv("GOPHEROPS_LIVE_VERSION"),
 			})
 		})
+	})
+
+	// The recovery drill of docs/recovery.md: a point-in-time restore into
+	// a new instance, the journeys on it, the RTO measured.
+	test_structure.RunTestStage(t, stageRestore, func() {
+		ctx, cancel := contextBefore(t, destroyReserve)
+		defer cancel()
+		var admin journey.Credentials
+		require.NoError(t, stage.LoadE(workDir, "admin", &admin), "the admin the validate stage created")
+		drillPointInTimeRestore(ctx, t, root, stackName, env, admin)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,6 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gopherops/gopherops/infra/config"
+	"github.com/gopherops/gopherops/infra/release"
 	"github.com/gopherops/gopherops/test/internal/kube"
 )
 
@@ -62,16 +65,22 @@ var smallDev = map[string]string{
 	"gopherops:dbDeletionProtection":     "false",
 	"gopherops:bucketForceDestroy":       "true",
 	"gopherops:kmsKeyDeletionWindowDays": "7",
-	"gopherops:monitoringEnabled":        "false",
+	// The suite reaches the API from where it runs, not from the stack's
+	// in-VPC runner (which needs the account's GitHub connection).
+	"gopherops:ciRunner": "false",
 }
+
+// fromRunnerSetup are the runner's settings, dropped with the runner.
+var fromRunnerSetup = []string{"gopherops:githubRepository", "gopherops:githubConnectionArn"}
 
 // minReplicas is the replica count smallDev asks for.
 const minReplicas = 2
 
 // stackConfig is the throwaway stack's configuration: every key of the
-// committed Pulumi.dev.yaml, then smallDev, the region, a fresh session key,
-// and what the GOPHEROPS_LIVE_* variables choose (image, API CIDRs).
-func stackConfig(t *testing.T, root string, env liveEnv) auto.ConfigMap {
+// committed Pulumi.dev.yaml, then smallDev, the region, a fresh session key
+// and Grafana password, and the Kubernetes API open to this machine only
+// (or to GOPHEROPS_LIVE_API_CIDRS).
+func stackConfig(ctx context.Context, t *testing.T, root string, env liveEnv) auto.ConfigMap {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, "Pulumi.dev.yaml"))
 	require.NoError(t, err, "read the dev stack file")
@@ -100,6 +109,9 @@ func stackConfig(t *testing.T, root string, env liveEnv) auto.ConfigMap {
 	for k, v := range smallDev {
 		cfg[k] = auto.ConfigValue{Value: v}
 	}
+	for _, k := range fromRunnerSetup {
+		delete(cfg, k)
+	}
 	if env.Region != "" {
 		cfg["aws:region"] = auto.ConfigValue{Value: env.Region}
 	}
@@ -108,37 +120,66 @@ func stackConfig(t *testing.T, root string, env liveEnv) auto.ConfigMap {
 	_, err = rand.Read(key)
 	require.NoError(t, err)
 	cfg["gopherops:sessionKey"] = auto.ConfigValue{Value: base64.StdEncoding.EncodeToString(key), Secret: true}
+	_, err = rand.Read(key)
+	require.NoError(t, err)
+	cfg["gopherops:grafanaAdminPassword"] = auto.ConfigValue{Value: base64.StdEncoding.EncodeToString(key[:18]), Secret: true}
 
-	// The stack runs what its ECR tag (the stack's name) points at; the
-	// deploy stage mirrors the release there first, as deploy.yml does.
 	// Whoever runs the suite administers the throwaway cluster.
 	if env.Principal != "" && env.Principal != env.roleArn(deployRole) {
 		j, _ := json.Marshal([]string{env.Principal})
 		cfg["gopherops:operatorArns"] = auto.ConfigValue{Value: string(j)}
 	}
+	cidrs := []string{publicAddress(ctx, t) + "/32"}
 	if v := os.Getenv("GOPHEROPS_LIVE_API_CIDRS"); v != "" {
-		var cidrs []string
+		cidrs = nil
 		for _, c := range strings.Split(v, ",") {
 			if c = strings.TrimSpace(c); c != "" {
 				cidrs = append(cidrs, c)
 			}
 		}
-		j, _ := json.Marshal(cidrs)
-		cfg["gopherops:clusterEndpointPublicCidrs"] = auto.ConfigValue{Value: string(j)}
 	}
+	j, _ := json.Marshal(cidrs)
+	cfg["gopherops:clusterEndpointPublicCidrs"] = auto.ConfigValue{Value: string(j)}
 	return cfg
 }
 
-// deploy creates (or selects) the stack, configures it and runs `pulumi up`.
+// checkAddonVersions asks EKS, before anything is created, whether every
+// add-on build the stack pins (infra/config/versions.go, by the stack's
+// Kubernetes minor) exists for that minor: the mocks only check that the
+// pins agree with each other.
+func checkAddonVersions(ctx context.Context, t *testing.T, cfg auto.ConfigMap, stackName string) {
+	t.Helper()
+	parsed, err := config.Parse(func(key string) (string, bool) {
+		v, ok := cfg[key]
+		return v.Value, ok
+	}, project, stackName)
+	require.NoError(t, err, "the throwaway stack's configuration")
+	minor := parsed.Cluster.KubernetesVersion
+	for _, name := range config.RequiredAddons() {
+		pinned := parsed.Cluster.AddonVersions[name]
+		out, err := exec.CommandContext(ctx, "aws", "eks", "describe-addon-versions", "--addon-name", name, "--kubernetes-version", minor,
+			"--query", "addons[].addonVersions[].addonVersion", "--output", "text").Output()
+		require.NoError(t, err, "aws eks describe-addon-versions --addon-name %s --kubernetes-version %s", name, minor)
+		offered := strings.Fields(string(out))
+		require.Contains(t, offered, pinned, "EKS offers %s %v for Kubernetes %s, not the pinned %s (infra/config/versions.go)", name, offered, minor, pinned)
+		logger.Default.Logf(t, "EKS offers %s %s for Kubernetes %s", name, pinned, minor)
+	}
+}
+
+// deploy configures the stack, checks its pinned add-ons against what EKS
+// offers, mirrors a release and rolls it out with `pulumi up`, then records
+// it, as deploy.yml does.
 func deploy(ctx context.Context, t *testing.T, root, stackName string, env liveEnv) {
 	t.Helper()
-	stack, err := auto.UpsertStackLocalSource(ctx, stackName, root)
+	cfg := stackConfig(ctx, t, root, env)
+	checkAddonVersions(ctx, t, cfg, stackName)
+	digest := mirrorRelease(ctx, t, env, stackName)
+	stack, err := auto.UpsertStackLocalSource(ctx, stackName, root,
+		auto.EnvVars(map[string]string{release.DigestEnv: digest}))
 	require.NoError(t, err, "create stack %s", stackName)
-	cfg := stackConfig(t, root, env)
 	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", stackName)
-	mirrorRelease(ctx, t, env, stackName)
-	logger.Default.Logf(t, "pulumi up -s %s (region %s, account %s, image %s:%s)", stackName, env.Region, env.Account,
-		env.ecrRepository(), stackName)
+	logger.Default.Logf(t, "pulumi up -s %s (region %s, account %s, image %s@%s)", stackName, env.Region, env.Account,
+		env.ecrRepository(), digest)
 
 	progress := kube.NewLogWriter(t, "pulumi up: ")
 	defer progress.Flush()
@@ -147,6 +188,7 @@ func deploy(ctx context.Context, t *testing.T, root, stackName string, env liveE
 		optup.Color("never"), optup.Message("gopherops live suite "+t.Name()))
 	require.NoError(t, err, "pulumi up -s %s", stackName)
 	logger.Default.Logf(t, "pulumi up -s %s: %s in %s", stackName, summary(res.Summary.ResourceChanges), time.Since(start).Round(time.Second))
+	recordRelease(ctx, t, stackName, digest)
 }
 
 // readOutputs reads the stack's outputs (secrets in plain text) and fails t
@@ -227,7 +269,7 @@ func destroy(ctx context.Context, t *testing.T, root, stackName string) {
 		return
 	}
 	logger.Default.Logf(t, "pulumi destroy -s %s: done in %s", stackName, time.Since(start).Round(time.Second))
-	untagRelease(ctx, t, stackName)
+	forgetRelease(ctx, t, stackName)
 	if err := stack.Workspace().RemoveStack(ctx, stackName); err != nil {
 		t.Errorf("pulumi stack rm %s: %v", stackName, err)
 	}

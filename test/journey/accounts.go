@@ -51,11 +51,12 @@ func DisableEnable(t *testing.T, tg *Target) {
 	require.NotNil(t, got.DisabledAt, "disabled_at")
 	user.Get(t, "/api/v1/me").ExpectProblem(t, http.StatusUnauthorized)
 
-	wrong := NewClient(tg.BaseURL).Send(t, http.MethodPost, "/api/v1/auth/tokens",
-		map[string]string{"login": spec.Username, "password": NewPassword()}).ExpectProblem(t, http.StatusUnauthorized)
+	// signIn waits out the sign-in throttle, as a client must.
+	_, resp := signIn(t, tg.BaseURL, Credentials{Login: spec.Username, Password: NewPassword()}, nil)
+	wrong := resp.ExpectProblem(t, http.StatusUnauthorized)
 	assert.NotContains(t, strings.ToLower(wrong.Detail), "disabled", "a wrong password must not learn the account is disabled")
-	right := NewClient(tg.BaseURL).Send(t, http.MethodPost, "/api/v1/auth/tokens",
-		map[string]string{"login": spec.Username, "password": spec.Password}).ExpectProblem(t, http.StatusForbidden)
+	_, resp = signIn(t, tg.BaseURL, spec.Credentials(), nil)
+	right := resp.ExpectProblem(t, http.StatusForbidden)
 	assert.Contains(t, right.Detail, "disabled", "the right password learns why")
 
 	root := tg.AdminUser(t)

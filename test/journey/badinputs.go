@@ -54,12 +54,12 @@ func BadInputs(t *testing.T, tg *Target) {
 		{name: "common password", req: Request{Method: http.MethodPost, Path: "/api/v1/users", JSON: withUser(func(u *NewUser) { u.Password = "password123456789" })}, status: http.StatusUnprocessableEntity, fields: []string{"password"}},
 		{name: "password of 14 characters", req: Request{Method: http.MethodPost, Path: "/api/v1/users", JSON: withUser(func(u *NewUser) { u.Password = "Xk3-vq9!Lm2#Tp" })}, status: http.StatusUnprocessableEntity, fields: []string{"password"}},
 		{name: "password containing the username", req: Request{Method: http.MethodPost, Path: "/api/v1/users", JSON: withUser(func(u *NewUser) { u.Password = u.Username + "-and-more-words" })}, status: http.StatusUnprocessableEntity, fields: []string{"password"}},
-		{name: "page size too large", req: Request{Method: http.MethodGet, Path: "/api/v1/users?limit=1000"}, status: http.StatusUnprocessableEntity, fields: []string{"limit"}},
+		{name: "page size too large", req: Request{Method: http.MethodGet, Path: "/api/v1/users?limit=1000"}, status: http.StatusBadRequest, fields: []string{"limit"}},
 		{name: "forged cursor", req: Request{Method: http.MethodGet, Path: "/api/v1/users?cursor=%21%21%21"}, status: http.StatusUnprocessableEntity, fields: []string{"cursor"}},
 		{name: "non-integer limit", req: Request{Method: http.MethodGet, Path: "/api/v1/users?limit=ten"}, status: http.StatusBadRequest},
 		{name: "malformed If-Match", req: Request{Method: http.MethodPatch, Path: root.Path(), JSON: map[string]any{"email": "x@example.com"}, Header: map[string]string{"If-Match": "yesterday"}}, status: http.StatusBadRequest},
 		{name: "patch that changes nothing", req: Request{Method: http.MethodPatch, Path: root.Path(), JSON: map[string]any{}, Header: map[string]string{"If-Match": `"1"`}}, status: http.StatusUnprocessableEntity, fields: []string{"body"}},
-		{name: "audit page size too large", req: Request{Method: http.MethodGet, Path: "/api/v1/audit?limit=101"}, status: http.StatusUnprocessableEntity, fields: []string{"limit"}},
+		{name: "audit page size too large", req: Request{Method: http.MethodGet, Path: "/api/v1/audit?limit=101"}, status: http.StatusBadRequest, fields: []string{"limit"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := admin.Do(t, tc.req).ExpectProblem(t, tc.status)

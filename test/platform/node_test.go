@@ -98,7 +98,6 @@ func startNode(ctx context.Context, t *testing.T, cp *controlplane.ControlPlane,
 		Server: cp.Server, CACert: cp.CACert, Token: cp.Token, Kubeconfig: cp.Kubeconfig,
 		ServiceCIDR:  cp.ServiceCIDR,
 		PauseArchive: pauseArchive, PauseRef: imagebuild.PauseRef,
-		Volumes: 4, VolumeSize: "2Gi",
 		Logf:           func(format string, args ...any) { logger.Default.Logf(t, format, args...) },
 		AfterInterrupt: cp.Stop,
 	})

@@ -34,32 +34,34 @@ import (
 // committed Pulumi.local.yaml is its configuration.
 const stackName = "local"
 
-// localStack is the suite's `local` stack in a throwaway workspace.
+// localStack is one of the suite's stacks in a throwaway workspace.
 type localStack struct {
 	stack auto.Stack
 }
 
-// newLocalStack creates the stack with the real engine: an inline program
-// (platform.Program, what infra/main.go runs), a file backend and a
-// passphrase secrets provider in temporary directories, and as its
-// configuration a copy of the committed Pulumi.local.yaml plus the session
-// key secret and the given overrides.
-func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[string]string) *localStack {
+// project is the suite's Pulumi project in a throwaway workspace: a file
+// backend and a passphrase secrets provider in temporary directories, the
+// inline program platform.Program (what infra/main.go runs). Every stack of
+// one project shares the backend, as the pull-request stacks share theirs.
+type project struct {
+	root, workDir string
+	env           map[string]string
+	cmd           auto.PulumiCommand
+	// ws is the workspace, once a stack made it.
+	ws auto.Workspace
+}
+
+// newProject makes the throwaway workspace; the automation API finds
+// `pulumi` on PATH, and the engine finds the provider plugin there.
+func newProject(t *testing.T, tg target) *project {
 	t.Helper()
 	root := repoRoot(t)
 	workDir, backend, home := t.TempDir(), t.TempDir(), t.TempDir()
-	committed, err := os.ReadFile(filepath.Join(root, "Pulumi.local.yaml"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(workDir, "Pulumi."+stackName+".yaml"), committed, 0o600))
-
-	// The automation API finds `pulumi` on PATH, and the engine finds the
-	// provider plugin there.
 	path := strings.Join(append(tg.pathDirs, os.Getenv("PATH")), string(os.PathListSeparator))
 	t.Setenv("PATH", path)
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{SkipVersionCheck: true})
 	require.NoError(t, err, "find the pulumi CLI")
 	logger.Default.Logf(t, "pulumi engine %s", cmd.Version())
-
 	env := map[string]string{
 		"PATH":                      path,
 		"KUBECONFIG":                tg.kubeconfig,
@@ -67,29 +69,48 @@ func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[s
 		"PULUMI_CONFIG_PASSPHRASE":  randomHex(t, 16),
 		"PULUMI_SKIP_UPDATE_CHECK":  "true",
 		"PULUMI_SKIP_CONFIRMATIONS": "true",
+		"PULUMI_BACKEND_URL":        "file://" + backend,
 	}
 	if tg.providerOnPath {
 		env["PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"] = "true"
 	}
-	project := workspace.Project{
+	return &project{root: root, workDir: workDir, env: env, cmd: cmd}
+}
+
+// stack creates a stack of the project with the real engine: file is the
+// committed stack file its configuration is a copy of (Pulumi.local.yaml,
+// Pulumi.pr.yaml), then the given configuration on top.
+func (p *project) stack(ctx context.Context, t *testing.T, name, file string, cfg auto.ConfigMap) *localStack {
+	t.Helper()
+	committed, err := os.ReadFile(filepath.Join(p.root, file))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(p.workDir, "Pulumi."+name+".yaml"), committed, 0o600))
+	proj := workspace.Project{
 		Name:    tokens.PackageName("gopherops"),
 		Runtime: workspace.NewProjectRuntimeInfo("go", nil),
-		Backend: &workspace.ProjectBackend{URL: "file://" + backend},
+		Backend: &workspace.ProjectBackend{URL: p.env["PULUMI_BACKEND_URL"]},
 	}
-	stack, err := auto.UpsertStackInlineSource(ctx, stackName, "gopherops", platform.Program(),
-		auto.WorkDir(workDir), auto.Project(project), auto.PulumiHome(home),
-		auto.SecretsProvider("passphrase"), auto.EnvVars(env), auto.Pulumi(cmd))
-	require.NoError(t, err, "create stack %s", stackName)
+	stack, err := auto.UpsertStackInlineSource(ctx, name, "gopherops", platform.Program(),
+		auto.WorkDir(p.workDir), auto.Project(proj), auto.PulumiHome(p.env["PULUMI_HOME"]),
+		auto.SecretsProvider("passphrase"), auto.EnvVars(p.env), auto.Pulumi(p.cmd))
+	require.NoError(t, err, "create stack %s", name)
+	p.ws = stack.Workspace()
+	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", name)
+	return &localStack{stack: stack}
+}
 
+// newLocalStack creates the `local` stack: a copy of the committed
+// Pulumi.local.yaml plus the session key secret and the given overrides.
+func newLocalStack(ctx context.Context, t *testing.T, tg target, overrides map[string]string) *localStack {
+	t.Helper()
 	key := make([]byte, 32)
-	_, err = rand.Read(key)
+	_, err := rand.Read(key)
 	require.NoError(t, err)
 	cfg := auto.ConfigMap{"gopherops:sessionKey": {Value: base64.StdEncoding.EncodeToString(key), Secret: true}}
 	for k, v := range overrides {
 		cfg[k] = auto.ConfigValue{Value: v}
 	}
-	require.NoError(t, stack.SetAllConfig(ctx, cfg), "configure stack %s", stackName)
-	return &localStack{stack: stack}
+	return newProject(t, tg).stack(ctx, t, stackName, "Pulumi.local.yaml", cfg)
 }
 
 // setConfig changes one plain configuration value.
@@ -151,7 +172,7 @@ func (s *localStack) destroy(ctx context.Context, t *testing.T) {
 		changes = *res.Summary.ResourceChanges
 	}
 	logger.Default.Logf(t, "pulumi destroy: %s in %s", formatChanges(changes), time.Since(start).Round(100*time.Millisecond))
-	require.NoError(t, s.stack.Workspace().RemoveStack(ctx, stackName), "remove the stack")
+	require.NoError(t, s.stack.Workspace().RemoveStack(ctx, s.stack.Name()), "remove the stack")
 }
 
 func formatChanges(m map[string]int) string {

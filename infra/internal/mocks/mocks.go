@@ -7,6 +7,7 @@ package mocks
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,8 @@ const (
 	ClusterSGID = "sg-eks-cluster"
 	LBHostname  = "a1b2c3-gopherops.elb.us-east-1.amazonaws.com"
 	RDSSecret   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0123abcd-AbCdEf" //nolint:gosec // an ARN, not a credential
+	// RestoredRDSSecret is the managed secret of an instance a restore created.
+	RestoredRDSSecret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-4567cdef-GhIjKl" //nolint:gosec // an ARN, not a credential
 )
 
 // Registration is one NewResource call as the mock monitor saw it.
@@ -60,12 +63,18 @@ type Monitor struct {
 	// Delay holds NewResource of the given types for a while before it
 	// returns, widening any race between resources that should be ordered.
 	Delay map[string]time.Duration
-	// Releases are the ECR mirror's tags (a stack name) and the digests they
-	// point at; a lookup of any other tag fails as ECR does.
-	Releases map[string]string
+	// Mirror holds the digests of the images in the ECR mirror; a lookup
+	// of any other fails as ECR does.
+	Mirror map[string]bool
+	// Parameters are SSM parameters by name (a stack's release record);
+	// a lookup of any other fails as SSM does.
+	Parameters map[string]string
 	// CallerArn is who runs the program (sts:GetCallerIdentity); empty
 	// means the bootstrap project's deploy role.
 	CallerArn string
+	// RDSInstances are the identifiers of the RDS instances that exist
+	// (rds:GetInstances, filtered by db-instance-id).
+	RDSInstances []string
 
 	mu    sync.Mutex
 	seq   int
@@ -75,7 +84,7 @@ type Monitor struct {
 
 // New returns an empty Monitor.
 func New() *Monitor {
-	return &Monitor{Delay: map[string]time.Duration{}, Releases: map[string]string{}}
+	return &Monitor{Delay: map[string]time.Duration{}, Mirror: map[string]bool{}, Parameters: map[string]string{}}
 }
 
 // DeployRoleArn is the bootstrap project's deploy role in the mocked account.
@@ -165,20 +174,50 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"id":            name,
 		}), nil
 	case "aws:ecr/getImage:getImage":
-		tag := ""
-		if v, ok := args.Args["imageTag"]; ok && v.IsString() {
-			tag = v.StringValue()
+		digest := ""
+		if v, ok := args.Args["imageDigest"]; ok && v.IsString() {
+			digest = v.StringValue()
 		}
-		digest, ok := m.Releases[tag]
-		if !ok {
-			return nil, fmt.Errorf("mocks: ImageNotFoundException: no image tagged %q in ECR", tag)
+		if !m.Mirror[digest] {
+			return nil, fmt.Errorf("mocks: ImageNotFoundException: no image %q in ECR", digest)
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"imageDigest":    digest,
-			"imageTag":       tag,
 			"registryId":     AccountID,
 			"repositoryName": args.Args["repositoryName"].StringValue(),
 			"id":             digest,
+		}), nil
+	case "aws:rds/getInstances:getInstances":
+		var want []string
+		if f, ok := args.Args["filters"]; ok && f.IsArray() {
+			for _, filter := range f.ArrayValue() {
+				obj := filter.ObjectValue()
+				if obj["name"].StringValue() != "db-instance-id" {
+					return nil, fmt.Errorf("mocks: getInstances filter %s is not mocked", obj["name"].StringValue())
+				}
+				for _, v := range obj["values"].ArrayValue() {
+					want = append(want, v.StringValue())
+				}
+			}
+		}
+		var ids []any
+		for _, id := range m.RDSInstances {
+			if want == nil || slices.Contains(want, id) {
+				ids = append(ids, id)
+			}
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"instanceIdentifiers": ids, "instanceArns": []any{}, "id": Region,
+		}), nil
+	case "aws:ssm/getParameter:getParameter":
+		name := args.Args["name"].StringValue()
+		v, ok := m.Parameters[name]
+		if !ok {
+			return nil, fmt.Errorf("mocks: ParameterNotFound: %s", name)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name": name, "value": v, "insecureValue": v, "type": "String", "version": 1,
+			"arn": fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", Region, AccountID, name), "id": name,
 		}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{
@@ -316,7 +355,15 @@ func outputs(args pulumi.MockResourceArgs) (string, resource.PropertyMap) {
 		addr := name + ".c0ffee.us-east-1.rds.amazonaws.com"
 		set("address", addr)
 		set("endpoint", addr+":5432")
-		set("masterUserSecrets", []any{map[string]any{"secretArn": RDSSecret, "secretStatus": "active"}})
+		// A restore creates a new instance, and RDS a new managed secret for it.
+		secret := RDSSecret
+		if strings.Contains(name, "-restore-") {
+			secret = RestoredRDSSecret
+		}
+		set("masterUserSecrets", []any{map[string]any{"secretArn": secret, "secretStatus": "active"}})
+		if !has("identifier") {
+			set("identifier", name+"-0a1b2c3")
+		}
 	case "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup":
 		set("name", name+"-generated")
 	case "aws:s3/bucketV2:BucketV2":

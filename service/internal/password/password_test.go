@@ -113,3 +113,88 @@ func TestUnicodeNormalisation(t *testing.T) {
 		t.Fatalf("legacy NFD hash, typed NFD: %v", err)
 	}
 }
+
+// TestHashFormat: a stored hash is used only when every part of it is what
+// this package writes; one it did not write is refused, never verified.
+func TestHashFormat(t *testing.T) {
+	h := NewHasher(FastParams)
+	enc, err := h.Hash("granite-willow-spark-19")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.NeedsRehash(enc) {
+		t.Fatal("a hash made with the hasher's own parameters asks for a rehash")
+	}
+	if !h.NeedsRehash("plain") {
+		t.Fatal("a value that is not a hash does not ask for a rehash")
+	}
+	parts := strings.Split(enc, "$")
+	tests := map[string]string{
+		"another argon2 version": strings.Replace(enc, "$v=19$", "$v=16$", 1),
+		// An empty key would compare equal to the empty key derived for
+		// it: every password would verify.
+		"an empty key":         strings.Join(append(parts[:5:5], ""), "$"),
+		"a key not in base64":  strings.Join(append(parts[:5:5], "!!"), "$"),
+		"a salt not in base64": strings.Join([]string{"", parts[1], parts[2], parts[3], "!!", parts[5]}, "$"),
+	}
+	for name, stored := range tests {
+		t.Run(name, func(t *testing.T) {
+			if err := h.Verify(stored, "granite-willow-spark-19"); err == nil || errors.Is(err, ErrMismatch) {
+				t.Fatalf("Verify(%q) = %v, want a format error", stored, err)
+			}
+		})
+	}
+}
+
+// TestPolicyEdges: each rule's boundary, and that only what the rule names
+// is refused.
+func TestPolicyEdges(t *testing.T) {
+	p := NewPolicy()
+	long := strings.Repeat("granite-willow-spark-", 13)
+	tests := []struct {
+		name string
+		pw   string
+		ctxt []string
+		why  string // "" when accepted
+	}{
+		{"15 characters", "violet-canyon-7", nil, ""},
+		{"14 characters", "violet-canyon-", nil, "at least 15"},
+		{"15 characters, more bytes", "vïölet-cänyon-7", nil, ""},
+		{"256 characters", long[:256], nil, ""},
+		{"257 characters", long[:257], nil, "at most 256"},
+		{"a unit of 4 repeated", "wxyzwxyzwxyzwxyz", nil, "repeated"},
+		{"a unit of 8 repeated is not a short pattern", "granite-granite-granite", nil, ""},
+		{"an ascending run wraps only from 9 to 0", "3456789123456789", nil, ""},
+		{"a descending run wraps from 0 to 9", "8765432109876543", nil, "sequential"},
+		{"a descending run wraps only from 0 to 9", "8765432108765432", nil, ""},
+		{"a 3-character username", "bob-likes-granite-hills", []string{"Bob"}, "username"},
+		{"a 2-character username is too short to matter", "always-granite-hills", []string{"al"}, ""},
+		{"context not in the password", "granite-willow-spark-19", []string{"carol", "carol@example.com", ""}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := p.Check(tt.pw, tt.ctxt...)
+			if tt.why == "" && got != "" || tt.why != "" && !strings.Contains(got, tt.why) {
+				t.Fatalf("Check(%q, %q) = %q, want %q", tt.pw, tt.ctxt, got, tt.why)
+			}
+		})
+	}
+}
+
+// TestCommonListComments: the list's comment and blank lines are not
+// passwords.
+func TestCommonListComments(t *testing.T) {
+	p := NewPolicy()
+	comments := 0
+	for _, line := range strings.Split(commonList, "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "#") {
+			comments++
+			if _, listed := p.common[strings.ToLower(line)]; listed {
+				t.Errorf("the comment %q is listed as a password", line)
+			}
+		}
+	}
+	if _, listed := p.common[""]; listed || comments == 0 || len(p.common) < 100 {
+		t.Fatalf("empty listed %v, %d comments, %d passwords", listed, comments, len(p.common))
+	}
+}

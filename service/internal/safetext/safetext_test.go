@@ -12,6 +12,7 @@ func TestProblem(t *testing.T) {
 		{"alice", ""},
 		{"café ☕", ""},
 		{"a\x00b", "must not contain a NUL character"},
+		{"\x00admin", "must not contain a NUL character"}, // at the very start
 		{"\xff\xfe", "must be valid UTF-8 text"},
 		{"caf\xc3", "must be valid UTF-8 text"}, // é cut after its first byte
 	}

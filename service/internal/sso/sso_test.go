@@ -73,6 +73,9 @@ func signedIn(b *apptest.Client) bool {
 func TestFullSignIn(t *testing.T) {
 	e, idp := env(t, false, true)
 	alice, _ := e.CreateUser("alice", accounts.RoleUser)
+	if page := string(e.Anon().Page("/login").Body); !strings.Contains(page, `href="/login/sso"`) || !strings.Contains(page, `name="password"`) {
+		t.Fatalf("the sign-in page offers single sign-on and passwords:\n%s", page)
+	}
 
 	// The first sign-in links the provider's subject to the account with its email.
 	idp.Next(ssotest.Grant{Subject: "idp-alice", Email: "Alice@Example.com", EmailVerified: true})
@@ -224,6 +227,9 @@ func TestAccountRules(t *testing.T) {
 	})
 	t.Run("passwords turned off", func(t *testing.T) {
 		e, idp := env(t, false, false)
+		if page := string(e.Anon().Page("/login").Body); !strings.Contains(page, `href="/login/sso"`) || strings.Contains(page, `name="password"`) {
+			t.Fatalf("with passwords off the sign-in page offers only single sign-on:\n%s", page)
+		}
 		p := apptest.ExpectProblem(t, e.Anon().Do("POST", "/api/v1/auth/tokens",
 			map[string]any{"login": "root", "password": apptest.RootPassword}, nil), http.StatusForbidden)
 		if !strings.Contains(p["detail"].(string), "single sign-on") {

@@ -25,13 +25,22 @@ var staticFS embed.FS
 var views = map[string]func(pd pageData) templ.Component{
 	"index":     func(pd pageData) templ.Component { return indexView(pd) },
 	"about":     func(pageData) templ.Component { return aboutView() },
-	"login":     func(pd pageData) templ.Component { return loginView(pd) },
+	"login":     func(pd pageData) templ.Component { return loginView(pd, loginDataOf(pd)) },
 	"users":     func(pd pageData) templ.Component { return usersView(pd, pd.Data.(usersData)) },
 	"user":      func(pd pageData) templ.Component { return userView(pd, pd.Data.(userData)) },
 	"dashboard": func(pd pageData) templ.Component { return dashboardView(pd, pd.Data.(dashboardData)) },
 	"audit":     func(pd pageData) templ.Component { return auditView(pd, pd.Data.(auditData)) },
 	"confirm":   func(pd pageData) templ.Component { return confirmView(pd, pd.Data.(confirmData)) },
 	"error":     func(pd pageData) templ.Component { return errorView(pd, pd.Data.(errorData)) },
+}
+
+// loginDataOf is the sign-in page's data; a page rendered without it (an
+// error's sign-in link) offers passwords only.
+func loginDataOf(pd pageData) loginData {
+	if d, ok := pd.Data.(loginData); ok {
+		return d
+	}
+	return loginData{Passwords: true}
 }
 
 // fragments are the parts of pages served alone, by page and block.

@@ -3,9 +3,9 @@ package ui
 import (
 	"bytes"
 	"io"
-	"sync"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 

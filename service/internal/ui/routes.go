@@ -70,6 +70,10 @@ func (h handlers) routes() []route {
 		{post, "/users/:id/delete", admin, true, h.users.delete},
 		{get, "/users/:id/reset-password", admin, false, h.users.resetForm},
 		{post, "/users/:id/reset-password", admin, true, h.users.reset},
+		{post, "/users/:id/disable", admin, true, h.users.disable},
+		{post, "/users/:id/enable", admin, true, h.users.enable},
+		{post, "/users/:id/sessions/:sid/end", pending, true, h.users.endSession},
+		{post, "/users/:id/sessions/end-others", pending, true, h.users.endOtherSessions},
 		{post, "/users/:id", signedIn, true, h.users.edit},
 		{post, "/users/:id/avatar", signedIn, true, h.users.avatar},
 		{get, "/users/:id", pending, false, h.users.show},
@@ -133,8 +137,11 @@ func formBack(path string) string {
 		return "/login"
 	case strings.HasSuffix(path, "/delete"), strings.HasSuffix(path, "/reset-password"), path == "/users/bulk":
 		return "/users"
-	case strings.HasSuffix(path, "/avatar"), strings.HasSuffix(path, "/password"):
+	case strings.HasSuffix(path, "/avatar"), strings.HasSuffix(path, "/password"),
+		strings.HasSuffix(path, "/disable"), strings.HasSuffix(path, "/enable"):
 		return path[:strings.LastIndexByte(path, '/')]
+	case strings.Contains(path, "/sessions/"):
+		return path[:strings.Index(path, "/sessions/")] + "#sessions"
 	}
 	return path
 }

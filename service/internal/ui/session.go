@@ -26,7 +26,13 @@ func (s sessionPages) loginPage(c *gin.Context) (result, error) {
 	if _, ok := web.Actor(c); ok {
 		return redirect{To: "/dashboard"}, nil
 	}
-	return page{Name: "login", Title: "Sign in"}, nil
+	cfg := s.r.deps.Config
+	return page{Name: "login", Title: "Sign in", Data: loginData{SSO: cfg.OIDC.Enabled(), Passwords: cfg.PasswordSignIn}}, nil
+}
+
+// loginData is the sign-in page's view model: which ways to sign in it offers.
+type loginData struct {
+	SSO, Passwords bool
 }
 
 func (s sessionPages) login(c *gin.Context) (result, error) {

@@ -18,7 +18,12 @@ type userData struct {
 	CanEditRole bool
 	CanReset    bool
 	CanDelete   bool
-	History     *accounts.AuditPage // the latest events by or about the user, for an admin
+	// CanDisable offers disabling (or enabling) the account.
+	CanDisable bool
+	History    *accounts.AuditPage // the latest events by or about the user, for an admin
+	// Sessions are the account's sign-ins; Current is the one of this request.
+	Sessions []accounts.Session
+	Current  int64
 }
 
 // historyLength is how many events a user's page shows.
@@ -53,7 +58,14 @@ func (h userPages) show(c *gin.Context) (result, error) {
 	d := userData{User: u, IsSelf: self, MustChange: a.User.ForcePasswordChange,
 		CanEditRole: admin && !u.IsRoot && !self,
 		CanReset:    admin && !self && (!u.IsRoot || a.User.IsRoot),
-		CanDelete:   admin && !self && !u.IsRoot}
+		CanDelete:   admin && !self && !u.IsRoot,
+		CanDisable:  admin && !self && !u.IsRoot,
+		Current:     a.SessionID}
+	if !a.User.ForcePasswordChange || self {
+		if d.Sessions, err = h.r.deps.Accounts.ListSessions(c.Request.Context(), a, id); err != nil {
+			return nil, err
+		}
+	}
 	if admin {
 		h, err := h.r.deps.Accounts.SearchAudit(c.Request.Context(), a,
 			accounts.AuditQuery{AuditFilter: accounts.AuditFilter{User: u.ID}, Limit: historyLength})
@@ -134,4 +146,55 @@ func (h userPages) avatar(c *gin.Context) (result, error) {
 		return formError(c, err, "avatar", back, nil)
 	}
 	return redirect{To: back, Flash: &pageFlash{Notice: &notice{Before: "Avatar of ", Name: u.Username, After: " updated."}}}, nil
+}
+
+func (h userPages) disable(c *gin.Context) (result, error) { return h.setDisabled(c, true) }
+
+func (h userPages) enable(c *gin.Context) (result, error) { return h.setDisabled(c, false) }
+
+func (h userPages) setDisabled(c *gin.Context, disabled bool) (result, error) {
+	id, err := web.PathID(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.r.deps.Accounts.SetDisabled(c.Request.Context(), actor(c), id, disabled); err != nil {
+		return formError(c, err, "", userPath(id), nil)
+	}
+	msg := "Account enabled: it can sign in again."
+	if disabled {
+		msg = "Account disabled: its sessions and API tokens were ended, and it cannot sign in."
+	}
+	return redirect{To: userPath(id), Flash: &pageFlash{Notice: plainNotice(msg)}}, nil
+}
+
+func (h userPages) endSession(c *gin.Context) (result, error) {
+	id, err := web.PathID(c)
+	if err != nil {
+		return nil, err
+	}
+	sid, err := strconv.ParseInt(c.Param("sid"), 10, 64)
+	if err != nil || sid <= 0 {
+		return nil, web.BadRequest("the session id in the path must be a positive integer")
+	}
+	a := actor(c)
+	if err := h.r.deps.Accounts.RevokeSession(c.Request.Context(), a, id, sid); err != nil {
+		return formError(c, err, "", userPath(id)+"#sessions", nil)
+	}
+	if sid == a.SessionID {
+		// The browser ended its own session: it is signed out now.
+		h.r.auth.ClearSessionCookie(c)
+		return redirect{To: "/login?msg=signed-out"}, nil
+	}
+	return redirect{To: userPath(id) + "#sessions", Flash: &pageFlash{Notice: plainNotice("Sign-in ended.")}}, nil
+}
+
+func (h userPages) endOtherSessions(c *gin.Context) (result, error) {
+	id, err := web.PathID(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.r.deps.Accounts.RevokeOtherSessions(c.Request.Context(), actor(c), id); err != nil {
+		return formError(c, err, "", userPath(id)+"#sessions", nil)
+	}
+	return redirect{To: userPath(id) + "#sessions", Flash: &pageFlash{Notice: plainNotice("Every other sign-in was ended.")}}, nil
 }

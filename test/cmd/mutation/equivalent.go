@@ -23,4 +23,14 @@ var equivalents = []mutation.Equivalent{
 		Code: "if n <= 0 {",
 		Why:  "n < 0 differs only at n == 0 (len(s) > 0 here), where the loop does not run and s[:0] is returned: \"\" either way",
 	},
+	{
+		File: "service/internal/password/policy.go", Func: "repetitive", Type: "CONDITIONALS_BOUNDARY",
+		Code: "unit < len(rs)",
+		Why:  "Check calls repetitive only for passwords of at least MinLength (15) characters, so unit (at most 4) is below len(rs) either way",
+	},
+	{
+		File: "service/internal/password/policy.go", Func: "repetitive", Type: "INVERT_LOOPCTRL",
+		Code: "break",
+		Why:  "the break only stops comparing once same is false; continuing compares the rest without setting it back, so the result is the same, later",
+	},
 }

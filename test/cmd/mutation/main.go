@@ -34,8 +34,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -197,7 +199,7 @@ func mutate(ctx context.Context, o options, stdout io.Writer) (mutation.Summary,
 			len(mutants), t.Killed, t.Lived, t.TimedOut, t.NotCovered, t.NotViable, time.Since(began).Round(time.Second))
 		all = append(all, mutants...)
 	}
-	if err := mutation.MarkEquivalent(all, equivalents); err != nil {
+	if err := mutation.MarkEquivalent(all, equivalentsIn(o.packages)); err != nil {
 		return mutation.Summary{}, err
 	}
 	summary := mutation.Summarize(o.packages, all)
@@ -358,4 +360,15 @@ func writeReport(dir string, text []byte, s mutation.Summary, all []mutation.Mut
 		return fmt.Errorf("mutation: %w", err)
 	}
 	return nil
+}
+
+// equivalentsIn is the documented equivalents of the packages run.
+func equivalentsIn(pkgs []string) []mutation.Equivalent {
+	var out []mutation.Equivalent
+	for _, e := range equivalents {
+		if slices.Contains(pkgs, path.Dir(e.File)) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -58,6 +58,24 @@ type Mutant struct {
 	// Equivalent, when not empty, is why this mutant cannot be told from
 	// the original: it is left out of the counts.
 	Equivalent string `json:"equivalent,omitempty"`
+	// at is the mutated operator's byte offset in Code.
+	at int
+}
+
+// covers reports whether the mutated operator lies inside an occurrence
+// of piece in the line.
+func (m Mutant) covers(piece string) bool {
+	for from := 0; ; {
+		i := strings.Index(m.Code[from:], piece)
+		if i < 0 {
+			return false
+		}
+		i += from
+		if i <= m.at && m.at < i+len(piece) {
+			return true
+		}
+		from = i + 1
+	}
 }
 
 // Location is file:line:column, as editors and `go vet` print it.
@@ -100,8 +118,10 @@ func ReadReport(r io.Reader, root, pkg string) ([]Mutant, error) {
 			if m.Line < 1 || m.Line > len(lines) {
 				return nil, fmt.Errorf("mutation: report of %s: %s has no line %d", pkg, file, m.Line)
 			}
+			raw := lines[m.Line-1]
+			indent := len(raw) - len(strings.TrimLeft(raw, " \t"))
 			out = append(out, Mutant{Package: pkg, File: file, Line: m.Line, Column: m.Column, Type: m.Type,
-				Status: Status(m.Status), Func: funcs.at(m.Line), Code: strings.TrimSpace(lines[m.Line-1])})
+				Status: Status(m.Status), Func: funcs.at(m.Line), Code: strings.TrimSpace(raw), at: m.Column - 1 - indent})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -182,8 +202,9 @@ type Equivalent struct {
 	Func string
 	// Type is the kind of change, such as CONDITIONALS_BOUNDARY.
 	Type string
-	// Code is a piece of the mutated line that no other line of the
-	// function with a mutant of this Type contains.
+	// Code is a piece of the mutated line holding the mutated operator,
+	// such as "unit < len(rs)"; no other line of the function with a
+	// mutant of this Type may contain it.
 	Code string
 	// Why the mutant is equivalent: what makes the two programs behave
 	// the same. Required.
@@ -204,7 +225,7 @@ func MarkEquivalent(mutants []Mutant, list []Equivalent) error {
 		lines := map[int]bool{}
 		for i := range mutants {
 			m := &mutants[i]
-			if m.File == e.File && m.Func == e.Func && m.Type == e.Type && strings.Contains(m.Code, e.Code) {
+			if m.File == e.File && m.Func == e.Func && m.Type == e.Type && m.covers(e.Code) {
 				m.Equivalent = e.Why
 				lines[m.Line] = true
 			}

@@ -52,11 +52,11 @@ func TestReadReport(t *testing.T) {
 	}
 	const web = "service/internal/web"
 	want := []Mutant{
-		{web, web + "/decode.go", 2, 9, "INVERT_NEGATIVES", NotViable, "", "var n = -1", ""},
-		{web, web + "/decode.go", 3, 38, "ARITHMETIC_BASE", NotCovered, "size", "func size(p []byte) int { return len(p) + 1 }", ""},
-		{web, web + "/middleware.go", 2, 52, "INVERT_LOGICAL", TimedOut, "(*limiter).ok", "func (l *limiter) ok(a, b bool, n int64) bool { if a && b {", ""},
-		{web, web + "/middleware.go", 4, 16, "CONDITIONALS_BOUNDARY", Lived, "(*limiter).ok", "case l.length > n:", ""},
-		{web, web + "/middleware.go", 4, 16, "CONDITIONALS_NEGATION", Killed, "(*limiter).ok", "case l.length > n:", ""},
+		{web, web + "/decode.go", 2, 9, "INVERT_NEGATIVES", NotViable, "", "var n = -1", "", 8},
+		{web, web + "/decode.go", 3, 38, "ARITHMETIC_BASE", NotCovered, "size", "func size(p []byte) int { return len(p) + 1 }", "", 37},
+		{web, web + "/middleware.go", 2, 52, "INVERT_LOGICAL", TimedOut, "(*limiter).ok", "func (l *limiter) ok(a, b bool, n int64) bool { if a && b {", "", 51},
+		{web, web + "/middleware.go", 4, 16, "CONDITIONALS_BOUNDARY", Lived, "(*limiter).ok", "case l.length > n:", "", 14},
+		{web, web + "/middleware.go", 4, 16, "CONDITIONALS_NEGATION", Killed, "(*limiter).ok", "case l.length > n:", "", 14},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d mutants, want %d: %+v", len(got), len(want), got)
@@ -92,11 +92,13 @@ func TestReadReportRefuses(t *testing.T) {
 func TestMarkEquivalent(t *testing.T) {
 	mutants := func() []Mutant {
 		return []Mutant{
-			{File: "a.go", Func: "f", Line: 10, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "if len(b) > 64 {"},
-			{File: "a.go", Func: "f", Line: 20, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "if len(s) > 64 {"},
-			{File: "a.go", Func: "f", Line: 20, Type: "CONDITIONALS_NEGATION", Status: Killed, Code: "if len(s) > 64 {"},
-			{File: "a.go", Func: "g", Line: 30, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "if len(b) > 64 {"},
-			{File: "b.go", Func: "f", Line: 10, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "if len(b) > 64 {"},
+			{File: "a.go", Func: "f", Line: 10, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "if len(b) > 64 {", at: 10},
+			{File: "a.go", Func: "f", Line: 20, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "if len(s) > 64 {", at: 10},
+			{File: "a.go", Func: "f", Line: 20, Type: "CONDITIONALS_NEGATION", Status: Killed, Code: "if len(s) > 64 {", at: 10},
+			{File: "a.go", Func: "g", Line: 30, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "if len(b) > 64 {", at: 10},
+			{File: "b.go", Func: "f", Line: 10, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "if len(b) > 64 {", at: 10},
+			{File: "c.go", Func: "h", Line: 5, Type: "CONDITIONALS_BOUNDARY", Status: Killed, Code: "for u := 1; u <= 4 && u < n; u++ {", at: 14},
+			{File: "c.go", Func: "h", Line: 5, Type: "CONDITIONALS_BOUNDARY", Status: Lived, Code: "for u := 1; u <= 4 && u < n; u++ {", at: 24},
 		}
 	}
 	tests := []struct {
@@ -107,7 +109,9 @@ func TestMarkEquivalent(t *testing.T) {
 	}{
 		{"one line of one function, one kind", []Equivalent{{File: "a.go", Func: "f", Type: "CONDITIONALS_BOUNDARY", Code: "len(b) > 64", Why: "b is never 64 long"}}, []int{0}, ""},
 		{"the same line in another function", []Equivalent{{File: "a.go", Func: "g", Type: "CONDITIONALS_BOUNDARY", Code: "len(b) > 64", Why: "w"}}, []int{3}, ""},
-		{"the kind is part of the match", []Equivalent{{File: "a.go", Func: "f", Type: "CONDITIONALS_NEGATION", Code: "len(s)", Why: "w"}}, []int{2}, ""},
+		{"the kind is part of the match", []Equivalent{{File: "a.go", Func: "f", Type: "CONDITIONALS_NEGATION", Code: "len(s) > 64", Why: "w"}}, []int{2}, ""},
+		{"only the operator inside Code", []Equivalent{{File: "c.go", Func: "h", Type: "CONDITIONALS_BOUNDARY", Code: "u < n", Why: "w"}}, []int{6}, ""},
+		{"Code without the operator: stale", []Equivalent{{File: "c.go", Func: "h", Type: "CONDITIONALS_BOUNDARY", Code: "u++", Why: "w"}}, nil, "matches no mutant"},
 		{"matches no mutant: stale", []Equivalent{{File: "a.go", Func: "f", Type: "CONDITIONALS_BOUNDARY", Code: "len(c)", Why: "w"}}, nil, "matches no mutant"},
 		{"matches two lines: too broad", []Equivalent{{File: "a.go", Func: "f", Type: "CONDITIONALS_BOUNDARY", Code: "> 64", Why: "w"}}, []int{0, 1}, "matches 2 lines"},
 		{"no reason", []Equivalent{{File: "a.go", Func: "f", Type: "CONDITIONALS_BOUNDARY", Code: "len(b) > 64"}}, nil, "required"},

@@ -152,8 +152,9 @@ func (a *api) remove(ctx context.Context, path string) error {
 	return err
 }
 
-// storageClass is the node's default StorageClass: claims bind at once to
-// the node's pre-made hostPath volumes (nothing provisions new ones).
+// storageClass is the node's default StorageClass: each claim gets a
+// hostPath volume of its own from the node's provisioner at once, deleted
+// with the claim.
 func storageClass(name string) map[string]any {
 	return map[string]any{
 		"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
@@ -161,23 +162,8 @@ func storageClass(name string) map[string]any {
 			"name":        name,
 			"annotations": map[string]string{"storageclass.kubernetes.io/is-default-class": "true"},
 		},
-		"provisioner":       "kubernetes.io/no-provisioner",
+		"provisioner":       Provisioner,
 		"volumeBindingMode": "Immediate",
-		"reclaimPolicy":     "Retain",
-	}
-}
-
-// hostPathVolume is a PersistentVolume on a directory of the node.
-func hostPathVolume(name, class, dir, size string) map[string]any {
-	return map[string]any{
-		"apiVersion": "v1", "kind": "PersistentVolume",
-		"metadata": map[string]any{"name": name, "labels": map[string]string{"app.kubernetes.io/managed-by": "gopherops-platform-node"}},
-		"spec": map[string]any{
-			"capacity":                      map[string]string{"storage": size},
-			"accessModes":                   []string{"ReadWriteOnce"},
-			"persistentVolumeReclaimPolicy": "Retain",
-			"storageClassName":              class,
-			"hostPath":                      map[string]string{"path": dir, "type": "Directory"},
-		},
+		"reclaimPolicy":     "Delete",
 	}
 }

@@ -1,8 +1,8 @@
 // Package node runs a throwaway Kubernetes node next to the loopback control
 // plane of test/internal/controlplane, so that the platform suite's pods
 // really run: Debian's containerd and runc, the bridge CNI plugin on a bridge
-// of its own, the kubelet, kube-proxy (iptables) and CoreDNS, with hostPath
-// volumes behind a default StorageClass. Everything lives under one temporary
+// of its own, the kubelet, kube-proxy (iptables) and CoreDNS, with a default
+// StorageClass whose claims each get a hostPath volume, deleted with them. Everything lives under one temporary
 // directory; what cannot (sysctls, iptables chains, the bridge, cgroups,
 // mounts, files under /run and /var/lib) is recorded before the start and
 // restored by Stop, which also runs when the process is interrupted.
@@ -53,9 +53,6 @@ type Options struct {
 	PauseArchive string
 	// PauseRef is the sandbox image's reference.
 	PauseRef string
-	// Volumes is the number of hostPath PersistentVolumes of VolumeSize to make.
-	Volumes    int
-	VolumeSize string
 	// Logf receives progress lines (e.g. testing.T.Logf).
 	Logf func(format string, args ...any)
 	// ReadyTimeout bounds the wait for each component (default 2 minutes).
@@ -75,7 +72,6 @@ type Node struct {
 	api   *api
 	host  *hostState
 	procs *procs.Group
-	pvs   []string
 	log   func(string, ...any)
 
 	lock     *os.File // held while the node exists: one node per machine
@@ -261,27 +257,15 @@ func (n *Node) writeConfigs() error {
 	return nil
 }
 
-// volumes makes the default StorageClass and the hostPath volumes.
+// volumes makes the default StorageClass and starts its provisioner.
 func (n *Node) volumes(ctx context.Context) error {
+	if err := os.MkdirAll(n.p.volumes, 0o700); err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
 	if err := n.api.create(ctx, "/apis/storage.k8s.io/v1/storageclasses", storageClass(StorageClassName)); err != nil {
 		return err
 	}
-	for i := range n.o.Volumes {
-		name := "gopherops-node-pv-" + strconv.Itoa(i)
-		dir := filepath.Join(n.p.volumes, name)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-		// Pods run as their own non-root users: hostPath volumes get no
-		// fsGroup treatment, so the directory is open to them.
-		if err := os.Chmod(dir, 0o777); err != nil { //nolint:gosec // a throwaway volume of a test node
-			return fmt.Errorf("node: %w", err)
-		}
-		if err := n.api.create(ctx, "/api/v1/persistentvolumes", hostPathVolume(name, StorageClassName, dir, n.o.VolumeSize)); err != nil {
-			return err
-		}
-		n.pvs = append(n.pvs, name)
-	}
+	go n.provision()
 	return nil
 }
 
@@ -417,9 +401,7 @@ func (n *Node) teardown() error {
 	}
 	n.procs.Stop("containerd")
 	keep(n.killShims())
-	for _, pv := range n.pvs {
-		keep(n.api.remove(ctx, "/api/v1/persistentvolumes/"+pv))
-	}
+	keep(n.removeVolumes(ctx))
 	keep(n.api.remove(ctx, "/apis/storage.k8s.io/v1/storageclasses/"+StorageClassName))
 	keep(unmountUnder(n.o.Dir))
 	if _, err := net.InterfaceByName(BridgeName); err == nil {

@@ -70,7 +70,7 @@ func TestNodeRunsAPodAndLeavesNothing(t *testing.T) {
 		Binaries: Binaries{Kubelet: locs[toolchain.Kubelet], KubeProxy: locs[toolchain.KubeProxy], CoreDNS: locs[toolchain.CoreDNS]},
 		Dir:      dir, Server: cp.Server, CACert: cp.CACert, Token: cp.Token, Kubeconfig: cp.Kubeconfig,
 		ServiceCIDR: cp.ServiceCIDR, PauseArchive: pauseArchive, PauseRef: images.PauseRef,
-		Volumes: 1, VolumeSize: "1Gi", Logf: t.Logf, AfterInterrupt: cp.Stop,
+		Logf: t.Logf, AfterInterrupt: cp.Stop,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -105,6 +105,13 @@ func Names() []string {
 	return names
 }
 
+// PlatformTool reports whether the platform suite needs name (weed, for one,
+// only the service's S3 tests).
+func PlatformTool(name string) bool {
+	t, ok := lookupTool(name)
+	return ok && !t.optional
+}
+
 // PinnedVersion is the version of name that a build produces; empty for an unknown name.
 func PinnedVersion(name string) string {
 	t, _ := lookupTool(name)

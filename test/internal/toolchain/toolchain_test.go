@@ -43,7 +43,7 @@ func lookIn(dir string) func(string) (string, error) {
 }
 
 func TestNamesBuildOrder(t *testing.T) {
-	want := []string{Weed, Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy, CoreDNS, Pulumi, KubernetesProvider}
+	want := []string{Etcd, KubeAPIServer, KubeControllerManager, KubeScheduler, Kubelet, KubeProxy, CoreDNS, Pulumi, KubernetesProvider, Weed}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
@@ -443,7 +443,7 @@ func TestEnsureFindsWithoutBuilding(t *testing.T) {
 	if len(locs) != len(Names()) {
 		t.Errorf("Ensure found %d tools, want %d", len(locs), len(Names()))
 	}
-	if !strings.HasPrefix(progress.String(), "[1/10] weed v9.9.9: found on PATH: ") {
+	if !strings.HasPrefix(progress.String(), "[1/10] etcd v9.9.9: found on PATH: ") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 }
@@ -501,6 +501,9 @@ func TestWeedWhereS3LocalFindsIt(t *testing.T) {
 	if got := buildArgs(Weed, time.Now()); !slices.Equal(got, []string{s3local.Package}) {
 		t.Errorf("weed build args = %v", got)
 	}
+	if PlatformTool(Weed) || !PlatformTool(Etcd) {
+		t.Error("weed must not hold the platform suite back; etcd must")
+	}
 }
 
 func TestEnsureBuildsMissing(t *testing.T) {
@@ -518,7 +521,7 @@ func TestEnsureBuildsMissing(t *testing.T) {
 	if locs[Etcd] != want {
 		t.Errorf("etcd = %+v, want %+v", locs[Etcd], want)
 	}
-	for _, line := range []string{"[2/10] etcd " + EtcdVersion + ": building etcd (", "[2/10] etcd " + EtcdVersion + ": done in "} {
+	for _, line := range []string{"[1/10] etcd " + EtcdVersion + ": building etcd (", "[1/10] etcd " + EtcdVersion + ": done in "} {
 		if !strings.Contains(progress.String(), line) {
 			t.Errorf("progress lacks %q:\n%s", line, progress.String())
 		}
@@ -588,7 +591,7 @@ esac
 	if be.Tool != Etcd || !strings.HasPrefix(be.Command, "go mod download") {
 		t.Errorf("BuildError = %+v", be)
 	}
-	for _, want := range []string{"etcd: still building, ", "[2/10] etcd " + EtcdVersion + ": failed after "} {
+	for _, want := range []string{"etcd: still building, ", "[1/10] etcd " + EtcdVersion + ": failed after "} {
 		if !strings.Contains(progress.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress.String())
 		}

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// repoRoot is the repository root, two levels above infra/bootstrap.
+const repoRoot = "../.."
+
+// workflowJob is the part of a GitHub Actions job these tests read.
+type workflowJob struct {
+	TimeoutMinutes any            `yaml:"timeout-minutes"`
+	Steps          []workflowStep `yaml:"steps"`
+}
+
+// workflowStep is one step of a job.
+type workflowStep struct {
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]string `yaml:"with"`
+}
+
+// readWorkflows parses every workflow of the repository by file name.
+func readWorkflows(t *testing.T) map[string]map[string]workflowJob {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot, ".github", "workflows", "*.y*ml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows found (%v)", err)
+	}
+	out := map[string]map[string]workflowJob{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w struct {
+			Jobs map[string]workflowJob `yaml:"jobs"`
+		}
+		if err := yaml.Unmarshal(raw, &w); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[filepath.Base(f)] = w.Jobs
+	}
+	return out
+}
+
+// roleVariable is the repository variable that carries a role's ARN in a
+// role-to-assume expression ("${{ vars.AWS_ROLE_ARN }}" → AWS_ROLE_ARN).
+var roleVariable = regexp.MustCompile(`vars\.([A-Z0-9_]+)`)
+
+// sessionLimits are the MaxSessionDuration of the roles the bootstrap
+// makes, by the variable the workflows read their ARN from. IAM gives a
+// role that sets none one hour.
+var sessionLimits = map[string]time.Duration{
+	"AWS_ROLE_ARN":         DeploySessionLimit,
+	"AWS_PREVIEW_ROLE_ARN": PreviewSessionLimit,
+}
+
+// TestJobsKeepTheirCredentials: every job that assumes a bootstrap role asks
+// for a session no longer than the role allows (IAM refuses the request
+// otherwise: nightly asked for 3 hours of a 2-hour role) and at least as
+// long as the job may run (a `pulumi up` outliving its credentials leaves
+// pending operations in the state: deploy asked for none, so 1 hour, in a
+// 90-minute job).
+func TestJobsKeepTheirCredentials(t *testing.T) {
+	assumed := 0
+	for file, jobs := range readWorkflows(t) {
+		for id, job := range jobs {
+			for _, step := range job.Steps {
+				if !strings.HasPrefix(step.Uses, "aws-actions/configure-aws-credentials@") {
+					continue
+				}
+				assumed++
+				where := file + " job " + id
+				m := roleVariable.FindStringSubmatch(step.With["role-to-assume"])
+				if m == nil {
+					t.Errorf("%s: role-to-assume %q names no repository variable", where, step.With["role-to-assume"])
+					continue
+				}
+				limit, ok := sessionLimits[m[1]]
+				if !ok {
+					limit = time.Hour
+				}
+				requested := time.Hour // the action's default
+				if v, ok := step.With["role-duration-seconds"]; ok {
+					n, err := strconv.Atoi(v)
+					if err != nil {
+						t.Errorf("%s: role-duration-seconds %q is not a number of seconds", where, v)
+						continue
+					}
+					requested = time.Duration(n) * time.Second
+				}
+				if requested > limit {
+					t.Errorf("%s: asks for a %s session of %s, whose MaxSessionDuration is %s: IAM refuses it", where, requested, m[1], limit)
+				}
+				timeout, err := jobTimeout(job)
+				if err != nil {
+					t.Errorf("%s: %v", where, err)
+					continue
+				}
+				if timeout > requested {
+					t.Errorf("%s: may run %s but its credentials last %s: set role-duration-seconds to at least %d",
+						where, timeout, requested, int(timeout.Seconds()))
+				}
+			}
+		}
+	}
+	if assumed == 0 {
+		t.Fatal("no workflow assumes an AWS role")
+	}
+}
+
+// jobTimeout is a job's timeout-minutes; GitHub's default is 6 hours.
+func jobTimeout(job workflowJob) (time.Duration, error) {
+	switch v := job.TimeoutMinutes.(type) {
+	case nil:
+		return 6 * time.Hour, nil
+	case int:
+		return time.Duration(v) * time.Minute, nil
+	default:
+		return 0, fmt.Errorf("timeout-minutes %v is not a number of minutes", v)
+	}
+}
+
+// AWS CLI calls: in shell text ("aws ecr put-image") and, in Go, in argument
+// lists ("aws", "ecr", "batch-delete-image") and raw-string scripts.
+var (
+	shellAWSCall = regexp.MustCompile(`\baws\s+([a-z0-9-]+)\s+([a-z][a-z0-9-]+)`)
+	goAWSCall    = regexp.MustCompile(`"aws",\s*"([a-z0-9-]+)",\s*"([a-z][a-z0-9-]+)"`)
+	goRawString  = regexp.MustCompile("`[^`]*`")
+)
+
+// cliActions are the calls whose IAM action is not the command's name, or
+// that need none.
+var cliActions = map[string]string{
+	"ecr get-login-password":  "ecr:GetAuthorizationToken",
+	"sts get-caller-identity": "",
+	"eks get-token":           "", // presigns sts:GetCallerIdentity
+	"eks update-kubeconfig":   "eks:DescribeCluster",
+}
+
+// TestDeployRoleAllowsWhatItsJobsRun: every AWS CLI call made by a job that
+// runs as the deploy role (deploy.yml, nightly.yml and the live suite it
+// runs, test/infra) is allowed by the deploy policy, on the mirror when it
+// is an ECR repository call and on a stack's release record when it is SSM. The live suite's clean-up removes its tag with
+// ecr:BatchDeleteImage, which the policy once lacked.
+func TestDeployRoleAllowsWhatItsJobsRun(t *testing.T) {
+	s := scope{Partition: "aws", Region: "us-east-1", AccountID: "123456789012", Project: "gopherops"}
+	mirror := s.regional("ecr", "repository/gopherops")
+	doc, err := DeployPolicy(s, mirror, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := parsePolicy(t, doc)
+
+	calls := map[string]string{} // call → where
+	for file, jobs := range readWorkflows(t) {
+		for id, job := range jobs {
+			deployRole := slices.ContainsFunc(job.Steps, func(st workflowStep) bool {
+				return strings.Contains(st.With["role-to-assume"], "vars.AWS_ROLE_ARN")
+			})
+			if !deployRole {
+				continue
+			}
+			for _, step := range job.Steps {
+				for _, m := range shellAWSCall.FindAllStringSubmatch(step.Run, -1) {
+					calls[m[1]+" "+m[2]] = file + " job " + id
+				}
+			}
+		}
+	}
+	live, err := filepath.Glob(filepath.Join(repoRoot, "test", "infra", "*.go"))
+	if err != nil || len(live) == 0 {
+		t.Fatalf("no live suite found (%v)", err)
+	}
+	for _, f := range live {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range goAWSCall.FindAllStringSubmatch(string(src), -1) {
+			calls[m[1]+" "+m[2]] = filepath.Base(f)
+		}
+		for _, script := range goRawString.FindAllString(string(src), -1) {
+			for _, m := range shellAWSCall.FindAllStringSubmatch(script, -1) {
+				calls[m[1]+" "+m[2]] = filepath.Base(f)
+			}
+		}
+	}
+	if len(calls) == 0 {
+		t.Fatal("found no AWS CLI call to check")
+	}
+	for call, where := range calls {
+		action, special := cliActions[call]
+		if !special {
+			svc, cmd, _ := strings.Cut(call, " ")
+			action = svc + ":" + pascal(cmd)
+		}
+		if action == "" {
+			continue
+		}
+		resource := "*"
+		switch {
+		case strings.HasPrefix(action, "ecr:") && action != "ecr:GetAuthorizationToken":
+			resource = mirror
+		case strings.HasPrefix(action, "ssm:"):
+			resource = s.regional("ssm", "parameter/gopherops/test-stack/release")
+		}
+		if !policy.allows(action, resource) {
+			t.Errorf("%s runs `aws %s` as the deploy role, but its policy does not allow %s on %s", where, call, action, resource)
+		}
+	}
+}
+
+// pascal turns a CLI command into its API action: batch-delete-image → BatchDeleteImage.
+func pascal(cmd string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(cmd, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+// iamPolicy is a parsed policy document, for evaluating Allow statements.
+type iamPolicy []map[string]any
+
+func parsePolicy(t *testing.T, doc string) iamPolicy {
+	t.Helper()
+	var d struct{ Statement []map[string]any }
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		t.Fatalf("policy: %v", err)
+	}
+	return d.Statement
+}
+
+// allows reports whether some Allow statement grants action on resource
+// (wildcards as IAM matches them), and no Deny statement without a
+// condition refuses it.
+func (p iamPolicy) allows(action, resource string) bool {
+	match := func(patterns []string, v string) bool {
+		return slices.ContainsFunc(patterns, func(pat string) bool { return iamGlob(pat).MatchString(v) })
+	}
+	allowed := false
+	for _, st := range p {
+		if !match(list(st["Action"]), action) || !match(list(st["Resource"]), resource) {
+			continue
+		}
+		switch st["Effect"] {
+		case "Deny":
+			if st["Condition"] == nil {
+				return false
+			}
+		case "Allow":
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+// iamGlob is an IAM pattern as a regular expression: * and ? match any
+// characters, slashes and colons included.
+func iamGlob(pattern string) *regexp.Regexp {
+	q := regexp.QuoteMeta(pattern)
+	q = strings.ReplaceAll(q, `\*`, ".*")
+	q = strings.ReplaceAll(q, `\?`, ".")
+	return regexp.MustCompile("^" + q + "$")
+}
