@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/gruntwork-io/terratest/modules/random"
@@ -27,7 +28,6 @@ import (
 	"github.com/gopherops/gopherops/service/pglocal/pgtest"
 
 	"github.com/gopherops/gopherops/test/internal/gopherops"
-	"github.com/gopherops/gopherops/test/internal/repo"
 	"github.com/gopherops/gopherops/test/journey"
 )
 
@@ -35,8 +35,9 @@ import (
 type deployment struct {
 	base  string
 	admin journey.Credentials
-	// create adds a user through the JSON API (an avatar when hue > 0).
-	create func(t *testing.T, name, role string, hue uint8)
+	// create adds a user through the JSON API (an avatar when hue > 0)
+	// and returns its id.
+	create func(t *testing.T, name, role string, hue uint8) int64
 }
 
 // start provisions the real binary as an operator would: a migrated
@@ -80,7 +81,7 @@ var demoUsers = []struct {
 
 // apiCreator signs in to the JSON API with a token and returns a func that
 // creates users as an operator's script would.
-func apiCreator(t *testing.T, base string, admin journey.Credentials) func(t *testing.T, name, role string, hue uint8) {
+func apiCreator(t *testing.T, base string, admin journey.Credentials) func(t *testing.T, name, role string, hue uint8) int64 {
 	t.Helper()
 	call := func(method, path, token, contentType string, body []byte, want int) []byte {
 		t.Helper()
@@ -108,7 +109,7 @@ func apiCreator(t *testing.T, base string, admin journey.Credentials) func(t *te
 	}
 	require.NoError(t, json.Unmarshal(call(http.MethodPost, "/api/v1/auth/tokens", "", "application/json",
 		asJSON(map[string]string{"login": admin.Login, "password": admin.Password, "name": "seed"}), http.StatusCreated), &tok))
-	return func(t *testing.T, name, role string, hue uint8) {
+	return func(t *testing.T, name, role string, hue uint8) int64 {
 		t.Helper()
 		var created struct {
 			ID int64 `json:"id"`
@@ -119,6 +120,7 @@ func apiCreator(t *testing.T, base string, admin journey.Credentials) func(t *te
 		if hue > 0 {
 			call(http.MethodPut, fmt.Sprintf("/api/v1/users/%d/avatar", created.ID), tok.Token, "image/png", pngAvatar(t, hue), http.StatusOK)
 		}
+		return created.ID
 	}
 }
 
@@ -126,18 +128,12 @@ func apiCreator(t *testing.T, base string, admin journey.Credentials) func(t *te
 // viewport, one after the other in one browser.
 func TestWalk(t *testing.T) {
 	alloc := newBrowser(t) // skips without a browser
+	needAxe(t)             // skips without axe-core and npm
 	dep := start(t)
+	seedTeam(t, dep)
 	sh := newShots(t)
 	for _, vp := range []viewport{desktop, phone} {
 		t.Run(vp.name, func(t *testing.T) { walk(alloc, t, dep, vp, sh) })
-	}
-	if os.Getenv("GOPHEROPS_DOCS_IMAGES") != "" && !t.Failed() {
-		dir := filepath.Join(repo.MustRoot(t), "docs", "images")
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		for name, shot := range map[string]string{"users-desktop.png": "desktop-users", "dashboard-desktop.png": "desktop-dashboard"} {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, name), sh.get(shot), 0o644))
-			t.Logf("wrote %s", filepath.Join(dir, name))
-		}
 	}
 }
 
@@ -165,6 +161,12 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	dep.create(t, long, "user", 0)
 	admin.do("a long name", chromedp.Navigate(dep.base+"/users?q="+long), chromedp.WaitVisible(chromedp.CSS("table.users")))
 	admin.check("users-long-name")
+	// Its address never breaks mid-word: one line, cut with an ellipsis, the
+	// whole of it in the title.
+	require.Equal(t, strings.NewReplacer("_", ".", "-", ".").Replace(long)+"@example.com",
+		eval[string](admin, "email title", `document.querySelector("td.email .truncate").title`))
+	require.True(t, eval[bool](admin, "email on one line", `(() => { const e = document.querySelector("td.email .truncate");
+	  return e.getClientRects().length === 1 && e.offsetHeight < 2 * parseFloat(getComputedStyle(e).lineHeight); })()`))
 	admin.do("its page", chromedp.Click(chromedp.CSS("table.users td.user-cell a")), chromedp.WaitVisible(chromedp.CSS("#edit-email")))
 	admin.check("user-long-name")
 	admin.do("back to the list", chromedp.Navigate(dep.base+"/users"), chromedp.WaitVisible(chromedp.CSS("table.users")))
@@ -288,6 +290,15 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	require.Equal(t, 4, eval[int](admin, "charts", `document.querySelectorAll("#dashboard svg[role=img]").length`), "four charts")
 	require.Regexp(t, `^\d\d:\d\d:\d\d \S+$`, first, "the browser's local time and zone")
 	admin.waitFor("four charts with data", `document.querySelectorAll("#dashboard svg path.line").length === 4`, 25*time.Second)
+	// Each chart labels its y axis with units, says its value under the
+	// pointer, and has its values in a table.
+	require.Equal(t, 3, eval[int](admin, "ticks", `document.querySelectorAll("#chart-p95 .y-axis span").length`))
+	require.Regexp(t, `ms$`, admin.text("#chart-p95 .y-axis span:first-child"))
+	require.True(t, eval[bool](admin, "hover", `(() => { const s = document.querySelector("#chart-requests svg"), r = s.getBoundingClientRect();
+	  s.dispatchEvent(new MouseEvent("mousemove", { clientX: r.right - 3, clientY: r.top + 10, bubbles: true }));
+	  const o = document.querySelector("#chart-requests .readout"); return !o.hidden && /\/s$/.test(o.textContent); })()`),
+		"the value under the pointer")
+	require.Positive(t, eval[int](admin, "values", `document.querySelectorAll("#chart-requests .chart-data tbody tr").length`))
 	require.Contains(t, admin.text("table.audit"), "Deleted user", "audit actions in words")
 	admin.waitFor("a refresh", fmt.Sprintf(`document.querySelector("[data-updated]").textContent !== %q`, first), 15*time.Second)
 	require.Regexp(t, `^\d\d:\d\d:\d\d \S+$`, admin.text("[data-updated]"), "the same format after a refresh")
@@ -307,6 +318,8 @@ func walk(alloc context.Context, t *testing.T, dep deployment, vp viewport, sh *
 	admin.do("not found", chromedp.Navigate(dep.base+"/no-such-page"), chromedp.WaitVisible(chromedp.CSS("header button.link")))
 	admin.check("not-found")
 	admin.quietNetwork.Store(false)
+
+	operatorLists(t, admin, dep, vp)
 
 	// Sign out.
 	admin.do("sign out", chromedp.Click(chromedp.CSS("header button.link")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
@@ -340,4 +353,66 @@ func pngAvatar(t *testing.T, hue uint8) []byte {
 	var buf bytes.Buffer
 	require.NoError(t, png.Encode(&buf, img))
 	return buf.Bytes()
+}
+
+// operatorLists walks the users list's pages, filters, row menu and
+// selection, and the audit trail, with JavaScript.
+func operatorLists(t *testing.T, admin *tab, dep deployment, vp viewport) {
+	// Numbered pages with their range; names in natural order.
+	admin.do("page 2", chromedp.Navigate(dep.base+"/users?page=2"), chromedp.WaitVisible(chromedp.CSS("table.users")))
+	require.Regexp(t, `^21–\d+ of \d+ users\.$`, admin.text("#users-range"))
+	require.Equal(t, "Page 2", eval[string](admin, "current page", `document.querySelector(".pager [aria-current=page]").textContent`))
+	admin.check("users-page-2")
+	admin.do("the team", chromedp.Navigate(dep.base+"/users?q=oncall"), chromedp.WaitVisible(chromedp.CSS("table.users")))
+	names := eval[[]string](admin, "names", `Array.from(document.querySelectorAll("td.user-cell a")).map(a => a.textContent)`)
+	want := make([]string, 0, 18)
+	for i := 1; i <= 18; i++ {
+		want = append(want, fmt.Sprintf("oncall%d", i))
+	}
+	require.Equal(t, want, names, "natural order: oncall2 before oncall10")
+
+	// Filters: the admins among them.
+	admin.do("filter admins",
+		chromedp.SetValue(chromedp.CSS("#users-role"), "admin"),
+		chromedp.Click(chromedp.CSS(".filters button[type=submit]")),
+	)
+	admin.waitFor("the filtered list", `location.search.includes("role=admin") && document.readyState === "complete"`, stepTimeout)
+	require.Regexp(t, `^\d+ matching users?\.$`, admin.text("#users-range"))
+	require.Empty(t, eval[[]string](admin, "roles", `Array.from(document.querySelectorAll('td[data-label="Role"]')).map(td => td.textContent.trim()).filter(r => r !== "admin")`))
+	admin.check("users-filtered")
+
+	// The row menu: compact, closed by Escape.
+	admin.do("the team again", chromedp.Navigate(dep.base+"/users?q=oncall"), chromedp.WaitVisible(chromedp.CSS("table.users")))
+	admin.do("open a row's menu", chromedp.Click(chromedp.CSS("tbody tr:first-child details.menu > summary")), chromedp.WaitVisible(chromedp.CSS("tbody tr:first-child .menu-items")))
+	admin.check("row-menu")
+	admin.do("Escape", chromedp.KeyEvent(kb.Escape))
+	admin.waitFor("the menu closes", `!document.querySelector("details.menu[open]")`, stepTimeout)
+
+	// A bulk action on two users, behind one confirmation in a dialog.
+	first, second := "oncall1", "oncall2"
+	if vp.mobile {
+		first, second = "oncall3", "oncall4"
+	}
+	admin.do("select two",
+		chromedp.Click(chromedp.CSS(`input[aria-label="Select `+first+`"]`)),
+		chromedp.Click(chromedp.CSS(`input[aria-label="Select `+second+`"]`)),
+		chromedp.SetValue(chromedp.CSS("#bulk-action"), "make-admin"),
+	)
+	require.Equal(t, "Apply to 2 selected…", admin.text("form[data-bulk] button[type=submit]"))
+	admin.do("apply", chromedp.Click(chromedp.CSS("form[data-bulk] button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("dialog[open] form.confirm-form")))
+	require.Equal(t, []string{first, second}, eval[[]string](admin, "names to confirm", `Array.from(document.querySelectorAll("dialog[open] .confirm-list li")).map(li => li.textContent)`))
+	admin.check("bulk-confirm")
+	admin.do("confirm", chromedp.Click(chromedp.CSS("dialog[open] button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+	require.Equal(t, "Made admin 2 users: "+first+" and "+second+".", admin.text("p.flash"))
+
+	// The audit trail: who, from where, with which program; exported as CSV.
+	admin.do("audit", chromedp.Navigate(dep.base+"/audit?action=user.updated"), chromedp.WaitVisible(chromedp.CSS("table.audit")))
+	require.Contains(t, admin.text("table.audit tbody tr:first-child"), second)
+	require.Contains(t, admin.text("table.audit tbody tr:first-child"), "127.0.0.1")
+	require.Contains(t, eval[string](admin, "agent", `document.querySelector("table.audit .agent").title`), "Chrome")
+	require.NotEmpty(t, eval[string](admin, "exact time", `document.querySelector("table.audit time").title`), "the exact time on hover")
+	admin.check("audit")
+	csv := evalAsync[string](admin, "export", `fetch(document.querySelector("a[download]").href).then(r => r.text().then(b => r.headers.get("Content-Type") + "\n" + b))`)
+	require.True(t, strings.HasPrefix(csv, "text/csv; charset=utf-8\nid,time_utc,actor_id,actor,action,"), "export: %.200s", csv)
+	require.Contains(t, csv, ","+second+",", "the export holds the change")
 }

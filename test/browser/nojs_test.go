@@ -11,12 +11,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// noScript turns JavaScript off in the tab, as a user who blocks it has.
-func noScript() chromedp.Action[chromedp.Void] {
+// scripts turns the page's JavaScript on or off in the tab.
+func scripts(on bool) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
 		return err
 	})
+}
+
+// noScripts turns JavaScript off in the tab, as a user who blocks it has.
+func (tb *tab) noScripts() {
+	tb.t.Helper()
+	tb.do("scripts off", scripts(false))
+	tb.scriptsOff = true
 }
 
 // TestWithoutJavaScript: every form still works with scripts off. The
@@ -24,13 +31,15 @@ func noScript() chromedp.Action[chromedp.Void] {
 // shown (without its copy button), and nothing overflows the phone.
 func TestWithoutJavaScript(t *testing.T) {
 	browser := newBrowser(t) // skips without a browser
+	needAxe(t)               // skips without axe-core and npm
 	dep := start(t)
+	seedTeam(t, dep)
 	sh := newShots(t)
 	for _, vp := range []viewport{desktop, phone} {
 		t.Run(vp.name, func(t *testing.T) {
 			tb := newTab(browser, t, dep.base, vp, sh)
 			shot := "nojs-"
-			tb.do("scripts off", noScript())
+			tb.noScripts()
 			tb.do("sign in",
 				chromedp.Navigate(dep.base+"/login"),
 				chromedp.SendKeys(chromedp.CSS("#login-login"), dep.admin.Login),
@@ -50,6 +59,42 @@ func TestWithoutJavaScript(t *testing.T) {
 			tb.do("users", chromedp.Navigate(dep.base+"/users"), chromedp.WaitVisible(chromedp.CSS("table.users")))
 			tb.do("open create", chromedp.Click(chromedp.CSS(".page-head details > summary")), chromedp.WaitVisible(chromedp.CSS("#create-username")))
 			tb.check(shot + "create")
+
+			// The list's pages, its filters and a bulk action, all as plain
+			// links and forms: the confirmation is a page.
+			tb.do("the list", chromedp.Navigate(dep.base+"/users"), chromedp.WaitVisible(chromedp.CSS("table.users")))
+			tb.do("next page", chromedp.Click(chromedp.CSS(`.pager a[rel=next]`)))
+			tb.waitFor("page 2", `location.search.includes("page=2") && document.readyState === "complete"`, stepTimeout)
+			require.Regexp(t, `^21–\d+ of \d+ users\.$`, tb.text("#users-range"))
+			first, second := "oncall5", "oncall6"
+			if vp == phone {
+				first, second = "oncall8", "oncall9" // oncall7 is an admin already
+			}
+			tb.do("filter", chromedp.Navigate(dep.base+"/users?q=oncall"), chromedp.WaitVisible(chromedp.CSS("table.users")),
+				chromedp.SetValue(chromedp.CSS("#users-state"), "active"),
+				chromedp.Click(chromedp.CSS(".filters button[type=submit]")))
+			tb.waitFor("the filtered list", `location.search.includes("state=active") && document.readyState === "complete"`, stepTimeout)
+			tb.do("select two",
+				chromedp.Click(chromedp.CSS(`input[aria-label="Select `+first+`"]`)),
+				chromedp.Click(chromedp.CSS(`input[aria-label="Select `+second+`"]`)),
+				chromedp.SetValue(chromedp.CSS("#bulk-action"), "make-admin"),
+				chromedp.Click(chromedp.CSS("form[data-bulk] button[type=submit]")),
+				chromedp.WaitVisible(chromedp.CSS("form.confirm-form")))
+			require.Equal(t, "Give 2 users the admin role?", tb.text("form.confirm-form .dialog-title"))
+			tb.check(shot + "bulk-confirm")
+			tb.do("confirm", chromedp.Click(chromedp.CSS("form.confirm-form button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+			require.Equal(t, "Made admin 2 users: "+first+" and "+second+".", tb.text("p.flash"))
+			require.Contains(t, eval[string](tb, "url", `location.search`), "state=active", "back on the list as it was filtered")
+
+			// The audit trail's filters.
+			tb.do("audit", chromedp.Navigate(dep.base+"/audit"), chromedp.WaitVisible(chromedp.CSS("table.audit")),
+				chromedp.SetValue(chromedp.CSS("#audit-action"), "user.updated"),
+				chromedp.SendKeys(chromedp.CSS("#audit-target"), first),
+				chromedp.Click(chromedp.CSS(".filters button[type=submit]")))
+			tb.waitFor("the filtered trail", `location.search.includes("action=") && document.readyState === "complete"`, stepTimeout)
+			require.Equal(t, "1 matching event.", tb.text("main p[role=status]"))
+			require.Equal(t, "(UTC)", tb.text("[data-tz-label]"), "without a script the range is in UTC, and says so")
+			tb.check(shot + "audit-filtered")
 
 			// Reset the last demo user from its row's menu: a page with the
 			// form; the generated password is shown, the copy button is not.

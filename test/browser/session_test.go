@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
@@ -20,17 +21,33 @@ import (
 // stepTimeout bounds one step of a walk (a navigation and its checks).
 const stepTimeout = 30 * time.Second
 
-// viewport is a browser window size to walk the UI at.
+// viewport is a browser window size to walk the UI at, and the colour
+// scheme the browser asks for.
 type viewport struct {
 	name          string
 	width, height int64
 	mobile        bool
+	dark          bool
 }
 
 var (
 	desktop = viewport{name: "desktop", width: 1280, height: 800}
 	phone   = viewport{name: "phone", width: 390, height: 844, mobile: true}
 )
+
+// inDark is vp with the browser asking for a dark colour scheme.
+func (vp viewport) inDark() viewport {
+	vp.dark, vp.name = true, vp.name+"-dark"
+	return vp
+}
+
+// colorScheme is what the viewport's browser prefers.
+func (vp viewport) colorScheme() string {
+	if vp.dark {
+		return "dark"
+	}
+	return "light"
+}
 
 // findChromium returns the browser to drive: GOPHEROPS_CHROMIUM, else the
 // first of Debian's and Google's names on PATH.
@@ -101,6 +118,8 @@ type tab struct {
 	// quietNetwork tolerates the network errors of requests the test blocks
 	// on purpose (the dashboard's stale state).
 	quietNetwork atomic.Bool
+	// scriptsOff: the page's JavaScript is off, as for a user who blocks it.
+	scriptsOff bool
 }
 
 // newTab opens a tab in a new browser context (a fresh cookie jar).
@@ -118,6 +137,11 @@ func newTab(alloc context.Context, t *testing.T, base string, vp viewport, sh *s
 		chromedp.EmulateViewport(vp.width, vp.height, opts...),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch})
+			if err != nil {
+				return err
+			}
+			_, err = cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: vp.colorScheme()}}})
 			return err
 		}),
 	); err != nil {
@@ -180,6 +204,19 @@ func eval[T any](tb *tab, what, expr string) T {
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.vp.name, what, err)
+	}
+	return v
+}
+
+// evalAsync evaluates a JavaScript expression that yields a promise and
+// decodes what it resolves to into T.
+func evalAsync[T any](tb *tab, what, expr string) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		tb.t.Fatalf("%s: %s: %v", tb.vp.name, what, err)
 	}
@@ -256,9 +293,11 @@ const dialogCheck = `(() => {
   return "";
 })()`
 
-// check asserts the page fits its viewport, then saves a screenshot.
+// check asserts the page fits its viewport and has no serious or critical
+// accessibility finding, then saves a screenshot.
 func (tb *tab) check(step string) {
 	tb.t.Helper()
+	tb.accessible(step)
 	if bad := eval[[]string](tb, "overflow check", overflowCheck); len(bad) > 0 {
 		tb.t.Errorf("%s: %s: elements stick out of the %d px viewport:\n  %s", tb.vp.name, step, tb.vp.width, strings.Join(bad, "\n  "))
 	}

@@ -31,15 +31,19 @@ const (
 	StateAny UserState = ""
 	// StateActive: can sign in and needs nothing.
 	StateActive UserState = "active"
-	// StateMustChange: must choose a new password at the next sign-in.
+	// StateMustChange: enabled, and must choose a new password at the next sign-in.
 	StateMustChange UserState = "must_change_password"
+	// StateDisabled: disabled by an admin; cannot sign in.
+	StateDisabled UserState = "disabled"
 )
 
 // UserStates lists the states a filter offers, in order.
-func UserStates() []UserState { return []UserState{StateActive, StateMustChange} }
+func UserStates() []UserState { return []UserState{StateActive, StateMustChange, StateDisabled} }
 
 // Valid reports whether s is a known state or any.
-func (s UserState) Valid() bool { return s == StateAny || s == StateActive || s == StateMustChange }
+func (s UserState) Valid() bool {
+	return s == StateAny || s == StateActive || s == StateMustChange || s == StateDisabled
+}
 
 // MaxSearchLength bounds the search text: longer input cannot match an email.
 const MaxSearchLength = 254
@@ -121,7 +125,7 @@ func checkQuery(q *UserQuery) (UserSearch, error) {
 		v.add("role", "must be admin or user")
 	}
 	if !q.State.Valid() {
-		v.add("state", "must be active or must_change_password")
+		v.add("state", "must be active, must_change_password or disabled")
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultListLimit

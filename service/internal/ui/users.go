@@ -276,6 +276,7 @@ func roleOptions(selected accounts.Role) []option {
 var stateLabels = map[accounts.UserState]string{
 	accounts.StateActive:     "Active",
 	accounts.StateMustChange: "Must change password",
+	accounts.StateDisabled:   "Disabled",
 }
 
 func stateOptions(selected accounts.UserState) []option {

@@ -24,10 +24,13 @@ var sortKeys = map[accounts.SortKey][]string{
 // userFilter matches the filter's arguments $1 (a lower-cased substring of
 // the username or the email, which is stored lower-cased; strpos needs no
 // escaping of LIKE's wildcards), $2 (a role) and $3 (a state); "" matches
-// any.
+// any. A disabled account is only ever in the disabled state.
 const userFilter = `($1 = '' OR strpos(lower(username), $1) > 0 OR strpos(email, $1) > 0)
 	AND ($2 = '' OR role = $2)
-	AND ($3 = '' OR ($3 = 'active' AND NOT force_password_change) OR ($3 = 'must_change_password' AND force_password_change))`
+	AND ($3 = ''
+		OR ($3 = 'active' AND NOT force_password_change AND disabled_at IS NULL)
+		OR ($3 = 'must_change_password' AND force_password_change AND disabled_at IS NULL)
+		OR ($3 = 'disabled' AND disabled_at IS NOT NULL))`
 
 func filterArgs(f accounts.UserFilter) []any {
 	return []any{f.Contains, string(f.Role), string(f.State)}

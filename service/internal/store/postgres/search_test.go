@@ -174,6 +174,22 @@ func TestSearchUsersFiltersAndRefuses(t *testing.T) {
 			t.Fatalf("active filter lists %s, who must change their password", u.Username)
 		}
 	}
+	// A disabled account is in the disabled state only: amy was active, Bob
+	// had to change his password.
+	for _, name := range []string{"amy", "Bob"} {
+		found, err := svc.SearchUsers(ctx, admin, accounts.UserQuery{Search: name})
+		if err != nil || len(found.Users) != 1 {
+			t.Fatalf("%s: %+v %v", name, found, err)
+		}
+		if _, err := svc.SetDisabled(ctx, admin, found.Users[0].ID, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for state, want := range map[accounts.UserState]int64{accounts.StateDisabled: 2, accounts.StateActive: 4, accounts.StateMustChange: 3} {
+		if p, err := svc.SearchUsers(ctx, admin, accounts.UserQuery{State: state}); err != nil || p.Total != want {
+			t.Fatalf("%s after disabling amy and Bob: %d, %v; want %d", state, p.Total, err, want)
+		}
+	}
 	if _, found, err := svc.PageOf(ctx, admin, accounts.UserQuery{Role: accounts.RoleUser}, admin.User.ID); err != nil || found {
 		t.Fatalf("PageOf finds the root admin among users: %v %v", found, err)
 	}
