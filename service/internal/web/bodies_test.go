@@ -137,6 +137,25 @@ func TestBodyBudgetRefusesWhatItCannotHold(t *testing.T) {
 	}
 }
 
+// TestBodyBudgetPoolsBySize: a body of up to SmallMax bytes is admitted
+// from the small pool whatever its route, so a small upload still goes
+// through while large ones fill theirs; one byte more waits for the large.
+func TestBodyBudgetPoolsBySize(t *testing.T) {
+	l := testLimits()
+	l.Grace = time.Minute // the stalled uploads hold the large pool throughout
+	bs := newBodyServer(t, l)
+	for range 4 {
+		bs.stall(t, "/upload", 1024, 512)
+	}
+	bs.waitHeld(t, 0, l.Large)
+	if resp, p := post(t, bs.srv.URL+"/upload", make([]byte, l.SmallMax)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("an upload of SmallMax bytes: %d %+v, want it admitted from the small pool", resp.StatusCode, p)
+	}
+	if resp, _ := post(t, bs.srv.URL+"/upload", make([]byte, l.SmallMax+1)); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("an upload of SmallMax+1 bytes: %d, want 503 from the full large pool", resp.StatusCode)
+	}
+}
+
 func TestBodyBudgetTimesOutStalledBody(t *testing.T) {
 	bs := newBodyServer(t, testLimits())
 	conn := bs.stall(t, "/upload", 2048, 100)
@@ -206,6 +225,9 @@ func TestReadBody(t *testing.T) {
 	}{
 		{"declared length", strings.NewReader("hello"), 5, 10, "hello", ""},
 		{"no length", strings.NewReader("hello"), -1, 10, "hello", ""},
+		{"no length, exactly the cap", strings.NewReader("hello"), -1, 5, "hello", ""},
+		{"declared exactly the cap", strings.NewReader("hello"), 5, 5, "hello", ""},
+		{"declared empty", http.NoBody, 0, 5, "", ""},
 		{"no length, past the cap", strings.NewReader("hello world"), -1, 5, "", ProblemType("too-large")},
 		{"declared past the cap", strings.NewReader("hello world"), 11, 5, "", ProblemType("too-large")},
 		{"cut short", strings.NewReader("hel"), 5, 10, "", ProblemType("bad-request")},
