@@ -50,6 +50,7 @@ func newBodyServer(t *testing.T, l BodyLimits) *bodyServer {
 	}
 	r.POST("/upload", LimitBody(l.Large, Fail), bs.budget.Admit(l.Large, Fail), read(l.Large))
 	r.POST("/json", LimitBody(l.SmallMax, Fail), bs.budget.Admit(l.SmallMax, Fail), read(l.SmallMax))
+	r.GET("/json", LimitBody(l.SmallMax, Fail), bs.budget.Admit(l.SmallMax, Fail), read(l.SmallMax))
 	bs.srv = httptest.NewServer(r)
 	t.Cleanup(bs.srv.Close)
 	return bs
@@ -211,6 +212,50 @@ func TestBodyBudgetPassesRequestsWithoutBody(t *testing.T) {
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
 	if w.Code != http.StatusNoContent {
 		t.Fatalf("a request without a body: %d", w.Code)
+	}
+}
+
+// TestBodyBudgetNeverQueuesRequestsWithoutBody: a request without a body
+// is not admitted at all, so it never waits behind bodies queued for a full
+// pool: it is answered while they still wait.
+func TestBodyBudgetNeverQueuesRequestsWithoutBody(t *testing.T) {
+	l := testLimits()
+	l.Grace, l.Wait = time.Minute, 2*time.Second
+	bs := newBodyServer(t, l)
+	for range 4 { // 4 × 256 bytes fill the 1 KiB small pool
+		bs.stall(t, "/json", int(l.SmallMax), 10)
+	}
+	bs.waitHeld(t, l.Small, 0)
+	waiting := make(chan int)
+	go func() {
+		resp, err := http.Post(bs.srv.URL+"/json", "application/json", strings.NewReader(`{"a":1}`))
+		if err != nil {
+			waiting <- 0
+			return
+		}
+		resp.Body.Close()
+		waiting <- resp.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond) // the body above is queued by now
+	req, err := http.NewRequest(http.MethodGet, bs.srv.URL+"/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case code := <-waiting:
+		t.Fatalf("the request without a body was answered (%d) only after the queued body (%d)", resp.StatusCode, code)
+	default:
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a request without a body: %d", resp.StatusCode)
+	}
+	if code := <-waiting; code != http.StatusServiceUnavailable {
+		t.Fatalf("the queued body: %d, want 503 once its wait is over", code)
 	}
 }
 
