@@ -33,4 +33,14 @@ var equivalents = []mutation.Equivalent{
 		Code: "break",
 		Why:  "the break only stops comparing once same is false; continuing compares the rest without setting it back, so the result is the same, later",
 	},
+	{
+		File: "service/internal/web/bodies.go", Func: "Admit", Type: "CONDITIONALS_BOUNDARY",
+		Code: "n < 0",
+		Why:  "n <= 0 differs only at n == 0, which the early return leaves only with a Transfer-Encoding; net/http gives a body with one a ContentLength of -1, never 0",
+	},
+	{
+		File: "service/internal/web/bodies.go", Func: "Admit", Type: "CONDITIONALS_BOUNDARY",
+		Code: "n > limit",
+		Why:  "n >= limit differs only at n == limit, where it sets n to the limit it already is",
+	},
 }
