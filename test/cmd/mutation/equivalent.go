@@ -43,4 +43,9 @@ var equivalents = []mutation.Equivalent{
 		Code: "n > limit",
 		Why:  "n >= limit differs only at n == limit, where it sets n to the limit it already is",
 	},
+	{
+		File: "service/internal/web/bodies.go", Func: "Admit", Type: "CONDITIONALS_BOUNDARY",
+		Code: "held > peak",
+		Why:  "held >= peak differs only at held == peak, where the compare-and-swap writes the peak it already holds and the loop ends",
+	},
 }
