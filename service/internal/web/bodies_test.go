@@ -157,6 +157,30 @@ func TestBodyBudgetPoolsBySize(t *testing.T) {
 	}
 }
 
+// TestBodyBudgetGivesTheTimeTheSizeNeeds: a body has Grace plus its size
+// at MinRate to arrive, so a slow but steady upload is not cut off: here
+// 50 ms plus a second for a KiB at 1 KiB/s, of which it takes a third.
+func TestBodyBudgetGivesTheTimeTheSizeNeeds(t *testing.T) {
+	l := testLimits()
+	l.Grace, l.MinRate = 50*time.Millisecond, 1<<10
+	bs := newBodyServer(t, l)
+	conn := bs.stall(t, "/upload", 1024, 512)
+	time.Sleep(300 * time.Millisecond)
+	if _, err := conn.Write(make([]byte, 512)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(raw) != "1024" {
+		t.Fatalf("a KiB in 300 ms at an allowed 1 KiB/s: %d %s, want 200", resp.StatusCode, raw)
+	}
+}
+
 func TestBodyBudgetTimesOutStalledBody(t *testing.T) {
 	bs := newBodyServer(t, testLimits())
 	conn := bs.stall(t, "/upload", 2048, 100)

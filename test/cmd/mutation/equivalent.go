@@ -48,4 +48,9 @@ var equivalents = []mutation.Equivalent{
 		Code: "held > peak",
 		Why:  "held >= peak differs only at held == peak, where the compare-and-swap writes the peak it already holds and the loop ends",
 	},
+	{
+		File: "service/internal/web/bodies.go", Func: "ReadBody", Type: "CONDITIONALS_BOUNDARY",
+		Code: "r.ContentLength > 0",
+		Why:  ">= 0 differs only at a ContentLength of 0, which net/http gives only with http.NoBody: reading no bytes into a 0-byte buffer and reading an empty body whole both return no bytes",
+	},
 }
