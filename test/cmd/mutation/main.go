@@ -10,13 +10,18 @@
 // line and code, writes the same and every mutant's fate to the report
 // directory, and exits 1 when a package's kill rate is under the floor.
 //
-// The tool copies a Go module into a scratch directory per worker, which
-// would cut the workspace's modules off from each other and from the
-// repository files their tests read (the stack files, the migrations), so
-// this command stages a copy of the repository whose root is one module
-// ("github.com/gopherops/gopherops", added to the copy's go.work) and hands
-// the tool that: each worker's copy is then the whole workspace. Tests that
-// need PostgreSQL share one throwaway server (TEST_DATABASE_URL), each test
+// The tool copies the Go module it mutates (the directory of the go.mod
+// nearest to the package) into a scratch directory per worker and runs
+// each mutant's tests there. A workspace module alone has lost what its
+// tests need beside it: the service its migrations module (a replace
+// directive to ../migrations), infra the stack files and docs at the
+// repository's root; every test would fail to even start, and every mutant
+// would count as killed. So for each package this command stages a copy of
+// the repository in which the package's module is hoisted to the root
+// (its go.mod, under the module path "github.com/gopherops/gopherops", so
+// every import path stays what it is, and its go.sum), and hands the tool
+// that: each worker's copy is then the whole repository. Tests that need
+// PostgreSQL share one throwaway server (TEST_DATABASE_URL), each test
 // still getting its own database, instead of starting a server per mutant.
 // The tool tries only mutants inside the blocks of Go's coverage profile,
 // which has none for a switch's case expressions; a shim in front of the go
@@ -163,10 +168,6 @@ func mutate(ctx context.Context, o options, stdout io.Writer) (mutation.Summary,
 	}
 	defer func() { _ = os.RemoveAll(scratch) }()
 
-	staged := filepath.Join(scratch, "repo")
-	if err := stage(ctx, root, staged); err != nil {
-		return mutation.Summary{}, err
-	}
 	env, closeDB, err := environment(ctx, scratch)
 	if err != nil {
 		return mutation.Summary{}, err
@@ -176,18 +177,23 @@ func mutate(ctx context.Context, o options, stdout io.Writer) (mutation.Summary,
 	if err := os.MkdirAll(bin, 0o755); err != nil { //nolint:gosec // holds the go shim
 		return mutation.Summary{}, fmt.Errorf("mutation: %w", err)
 	}
-	if env, err = installShim(bin, staged, env); err != nil {
+	if env, err = installShim(bin, env); err != nil {
 		return mutation.Summary{}, err
 	}
 
 	var all []mutation.Mutant
-	for _, pkg := range o.packages {
-		if _, err := os.Stat(filepath.Join(staged, pkg)); err != nil {
+	for i, pkg := range o.packages {
+		if _, err := os.Stat(filepath.Join(root, pkg)); err != nil {
 			return mutation.Summary{}, fmt.Errorf("mutation: package %s: %w", pkg, err)
 		}
 		began := time.Now()
 		fmt.Fprintf(stdout, "== %s\n", pkg)
-		mutants, err := mutatePackage(ctx, o, gremlins, staged, pkg, env)
+		staged := filepath.Join(scratch, fmt.Sprintf("repo-%d", i))
+		if err := stage(ctx, root, staged, pkg); err != nil {
+			return mutation.Summary{}, err
+		}
+		mutants, err := mutatePackage(ctx, o, gremlins, staged, pkg, append(env, envRoot+"="+staged))
+		_ = os.RemoveAll(staged)
 		if err != nil {
 			return mutation.Summary{}, err
 		}
@@ -260,9 +266,9 @@ func mutatePackage(ctx context.Context, o options, gremlins, staged, pkg string,
 }
 
 // stage copies the repository's files (tracked and untracked, not ignored:
-// what `go test` sees) to dst, and makes dst's root a module of the copy's
-// workspace.
-func stage(ctx context.Context, root, dst string) error {
+// what `go test` sees) to dst, and hoists the module that holds pkg to dst's
+// root, so that the tool's copy of "the module" is the whole repository.
+func stage(ctx context.Context, root, dst, pkg string) error {
 	cmd := exec.CommandContext(ctx, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
 	cmd.Dir = root
 	cmd.Stderr = os.Stderr
@@ -278,16 +284,93 @@ func stage(ctx context.Context, root, dst string) error {
 			return fmt.Errorf("mutation: stage %s: %w", name, err)
 		}
 	}
-	mod := "module " + rootModule + "\n\ngo 1.26\n"
-	if err := os.WriteFile(filepath.Join(dst, "go.mod"), []byte(mod), 0o644); err != nil { //nolint:gosec // source, as in the repository
+	return hoist(dst, pkg)
+}
+
+// hoist moves the go.mod (and go.sum) of the module holding pkg, a
+// directory relative to dst, to dst itself, renamed to rootModule and with
+// its relative replace directives made relative to the root; the
+// workspace file goes, as the tool's copies run outside any workspace. It
+// then checks that the module the tool will find for pkg is the root.
+func hoist(dst, pkg string) error {
+	modDir := ""
+	for dir := path.Clean(pkg); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dst, filepath.FromSlash(dir), "go.mod")); err == nil {
+			modDir = dir
+			break
+		}
+	}
+	if modDir == "" {
+		return fmt.Errorf("mutation: package %s is in no module of the repository", pkg)
+	}
+	src := filepath.Join(dst, filepath.FromSlash(modDir))
+	gomod, err := os.ReadFile(filepath.Join(src, "go.mod")) //nolint:gosec // the staged copy's go.mod
+	if err != nil {
+		return fmt.Errorf("mutation: stage: %w", err)
+	}
+	hoisted, err := hoistGoMod(gomod, modDir)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dst, "go.mod"), hoisted, 0o644); err != nil { //nolint:gosec // source, as in the repository
 		return fmt.Errorf("mutation: stage go.mod: %w", err)
 	}
-	use := exec.CommandContext(ctx, "go", "work", "use", ".")
-	use.Dir = dst
-	if out, err := use.CombinedOutput(); err != nil {
-		return fmt.Errorf("mutation: go work use in the staged copy: %w: %s", err, out)
+	if err := os.Rename(filepath.Join(src, "go.sum"), filepath.Join(dst, "go.sum")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("mutation: stage go.sum: %w", err)
+	}
+	for _, f := range []string{filepath.Join(src, "go.mod"), filepath.Join(dst, "go.work"), filepath.Join(dst, "go.work.sum")} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mutation: stage: %w", err)
+		}
+	}
+	if got := moduleRoot(filepath.Join(dst, filepath.FromSlash(pkg))); got != dst {
+		return fmt.Errorf("mutation: stage: the tool would copy %s, not the staged repository %s", got, dst)
 	}
 	return nil
+}
+
+// hoistGoMod rewrites the go.mod of the module in directory modDir as the
+// root module's: the module path becomes rootModule (rootModule/modDir/x
+// is still the path of modDir/x) and a replacement by a relative directory
+// is made relative to the root.
+func hoistGoMod(gomod []byte, modDir string) ([]byte, error) {
+	lines := strings.Split(string(gomod), "\n")
+	want := rootModule + "/" + modDir
+	found := false
+	for i, l := range lines {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 2 && f[0] == "module":
+			if strings.Trim(f[1], `"`) != want {
+				return nil, fmt.Errorf("mutation: %s/go.mod declares module %s, want %s", modDir, f[1], want)
+			}
+			lines[i], found = "module "+rootModule, true
+		case len(f) >= 3 && f[len(f)-2] == "=>" && (strings.HasPrefix(f[len(f)-1], "./") || strings.HasPrefix(f[len(f)-1], "../")):
+			target := path.Join(modDir, f[len(f)-1])
+			if target == ".." || strings.HasPrefix(target, "../") {
+				return nil, fmt.Errorf("mutation: %s/go.mod replaces with %s, outside the repository", modDir, f[len(f)-1])
+			}
+			f[len(f)-1] = "./" + target
+			lines[i] = l[:len(l)-len(strings.TrimLeft(l, " \t"))] + strings.Join(f, " ")
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("mutation: %s/go.mod has no module line", modDir)
+	}
+	return []byte(strings.Join(lines, "\n")), nil
+}
+
+// moduleRoot is the directory of the go.mod nearest to dir, as the tool
+// finds the module to copy.
+func moduleRoot(dir string) string {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && !fi.IsDir() {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
+	}
 }
 
 // copyFile copies a regular file with its mode; a file the listing names

@@ -1,9 +1,16 @@
 package main
 
 import (
+	"context"
+	"os"
+	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/gopherops/gopherops/test/internal/repo"
 )
 
 // TestEquivalentsName: every documented equivalent is in a package the run
@@ -23,5 +30,80 @@ func TestEquivalentsName(t *testing.T) {
 		if path.Dir(e.File) != "service/internal/password" {
 			t.Errorf("a run of password checks %s", e.File)
 		}
+	}
+}
+
+// TestHoistGoMod: the hoisted module keeps every import path and finds its
+// replacements from the root; a go.mod that is not the expected module, or
+// replaces with a directory outside the repository, is refused.
+func TestHoistGoMod(t *testing.T) {
+	tests := []struct {
+		name, modDir, in, want, err string
+	}{
+		{"service", "service",
+			"module github.com/gopherops/gopherops/service\n\ngo 1.26.0\n\nreplace github.com/gopherops/gopherops/migrations => ../migrations\n",
+			"module github.com/gopherops/gopherops\n\ngo 1.26.0\n\nreplace github.com/gopherops/gopherops/migrations => ./migrations\n", ""},
+		{"a replace block and a versioned target", "test",
+			"module github.com/gopherops/gopherops/test\n\nreplace (\n\tgithub.com/gopherops/gopherops/infra => ../infra\n\texample.com/x v1.0.0 => example.com/y v1.1.0\n)\n",
+			"module github.com/gopherops/gopherops\n\nreplace (\n\tgithub.com/gopherops/gopherops/infra => ./infra\n\texample.com/x v1.0.0 => example.com/y v1.1.0\n)\n", ""},
+		{"a nested module", "infra/tools",
+			"module github.com/gopherops/gopherops/infra/tools\nreplace github.com/gopherops/gopherops/infra => ../\n",
+			"module github.com/gopherops/gopherops\nreplace github.com/gopherops/gopherops/infra => ./infra\n", ""},
+		{"another module path", "service", "module example.com/service\n", "", "declares module"},
+		{"no module line", "service", "go 1.26\n", "", "no module line"},
+		{"a replacement outside the repository", "service",
+			"module github.com/gopherops/gopherops/service\nreplace example.com/x => ../../x\n", "", "outside the repository"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := hoistGoMod([]byte(tt.in), tt.modDir)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one saying %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStageHoistsThePackagesModule: in the staged copy, the go.mod nearest
+// to each package is the root's (the tool copies the whole repository), and
+// the package's tests resolve every import outside a workspace, the
+// service's migrations and the test helpers included; infra's tests find
+// the stack files at the root.
+func TestStageHoistsThePackagesModule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stages a copy of the repository")
+	}
+	root := repo.MustRoot(t)
+	for _, tt := range []struct{ pkg, file string }{
+		{"service/internal/accounts", "migrations/go.mod"},
+		{"infra/config", "Pulumi.dev.yaml"},
+	} {
+		t.Run(tt.pkg, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "repo")
+			if err := stage(context.Background(), root, dst, tt.pkg); err != nil {
+				t.Fatal(err)
+			}
+			if got := moduleRoot(filepath.Join(dst, tt.pkg)); got != dst {
+				t.Fatalf("the tool would copy %s, want the staged root %s", got, dst)
+			}
+			if _, err := os.Stat(filepath.Join(dst, tt.file)); err != nil {
+				t.Fatalf("the copy lacks what the tests read: %v", err)
+			}
+			cmd := exec.Command("go", "list", "-test", "-deps", "./"+tt.pkg)
+			cmd.Dir = dst
+			cmd.Env = append(os.Environ(), "GOWORK=off")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go list in the staged copy: %v\n%s", err, out)
+			}
+		})
 	}
 }

@@ -24,8 +24,9 @@ const (
 )
 
 // installShim puts this program as `go` in dir and returns the environment
-// that makes the tool run it.
-func installShim(dir, staged string, env []string) ([]string, error) {
+// that makes the tool run it (envRoot, the staged copy, is per package). The
+// tool's copies run outside any workspace (GOWORK=off), each its own module.
+func installShim(dir string, env []string) ([]string, error) {
 	real, err := exec.LookPath("go")
 	if err != nil {
 		return nil, fmt.Errorf("mutation: the go command: %w", err)
@@ -40,7 +41,7 @@ func installShim(dir, staged string, env []string) ([]string, error) {
 	if err := copyFile(self, filepath.Join(dir, "go")); err != nil {
 		return nil, fmt.Errorf("mutation: install the go shim: %w", err)
 	}
-	return append(env, envRealGo+"="+real, envRoot+"="+staged,
+	return append(env, envRealGo+"="+real, "GOWORK=off",
 		"PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH")), nil
 }
 
