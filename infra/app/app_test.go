@@ -212,6 +212,22 @@ func TestAppRejectsBadArgs(t *testing.T) {
 			a.InClusterDatabase = &app.InClusterDatabase{Image: "postgres:17"}
 		}, "needs an image and a storage size"},
 		{"blob volume without a size", func(a *app.Args) { a.BlobVolume = &app.BlobVolume{} }, "a blob volume needs a size"},
+		{"backup keeping nothing", func(a *app.Args) {
+			a.DatabaseURL = nil
+			a.InClusterDatabase = &app.InClusterDatabase{Image: "postgres:17", StorageSize: "1Gi",
+				Backup: &app.Backup{Schedule: "0 * * * *", StorageSize: "1Gi"}}
+		}, "at least one dump"},
+		{"restore from a path", func(a *app.Args) {
+			a.DatabaseURL = nil
+			a.InClusterDatabase = &app.InClusterDatabase{Image: "postgres:17", StorageSize: "1Gi",
+				Backup: &app.Backup{Schedule: "0 * * * *", StorageSize: "1Gi", RetentionCount: 3, RestoreFrom: "../../etc/passwd"}}
+		}, "want \"latest\" or a dump's name"},
+		{"both a session key and a generated one", func(a *app.Args) { a.GenerateSessionKey = true }, "one of session key and GenerateSessionKey"},
+		{"neither a session key nor a generated one", func(a *app.Args) { a.SessionKey = nil }, "one of session key and GenerateSessionKey"},
+		{"a quota the stack does not fit", func(a *app.Args) {
+			a.Quota = &app.Quota{RequestsCPU: "100m", RequestsMemory: "1Gi", LimitsCPU: "8", LimitsMemory: "8Gi",
+				Storage: "1Gi", Pods: 10, ContainerMaxCPU: "1", ContainerMaxMemory: "1Gi"}
+		}, "quota requests.cpu 100m is below the 400m the stack needs at its peak"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
@@ -24,19 +23,6 @@ const (
 	OutputStateBackend   = "stateBackendUrl"
 )
 
-// Session limits of the roles the workflows assume. A job's credentials
-// must outlast the job: a `pulumi up` whose session expires midway leaves
-// pending operations in the state. IAM refuses a longer role-duration-seconds
-// than the role's limit, so every job asks for at most this (the bootstrap
-// test checks each workflow against it).
-const (
-	// DeploySessionLimit covers the longest deploy-role job: nightly's live
-	// suite (150 minutes); deploy.yml's `up` asks for its own 90 minutes.
-	DeploySessionLimit = 3 * time.Hour
-	// PreviewSessionLimit covers a pull request's preview (30 minutes).
-	PreviewSessionLimit = time.Hour
-)
-
 // bootstrap is what the program created, for tests.
 type bootstrap struct {
 	OIDCProviderArn pulumi.StringOutput
@@ -45,6 +31,8 @@ type bootstrap struct {
 	DriftRole       *iam.Role
 	Repository      *ecr.Repository
 	StateBucket     *s3.BucketV2
+	// GitHub is the repository's protection, when the stack manages it.
+	GitHub *protection
 }
 
 // deploy creates the account's foundation for cfg and exports its outputs.
@@ -88,7 +76,7 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: ecr repository: %w", err)
 	}
-	lifecycle, err := MirrorLifecycle(cfg.Environments)
+	lifecycle, err := MirrorLifecycle(EnvironmentsOf(DeployRole))
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +100,13 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 	}
 
 	deployTrust := providerArn.ApplyT(func(arn string) (string, error) {
-		return GitHubTrustPolicy(arn, EnvironmentSubjects(cfg.GitHubRepository, cfg.Environments))
+		return GitHubTrustPolicy(arn, Subjects(cfg.GitHubRepository, DeployRole))
 	}).(pulumi.StringOutput)
 	b.DeployRole, err = iam.NewRole(ctx, "deploy", &iam.RoleArgs{
 		Name:               pulumi.String(cfg.DeployRoleName),
 		Description:        pulumi.String("pulumi up of the " + cfg.Project + " stacks from GitHub Actions environments of " + cfg.GitHubRepository),
 		AssumeRolePolicy:   deployTrust,
-		MaxSessionDuration: pulumi.Int(int(DeploySessionLimit.Seconds())),
+		MaxSessionDuration: pulumi.Int(int(DeployRole.MaxSession.Seconds())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: deploy role: %w", err)
@@ -133,13 +121,13 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 	}
 
 	previewTrust := providerArn.ApplyT(func(arn string) (string, error) {
-		return GitHubTrustPolicy(arn, []string{PullRequestSubject(cfg.GitHubRepository)})
+		return GitHubTrustPolicy(arn, Subjects(cfg.GitHubRepository, PreviewRole))
 	}).(pulumi.StringOutput)
 	b.PreviewRole, err = iam.NewRole(ctx, "preview", &iam.RoleArgs{
 		Name:               pulumi.String(cfg.PreviewRoleName),
 		Description:        pulumi.String("read-only pulumi preview of the " + cfg.Project + " stacks on pull requests of " + cfg.GitHubRepository),
 		AssumeRolePolicy:   previewTrust,
-		MaxSessionDuration: pulumi.Int(int(PreviewSessionLimit.Seconds())),
+		MaxSessionDuration: pulumi.Int(int(PreviewRole.MaxSession.Seconds())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: preview role: %w", err)
@@ -154,12 +142,13 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 	}
 
 	driftTrust := providerArn.ApplyT(func(arn string) (string, error) {
-		return GitHubTrustPolicy(arn, EnvironmentSubjects(cfg.GitHubRepository, []string{cfg.DriftEnvironment}))
+		return GitHubTrustPolicy(arn, Subjects(cfg.GitHubRepository, DriftRole))
 	}).(pulumi.StringOutput)
 	b.DriftRole, err = iam.NewRole(ctx, "drift", &iam.RoleArgs{
-		Name:             pulumi.String(cfg.DriftRoleName),
-		Description:      pulumi.String("read-only scheduled drift check (refresh preview) of the " + cfg.Project + " stacks from " + cfg.GitHubRepository),
-		AssumeRolePolicy: driftTrust,
+		Name:               pulumi.String(cfg.DriftRoleName),
+		Description:        pulumi.String("read-only scheduled drift check (refresh preview) of the " + cfg.Project + " stacks from " + cfg.GitHubRepository),
+		AssumeRolePolicy:   driftTrust,
+		MaxSessionDuration: pulumi.Int(int(DriftRole.MaxSession.Seconds())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: drift role: %w", err)
@@ -177,6 +166,15 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 	ctx.Export(OutputPreviewRoleArn, b.PreviewRole.Arn)
 	ctx.Export(OutputDriftRoleArn, b.DriftRole.Arn)
 	ctx.Export(OutputECRRepository, b.Repository.RepositoryUrl)
+
+	if cfg.GitHubProtection {
+		b.GitHub, err = protectRepository(ctx, cfg, map[string]pulumi.StringOutput{
+			DeployRole.Name: b.DeployRole.Arn, PreviewRole.Name: b.PreviewRole.Arn, DriftRole.Name: b.DriftRole.Arn,
+		}, b.Repository.RepositoryUrl)
+		if err != nil {
+			return nil, err
+		}
+	}
 	return b, nil
 }
 

@@ -11,23 +11,44 @@ import (
 )
 
 func testConfig() bootstrapConfig {
-	c := bootstrapConfig{Region: "us-east-1", GitHubRepository: "gopherops/gopherops", CreateOIDCProvider: true, StateBucket: true}
+	c := bootstrapConfig{
+		Region: "us-east-1", GitHubRepository: "gopherops/gopherops", CreateOIDCProvider: true, StateBucket: true,
+		GitHubProtection: true, ProdReviewers: []string{"alice", "gopherops/platform"}, MainApprovals: 1,
+	}
 	c.defaults()
 	return c
+}
+
+// GitHub ids of the reviewers testConfig names, as the mocked GitHub has them.
+const (
+	aliceID    = 1001
+	platformID = 2002
+)
+
+// monitor is a mock monitor whose GitHub knows testConfig's reviewers.
+func monitor() *mocks.Monitor {
+	mon := mocks.New()
+	mon.GitHubUsers["alice"] = aliceID
+	mon.GitHubTeams["platform"] = platformID
+	return mon
 }
 
 // run deploys the bootstrap program under the mock monitor.
 func run(t *testing.T, cfg bootstrapConfig) *mocks.Monitor {
 	t.Helper()
-	mon := mocks.New()
-	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-		_, err := deploy(ctx, cfg)
-		return err
-	}, pulumi.WithMocks("gopherops-bootstrap", "account", mon))
-	if err != nil {
+	mon := monitor()
+	if err := runOn(mon, cfg); err != nil {
 		t.Fatalf("deploy: %v", err)
 	}
 	return mon
+}
+
+// runOn deploys the bootstrap program under mon.
+func runOn(mon *mocks.Monitor, cfg bootstrapConfig) error {
+	return pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := deploy(ctx, cfg)
+		return err
+	}, pulumi.WithMocks("gopherops-bootstrap", "account", mon))
 }
 
 func doc(t *testing.T, reg *mocks.Registration, key string) []map[string]any {
@@ -199,10 +220,10 @@ func TestMirrorAndState(t *testing.T) {
 func TestConfigValidation(t *testing.T) {
 	cases := map[string]func(*bootstrapConfig){
 		"githubRepository": func(c *bootstrapConfig) { c.GitHubRepository = "not a repo" },
-		"environments":     func(c *bootstrapConfig) { c.Environments = []string{"dev", "*"} },
+		"prodReviewers":    func(c *bootstrapConfig) { c.ProdReviewers = nil },
+		"mainApprovals":    func(c *bootstrapConfig) { c.MainApprovals = 7 },
 		"previewRoleName":  func(c *bootstrapConfig) { c.PreviewRoleName = c.DeployRoleName },
 		"driftRoleName":    func(c *bootstrapConfig) { c.DriftRoleName = c.PreviewRoleName },
-		"driftEnvironment": func(c *bootstrapConfig) { c.DriftEnvironment = "prod" },
 		"aws:region":       func(c *bootstrapConfig) { c.Region = "" },
 	}
 	for key, mutate := range cases {
@@ -246,12 +267,12 @@ func TestMirrorKeepsWhatStacksRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(pol.Str("policy")), &doc); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig()
-	if len(doc.Rules) != len(cfg.Environments)+1 {
+	stacks := EnvironmentsOf(DeployRole)
+	if len(doc.Rules) != len(stacks)+1 {
 		t.Fatalf("%d rules, want one per stack and one for the rest", len(doc.Rules))
 	}
 	last := doc.Rules[len(doc.Rules)-1]
-	for i, env := range cfg.Environments {
+	for i, env := range stacks {
 		r := doc.Rules[i]
 		if r.Selection.TagStatus != "tagged" || !slices.Equal(r.Selection.TagPrefixList, []string{env + "-"}) ||
 			r.Selection.CountType != "imageCountMoreThan" || r.Selection.CountNumber != KeptReleases {

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	pulumiconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
+
+// MaxReviewers is GitHub's limit of required reviewers (users and teams)
+// on one environment.
+const MaxReviewers = 6
 
 // Settings of the bootstrap stack (keys under gopherops-bootstrap:).
 type bootstrapConfig struct {
@@ -19,10 +23,6 @@ type bootstrapConfig struct {
 	Project string
 	// GitHubRepository is owner/name of the repository whose workflows assume the roles.
 	GitHubRepository string
-	// Environments are the GitHub environments whose jobs may assume the
-	// deploy role: the stacks' (dev, prod), nightly's live suite, and preview
-	// (the pull-request stacks' workflows, docs/environments.md).
-	Environments []string
 	// CreateOIDCProvider is false when the account already has GitHub's provider.
 	CreateOIDCProvider bool
 	// ECRRepository is the mirror's name (gopherops:ecrRepository of the stacks).
@@ -35,16 +35,24 @@ type bootstrapConfig struct {
 	// DriftRoleName is the read-only role of the scheduled drift check
 	// (drift.yml); the stacks grant it view access to their clusters.
 	DriftRoleName string
-	// DriftEnvironment is the GitHub environment whose jobs may assume the
-	// drift role: one without reviewers, so scheduled runs proceed, limited
-	// to the default branch in the repository settings.
-	DriftEnvironment string
+	// GitHubProtection makes the bootstrap manage the repository's GitHub
+	// side of the tie (environments, branch protection, the release tag
+	// ruleset, the role variables). Off for every bootstrap stack but one
+	// when several accounts serve one repository.
+	GitHubProtection bool
+	// ProdReviewers approve every prod deployment: GitHub user names, or
+	// teams as <owner>/<team-slug>; at most six, as GitHub allows.
+	ProdReviewers []string
+	// MainApprovals is how many approving reviews a pull request into main
+	// needs (0 to 6).
+	MainApprovals int
 }
 
 var (
 	repoPattern    = regexp.MustCompile(`^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$`)
 	namePattern    = regexp.MustCompile(`^[a-z][a-z0-9-]{1,30}$`)
-	envPattern     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	userPattern    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$`)
+	teamPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,99}$`)
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 	ecrRepoPattern = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`)
 )
@@ -63,16 +71,44 @@ func loadConfig(ctx *pulumi.Context) (bootstrapConfig, error) {
 		DeployRoleName:     c.Get("deployRoleName"),
 		PreviewRoleName:    c.Get("previewRoleName"),
 		DriftRoleName:      c.Get("driftRoleName"),
-		DriftEnvironment:   c.Get("driftEnvironment"),
+		GitHubProtection:   true,
+		MainApprovals:      1,
 	}
+	var errs []error
 	if v, err := c.TryBool("createOidcProvider"); err == nil {
 		cfg.CreateOIDCProvider = v
 	}
-	if err := c.TryObject("environments", &cfg.Environments); err != nil {
-		cfg.Environments = nil
+	if v, err := c.TryBool("githubProtection"); err == nil {
+		cfg.GitHubProtection = v
+	} else if c.Get("githubProtection") != "" {
+		errs = append(errs, fmt.Errorf("gopherops-bootstrap:githubProtection: %w", err))
+	}
+	if v, err := c.TryInt("mainApprovals"); err == nil {
+		cfg.MainApprovals = v
+	} else if c.Get("mainApprovals") != "" {
+		errs = append(errs, fmt.Errorf("gopherops-bootstrap:mainApprovals: %w", err))
+	}
+	if c.Get("prodReviewers") != "" {
+		if err := c.TryObject("prodReviewers", &cfg.ProdReviewers); err != nil {
+			errs = append(errs, fmt.Errorf("gopherops-bootstrap:prodReviewers: must be a list of GitHub users or <owner>/<team>: %w", err))
+		}
+	}
+	// The environments and their roles are one table in code
+	// (environments.go) that the workflows are tested against; a setting
+	// could only make the two disagree.
+	for _, gone := range []string{"environments", "driftEnvironment"} {
+		if c.Get(gone) != "" {
+			errs = append(errs, fmt.Errorf("gopherops-bootstrap:%s: no longer a setting; the environments are those the workflows name (infra/bootstrap/environments.go): remove it", gone))
+		}
 	}
 	cfg.defaults()
-	return cfg, cfg.validate()
+	if err := cfg.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return cfg, errors.Join(errs...)
+	}
+	return cfg, nil
 }
 
 func (c *bootstrapConfig) defaults() {
@@ -82,9 +118,6 @@ func (c *bootstrapConfig) defaults() {
 	if c.ECRRepository == "" {
 		c.ECRRepository = c.Project
 	}
-	if len(c.Environments) == 0 {
-		c.Environments = []string{"dev", "prod", "nightly", "preview"}
-	}
 	if c.DeployRoleName == "" {
 		c.DeployRoleName = c.Project + "-deploy"
 	}
@@ -93,9 +126,6 @@ func (c *bootstrapConfig) defaults() {
 	}
 	if c.DriftRoleName == "" {
 		c.DriftRoleName = c.Project + "-drift"
-	}
-	if c.DriftEnvironment == "" {
-		c.DriftEnvironment = "drift"
 	}
 }
 
@@ -116,26 +146,38 @@ func (c bootstrapConfig) validate() error {
 	if !ecrRepoPattern.MatchString(c.ECRRepository) {
 		fail("ecrRepository", "%q is not an ECR repository name", c.ECRRepository)
 	}
-	for _, e := range c.Environments {
-		if !envPattern.MatchString(e) {
-			fail("environments", "%q is not a GitHub environment name", e)
-		}
-	}
-	if slices.Contains(c.Environments, "*") {
-		fail("environments", "must list environments, not a wildcard")
-	}
 	if c.DeployRoleName == c.PreviewRoleName {
 		fail("previewRoleName", "must differ from deployRoleName")
 	}
 	if c.DriftRoleName == c.DeployRoleName || c.DriftRoleName == c.PreviewRoleName {
 		fail("driftRoleName", "must differ from deployRoleName and previewRoleName")
 	}
-	if !envPattern.MatchString(c.DriftEnvironment) {
-		fail("driftEnvironment", "%q is not a GitHub environment name", c.DriftEnvironment)
-	} else if slices.Contains(c.Environments, c.DriftEnvironment) {
-		// A deploy environment would let its jobs hold both roles, and a
-		// reviewed one (prod) would hold every scheduled check for approval.
-		fail("driftEnvironment", "%q must not be one of the deploy environments %v", c.DriftEnvironment, c.Environments)
+	if c.GitHubProtection {
+		owner, _, _ := strings.Cut(c.GitHubRepository, "/")
+		if len(c.ProdReviewers) == 0 {
+			fail("prodReviewers", "prod needs at least one required reviewer (a GitHub user, or <owner>/<team>)")
+		}
+		if len(c.ProdReviewers) > MaxReviewers {
+			fail("prodReviewers", "%d reviewers; GitHub allows at most %d users and teams per environment", len(c.ProdReviewers), MaxReviewers)
+		}
+		seen := map[string]bool{}
+		for _, r := range c.ProdReviewers {
+			org, team, isTeam := strings.Cut(r, "/")
+			switch {
+			case seen[strings.ToLower(r)]:
+				fail("prodReviewers", "%q is listed twice", r)
+			case isTeam && !teamPattern.MatchString(team):
+				fail("prodReviewers", "%q: %q is not a team slug", r, team)
+			case isTeam && !strings.EqualFold(org, owner):
+				fail("prodReviewers", "%q: a team must belong to the repository's owner %q", r, owner)
+			case !isTeam && !userPattern.MatchString(r):
+				fail("prodReviewers", "%q is not a GitHub user name", r)
+			}
+			seen[strings.ToLower(r)] = true
+		}
+		if c.MainApprovals < 0 || c.MainApprovals > MaxReviewers {
+			fail("mainApprovals", "%d must be between 0 and %d", c.MainApprovals, MaxReviewers)
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid bootstrap configuration:\n%w", errors.Join(errs...))

@@ -20,6 +20,10 @@ const repoRoot = "../.."
 
 // workflowJob is the part of a GitHub Actions job these tests read.
 type workflowJob struct {
+	Name           string         `yaml:"name"`
+	Environment    any            `yaml:"environment"`
+	Strategy       any            `yaml:"strategy"`
+	Uses           string         `yaml:"uses"`
 	TimeoutMinutes any            `yaml:"timeout-minutes"`
 	Steps          []workflowStep `yaml:"steps"`
 }
@@ -59,12 +63,14 @@ func readWorkflows(t *testing.T) map[string]map[string]workflowJob {
 // role-to-assume expression ("${{ vars.AWS_ROLE_ARN }}" → AWS_ROLE_ARN).
 var roleVariable = regexp.MustCompile(`vars\.([A-Z0-9_]+)`)
 
-// sessionLimits are the MaxSessionDuration of the roles the bootstrap
-// makes, by the variable the workflows read their ARN from. IAM gives a
-// role that sets none one hour.
-var sessionLimits = map[string]time.Duration{
-	"AWS_ROLE_ARN":         DeploySessionLimit,
-	"AWS_PREVIEW_ROLE_ARN": PreviewSessionLimit,
+// roleByVariable is the bootstrap role whose ARN the Actions variable holds.
+func roleByVariable(variable string) (Role, bool) {
+	for _, r := range Roles {
+		if r.Variable == variable {
+			return r, true
+		}
+	}
+	return Role{}, false
 }
 
 // TestJobsKeepTheirCredentials: every job that assumes a bootstrap role asks
@@ -88,10 +94,12 @@ func TestJobsKeepTheirCredentials(t *testing.T) {
 					t.Errorf("%s: role-to-assume %q names no repository variable", where, step.With["role-to-assume"])
 					continue
 				}
-				limit, ok := sessionLimits[m[1]]
+				role, ok := roleByVariable(m[1])
 				if !ok {
-					limit = time.Hour
+					t.Errorf("%s: role-to-assume reads %s, which holds no bootstrap role's ARN", where, m[1])
+					continue
 				}
+				limit := role.MaxSession
 				requested := time.Hour // the action's default
 				if v, ok := step.With["role-duration-seconds"]; ok {
 					n, err := strconv.Atoi(v)
@@ -277,4 +285,169 @@ func iamGlob(pattern string) *regexp.Regexp {
 	q = strings.ReplaceAll(q, `\*`, ".*")
 	q = strings.ReplaceAll(q, `\?`, ".")
 	return regexp.MustCompile("^" + q + "$")
+}
+
+// workflowFile is the part of a workflow file the protection tests read:
+// its triggers and jobs.
+type workflowFile struct {
+	On   map[string]any         `yaml:"on"`
+	Jobs map[string]workflowJob `yaml:"jobs"`
+}
+
+// readWorkflowFiles parses every workflow of the repository by file name.
+func readWorkflowFiles(t *testing.T) map[string]workflowFile {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot, ".github", "workflows", "*.y*ml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows found (%v)", err)
+	}
+	out := map[string]workflowFile{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w workflowFile
+		if err := yaml.Unmarshal(raw, &w); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[filepath.Base(f)] = w
+	}
+	return out
+}
+
+// inputExpression is an environment named by a workflow input: ${{ inputs.stack }}.
+var inputExpression = regexp.MustCompile(`^\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}$`)
+
+// environmentNames are the environments a job may run in: its literal
+// environment, or each option of the workflow_dispatch choice input that
+// names it. ok is false when the workflow does not pin the names down.
+func environmentNames(w workflowFile, job workflowJob) (names []string, ok bool) {
+	var name string
+	switch e := job.Environment.(type) {
+	case nil:
+		return nil, true
+	case string:
+		name = e
+	case map[string]any:
+		name, _ = e["name"].(string)
+	}
+	m := inputExpression.FindStringSubmatch(name)
+	if m == nil {
+		return []string{name}, !strings.Contains(name, "${{")
+	}
+	dispatch, _ := w.On["workflow_dispatch"].(map[string]any)
+	inputs, _ := dispatch["inputs"].(map[string]any)
+	input, _ := inputs[m[1]].(map[string]any)
+	if input["type"] != "choice" {
+		return nil, false
+	}
+	for _, o := range list(input["options"]) {
+		names = append(names, o)
+	}
+	return names, len(names) > 0
+}
+
+// environmentByName is the table row of a GitHub environment.
+func environmentByName(name string) (Environment, bool) {
+	for _, e := range Environments {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Environment{}, false
+}
+
+// TestWorkflowEnvironmentsAreManaged: every environment a workflow job runs
+// in is one the bootstrap manages, and the job assumes the role that
+// environment is for (so the role's trust names it); a job that assumes a
+// role outside any environment assumes the pull-request role; and every
+// managed environment is used by some job.
+func TestWorkflowEnvironmentsAreManaged(t *testing.T) {
+	used := map[string]bool{}
+	for file, w := range readWorkflowFiles(t) {
+		for id, job := range w.Jobs {
+			where := file + " job " + id
+			names, ok := environmentNames(w, job)
+			if !ok {
+				t.Errorf("%s: environment %v is not a name or a workflow_dispatch choice: which environment it runs in cannot be checked", where, job.Environment)
+				continue
+			}
+			var assumed []string
+			for _, step := range job.Steps {
+				if m := roleVariable.FindStringSubmatch(step.With["role-to-assume"]); m != nil {
+					assumed = append(assumed, m[1])
+				}
+			}
+			if len(names) == 0 {
+				for _, v := range assumed {
+					if r, ok := roleByVariable(v); !ok || !r.PullRequests {
+						t.Errorf("%s: assumes %s outside any environment; only the pull-request role is trusted there", where, v)
+					}
+				}
+				continue
+			}
+			for _, name := range names {
+				env, ok := environmentByName(name)
+				if !ok {
+					t.Errorf("%s: runs in environment %q, which the bootstrap does not manage (infra/bootstrap/environments.go)", where, name)
+					continue
+				}
+				used[name] = true
+				for _, v := range assumed {
+					if v != env.Role.Variable {
+						t.Errorf("%s: assumes %s in environment %s, whose role's ARN is %s", where, v, name, env.Role.Variable)
+					}
+				}
+			}
+		}
+	}
+	for _, e := range Environments {
+		if !used[e.Name] {
+			t.Errorf("environment %s is managed but no workflow job runs in it", e.Name)
+		}
+	}
+}
+
+// ciWorkflow is the workflow whose jobs gate every pull request.
+const ciWorkflow = "ci.yml"
+
+// TestRequiredChecksAreJobs: main's required checks are exactly the jobs of
+// ci.yml, under the names GitHub reports them by (a job's name, else its
+// id), and ci.yml runs on every pull request: a check no job reports would
+// block every merge, and a job left out would gate nothing.
+func TestRequiredChecksAreJobs(t *testing.T) {
+	w, ok := readWorkflowFiles(t)[ciWorkflow]
+	if !ok {
+		t.Fatalf("no %s", ciWorkflow)
+	}
+	pr, ok := w.On["pull_request"]
+	if !ok {
+		t.Fatalf("%s does not run on pull requests", ciWorkflow)
+	}
+	if filters, _ := pr.(map[string]any); len(filters) > 0 {
+		t.Errorf("%s runs on some pull requests only (%v): its checks would never report on the others", ciWorkflow, filters)
+	}
+	var jobs []string
+	for id, job := range w.Jobs {
+		name := job.Name
+		if name == "" {
+			name = id
+		}
+		switch {
+		case strings.Contains(name, "${{"):
+			t.Errorf("%s job %s: the name %q is an expression, so no fixed check name matches it", ciWorkflow, id, name)
+		case job.Strategy != nil:
+			t.Errorf("%s job %s: a matrix job reports under its matrix values, not %q", ciWorkflow, id, name)
+		case job.Uses != "":
+			t.Errorf("%s job %s: a reusable workflow reports its own jobs' names", ciWorkflow, id)
+		}
+		jobs = append(jobs, name)
+	}
+	got := slices.Clone(RequiredChecks)
+	slices.Sort(got)
+	slices.Sort(jobs)
+	if !slices.Equal(got, jobs) {
+		t.Errorf("required checks %v, but %s's jobs are %v", got, ciWorkflow, jobs)
+	}
 }

@@ -202,9 +202,15 @@ func TestHostileInputNeverFails(t *testing.T) {
 		{name: "user id -1", send: asRoot(journey.Request{Method: http.MethodGet, Path: users + "/-1"}), want: any4xx},
 		{name: "token id 2^63", send: asRoot(journey.Request{Method: http.MethodDelete, Path: tokens + "/" + two63}), want: any4xx},
 		{name: "token id 2^63-1", send: asRoot(journey.Request{Method: http.MethodDelete, Path: tokens + "/" + max63}), want: http.StatusNotFound},
-		{name: "users page: NUL cursor", send: page("/users?cursor=%00"), want: any4xx, html: true},
-		{name: "users page: invalid UTF-8 cursor", send: page("/users?cursor=%FF%FE"), want: any4xx, html: true},
-		{name: "users page: cursor past int64", send: page("/users?cursor=zzzzzzzzzzzzzzzz"), want: any4xx, html: true},
+		// The pages number their pages (?page=), where the API pages by cursor.
+		{name: "users page: NUL page number", send: page("/users?page=%00"), want: any4xx, html: true},
+		{name: "users page: invalid UTF-8 page number", send: page("/users?page=%FF%FE"), want: any4xx, html: true},
+		{name: "users page: page number past int64", send: page("/users?page=99999999999999999999"), want: any4xx, html: true},
+		{name: "users page: page number zero", send: page("/users?page=0"), want: any4xx, html: true},
+		{name: "users page: role of invalid UTF-8", send: page("/users?role=%FF%FE"), want: any4xx, html: true},
+		{name: "audit page: page number past int64", send: page("/audit?page=99999999999999999999"), want: any4xx, html: true},
+		{name: "audit page: NUL in the time range", send: page("/audit?from=%00"), want: any4xx, html: true},
+		{name: "audit export: page number past int64", send: page("/audit.csv?page=99999999999999999999"), want: any4xx, html: true},
 		// Headers.
 		{name: "bearer token of invalid UTF-8", send: anon(journey.Request{Method: http.MethodGet, Path: "/api/v1/me",
 			Header: map[string]string{"Authorization": "Bearer gpt_" + badUTF8}}), want: http.StatusUnauthorized},

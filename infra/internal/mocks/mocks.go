@@ -1,8 +1,8 @@
 // Package mocks is the Pulumi mock monitor the infra tests run the program
 // under: it records every resource registration exactly as the engine would
 // receive it (type, name, inputs, provider, dependencies, order), answers the
-// AWS invokes the program uses, and fills in the outputs AWS and Kubernetes
-// would compute, so later resources see realistic IDs and ARNs.
+// AWS and GitHub invokes the programs use, and fills in the outputs AWS and
+// Kubernetes would compute, so later resources see realistic IDs and ARNs.
 package mocks
 
 import (
@@ -78,6 +78,10 @@ type Monitor struct {
 	// RDSInstances are the identifiers of the RDS instances that exist
 	// (rds:GetInstances, filtered by db-instance-id).
 	RDSInstances []string
+	// GitHubUsers and GitHubTeams are the numeric ids of the GitHub users
+	// (by login) and teams (by slug) that exist; a lookup of any other
+	// fails as GitHub's API does.
+	GitHubUsers, GitHubTeams map[string]int
 
 	mu    sync.Mutex
 	seq   int
@@ -87,7 +91,10 @@ type Monitor struct {
 
 // New returns an empty Monitor.
 func New() *Monitor {
-	return &Monitor{Delay: map[string]time.Duration{}, Mirror: map[string]bool{}, Parameters: map[string]string{}}
+	return &Monitor{
+		Delay: map[string]time.Duration{}, Mirror: map[string]bool{}, Parameters: map[string]string{},
+		GitHubUsers: map[string]int{}, GitHubTeams: map[string]int{},
+	}
 }
 
 // DeployRoleArn is the bootstrap project's deploy role in the mocked account.
@@ -150,7 +157,7 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	return reg.ID, reg.Outputs, nil
 }
 
-// Call answers the AWS invokes the program makes.
+// Call answers the AWS and GitHub invokes the programs make.
 func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.calls = append(m.calls, args.Token)
@@ -225,6 +232,24 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"name": name, "value": v, "insecureValue": v, "type": "String", "version": 1,
 			"arn": fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", Region, AccountID, name), "id": name,
+		}), nil
+	case "github:index/getUser:getUser":
+		login := args.Args["username"].StringValue()
+		id, ok := m.GitHubUsers[login]
+		if !ok {
+			return nil, fmt.Errorf("mocks: GET /users/%s: 404 Not Found", login)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": fmt.Sprint(id), "login": login, "username": login, "nodeId": fmt.Sprintf("U_%d", id),
+		}), nil
+	case "github:index/getTeam:getTeam":
+		slug := args.Args["slug"].StringValue()
+		id, ok := m.GitHubTeams[slug]
+		if !ok {
+			return nil, fmt.Errorf("mocks: team %s: 404 Not Found", slug)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": fmt.Sprint(id), "slug": slug, "name": slug, "nodeId": fmt.Sprintf("T_%d", id),
 		}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{

@@ -140,7 +140,7 @@ func New(t testing.TB, opts ...Options) *Env {
 		o.ConfigURL(&cfg, serverURL)
 	}
 	logs := &SyncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, nil))
+	log := observability.NewLogger(logs, slog.LevelInfo, "json")
 	svc, err := accounts.NewService(accounts.Options{
 		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
 		ClientLimiter: o.Limiter, Logger: log, AuthCacheTTL: authCacheTTL(o.NoAuthCache),

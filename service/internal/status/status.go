@@ -89,13 +89,13 @@ func NewReporter(pool *pgxpool.Pool, users UserCounter, started time.Time, pod s
 		series: timeseries.New(HistoryStep, HistoryBuckets)}
 }
 
-// ObserveRequest feeds one served request into the charts' history; a nil
-// Reporter (a router built without one) ignores it.
-func (r *Reporter) ObserveRequest(took time.Duration, statusCode int) {
+// ObserveRequest feeds one served request, ended at end, into the charts'
+// history; a nil Reporter (a router built without one) ignores it.
+func (r *Reporter) ObserveRequest(end time.Time, took time.Duration, statusCode int) {
 	if r == nil {
 		return
 	}
-	r.series.ObserveRequest(time.Now(), took, statusCode >= 500)
+	r.series.ObserveRequest(end, took, statusCode >= 500)
 }
 
 // History returns the charts' buckets ending now, oldest first.

@@ -31,8 +31,8 @@ func TestSnapshotFeedsTheHistory(t *testing.T) {
 	if !s.Database.Up || s.Database.MigrationVersion != schema.Latest() || s.Users != 3 || s.Pod == "" || s.Uptime < 60 {
 		t.Fatalf("snapshot %+v", s)
 	}
-	r.ObserveRequest(40*time.Millisecond, 200)
-	r.ObserveRequest(10*time.Millisecond, 503)
+	r.ObserveRequest(time.Now(), 40*time.Millisecond, 200)
+	r.ObserveRequest(time.Now(), 10*time.Millisecond, 503)
 
 	pts := r.History(time.Now())
 	if len(pts) != status.HistoryBuckets {
@@ -56,5 +56,5 @@ func TestSnapshotFeedsTheHistory(t *testing.T) {
 
 func TestNilReporterIgnoresRequests(t *testing.T) {
 	var r *status.Reporter
-	r.ObserveRequest(time.Millisecond, 200) // a router built without a reporter must not panic
+	r.ObserveRequest(time.Now(), time.Millisecond, 200) // a router built without a reporter must not panic
 }

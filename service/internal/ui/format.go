@@ -27,32 +27,34 @@ func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // exactTime is t to the second, in UTC: what hovering a relative time shows.
 func exactTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
 
-// ago says how long before now t was, in the largest whole unit: what a
-// page shows before its script (if any) says it in the browser's language.
+// ago says how long before now t was, or how long after it t will be, in
+// the largest whole unit: what a page shows before its script (if any) says
+// it in the browser's language.
 func ago(t, now time.Time) string {
 	d := now.Sub(t)
-	if d < 0 {
-		d = 0
-	}
-	plural := func(n int64, unit string) string {
-		if n == 1 {
-			return "1 " + unit + " ago"
+	phrase := func(n int64, unit string) string {
+		if n != 1 {
+			unit += "s"
 		}
-		return fmt.Sprintf("%d %ss ago", n, unit)
+		if d < 0 {
+			return fmt.Sprintf("in %d %s", n, unit)
+		}
+		return fmt.Sprintf("%d %s ago", n, unit)
 	}
+	abs := d.Abs()
 	switch {
-	case d < 45*time.Second:
+	case abs < 45*time.Second:
 		return "just now"
-	case d < 45*time.Minute:
-		return plural(max(int64(d.Round(time.Minute)/time.Minute), 1), "minute")
-	case d < 22*time.Hour:
-		return plural(int64(d.Round(time.Hour)/time.Hour), "hour")
-	case d < 26*24*time.Hour:
-		return plural(int64(d.Round(24*time.Hour)/(24*time.Hour)), "day")
-	case d < 320*24*time.Hour:
-		return plural(int64(math.Round(d.Hours()/24/30)), "month")
+	case abs < 45*time.Minute:
+		return phrase(max(int64(abs.Round(time.Minute)/time.Minute), 1), "minute")
+	case abs < 22*time.Hour:
+		return phrase(int64(abs.Round(time.Hour)/time.Hour), "hour")
+	case abs < 26*24*time.Hour:
+		return phrase(int64(abs.Round(24*time.Hour)/(24*time.Hour)), "day")
+	case abs < 320*24*time.Hour:
+		return phrase(int64(math.Round(abs.Hours()/24/30)), "month")
 	}
-	return plural(max(int64(d/(365*24*time.Hour)), 1), "year")
+	return phrase(max(int64(abs/(365*24*time.Hour)), 1), "year")
 }
 
 // formatUptime renders seconds as "3d 4h 5m 6s", leaving out leading zero units.

@@ -40,7 +40,9 @@ func TestFormats(t *testing.T) {
 		{"days ago", ago(t0.Add(-49*time.Hour), t0), "2 days ago"},
 		{"months ago", ago(t0.Add(-95*24*time.Hour), t0), "3 months ago"},
 		{"years ago", ago(t0.Add(-800*24*time.Hour), t0), "2 years ago"},
-		{"a clock ahead is now", ago(t0.Add(time.Minute), t0), "just now"},
+		{"a moment ahead is now", ago(t0.Add(30*time.Second), t0), "just now"},
+		{"the future", ago(t0.Add(30*24*time.Hour), t0), "in 1 month"},
+		{"the near future", ago(t0.Add(90*time.Minute), t0), "in 2 hours"},
 		{"truncation keeps whole characters", truncate("añb", 2), "a"},
 		{"truncation of short text", truncate("ab", 5), "ab"},
 	}

@@ -14,10 +14,7 @@ import (
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
 
-const (
-	ctxActor      = "gopherops.actor"
-	ctxSessionRaw = "gopherops.session_raw"
-)
+const ctxSessionRaw = "gopherops.session_raw"
 
 // Auth authenticates requests (bearer tokens and session cookies) and
 // protects cookie-authenticated state changes with CSRF tokens.
@@ -35,16 +32,16 @@ func NewAuth(svc *accounts.Service, secureCookies bool, sessionKey []byte) *Auth
 
 // Actor returns the signed-in actor, if any.
 func Actor(c *gin.Context) (accounts.Actor, bool) {
-	v, ok := c.Get(ctxActor)
-	if !ok {
+	r := requestOf(c)
+	if r == nil || !r.signedIn {
 		return accounts.Actor{}, false
 	}
-	return v.(accounts.Actor), true
+	return r.actor, true
 }
 
 // AnonymousActor is who makes a request before signing in.
 func AnonymousActor(c *gin.Context) accounts.Actor {
-	return accounts.Actor{RequestID: RequestID(c), ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent()}
+	return accounts.Actor{RequestID: RequestID(c), ClientIP: ClientIP(c), UserAgent: c.Request.UserAgent()}
 }
 
 // SessionCookieName is the browser session cookie.
@@ -92,11 +89,11 @@ func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
 			secret, kind = ck, accounts.KindSession
 		}
 		if secret != "" {
-			ip := c.ClientIP()
+			ip := ClientIP(c)
 			u, sess, err := s.accounts.Authenticate(c.Request.Context(), secret, kind, ip)
 			switch {
 			case err == nil:
-				c.Set(ctxActor, accounts.Actor{User: u, SessionID: sess.ID, RequestID: RequestID(c), ClientIP: ip,
+				SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: RequestID(c), ClientIP: ip,
 					UserAgent: c.Request.UserAgent(), Scopes: sess.Scopes})
 				if kind == accounts.KindSession {
 					c.Set(ctxSessionRaw, secret)
@@ -263,7 +260,15 @@ func SessionSecret(c *gin.Context) (string, bool) {
 }
 
 // SetActor records the signed-in actor of the request.
-func SetActor(c *gin.Context, a accounts.Actor) { c.Set(ctxActor, a) }
+func SetActor(c *gin.Context, a accounts.Actor) {
+	r := requestOf(c)
+	if r == nil {
+		// A router without WithRequestID (a test's): the record starts here.
+		r = &request{clientIP: c.ClientIP()}
+		c.Set(ctxRequest, r)
+	}
+	r.actor, r.signedIn = a, true
+}
 
 // SetSession records the raw session secret of a cookie-authenticated request.
 func SetSession(c *gin.Context, secret string) { c.Set(ctxSessionRaw, secret) }

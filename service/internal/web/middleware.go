@@ -24,22 +24,63 @@ import (
 	"github.com/gopherops/gopherops/service/internal/observability"
 )
 
-const ctxRequestID = "gopherops.request_id"
+const ctxRequest = "gopherops.request"
+
+// request is what the middleware learns of a request once and reads again
+// (the request id, the client's address, the signed-in actor): one value
+// in the context instead of one per item, and the client's address worked
+// out once instead of by each reader.
+type request struct {
+	id       string
+	idHeader [1]string // X-Request-Id's value, without a slice of its own
+	clientIP string
+	actor    accounts.Actor
+	signedIn bool
+}
+
+// requestOf returns the request's record, nil before WithRequestID.
+func requestOf(c *gin.Context) *request {
+	if v, ok := c.Get(ctxRequest); ok {
+		return v.(*request)
+	}
+	return nil
+}
 
 // RequestID returns the request's id, set by WithRequestID.
-func RequestID(c *gin.Context) string { return c.GetString(ctxRequestID) }
+func RequestID(c *gin.Context) string {
+	if r := requestOf(c); r != nil {
+		return r.id
+	}
+	return ""
+}
+
+// ClientIP is gin's ClientIP (the trusted proxies applied), worked out
+// once per request by WithRequestID.
+func ClientIP(c *gin.Context) string {
+	if r := requestOf(c); r != nil {
+		return r.clientIP
+	}
+	return c.ClientIP()
+}
 
 // WithRequestID takes a well-formed X-Request-ID from the caller (a proxy may
 // have set it) or makes one, and echoes it in the response.
 func WithRequestID() gin.HandlerFunc {
 	ids := newRequestIDs()
 	return func(c *gin.Context) {
-		id := c.GetHeader("X-Request-ID")
+		// The header's canonical key, looked up as is: GetHeader would
+		// canonicalise "X-Request-ID" (an allocation) on every request.
+		var id string
+		if v := c.Request.Header["X-Request-Id"]; len(v) > 0 {
+			id = v[0]
+		}
 		if !validRequestID(id) {
 			id = ids.next()
 		}
-		c.Set(ctxRequestID, id)
-		c.Writer.Header()["X-Request-Id"] = []string{id}
+		r := &request{id: id, clientIP: c.ClientIP()}
+		r.idHeader[0] = id
+		c.Set(ctxRequest, r)
+		c.Writer.Header()["X-Request-Id"] = r.idHeader[:]
 		c.Next()
 	}
 }
@@ -110,16 +151,15 @@ func routeLabel(c *gin.Context) string {
 }
 
 // Observe writes the access log line and the request metrics, and traces the
-// request when tracing is on. The log line's attributes are built only when
-// the line will be written, and the metric children are looked up once per
-// route and status, not once per request.
+// request when tracing is on. The clock is read twice per request (start
+// and end; the end is also the log line's time and the dashboard's), the
+// metric children are looked up once per route and status, not once per
+// request, and the log line is encoded without slog's attributes
+// (observability.AccessLog) only when it will be written.
 func Observe(o ObserveConfig) gin.HandlerFunc {
 	tracing := o.Tracing != nil && o.Tracing.Enabled
 	m := o.Metrics
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	access := observability.NewAccessLog(o.Logger)
 	instruments := newRouteInstruments(m)
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -135,14 +175,16 @@ func Observe(o ObserveConfig) gin.HandlerFunc {
 		c.Next()
 
 		m.InFlight.Dec()
-		elapsed := time.Since(start)
+		end := time.Now()
+		elapsed := end.Sub(start)
 		route, status := routeLabel(c), c.Writer.Status()
 		if o.Requests != nil {
-			o.Requests.ObserveRequest(elapsed, status) // the dashboard's charts
+			o.Requests.ObserveRequest(end, elapsed, status) // the dashboard's charts
 		}
 		total, duration := instruments.get(methodLabel(c.Request.Method), route, status)
 		total.Inc()
 		duration.Observe(elapsed.Seconds())
+		req := requestOf(c)
 		if span != nil {
 			span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status),
 				attribute.String("request.id", RequestID(c)))
@@ -157,29 +199,23 @@ func Observe(o ObserveConfig) gin.HandlerFunc {
 			level = slog.LevelError
 		}
 		ctx := c.Request.Context()
-		if !log.Enabled(ctx, level) {
+		if !access.Enabled(ctx, level) {
 			return
 		}
-		attrs := make([]slog.Attr, 0, 10)
-		attrs = append(attrs,
-			slog.String("request_id", RequestID(c)),
-			slog.String("method", c.Request.Method),
-			slog.String("route", route),
-			slog.String("path", c.Request.URL.Path),
-			slog.Int("status", status),
-			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-			slog.Int("bytes", c.Writer.Size()),
-			slog.String("client_ip", c.ClientIP()),
-		)
-		if a, ok := Actor(c); ok {
-			attrs = append(attrs, slog.Int64("user_id", a.User.ID))
+		line := observability.RequestLine{Time: end, Level: level, Method: c.Request.Method, Route: route,
+			Path: c.Request.URL.Path, Status: status, Latency: elapsed, Bytes: c.Writer.Size()}
+		if req != nil {
+			line.RequestID, line.ClientIP = req.id, req.clientIP
+			line.UserID, line.SignedIn = req.actor.User.ID, req.signedIn
+		} else {
+			line.ClientIP = c.ClientIP()
 		}
 		if status >= 500 {
 			if errs := c.Errors.ByType(gin.ErrorTypeAny); len(errs) > 0 {
-				attrs = append(attrs, slog.String("error", errs.String()))
+				line.Error = errs.String()
 			}
 		}
-		log.LogAttrs(ctx, level, "request", attrs...)
+		access.Write(ctx, &line)
 	}
 }
 
@@ -299,7 +335,9 @@ func LimitBody(n int64, fail func(*gin.Context, error)) gin.HandlerFunc {
 // RequestObserver is told the latency and status of every request (the
 // dashboard's charts).
 type RequestObserver interface {
-	ObserveRequest(elapsed time.Duration, status int)
+	// ObserveRequest is told when the request ended, how long it took and
+	// its status.
+	ObserveRequest(end time.Time, elapsed time.Duration, status int)
 }
 
 // ObserveConfig is what Observe records to.
