@@ -490,7 +490,7 @@ func Parse(src Source, project, stack string) (*Config, error) {
 		Local: Local{
 			KubeContext:         r.str("kubeContext", ""),
 			ServiceType:         r.str("serviceType", "ClusterIP"),
-			PostgresImage:       r.str("postgresImage", "postgres:17"),
+			PostgresImage:       r.str("postgresImage", PostgresImage),
 			PostgresStorageSize: r.str("postgresStorageSize", "1Gi"),
 			BlobStorageSize:     r.str("blobStorageSize", "1Gi"),
 			StorageClass:        r.str("storageClass", ""),

@@ -81,7 +81,7 @@ func TestLocalDefaults(t *testing.T) {
 		{"is local", cfg.IsLocal(), true},
 		{"is prod", cfg.IsProd(), false},
 		{"service type", cfg.Local.ServiceType, "ClusterIP"},
-		{"postgres image", cfg.Local.PostgresImage, "postgres:17"},
+		{"postgres image", cfg.Local.PostgresImage, PostgresImage},
 		{"postgres volume", cfg.Local.PostgresStorageSize, "1Gi"},
 		{"blob volume", cfg.Local.BlobStorageSize, "1Gi"},
 		{"current kube context", cfg.Local.KubeContext, ""},

@@ -55,6 +55,10 @@ const (
 	LoadBalancerControllerChart = "1.14.1"
 	// MonitoringChart is kube-prometheus-stack's chart.
 	MonitoringChart = "75.15.1"
+	// PostgresImage is the PostgreSQL the in-cluster stacks (local,
+	// pr-<number>) run unless gopherops:postgresImage names another, and
+	// compose's database: the major RDS runs, pinned by digest.
+	PostgresImage = "postgres:17.6@sha256:00bc86618629af00d2937fdc5a5d63db3ff8450acf52f0636ec813c7f4902929"
 )
 
 // KubernetesVersions lists the minors that have a row of pins, oldest first.

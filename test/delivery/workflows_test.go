@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"bytes"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -279,6 +280,41 @@ func TestKindJobUsesThePinnedEngine(t *testing.T) {
 	}
 	if !found {
 		t.Error("the kind job does not install the Pulumi CLI with pulumi/actions")
+	}
+}
+
+// TestWorkflowsUseThePinnedEngine: every pulumi/actions step of every
+// workflow installs the Pulumi CLI at the version `make tools` builds, so a
+// prod `up`, a drift check and a pull request's stack run the engine the
+// suites tested, not whatever version the action found newest that day.
+func TestWorkflowsUseThePinnedEngine(t *testing.T) {
+	want := strings.TrimPrefix(toolchain.PulumiVersion, "v")
+	steps := 0
+	for _, file := range allWorkflows(t) {
+		w, errs := actionlint.Parse(readFile(t, filepath.Join(".github", "workflows", filepath.Base(file))))
+		if len(errs) > 0 {
+			t.Fatalf("%s: parse: %v", file, errs[0])
+		}
+		for id, job := range w.Jobs {
+			for i, step := range job.Steps {
+				action, ok := step.Exec.(*actionlint.ExecAction)
+				if !ok || !strings.HasPrefix(action.Uses.Value, "pulumi/actions@") {
+					continue
+				}
+				steps++
+				where := fmt.Sprintf("%s job %s step %d", filepath.Base(file), id, i+1)
+				in, ok := action.Inputs["pulumi-version"]
+				switch {
+				case !ok || in.Value == nil:
+					t.Errorf("%s installs the Pulumi CLI without pulumi-version: the newest release, untested", where)
+				case in.Value.Value != want:
+					t.Errorf("%s: pulumi-version %q, want %q (toolchain.PulumiVersion)", where, in.Value.Value, want)
+				}
+			}
+		}
+	}
+	if steps == 0 {
+		t.Fatal("no workflow step uses pulumi/actions")
 	}
 }
 

@@ -28,7 +28,8 @@ func (m *memBackend) Destroy(_ context.Context, name string) error {
 }
 
 // project writes a project directory whose stack file is the committed
-// template with the given limit.
+// template with the given limit set (the template itself leaves the limit
+// to its default).
 func project(t *testing.T, stack, limit string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -36,7 +37,10 @@ func project(t *testing.T, stack, limit string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := strings.Replace(string(tmpl), "gopherops:prStackLimit: 5", "gopherops:prStackLimit: "+limit, 1)
+	if strings.Contains(string(tmpl), "gopherops:prStackLimit:") {
+		t.Fatal("the template sets prStackLimit: this helper would set it twice")
+	}
+	file := strings.Replace(string(tmpl), "\nconfig:\n", "\nconfig:\n  gopherops:prStackLimit: "+limit+"\n", 1)
 	if err := os.WriteFile(filepath.Join(dir, "Pulumi."+stack+".yaml"), []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
