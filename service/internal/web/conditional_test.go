@@ -32,6 +32,9 @@ func TestParseIfMatch(t *testing.T) {
 		{`*, "3"`, false, nil},
 		{`,`, false, nil},
 		{"\"3\x00\"", false, nil},
+		{`"!#~"`, true, nil},      // the lowest and highest ASCII etagc (%x21, %x23-7E)
+		{"\"3\x7f\"", false, nil}, // DEL is not an etagc
+		{"\"\x80é\"", true, nil},  // obs-text is
 	}
 	for _, tt := range tests {
 		t.Run(tt.header, func(t *testing.T) {
