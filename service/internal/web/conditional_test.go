@@ -20,6 +20,7 @@ func TestParseIfMatch(t *testing.T) {
 		{` "3" `, true, []int{3}},
 		{`"1", "4"`, true, []int{1, 4}},
 		{`"1","4",,`, true, []int{1, 4}},
+		{"\"1\" \t, \"4\"", true, []int{1, 4}}, // blanks before a comma too
 		{`W/"3"`, true, nil},
 		{`W/"3", "5"`, true, []int{5}},
 		{`"stale-0"`, true, nil},
