@@ -264,7 +264,7 @@ func SetActor(c *gin.Context, a accounts.Actor) {
 	r := requestOf(c)
 	if r == nil {
 		// A router without WithRequestID (a test's): the record starts here.
-		r = &request{clientIP: c.ClientIP()}
+		r = &request{clientIP: a.ClientIP}
 		c.Set(ctxRequest, r)
 	}
 	r.actor, r.signedIn = a, true

@@ -57,7 +57,7 @@ func RequestID(c *gin.Context) string {
 // ClientIP is gin's ClientIP (the trusted proxies applied), worked out
 // once per request by WithRequestID.
 func ClientIP(c *gin.Context) string {
-	if r := requestOf(c); r != nil {
+	if r := requestOf(c); r != nil && r.clientIP != "" {
 		return r.clientIP
 	}
 	return c.ClientIP()
@@ -205,11 +205,10 @@ func Observe(o ObserveConfig) gin.HandlerFunc {
 		line := observability.RequestLine{Time: end, Level: level, Method: c.Request.Method, Route: route,
 			Path: c.Request.URL.Path, Status: status, Latency: elapsed, Bytes: c.Writer.Size()}
 		if req != nil {
-			line.RequestID, line.ClientIP = req.id, req.clientIP
+			line.RequestID = req.id
 			line.UserID, line.SignedIn = req.actor.User.ID, req.signedIn
-		} else {
-			line.ClientIP = c.ClientIP()
 		}
+		line.ClientIP = ClientIP(c)
 		if status >= 500 {
 			if errs := c.Errors.ByType(gin.ErrorTypeAny); len(errs) > 0 {
 				line.Error = errs.String()
