@@ -263,6 +263,34 @@ func TestGitHubProtectionSwitch(t *testing.T) {
 	}
 }
 
+// TestSelfReview: with several reviewers (or a team) whoever started a
+// prod deployment cannot approve it too; a lone reviewer can approve their
+// own release, or nobody could.
+func TestSelfReview(t *testing.T) {
+	cases := map[string]struct {
+		reviewers []string
+		prevent   bool
+	}{
+		"two people":     {[]string{"alice", "bob"}, true},
+		"a team":         {[]string{"gopherops/platform"}, true},
+		"a person alone": {[]string{"alice"}, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.ProdReviewers = c.reviewers
+			mon := monitor()
+			mon.GitHubUsers["bob"] = 1002
+			if err := runOn(mon, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := mon.Get(ghEnvironment, "prod").Get("preventSelfReview"); got != c.prevent {
+				t.Errorf("preventSelfReview = %v, want %v", got, c.prevent)
+			}
+		})
+	}
+}
+
 // TestUnknownReviewerFails: a reviewer GitHub does not know stops the
 // update, naming the reviewer, instead of leaving prod unreviewed.
 func TestUnknownReviewerFails(t *testing.T) {
