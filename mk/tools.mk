@@ -40,8 +40,9 @@ endif
 # kubelet, kube-proxy, CoreDNS) on which the stack's pods really run; with
 # KUBECONFIG it deploys to that cluster. Extra go test flags: TEST_PLATFORM_FLAGS.
 TEST_PLATFORM_FLAGS ?=
+PLATFORM_TIMEOUT ?= 60m
 
 .PHONY: test-platform
 
 test-platform: ## Deploy the local stack with the real Pulumi engine onto a real control plane and node, walk the journeys, roll out, destroy (needs `make tools`)
-	$(GO) test -vet=off -tags platform -count=1 -timeout 45m $(TEST_PLATFORM_FLAGS) ./test/platform/... ./test/internal/node/...
+	$(GO) test -vet=off -tags platform -count=1 -timeout $(PLATFORM_TIMEOUT) $(TEST_PLATFORM_FLAGS) ./test/platform/... ./test/internal/node/...
