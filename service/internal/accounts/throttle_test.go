@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
@@ -104,8 +105,9 @@ func TestAccountWideLimit(t *testing.T) {
 			t.Fatalf("failure %d from %s: %v, want it checked", i+1, ip, err)
 		}
 	}
-	if err := w.login("alice", alicePW, "192.0.2.200"); !isThrottled(err) {
-		t.Fatalf("after 20 failures from 5 addresses, a 21st check from a 6th: %v, want throttled", err)
+	var thr *accounts.ThrottledError
+	if err := w.login("alice", alicePW, "192.0.2.200"); !errors.As(err, &thr) || thr.RetryAfter <= 0 || thr.RetryAfter > 3*time.Second {
+		t.Fatalf("after 20 failures from 5 addresses, a 21st check from a 6th: %v, want throttled for at most 3 s", err)
 	}
 }
 
@@ -151,5 +153,30 @@ func TestIPv6ClientsCountedPerSlash64(t *testing.T) {
 	}
 	if err := w.login("alice", alicePW, "::ffff:192.0.2.77"); !isThrottled(err) {
 		t.Fatalf("the mapped form of a locked IPv4 address: %v, want throttled", err)
+	}
+}
+
+// TestLockoutDoublesToFifteenMinutes: an address is locked out of an
+// account for a minute at its 5th failure, and each failure after a
+// lock-out ends doubles it, up to 15 minutes; the account as a whole is
+// slowed to one check every 3 seconds.
+func TestLockoutDoublesToFifteenMinutes(t *testing.T) {
+	c := newClock()
+	w := newWorld(t, func(o *accounts.Options) { o.Now = c.now })
+	const ip = "203.0.113.9"
+	for i := range 5 {
+		if err := w.login("alice", "not the password at all", ip); !errors.Is(err, accounts.ErrBadCredentials) {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	for _, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute} {
+		var thr *accounts.ThrottledError
+		if err := w.login("alice", alicePW, ip); !errors.As(err, &thr) || thr.RetryAfter != want {
+			t.Fatalf("locked out: %v, want a retry after %s", err, want)
+		}
+		c.advance(want)
+		if err := w.login("alice", "not the password at all", ip); !errors.Is(err, accounts.ErrBadCredentials) {
+			t.Fatalf("once the %s are over: %v, want the guess checked", want, err)
+		}
 	}
 }
