@@ -90,3 +90,63 @@ func TestClientLimiterComesFirst(t *testing.T) {
 		t.Fatalf("another address: %v", err)
 	}
 }
+
+// TestDisabledAccountSignIn: a disabled account answers a wrong password as
+// any account does, and says it is disabled only to someone who gave its
+// right password; that attempt is audited.
+func TestDisabledAccountSignIn(t *testing.T) {
+	w := newWorld(t)
+	if _, err := w.svc.SetDisabled(context.Background(), accounts.Actor{User: w.admin}, w.alice.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.login("alice", "not the password at all", "192.0.2.90"); !errors.Is(err, accounts.ErrBadCredentials) {
+		t.Fatalf("a wrong password for a disabled account: %v, want the answer any account gives", err)
+	}
+	if err := w.login("alice", alicePW, "192.0.2.90"); !errors.Is(err, accounts.ErrAccountDisabled) {
+		t.Fatalf("the right password for a disabled account: %v, want ErrAccountDisabled", err)
+	}
+	if e := w.lastEvent(t); e.Action != accounts.ActionLoginDisabled || e.TargetID == nil || *e.TargetID != w.alice.ID {
+		t.Fatalf("audited %+v, want the refused sign-in to alice", e)
+	}
+}
+
+// TestSignInRehashes: a password stored with parameters older than the
+// hasher's is stored again with the current ones at its next sign-in, and
+// still signs in.
+func TestSignInRehashes(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	stronger := password.Params{Memory: 2048, Time: 1, Threads: 1}
+	svc := w.replica(t, func(o *accounts.Options) { o.Hasher = password.NewHasher(stronger) })
+	in := accounts.LoginInput{Login: "alice", Password: alicePW, ClientIP: "192.0.2.91"}
+	if _, err := svc.Login(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	cred, err := w.base.Store.CredentialByLogin(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cred.PasswordHash, "m=2048,") {
+		t.Fatalf("stored hash %q after the sign-in, want it rehashed with m=2048", cred.PasswordHash[:30])
+	}
+	if _, err := svc.Login(ctx, in); err != nil {
+		t.Fatalf("the rehashed password: %v", err)
+	}
+}
+
+// TestPruneAttempts: the periodic sweep deletes counters whose window (an
+// hour) is over, and none younger.
+func TestPruneAttempts(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	w := newWorld(t, func(o *accounts.Options) { o.Now = c.now })
+	_ = w.login("alice", "not the password at all", "192.0.2.92") // a source and an account counter
+	c.advance(time.Hour - time.Second)
+	if n, err := w.svc.PruneAttempts(ctx); err != nil || n != 0 {
+		t.Fatalf("within the hour: pruned %d, %v; want none", n, err)
+	}
+	c.advance(2 * time.Second)
+	if n, err := w.svc.PruneAttempts(ctx); err != nil || n != 2 {
+		t.Fatalf("after the hour: pruned %d, %v; want both counters", n, err)
+	}
+}
