@@ -273,3 +273,26 @@ func TestProgressiveIsTheFirstFrame(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectRefusesAZeroSide: a JPEG's frame may declare a side of 0
+// pixels, which Go's decoder accepts (and decodes to an empty image); an
+// upload with no pixels is not an image.
+func TestInspectRefusesAZeroSide(t *testing.T) {
+	frame := func(data []byte) int { return bytes.Index(data, []byte{0xFF, 0xC0}) + 4 } // SOF0's payload
+	for _, tt := range []struct {
+		name string
+		at   int // offset of the side in the frame header
+	}{{"no height", 1}, {"no width", 3}} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := encodeJPEG(t, 16, 16)
+			i := frame(data) + tt.at
+			data[i], data[i+1] = 0, 0
+			if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err != nil || cfg.Width*cfg.Height != 0 {
+				t.Fatalf("the fixture: %+v %v, want a frame with a zero side", cfg, err)
+			}
+			if _, err := Inspect(data); !errors.Is(err, ErrNotImage) {
+				t.Fatalf("Inspect: %v, want ErrNotImage", err)
+			}
+		})
+	}
+}

@@ -63,4 +63,14 @@ var equivalents = []mutation.Equivalent{
 		Code: "len(c.Request.TransferEncoding) > 0",
 		Why:  "a body with a Transfer-Encoding has a ContentLength of -1 in net/http, so ContentLength != 0 already holds for it; the clause decides nothing either way",
 	},
+	{
+		File: "service/internal/imaging/imaging.go", Func: "Inspect", Type: "INVERT_LOGICAL",
+		Code: "err != nil || (format",
+		Why:  "image.DecodeConfig returns a zero Config with every error, so the side checks after it refuse whatever the error clause lets through",
+	},
+	{
+		File: "service/internal/imaging/imaging.go", Func: "Inspect", Type: "INVERT_LOGICAL",
+		Code: "decoded == 2 && cfg.ColorModel",
+		Why:  "with || it differs only for a 2-byte model other than Gray16 (Alpha16), which neither the PNG nor the JPEG decoder reports",
+	},
 }
