@@ -259,6 +259,7 @@ func TestProgressiveIsTheFirstFrame(t *testing.T) {
 		{"extended sequential (SOF1)", jpg(seg(0xC1, frame...)), false},
 		{"lossless (SOF15)", jpg(seg(0xCF, frame...), seg(0xC2, frame...)), false},
 		{"a Huffman table (DHT) is not a frame", jpg(seg(0xC4, 0), seg(0xC2, frame...)), true},
+		{"after an empty comment", jpg(seg(0xFE), seg(0xC2, frame...)), true},
 		{"a scan before any frame", jpg(seg(0xDA, 0), seg(0xC2, frame...)), false},
 		{"a segment shorter than its length field", jpg([]byte{0xFF, 0xDB, 0, 1}, seg(0xC2, frame...)), false},
 		{"not a marker", jpg([]byte{0x00, 0xC2, 0, 2}), false},

@@ -73,4 +73,9 @@ var equivalents = []mutation.Equivalent{
 		Code: "decoded == 2 && cfg.ColorModel",
 		Why:  "with || it differs only for a 2-byte model other than Gray16 (Alpha16), which neither the PNG nor the JPEG decoder reports",
 	},
+	{
+		File: "service/internal/imaging/imaging.go", Func: "(*Budget).acquire", Type: "CONDITIONALS_BOUNDARY",
+		Code: "now <= p",
+		Why:  "now < p differs only at now == p, where the compare-and-swap writes the peak it already holds and returns",
+	},
 }
