@@ -78,4 +78,14 @@ var equivalents = []mutation.Equivalent{
 		Code: "now <= p",
 		Why:  "now < p differs only at now == p, where the compare-and-swap writes the peak it already holds and returns",
 	},
+	{
+		File: "service/internal/imaging/imaging.go", Func: "(*Budget).Normalize", Type: "INVERT_LOGICAL",
+		Code: "!= h.Width || img",
+		Why:  "Go's PNG and JPEG decoders size the image from the header DecodeConfig read, so the decoded sides never differ from it, one or both (the check guards a future decoder)",
+	},
+	{
+		File: "service/internal/imaging/imaging.go", Func: "(*Budget).Normalize", Type: "ARITHMETIC_BASE",
+		Code: "len(data)*2",
+		Why:  "a capacity hint for the output buffer: len(data)/2 only makes the buffer grow while encoding, the bytes are the same",
+	},
 }
