@@ -45,6 +45,7 @@ func TestSignInRefusedBeforeAnyWork(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each on a database of its own
 			w := newWorld(t)
 			events, hashed := w.auditCount(t), w.hashed.Load()
 			err := w.login(tt.login, tt.pw, "192.0.2.50")

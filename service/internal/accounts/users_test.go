@@ -115,6 +115,7 @@ func TestUpdateUser(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each on a database of its own
 			w := newWorld(t)
 			target := tt.target(w)
 			events := w.auditCount(t)
@@ -188,6 +189,7 @@ func TestChangePassword(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each on a database of its own
 			w := newWorld(t)
 			_, kept, err := w.svc.StartSession(ctx, w.alice, accounts.SessionInput{Kind: accounts.KindSession})
 			if err != nil {
@@ -253,6 +255,7 @@ func TestResetPassword(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each on a database of its own
 			w := newWorld(t)
 			secret, _, err := w.svc.StartSession(ctx, w.alice, accounts.SessionInput{Kind: accounts.KindSession})
 			if err != nil {
