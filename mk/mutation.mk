@@ -10,6 +10,7 @@ GOPHEROPS_TOOLS_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/gopherops-tools
 GREMLINS ?= $(GOPHEROPS_TOOLS_DIR)/gremlins-$(GREMLINS_VERSION)/gremlins
 # MUTATION_FLAGS go to test/cmd/mutation, for example
 # -packages service/internal/web,infra/cluster  -workers 1  -floor 90
+# -files auth.go (a partial run of the named files, marked as such)
 # -report DIR (default MUTATION_REPORT).
 MUTATION_REPORT ?= bin/mutation
 MUTATION_FLAGS ?=

@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
+	"github.com/gopherops/gopherops/infra/internal/stacktest"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -284,5 +286,33 @@ func TestMirrorKeepsWhatStacksRun(t *testing.T) {
 	}
 	if last.Selection.TagStatus != "any" || last.Selection.CountType != "sinceImagePushed" || last.Action.Type != "expire" {
 		t.Errorf("catch-all rule = %+v", last)
+	}
+}
+
+// TestStacksNameWhatTheBootstrapMakes: the role and mirror names the
+// committed stacks use by default are the ones the bootstrap creates by
+// default. Each side has its own default (the stacks read them as
+// settings); this keeps the two from drifting apart.
+func TestStacksNameWhatTheBootstrapMakes(t *testing.T) {
+	boot := testConfig()
+	for _, stack := range []string{"dev", "prod"} {
+		values, _, err := stacktest.StackConfig(stack, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Parse(config.FromMap(values), "gopherops", stack)
+		if err != nil {
+			t.Fatalf("%s: %v", stack, err)
+		}
+		for _, c := range []struct{ setting, stacks, bootstrap string }{
+			{"deployRoleName", cfg.Access.DeployRoleName, boot.DeployRoleName},
+			{"previewRoleName", cfg.Access.PreviewRoleName, boot.PreviewRoleName},
+			{"driftRoleName", cfg.Access.DriftRoleName, boot.DriftRoleName},
+			{"ecrRepository", cfg.App.ECRRepository, boot.ECRRepository},
+		} {
+			if c.stacks != c.bootstrap {
+				t.Errorf("%s: %s is %q, the bootstrap's %q", stack, c.setting, c.stacks, c.bootstrap)
+			}
+		}
 	}
 }

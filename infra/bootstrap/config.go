@@ -88,9 +88,16 @@ func loadConfig(ctx *pulumi.Context) (bootstrapConfig, error) {
 	} else if c.Get("mainApprovals") != "" {
 		errs = append(errs, fmt.Errorf("gopherops-bootstrap:mainApprovals: %w", err))
 	}
-	if c.Get("prodReviewers") != "" {
+	// A list (`--path 'prodReviewers[0]'`), or names separated by commas.
+	if v := strings.TrimSpace(c.Get("prodReviewers")); strings.HasPrefix(v, "[") {
 		if err := c.TryObject("prodReviewers", &cfg.ProdReviewers); err != nil {
 			errs = append(errs, fmt.Errorf("gopherops-bootstrap:prodReviewers: must be a list of GitHub users or <owner>/<team>: %w", err))
+		}
+	} else {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				cfg.ProdReviewers = append(cfg.ProdReviewers, name)
+			}
 		}
 	}
 	// The environments and their roles are one table in code

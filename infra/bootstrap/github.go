@@ -53,8 +53,7 @@ func protectRepository(ctx *pulumi.Context, cfg bootstrapConfig, roleArns map[st
 		}
 		if e.Reviewed {
 			args.Reviewers = reviewers
-			// Whoever started the deployment cannot approve it too.
-			args.PreventSelfReview = pulumi.Bool(true)
+			args.PreventSelfReview = pulumi.Bool(preventSelfReview(cfg.ProdReviewers))
 		}
 		custom := len(e.Branches)+len(e.Tags) > 0
 		if custom {
@@ -154,6 +153,13 @@ func protectRepository(ctx *pulumi.Context, cfg bootstrapConfig, roleArns map[st
 		return nil, fmt.Errorf("bootstrap: github release tag ruleset: %w", err)
 	}
 	return p, nil
+}
+
+// preventSelfReview is whether whoever started a deployment may not approve
+// it: always, except when the one reviewer is one person, who would
+// otherwise never get a release of their own approved.
+func preventSelfReview(reviewers []string) bool {
+	return len(reviewers) > 1 || strings.Contains(strings.Join(reviewers, ","), "/")
 }
 
 // lookupReviewers resolves reviewer names (users, or <owner>/<team> teams)

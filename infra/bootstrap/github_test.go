@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gopherops/gopherops/infra/internal/mocks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // GitHub resource types the bootstrap manages.
@@ -260,6 +263,34 @@ func TestGitHubProtectionSwitch(t *testing.T) {
 	}
 }
 
+// TestSelfReview: with several reviewers (or a team) whoever started a
+// prod deployment cannot approve it too; a lone reviewer can approve their
+// own release, or nobody could.
+func TestSelfReview(t *testing.T) {
+	cases := map[string]struct {
+		reviewers []string
+		prevent   bool
+	}{
+		"two people":     {[]string{"alice", "bob"}, true},
+		"a team":         {[]string{"gopherops/platform"}, true},
+		"a person alone": {[]string{"alice"}, false},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.ProdReviewers = c.reviewers
+			mon := monitor()
+			mon.GitHubUsers["bob"] = 1002
+			if err := runOn(mon, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := mon.Get(ghEnvironment, "prod").Get("preventSelfReview"); got != c.prevent {
+				t.Errorf("preventSelfReview = %v, want %v", got, c.prevent)
+			}
+		})
+	}
+}
+
 // TestUnknownReviewerFails: a reviewer GitHub does not know stops the
 // update, naming the reviewer, instead of leaving prod unreviewed.
 func TestUnknownReviewerFails(t *testing.T) {
@@ -289,5 +320,77 @@ func TestReviewerValidation(t *testing.T) {
 				t.Errorf("%v: err = %v", reviewers, err)
 			}
 		})
+	}
+}
+
+// loadWith runs loadConfig on the settings as the engine hands them over
+// (full keys, values as strings).
+func loadWith(t *testing.T, settings map[string]string) (bootstrapConfig, error) {
+	t.Helper()
+	conf, err := json.Marshal(settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(pulumi.EnvConfig, string(conf))
+	var cfg bootstrapConfig
+	var loadErr error
+	if err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		cfg, loadErr = loadConfig(ctx)
+		return nil
+	}, pulumi.WithMocks("gopherops-bootstrap", "account", monitor())); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, loadErr
+}
+
+// TestLoadConfig: the stack's settings as `pulumi config set` leaves them:
+// protection on by default with one approval on main, reviewers read as a
+// list, and every bad or retired setting refused by name.
+func TestLoadConfig(t *testing.T) {
+	base := map[string]string{
+		"aws:region":                           "us-east-1",
+		"gopherops-bootstrap:githubRepository": "gopherops/gopherops",
+		"gopherops-bootstrap:prodReviewers":    `["alice","gopherops/platform"]`,
+	}
+	cfg, err := loadWith(t, base)
+	if err != nil {
+		t.Fatalf("valid settings refused: %v", err)
+	}
+	if !cfg.GitHubProtection || cfg.MainApprovals != 1 || !slices.Equal(cfg.ProdReviewers, []string{"alice", "gopherops/platform"}) {
+		t.Errorf("loaded %+v", cfg)
+	}
+
+	off := maps.Clone(base)
+	delete(off, "gopherops-bootstrap:prodReviewers")
+	off["gopherops-bootstrap:githubProtection"] = "false"
+	if cfg, err := loadWith(t, off); err != nil || cfg.GitHubProtection {
+		t.Errorf("githubProtection false: %+v, %v", cfg, err)
+	}
+
+	cases := map[string]map[string]string{
+		"prodReviewers":    {"gopherops-bootstrap:prodReviewers": `[{"user":"alice"}]`},
+		"mainApprovals":    {"gopherops-bootstrap:mainApprovals": "two"},
+		"githubProtection": {"gopherops-bootstrap:githubProtection": "maybe"},
+		"environments":     {"gopherops-bootstrap:environments": `["dev","prod"]`},
+		"driftEnvironment": {"gopherops-bootstrap:driftEnvironment": "drift"},
+	}
+	for key, bad := range cases {
+		t.Run(key, func(t *testing.T) {
+			settings := maps.Clone(base)
+			maps.Copy(settings, bad)
+			if _, err := loadWith(t, settings); err == nil || !strings.Contains(err.Error(), "gopherops-bootstrap:"+key) {
+				t.Errorf("err = %v, want one naming %s", err, key)
+			}
+		})
+	}
+	plain := maps.Clone(base)
+	plain["gopherops-bootstrap:prodReviewers"] = "alice, gopherops/platform"
+	if cfg, err := loadWith(t, plain); err != nil || !slices.Equal(cfg.ProdReviewers, []string{"alice", "gopherops/platform"}) {
+		t.Errorf("reviewers as a plain value: %v, %v", cfg.ProdReviewers, err)
+	}
+	missing := maps.Clone(base)
+	delete(missing, "gopherops-bootstrap:prodReviewers")
+	if _, err := loadWith(t, missing); err == nil || !strings.Contains(err.Error(), "prodReviewers") {
+		t.Errorf("no reviewers: err = %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
@@ -28,10 +29,13 @@ var LogTypes = []string{"api", "audit", "authenticator", "controllerManager", "s
 
 // Args configures the Cluster component.
 type Args struct {
-	// Name is the EKS cluster name (also used in subnet tags).
-	Name string
-	// Version is the Kubernetes minor version, e.g. "1.33".
-	Version string
+	// Cluster is the stack's cluster settings as configured: Name (also in
+	// subnet tags), KubernetesVersion, EndpointPublicCidrs (none makes the
+	// endpoint private), the node group's sizes, AddonVersions (each add-on
+	// of RequiredAddons by name), LogRetentionDays of the control-plane
+	// logs and KMSKeyDeletionWindowDays of the secrets key. The controller
+	// chart pins are the controllers package's.
+	config.Cluster
 	// Region is the AWS region, written into the kubeconfig.
 	Region string
 	// Partition is the AWS partition ("aws"), for managed policy ARNs.
@@ -40,27 +44,10 @@ type Args struct {
 	PrivateSubnetIDs pulumi.StringArrayInput
 	// NodeSecurityGroupID is attached to every node next to the cluster security group.
 	NodeSecurityGroupID pulumi.StringInput
-	// EndpointPublicCidrs may reach the public Kubernetes API endpoint; none
-	// makes the endpoint private.
-	EndpointPublicCidrs []string
 	// Access lists who gets an access entry, and with which policy.
 	Access []AccessGrant
-	// AddonVersions pins each add-on of RequiredAddons by name.
-	AddonVersions map[string]string
-	// LogRetentionDays keeps the control-plane logs in CloudWatch.
-	LogRetentionDays int
 	// Protect sets Pulumi's protect on the cluster and its secrets key (prod).
 	Protect bool
-
-	NodeInstanceTypes []string
-	NodeAmiType       string
-	NodeDiskSizeGiB   int
-	NodeMinSize       int
-	NodeDesiredSize   int
-	NodeMaxSize       int
-
-	// KMSDeletionWindowDays is the waiting period before the secrets key is deleted.
-	KMSDeletionWindowDays int
 }
 
 // Cluster is the EKS cluster with its nodes, OIDC provider and Kubernetes provider.
@@ -110,7 +97,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	c.SecretsKey, err = kms.NewKey(ctx, name+"-secrets", &kms.KeyArgs{
 		Description:          pulumi.String("Envelope encryption of Kubernetes secrets in EKS cluster " + args.Name),
 		EnableKeyRotation:    pulumi.Bool(true),
-		DeletionWindowInDays: pulumi.Int(args.KMSDeletionWindowDays),
+		DeletionWindowInDays: pulumi.Int(args.KMSKeyDeletionWindowDays),
 	}, parent, protect)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: kms key: %w", err)
@@ -146,7 +133,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	c.Cluster, err = eks.NewCluster(ctx, name, &eks.ClusterArgs{
 		Name:      pulumi.String(args.Name),
-		Version:   pulumi.String(args.Version),
+		Version:   pulumi.String(args.KubernetesVersion),
 		RoleArn:   c.Role.Arn,
 		VpcConfig: vpcConfig(args),
 		EncryptionConfig: eks.ClusterEncryptionConfigArgs{

@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/gopherops/gopherops/infra/cluster"
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 )
 
@@ -27,22 +28,24 @@ func newCluster(t *testing.T, partition string, access []cluster.AccessGrant) (*
 	mon := mocks.New()
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		_, err := cluster.New(ctx, "gopherops", cluster.Args{
-			Name:                  "gopherops-dev",
-			Version:               "1.35",
-			Region:                mocks.Region,
-			Partition:             partition,
-			PrivateSubnetIDs:      pulumi.ToStringArray([]string{"subnet-a", "subnet-b"}),
-			NodeSecurityGroupID:   pulumi.String("sg-nodes"),
-			Access:                access,
-			AddonVersions:         map[string]string{"vpc-cni": "v1", "kube-proxy": "v1", "coredns": "v1", "metrics-server": "v1"},
-			LogRetentionDays:      30,
-			NodeInstanceTypes:     []string{"t3.medium"},
-			NodeAmiType:           "AL2023_x86_64_STANDARD",
-			NodeDiskSizeGiB:       20,
-			NodeMinSize:           1,
-			NodeDesiredSize:       2,
-			NodeMaxSize:           3,
-			KMSDeletionWindowDays: 7,
+			Cluster: config.Cluster{
+				Name:                     "gopherops-dev",
+				KubernetesVersion:        "1.35",
+				AddonVersions:            map[string]string{"vpc-cni": "v1", "kube-proxy": "v1", "coredns": "v1", "metrics-server": "v1"},
+				LogRetentionDays:         30,
+				NodeInstanceTypes:        []string{"t3.medium"},
+				NodeAmiType:              "AL2023_x86_64_STANDARD",
+				NodeDiskSizeGiB:          20,
+				NodeMinSize:              1,
+				NodeDesiredSize:          2,
+				NodeMaxSize:              3,
+				KMSKeyDeletionWindowDays: 7,
+			},
+			Region:              mocks.Region,
+			Partition:           partition,
+			PrivateSubnetIDs:    pulumi.ToStringArray([]string{"subnet-a", "subnet-b"}),
+			NodeSecurityGroupID: pulumi.String("sg-nodes"),
+			Access:              access,
 		})
 		return err
 	}, pulumi.WithMocks("gopherops", "dev", mon))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
@@ -31,18 +32,14 @@ type Args struct {
 	// ClientSecurityGroupID is the only security group admitted on 5432 (the nodes').
 	ClientSecurityGroupID pulumi.StringInput
 
-	InstanceClass       string
-	EngineVersion       string // major version, e.g. "17"
-	AllocatedStorageGiB int
-	MaxAllocatedStorage int
-	MultiAz             bool
-	BackupRetentionDays int
-	// DeletionProtection turns on RDS deletion protection and Pulumi's protect.
-	DeletionProtection bool
+	// Database is the stack's database settings as configured: size,
+	// engine major, Multi-AZ, backups, Performance Insights, and
+	// DeletionProtection, which also sets Pulumi's protect. Its Restore
+	// (what the stack asks to restore) is shadowed by Args.Restore, the plan
+	// made of it.
+	config.Database
 	// FinalSnapshot keeps a snapshot when the instance is deleted (prod).
 	FinalSnapshot bool
-	// PerformanceInsights turns on Performance Insights (7 days, free tier).
-	PerformanceInsights bool
 	// LogRetentionDays keeps the exported PostgreSQL logs in CloudWatch.
 	LogRetentionDays int
 	// Restore, when set, creates the instance from a snapshot or a point in
@@ -230,7 +227,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		StorageEncrypted:             pulumi.Bool(true),
 		StorageType:                  pulumi.String("gp3"),
 		AllocatedStorage:             pulumi.Int(args.AllocatedStorageGiB),
-		MaxAllocatedStorage:          pulumi.Int(args.MaxAllocatedStorage),
+		MaxAllocatedStorage:          pulumi.Int(args.MaxAllocatedStorageGiB),
 		MultiAz:                      pulumi.Bool(args.MultiAz),
 		BackupRetentionPeriod:        pulumi.Int(args.BackupRetentionDays),
 		BackupWindow:                 pulumi.String("03:00-04:00"),

@@ -58,7 +58,7 @@ func Check(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("drift: find the pulumi CLI: %w", err)
 		}
 	}
-	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(o.WorkDir), auto.EnvVars(o.Env), auto.Pulumi(cmd))
+	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(o.WorkDir), auto.EnvVars(engineEnv(o.Env)), auto.Pulumi(cmd))
 	if err != nil {
 		return nil, fmt.Errorf("drift: workspace %s: %w", o.WorkDir, err)
 	}
@@ -225,4 +225,17 @@ func lookup(m resource.PropertyMap, path string) (any, bool) {
 		return nil, false
 	}
 	return v.Mappable(), true
+}
+
+// engineEnv is env for a refresh preview. PULUMI_SKIP_CONFIRMATIONS=true,
+// which CI and scripts set for their ups, means --yes to the engine, and the
+// engine refuses --yes with --preview-only: the check forces it off (a
+// preview has nothing to confirm), whatever the caller's environment says.
+func engineEnv(env map[string]string) map[string]string {
+	out := make(map[string]string, len(env)+1)
+	for k, v := range env {
+		out[k] = v
+	}
+	out["PULUMI_SKIP_CONFIRMATIONS"] = "false"
+	return out
 }

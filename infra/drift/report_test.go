@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/blang/semver"
 	"github.com/gopherops/gopherops/infra/drift"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
@@ -169,6 +172,55 @@ func TestCheckNeedsAStack(t *testing.T) {
 	for _, o := range []drift.Options{{WorkDir: "."}, {Stack: "dev"}} {
 		if _, err := drift.Check(context.Background(), o); err == nil || errors.Is(err, drift.ErrNoStack) {
 			t.Errorf("Check(%+v) = %v, want a usage error", o, err)
+		}
+	}
+}
+
+// recordingPulumi stands in for the CLI: it records each call's arguments and
+// environment and fails the refresh, which is all TestCheckNeverConfirms
+// needs to see what the engine would have been asked.
+type recordingPulumi struct{ calls [][]string }
+
+func (r *recordingPulumi) Run(_ context.Context, _ string, _ io.Reader, _, _ []io.Writer, env []string, args ...string) (string, string, int, error) {
+	r.calls = append(r.calls, append(slices.Clone(args), env...))
+	if slices.Contains(args, "refresh") {
+		return "", "error: stopped by the test", 1, errors.New("exit status 1")
+	}
+	return "", "", 0, nil
+}
+
+func (r *recordingPulumi) Version() semver.Version { return semver.MustParse("3.274.1") }
+
+// TestCheckNeverConfirms: a caller whose environment says
+// PULUMI_SKIP_CONFIRMATIONS=true (the platform suite's, a CI job's) still
+// gets a refresh preview; the engine refuses that variable with
+// --preview-only ("--yes and --preview-only cannot be used together").
+func TestCheckNeverConfirms(t *testing.T) {
+	fake := &recordingPulumi{}
+	_, err := drift.Check(context.Background(), drift.Options{
+		Stack: "local", WorkDir: t.TempDir(), Pulumi: fake,
+		Env: map[string]string{"PULUMI_SKIP_CONFIRMATIONS": "true", "PULUMI_BACKEND_URL": "file:///tmp/x"},
+	})
+	if err == nil {
+		t.Fatal("Check succeeded although the refresh failed")
+	}
+	var refresh []string
+	for _, c := range fake.calls {
+		if slices.Contains(c, "refresh") {
+			refresh = c
+		}
+	}
+	if refresh == nil {
+		t.Fatalf("no refresh among the calls %q", fake.calls)
+	}
+	for _, want := range []string{"--preview-only", "PULUMI_SKIP_CONFIRMATIONS=false", "PULUMI_BACKEND_URL=file:///tmp/x"} {
+		if !slices.Contains(refresh, want) {
+			t.Errorf("refresh call %q lacks %q", refresh, want)
+		}
+	}
+	for _, bad := range []string{"--yes", "--skip-preview", "PULUMI_SKIP_CONFIRMATIONS=true"} {
+		if slices.Contains(refresh, bad) {
+			t.Errorf("refresh call %q has %q", refresh, bad)
 		}
 	}
 }

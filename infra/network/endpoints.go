@@ -48,7 +48,7 @@ func (n *Network) endpoints(ctx *pulumi.Context, name string, args Args, parent 
 				Protocol:    pulumi.String("tcp"),
 				FromPort:    pulumi.Int(443),
 				ToPort:      pulumi.Int(443),
-				CidrBlocks:  pulumi.StringArray{pulumi.String(args.CidrBlock)},
+				CidrBlocks:  pulumi.StringArray{pulumi.String(args.VpcCidr)},
 			},
 		},
 		Tags: pulumi.StringMap{"Name": pulumi.String(name + "-endpoints")},

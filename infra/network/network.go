@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -18,13 +19,17 @@ import (
 
 // Args configures the Network component.
 type Args struct {
-	// CidrBlock is the VPC's IPv4 range (a /16 to /22).
-	CidrBlock string
+	// Network is the stack's network settings as configured: VpcCidr (a
+	// /16 to /22), NatGatewayPerAz (one per zone, prod, instead of one
+	// shared, dev), InterfaceEndpoints (ECR and STS interface endpoints in
+	// the private subnets; the S3 gateway endpoint is always there) and
+	// FlowLogDestination (FlowLogsToS3 or FlowLogsToCloudWatch). Its
+	// AvailabilityZoneCount is how many AvailabilityZoneIDs the caller
+	// looked up.
+	config.Network
 	// AvailabilityZoneIDs to spread subnets over (2 or 3), by zone ID
 	// (use1-az1): zone names map to different zones in each account.
 	AvailabilityZoneIDs []string
-	// NatGatewayPerAz creates one NAT gateway per AZ (prod) instead of one shared gateway (dev).
-	NatGatewayPerAz bool
 	// ClusterName is the EKS cluster that will use the subnets (for the kubernetes.io/cluster tag).
 	ClusterName string
 	// AccountID and Partition scope the flow-log delivery's trust.
@@ -32,12 +37,6 @@ type Args struct {
 	Partition string
 	// Region names the AWS services the VPC endpoints reach.
 	Region string
-	// InterfaceEndpoints adds ECR (API and registry) and STS interface
-	// endpoints in the private subnets; the S3 gateway endpoint is always
-	// there.
-	InterfaceEndpoints bool
-	// FlowLogDestination is FlowLogsToS3 or FlowLogsToCloudWatch.
-	FlowLogDestination string
 	// FlowLogRetentionDays is how long the VPC flow logs are kept.
 	FlowLogRetentionDays int
 	// ForceDestroy lets `pulumi destroy` delete a non-empty flow-log
@@ -91,7 +90,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if len(args.AvailabilityZoneIDs) < 2 {
 		return nil, fmt.Errorf("network: need at least 2 availability zones, got %d", len(args.AvailabilityZoneIDs))
 	}
-	plan, err := PlanSubnets(args.CidrBlock, len(args.AvailabilityZoneIDs))
+	plan, err := PlanSubnets(args.VpcCidr, len(args.AvailabilityZoneIDs))
 	if err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
@@ -106,7 +105,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	clusterTag := "kubernetes.io/cluster/" + args.ClusterName
 
 	n.Vpc, err = ec2.NewVpc(ctx, name, &ec2.VpcArgs{
-		CidrBlock:          pulumi.String(args.CidrBlock),
+		CidrBlock:          pulumi.String(args.VpcCidr),
 		EnableDnsHostnames: pulumi.Bool(true),
 		EnableDnsSupport:   pulumi.Bool(true),
 		Tags:               tags(map[string]string{"Name": name}),

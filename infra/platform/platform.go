@@ -107,15 +107,12 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	}
 
 	p.Network, err = network.New(ctx, base, network.Args{
-		CidrBlock:            cfg.Network.VpcCidr,
+		Network:              cfg.Network,
 		AvailabilityZoneIDs:  zones,
-		NatGatewayPerAz:      cfg.Network.NatGatewayPerAz,
 		ClusterName:          cfg.Cluster.Name,
 		AccountID:            acct.ID,
 		Partition:            acct.Partition,
 		Region:               cfg.Region,
-		InterfaceEndpoints:   cfg.Network.InterfaceEndpoints,
-		FlowLogDestination:   cfg.Network.FlowLogDestination,
 		FlowLogRetentionDays: cfg.Cluster.LogRetentionDays,
 		ForceDestroy:         cfg.Storage.ForceDestroy,
 		Protect:              protect,
@@ -128,15 +125,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 		VpcID:                 p.Network.VpcID,
 		PrivateSubnetIDs:      p.Network.PrivateSubnetIDs,
 		ClientSecurityGroupID: p.Network.NodeSecurityGroupID,
-		InstanceClass:         cfg.Database.InstanceClass,
-		EngineVersion:         cfg.Database.EngineVersion,
-		AllocatedStorageGiB:   cfg.Database.AllocatedStorageGiB,
-		MaxAllocatedStorage:   cfg.Database.MaxAllocatedStorageGiB,
-		MultiAz:               cfg.Database.MultiAz,
-		BackupRetentionDays:   cfg.Database.BackupRetentionDays,
-		DeletionProtection:    cfg.Database.DeletionProtection,
+		Database:              cfg.Database,
 		FinalSnapshot:         cfg.IsProd(),
-		PerformanceInsights:   cfg.Database.PerformanceInsights,
 		LogRetentionDays:      cfg.Cluster.LogRetentionDays,
 		Restore:               restore,
 	})
@@ -145,24 +135,13 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	}
 
 	p.Cluster, err = cluster.New(ctx, base, cluster.Args{
-		Name:                  cfg.Cluster.Name,
-		Version:               cfg.Cluster.KubernetesVersion,
-		Region:                cfg.Region,
-		Partition:             acct.Partition,
-		PrivateSubnetIDs:      p.Network.PrivateSubnetIDs,
-		NodeSecurityGroupID:   p.Network.NodeSecurityGroupID,
-		EndpointPublicCidrs:   cfg.Cluster.EndpointPublicCidrs,
-		Access:                AccessGrants(cfg, acct),
-		AddonVersions:         cfg.Cluster.AddonVersions,
-		LogRetentionDays:      cfg.Cluster.LogRetentionDays,
-		Protect:               protect,
-		NodeInstanceTypes:     cfg.Cluster.NodeInstanceTypes,
-		NodeAmiType:           cfg.Cluster.NodeAmiType,
-		NodeDiskSizeGiB:       cfg.Cluster.NodeDiskSizeGiB,
-		NodeMinSize:           cfg.Cluster.NodeMinSize,
-		NodeDesiredSize:       cfg.Cluster.NodeDesiredSize,
-		NodeMaxSize:           cfg.Cluster.NodeMaxSize,
-		KMSDeletionWindowDays: cfg.Cluster.KMSKeyDeletionWindowDays,
+		Cluster:             cfg.Cluster,
+		Region:              cfg.Region,
+		Partition:           acct.Partition,
+		PrivateSubnetIDs:    p.Network.PrivateSubnetIDs,
+		NodeSecurityGroupID: p.Network.NodeSecurityGroupID,
+		Access:              AccessGrants(cfg, acct),
+		Protect:             protect,
 	})
 	if err != nil {
 		return nil, err
@@ -187,12 +166,10 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	}
 
 	p.Storage, err = storage.New(ctx, base+"-blobs", storage.Args{
-		NoncurrentVersionDays: cfg.Storage.NoncurrentVersionDays,
-		ForceDestroy:          cfg.Storage.ForceDestroy,
-		Protect:               protect,
-		AccessLogging:         cfg.Storage.AccessLogging,
-		AccountID:             acct.ID,
-		AccessLogDays:         AccessLogDays,
+		Storage:       cfg.Storage,
+		Protect:       protect,
+		AccountID:     acct.ID,
+		AccessLogDays: AccessLogDays,
 	})
 	if err != nil {
 		return nil, err

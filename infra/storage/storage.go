@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -17,14 +18,13 @@ const AvatarPrefix = "avatars"
 
 // Args configures the Storage component.
 type Args struct {
-	// NoncurrentVersionDays is how long overwritten or deleted object versions are kept.
-	NoncurrentVersionDays int
-	// ForceDestroy lets `pulumi destroy` delete a non-empty bucket (dev only).
-	ForceDestroy bool
+	// Storage is the stack's bucket settings as configured:
+	// NoncurrentVersionDays (how long overwritten or deleted versions are
+	// kept), ForceDestroy (`pulumi destroy` may delete a non-empty bucket,
+	// dev only) and AccessLogging (S3 server access logs to a log bucket).
+	config.Storage
 	// Protect sets Pulumi's protect on the bucket (and the log bucket).
 	Protect bool
-	// AccessLogging writes S3 server access logs to a log bucket.
-	AccessLogging bool
 	// AccountID is the only account whose S3 log delivery may write logs.
 	AccountID string
 	// AccessLogDays is how long access logs are kept.

@@ -33,6 +33,23 @@ type world struct {
 	root, admin, alice accounts.User
 	verified           atomic.Int64
 	hashed             atomic.Int64
+	// base are the options the service was built with, before opts.
+	base accounts.Options
+}
+
+// replica is another service on the same database (another replica of
+// the application), with its own options changed by opts.
+func (w *world) replica(t *testing.T, opts ...func(*accounts.Options)) *accounts.Service {
+	t.Helper()
+	o := w.base
+	for _, opt := range opts {
+		opt(&o)
+	}
+	svc, err := accounts.NewService(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
 
 // countingHasher counts the verifications a hasher really does.
@@ -52,7 +69,8 @@ const (
 	alicePW = "copper meadow beside the quiet river"
 )
 
-func newWorld(t *testing.T) *world {
+// newWorld builds the world; opts change the service's options first.
+func newWorld(t *testing.T, opts ...func(*accounts.Options)) *world {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.NewDatabase(t))
@@ -65,13 +83,12 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w := &world{}
-	w.svc, err = accounts.NewService(accounts.Options{
+	o := accounts.Options{
 		Store: postgres.New(pool), Hasher: countingHasher{password.NewHasher(password.FastParams), &w.hashed}, Blobs: blobs,
 		AuthCacheTTL: -1, OnVerify: func(string) { w.verified.Add(1) },
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	w.base = o
+	w.svc = w.replica(t, opts...)
 	mk := func(name, pw string, role accounts.Role) accounts.User {
 		u, err := w.svc.CreateFromCLI(ctx, accounts.NewUser{Username: name, Email: name + "@example.com", Password: pw, Role: role})
 		if err != nil {

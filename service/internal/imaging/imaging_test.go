@@ -208,3 +208,68 @@ func FuzzInspect(f *testing.F) {
 		}
 	})
 }
+
+// TestTooLargeErrorSays: the refusal tells the client which bound the image
+// broke and by how much, its cost rounded up to whole MiB (a byte over a
+// MiB is 2), so that they can send one that fits.
+func TestTooLargeErrorSays(t *testing.T) {
+	const mi = 1 << 20
+	tests := []struct {
+		name string
+		err  TooLargeError
+		want string
+	}{
+		{"the side bound", TooLargeError{Header: Header{Width: 1, Height: 50_000}, Limit: 40 * mi, MaxSide: 2048},
+			"is 1×50000 pixels; at most 2048 on each side is accepted"},
+		{"the decoding cost", TooLargeError{Header: Header{Width: 2048, Height: 2048, BitsPerChannel: 16, Cost: 64 * mi}, Limit: 40 * mi},
+			"is 2048×2048 pixels at 16 bits per channel: decoding it would need 64 MiB, the limit is 40 MiB; send a smaller or 8-bit image"},
+		{"a cost a byte over a MiB", TooLargeError{Header: Header{Width: 1, Height: 1, BitsPerChannel: 8, Cost: mi + 1}, Limit: mi - 1},
+			"is 1×1 pixels at 8 bits per channel: decoding it would need 2 MiB, the limit is 1 MiB; send a smaller or 8-bit image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Fatalf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestProgressiveIsTheFirstFrame: the first frame header decides how a
+// JPEG is coded; a later one, or one after the first scan, does not count,
+// and fill bytes between segments are skipped.
+func TestProgressiveIsTheFirstFrame(t *testing.T) {
+	seg := func(marker byte, payload ...byte) []byte {
+		n := len(payload) + 2
+		return append([]byte{0xFF, marker, byte(n >> 8), byte(n)}, payload...)
+	}
+	jpg := func(parts ...[]byte) []byte { return append([]byte{0xFF, 0xD8}, bytes.Join(parts, nil)...) }
+	frame := []byte{8, 0, 16, 0, 16, 1, 1, 0x11, 0}
+	tests := []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"progressive (SOF2)", jpg(seg(0xC2, frame...)), true},
+		{"progressive arithmetic (SOF10)", jpg(seg(0xCA, frame...)), true},
+		{"progressive differential (SOF6)", jpg(seg(0xC6, frame...)), true},
+		{"progressive differential arithmetic (SOF14)", jpg(seg(0xCE, frame...)), true},
+		{"after a table and fill bytes", jpg(seg(0xDB, make([]byte, 65)...), []byte{0xFF}, seg(0xC2, frame...)), true},
+		{"baseline (SOF0) first", jpg(seg(0xC0, frame...), seg(0xC2, frame...)), false},
+		{"extended sequential (SOF1)", jpg(seg(0xC1, frame...)), false},
+		{"lossless (SOF15)", jpg(seg(0xCF, frame...), seg(0xC2, frame...)), false},
+		{"a Huffman table (DHT) is not a frame", jpg(seg(0xC4, 0), seg(0xC2, frame...)), true},
+		{"a scan before any frame", jpg(seg(0xDA, 0), seg(0xC2, frame...)), false},
+		{"a segment shorter than its length field", jpg([]byte{0xFF, 0xDB, 0, 1}, seg(0xC2, frame...)), false},
+		{"not a marker", jpg([]byte{0x00, 0xC2, 0, 2}), false},
+		{"cut inside a marker", []byte{0xFF, 0xD8, 0xFF, 0xC2, 0}, false},
+		{"a marker in the last four bytes", []byte{0xFF, 0xD8, 0xFF, 0xC2, 0, 2}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := progressive(tt.data); got != tt.want {
+				t.Fatalf("progressive = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

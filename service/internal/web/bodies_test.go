@@ -50,6 +50,7 @@ func newBodyServer(t *testing.T, l BodyLimits) *bodyServer {
 	}
 	r.POST("/upload", LimitBody(l.Large, Fail), bs.budget.Admit(l.Large, Fail), read(l.Large))
 	r.POST("/json", LimitBody(l.SmallMax, Fail), bs.budget.Admit(l.SmallMax, Fail), read(l.SmallMax))
+	r.GET("/json", LimitBody(l.SmallMax, Fail), bs.budget.Admit(l.SmallMax, Fail), read(l.SmallMax))
 	bs.srv = httptest.NewServer(r)
 	t.Cleanup(bs.srv.Close)
 	return bs
@@ -137,6 +138,49 @@ func TestBodyBudgetRefusesWhatItCannotHold(t *testing.T) {
 	}
 }
 
+// TestBodyBudgetPoolsBySize: a body of up to SmallMax bytes is admitted
+// from the small pool whatever its route, so a small upload still goes
+// through while large ones fill theirs; one byte more waits for the large.
+func TestBodyBudgetPoolsBySize(t *testing.T) {
+	l := testLimits()
+	l.Grace = time.Minute // the stalled uploads hold the large pool throughout
+	bs := newBodyServer(t, l)
+	for range 4 {
+		bs.stall(t, "/upload", 1024, 512)
+	}
+	bs.waitHeld(t, 0, l.Large)
+	if resp, p := post(t, bs.srv.URL+"/upload", make([]byte, l.SmallMax)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("an upload of SmallMax bytes: %d %+v, want it admitted from the small pool", resp.StatusCode, p)
+	}
+	if resp, _ := post(t, bs.srv.URL+"/upload", make([]byte, l.SmallMax+1)); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("an upload of SmallMax+1 bytes: %d, want 503 from the full large pool", resp.StatusCode)
+	}
+}
+
+// TestBodyBudgetGivesTheTimeTheSizeNeeds: a body has Grace plus its size
+// at MinRate to arrive, so a slow but steady upload is not cut off: here
+// 50 ms plus a second for a KiB at 1 KiB/s, of which it takes a third.
+func TestBodyBudgetGivesTheTimeTheSizeNeeds(t *testing.T) {
+	l := testLimits()
+	l.Grace, l.MinRate = 50*time.Millisecond, 1<<10
+	bs := newBodyServer(t, l)
+	conn := bs.stall(t, "/upload", 1024, 512)
+	time.Sleep(300 * time.Millisecond)
+	if _, err := conn.Write(make([]byte, 512)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(raw) != "1024" {
+		t.Fatalf("a KiB in 300 ms at an allowed 1 KiB/s: %d %s, want 200", resp.StatusCode, raw)
+	}
+}
+
 func TestBodyBudgetTimesOutStalledBody(t *testing.T) {
 	bs := newBodyServer(t, testLimits())
 	conn := bs.stall(t, "/upload", 2048, 100)
@@ -195,6 +239,50 @@ func TestBodyBudgetPassesRequestsWithoutBody(t *testing.T) {
 	}
 }
 
+// TestBodyBudgetNeverQueuesRequestsWithoutBody: a request without a body
+// is not admitted at all, so it never waits behind bodies queued for a full
+// pool: it is answered while they still wait.
+func TestBodyBudgetNeverQueuesRequestsWithoutBody(t *testing.T) {
+	l := testLimits()
+	l.Grace, l.Wait = time.Minute, 2*time.Second
+	bs := newBodyServer(t, l)
+	for range 4 { // 4 × 256 bytes fill the 1 KiB small pool
+		bs.stall(t, "/json", int(l.SmallMax), 10)
+	}
+	bs.waitHeld(t, l.Small, 0)
+	waiting := make(chan int)
+	go func() {
+		resp, err := http.Post(bs.srv.URL+"/json", "application/json", strings.NewReader(`{"a":1}`))
+		if err != nil {
+			waiting <- 0
+			return
+		}
+		resp.Body.Close()
+		waiting <- resp.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond) // the body above is queued by now
+	req, err := http.NewRequest(http.MethodGet, bs.srv.URL+"/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case code := <-waiting:
+		t.Fatalf("the request without a body was answered (%d) only after the queued body (%d)", resp.StatusCode, code)
+	default:
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a request without a body: %d", resp.StatusCode)
+	}
+	if code := <-waiting; code != http.StatusServiceUnavailable {
+		t.Fatalf("the queued body: %d, want 503 once its wait is over", code)
+	}
+}
+
 func TestReadBody(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -206,6 +294,9 @@ func TestReadBody(t *testing.T) {
 	}{
 		{"declared length", strings.NewReader("hello"), 5, 10, "hello", ""},
 		{"no length", strings.NewReader("hello"), -1, 10, "hello", ""},
+		{"no length, exactly the cap", strings.NewReader("hello"), -1, 5, "hello", ""},
+		{"declared exactly the cap", strings.NewReader("hello"), 5, 5, "hello", ""},
+		{"declared empty", http.NoBody, 0, 5, "", ""},
 		{"no length, past the cap", strings.NewReader("hello world"), -1, 5, "", ProblemType("too-large")},
 		{"declared past the cap", strings.NewReader("hello world"), 11, 5, "", ProblemType("too-large")},
 		{"cut short", strings.NewReader("hel"), 5, 10, "", ProblemType("bad-request")},

@@ -20,6 +20,7 @@ func TestParseIfMatch(t *testing.T) {
 		{` "3" `, true, []int{3}},
 		{`"1", "4"`, true, []int{1, 4}},
 		{`"1","4",,`, true, []int{1, 4}},
+		{"\"1\" \t, \"4\"", true, []int{1, 4}}, // blanks before a comma too
 		{`W/"3"`, true, nil},
 		{`W/"3", "5"`, true, []int{5}},
 		{`"stale-0"`, true, nil},
@@ -32,6 +33,9 @@ func TestParseIfMatch(t *testing.T) {
 		{`*, "3"`, false, nil},
 		{`,`, false, nil},
 		{"\"3\x00\"", false, nil},
+		{`"!#~"`, true, nil},      // the lowest and highest ASCII etagc (%x21, %x23-7E)
+		{"\"3\x7f\"", false, nil}, // DEL is not an etagc
+		{"\"\x80é\"", true, nil},  // obs-text is
 	}
 	for _, tt := range tests {
 		t.Run(tt.header, func(t *testing.T) {

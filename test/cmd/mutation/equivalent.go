@@ -33,4 +33,34 @@ var equivalents = []mutation.Equivalent{
 		Code: "break",
 		Why:  "the break only stops comparing once same is false; continuing compares the rest without setting it back, so the result is the same, later",
 	},
+	{
+		File: "service/internal/web/bodies.go", Func: "(*BodyBudget).Admit", Type: "CONDITIONALS_BOUNDARY",
+		Code: "n < 0",
+		Why:  "n <= 0 differs only at n == 0, which the early return leaves only with a Transfer-Encoding; net/http gives a body with one a ContentLength of -1, never 0",
+	},
+	{
+		File: "service/internal/web/bodies.go", Func: "(*BodyBudget).Admit", Type: "CONDITIONALS_BOUNDARY",
+		Code: "n > limit",
+		Why:  "n >= limit differs only at n == limit, where it sets n to the limit it already is",
+	},
+	{
+		File: "service/internal/web/bodies.go", Func: "(*BodyBudget).Admit", Type: "CONDITIONALS_BOUNDARY",
+		Code: "held > peak",
+		Why:  "held >= peak differs only at held == peak, where the compare-and-swap writes the peak it already holds and the loop ends",
+	},
+	{
+		File: "service/internal/web/bodies.go", Func: "ReadBody", Type: "CONDITIONALS_BOUNDARY",
+		Code: "r.ContentLength > 0",
+		Why:  ">= 0 differs only at a ContentLength of 0, which net/http gives only with http.NoBody: reading no bytes into a 0-byte buffer and reading an empty body whole both return no bytes",
+	},
+	{
+		File: "service/internal/web/middleware.go", Func: "LimitBody", Type: "CONDITIONALS_BOUNDARY",
+		Code: "len(c.Request.TransferEncoding) > 0",
+		Why:  "always true then: a request with Content-Length 0 (the only one it adds) has http.NoBody, and capping an empty body changes nothing",
+	},
+	{
+		File: "service/internal/web/middleware.go", Func: "LimitBody", Type: "CONDITIONALS_NEGATION",
+		Code: "len(c.Request.TransferEncoding) > 0",
+		Why:  "a body with a Transfer-Encoding has a ContentLength of -1 in net/http, so ContentLength != 0 already holds for it; the clause decides nothing either way",
+	},
 }

@@ -41,6 +41,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -91,6 +92,10 @@ type options struct {
 	workers     int
 	coefficient int
 	report      string
+	// files, when set, are the only files (base names) mutated in each
+	// package: a partial run, for iterating on one file or for a package
+	// whose full run does not fit the time there is. The report says so.
+	files []string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -104,12 +109,21 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.coefficient, "timeout-coefficient", 10,
 		"a mutant's tests time out after this many times the package's unmutated test run (compiling included)")
 	fs.StringVar(&o.report, "report", "", "directory for the report (default: a new temporary directory)")
+	files := fs.String("files", "", "comma-separated file names: mutate only these files of each package (a partial run, and the report says so)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.gremlins == "" || fs.NArg() > 0 || o.workers < 1 || o.coefficient < 1 || o.floor < 0 || o.floor > 100 {
 		fs.Usage()
 		return o, errors.New("mutation: -gremlins is required; -workers and -timeout-coefficient are at least 1, -floor is a percentage")
+	}
+	for _, f := range strings.Split(*files, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			if f != filepath.Base(f) || !strings.HasSuffix(f, ".go") || strings.HasSuffix(f, "_test.go") {
+				return o, fmt.Errorf("mutation: -files takes the names of a package's Go source files, not %q", f)
+			}
+			o.files = append(o.files, f)
+		}
 	}
 	for _, p := range strings.Split(*pkgs, ",") {
 		if p = strings.Trim(strings.TrimSpace(p), "/"); p != "" {
@@ -205,7 +219,7 @@ func mutate(ctx context.Context, o options, stdout io.Writer) (mutation.Summary,
 			len(mutants), t.Killed, t.Lived, t.TimedOut, t.NotCovered, t.NotViable, time.Since(began).Round(time.Second))
 		all = append(all, mutants...)
 	}
-	if err := mutation.MarkEquivalent(all, equivalentsIn(o.packages)); err != nil {
+	if err := mutation.MarkEquivalent(all, equivalentsIn(o.packages, o.files)); err != nil {
 		return mutation.Summary{}, err
 	}
 	summary := mutation.Summarize(o.packages, all)
@@ -216,6 +230,9 @@ func mutate(ctx context.Context, o options, stdout io.Writer) (mutation.Summary,
 		return mutation.Summary{}, err
 	}
 	fmt.Fprintf(&text, "\n%d packages in %s, %d workers, floor %.0f%% per package\n", len(o.packages), elapsed, o.workers, o.floor)
+	if len(o.files) > 0 {
+		fmt.Fprintf(&text, "PARTIAL RUN: only %s of each package mutated; these are not the packages' figures\n", strings.Join(o.files, ", "))
+	}
 	if _, err := stdout.Write(text.Bytes()); err != nil {
 		return mutation.Summary{}, err
 	}
@@ -245,8 +262,12 @@ func mutatePackage(ctx context.Context, o options, gremlins, staged, pkg string,
 		"--workers", fmt.Sprint(o.workers),
 		"--timeout-coefficient", fmt.Sprint(o.coefficient),
 		"--output", out,
-		dir,
 	}
+	excl, err := excludeOthers(dir, o.files)
+	if err != nil {
+		return nil, err
+	}
+	args = append(append(args, excl...), dir)
 	cmd := exec.CommandContext(ctx, gremlins, args...) //nolint:gosec // the pinned tool, with arguments built here
 	cmd.Dir = dir
 	cmd.Env = env
@@ -263,6 +284,36 @@ func mutatePackage(ctx context.Context, o options, gremlins, staged, pkg string,
 	}
 	defer func() { _ = f.Close() }()
 	return mutation.ReadReport(f, staged, pkg)
+}
+
+// excludeOthers is the tool's arguments that leave out every Go source file
+// of the package in dir but files (none when files is empty); a named file
+// the package does not have is an error, so a typo cannot empty the run.
+func excludeOthers(dir string, files []string) ([]string, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mutation: %w", err)
+	}
+	var args []string
+	found := 0
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		if slices.Contains(files, name) {
+			found++
+			continue
+		}
+		args = append(args, "--exclude-files", "(^|/)"+regexp.QuoteMeta(name)+"$")
+	}
+	if found != len(files) {
+		return nil, fmt.Errorf("mutation: -files %s: not all are source files of %s", strings.Join(files, ","), dir)
+	}
+	return args, nil
 }
 
 // stage copies the repository's files (tracked and untracked, not ignored:
@@ -445,11 +496,12 @@ func writeReport(dir string, text []byte, s mutation.Summary, all []mutation.Mut
 	return nil
 }
 
-// equivalentsIn is the documented equivalents of the packages run.
-func equivalentsIn(pkgs []string) []mutation.Equivalent {
+// equivalentsIn is the documented equivalents of the packages run (of
+// their files run, when the run is partial).
+func equivalentsIn(pkgs, files []string) []mutation.Equivalent {
 	var out []mutation.Equivalent
 	for _, e := range equivalents {
-		if slices.Contains(pkgs, path.Dir(e.File)) {
+		if slices.Contains(pkgs, path.Dir(e.File)) && (len(files) == 0 || slices.Contains(files, path.Base(e.File))) {
 			out = append(out, e)
 		}
 	}

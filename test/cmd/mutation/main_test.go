@@ -22,7 +22,10 @@ func TestEquivalentsName(t *testing.T) {
 			t.Errorf("equivalent %+v: outside the packages, or without Func, Code or Why", e)
 		}
 	}
-	got := equivalentsIn([]string{"service/internal/password"})
+	if got := equivalentsIn([]string{"service/internal/password"}, []string{"hash.go"}); len(got) != 0 {
+		t.Errorf("a run of password's hash.go checks %+v", got)
+	}
+	got := equivalentsIn([]string{"service/internal/password"}, nil)
 	if len(got) == 0 {
 		t.Fatal("no equivalents for password")
 	}
@@ -105,5 +108,27 @@ func TestStageHoistsThePackagesModule(t *testing.T) {
 				t.Fatalf("go list in the staged copy: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestExcludeOthers: a partial run leaves out every other source file of
+// the package, never a test file, and refuses a name the package lacks.
+func TestExcludeOthers(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"auth.go", "users.go", "users_test.go", "authcache.go"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("package x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := excludeOthers(dir, nil); err != nil || got != nil {
+		t.Fatalf("a full run excludes %v, %v", got, err)
+	}
+	got, err := excludeOthers(dir, []string{"auth.go"})
+	want := []string{"--exclude-files", `(^|/)authcache\.go$`, "--exclude-files", `(^|/)users\.go$`}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("got %q, %v; want %q", got, err, want)
+	}
+	if _, err := excludeOthers(dir, []string{"auth.go", "missing.go"}); err == nil {
+		t.Fatal("a file the package lacks was accepted")
 	}
 }

@@ -9,6 +9,7 @@
 //
 //	go run ./test/cmd/tools              find, build what is missing, print the table
 //	go run ./test/cmd/tools -check       only look; exit 1 listing what is missing
+//	go run ./test/cmd/tools -platform    only the platform suite's programs (weed left for later)
 //	go run ./test/cmd/tools -print-path  print the directories to prepend to PATH
 //	go run ./test/cmd/tools -force etcd  rebuild tools into the cache even when found
 //
@@ -40,6 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "only look for the tools: exit 1 listing the missing ones and what building them costs")
 	printPath := fs.Bool("print-path", false, "print the colon-separated directories to prepend to PATH (empty when every tool is on PATH); exit 1 if a tool is missing")
+	platformOnly := fs.Bool("platform", false, "find or build only the platform suite's programs (not weed): what `make tools` does first")
 	force := fs.String("force", "", "comma-separated tools (or all) to build into the cache even when found, for example to refresh a cache entry")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./test/cmd/tools [-check | -print-path | -force name,...]\n\n"+
@@ -54,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 || countTrue(*check, *printPath, *force != "") > 1 {
+	if fs.NArg() > 0 || countTrue(*check, *printPath, *force != "", *platformOnly) > 1 {
 		fs.Usage()
 		return 2
 	}
@@ -104,9 +106,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		var locs map[string]toolchain.Location
 		var err error
-		if *force != "" {
+		switch {
+		case *force != "":
 			locs, err = finder.Build(ctx, forceNames(*force), stderr)
-		} else {
+		case *platformOnly:
+			locs, err = finder.EnsurePlatform(ctx, stderr)
+		default:
 			locs, err = finder.Ensure(ctx, stderr)
 		}
 		if err != nil {

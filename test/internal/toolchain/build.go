@@ -66,6 +66,23 @@ func (f *Finder) Ensure(ctx context.Context, progress io.Writer) (map[string]Loc
 	return f.walk(ctx, progress, Names(), found)
 }
 
+// EnsurePlatform is Ensure for the platform suite's programs only (weed
+// left out), so a caller on a time budget can put what the suite needs, and
+// the node's image after it, before the optional builds.
+func (f *Finder) EnsurePlatform(ctx context.Context, progress io.Writer) (map[string]Location, error) {
+	found, _, err := f.findAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, name := range Names() {
+		if PlatformTool(name) {
+			names = append(names, name)
+		}
+	}
+	return f.walk(ctx, progress, names, found)
+}
+
 // Build builds the named tools into the cache whether or not they are found
 // already (to refresh a cache entry or to try the builds), one at a time in
 // Names() order, with the progress of Ensure.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -445,6 +446,38 @@ func TestEnsureFindsWithoutBuilding(t *testing.T) {
 	}
 	if !strings.HasPrefix(progress.String(), "[1/10] etcd v9.9.9: found on PATH: ") {
 		t.Errorf("progress:\n%s", progress.String())
+	}
+}
+
+// TestEnsurePlatformLeavesOutTheOptional: the platform suite's programs are
+// all found and weed, which only the service's S3 tests use, is neither
+// looked at nor built (the go command given cannot run at all).
+func TestEnsurePlatformLeavesOutTheOptional(t *testing.T) {
+	pathDir, cacheDir := t.TempDir(), t.TempDir()
+	var platform []string
+	for _, name := range Names() {
+		if PlatformTool(name) {
+			platform = append(platform, name)
+			writeExe(t, filepath.Join(pathDir, name), "echo v9.9.9")
+		}
+	}
+	if len(platform) == len(Names()) || len(platform) == 0 {
+		t.Fatalf("platform tools %v of %v: nothing optional to leave out", platform, Names())
+	}
+	f := Finder{CacheDir: cacheDir, LookPath: lookIn(pathDir), Go: filepath.Join(pathDir, "no-go-here")}
+	var progress bytes.Buffer
+	locs, err := f.EnsurePlatform(context.Background(), &progress)
+	if err != nil {
+		t.Fatalf("EnsurePlatform: %v\n%s", err, progress.String())
+	}
+	for _, name := range Names() {
+		_, got := locs[name]
+		if got != PlatformTool(name) {
+			t.Errorf("%s in the result: %v, want %v", name, got, PlatformTool(name))
+		}
+	}
+	if want := fmt.Sprintf("[%d/%d] ", len(platform), len(platform)); !strings.Contains(progress.String(), want) {
+		t.Errorf("progress counts other than the %d platform tools:\n%s", len(platform), progress.String())
 	}
 }
 
