@@ -195,9 +195,10 @@ func docValues(cell, sep string, n int) (values []string, ok bool) {
 }
 
 // TestDocsAgreeWithCode: every value the configuration tables of the docs
-// state for a key (its default, or what dev and prod run) is what the code
+// state for a key (its default, or what dev, prod and the pull-request
+// stacks run) is what the code
 // and the stack files make of it: setting the key to the documented value
-// changes nothing, and a blank dev or prod cell means the stack file leaves
+// changes nothing, and a blank dev, prod or pr cell means the stack file leaves
 // the key to its default. The docs restate the code for readers; this
 // keeps the restatement from drifting (dev once ran monitoring while the
 // docs said false).
@@ -207,24 +208,24 @@ func TestDocsAgreeWithCode(t *testing.T) {
 		settings, conf map[string]string
 		stack          string
 	}{}
-	for _, file := range []string{"dev", "prod"} {
+	for _, file := range []string{"dev", "prod", "pr"} {
 		settings, conf := committedStack(t, file)
 		bases[file] = struct {
 			settings, conf map[string]string
 			stack          string
-		}{settings, conf, file}
+		}{settings, conf, committedStacks[file]}
 	}
 	checked := 0
-	for _, page := range []string{"configuration.md", "aws.md"} {
+	for _, page := range []string{"configuration.md", "aws.md", "environments.md"} {
 		for _, table := range readDocTables(t, page) {
-			if len(table.header) < 2 || !strings.HasPrefix(strings.ToLower(table.header[0]), "key") {
+			first := strings.ToLower(table.header[0])
+			if len(table.header) < 2 || !strings.HasPrefix(first, "key") && first != "bound" {
 				continue
 			}
 			// The default column of the local and pull-request keys'
 			// tables is a local and a pull-request stack's; the others a
-			// dev stack's.
-			// A dev stack needs a way to its API; the runner's is the
-			// default (private) one.
+			// dev stack's, reaching its (default, private) API through
+			// the runner.
 			defaultBase, defaultStack := with(validDev(), "gopherops:clusterEndpointPublicCidrs", "<delete>",
 				"gopherops:ciRunner", "true", "gopherops:githubRepository", "gopherops/gopherops",
 				"gopherops:githubConnectionArn", connectionArn), "dev"
@@ -253,7 +254,7 @@ func TestDocsAgreeWithCode(t *testing.T) {
 					switch strings.ToLower(name) {
 					case "default":
 						conf, stack = defaultBase, defaultStack
-					case "dev", "prod":
+					case "dev", "prod", "pr":
 						b := bases[strings.ToLower(name)]
 						conf, stack = b.conf, b.stack
 						if row[col] == "" {

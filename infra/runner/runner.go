@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/codebuild"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -30,9 +31,10 @@ type Args struct {
 	PrivateSubnetIDs pulumi.StringArrayInput
 	// ClusterSecurityGroupID admits the runner on 443 (the private API endpoint).
 	ClusterSecurityGroupID pulumi.StringInput
-	// GitHubRepository is owner/name; ConnectionArn its CodeConnections connection.
-	GitHubRepository string
-	ConnectionArn    string
+	// Runner is the stack's runner settings as configured: GitHubRepository
+	// (owner/name) and ConnectionArn, its CodeConnections connection. That
+	// the runner is Enabled is the caller's decision to create it.
+	config.Runner
 	Partition        string
 	Region           string
 	AccountID        string

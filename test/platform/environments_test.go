@@ -328,7 +328,7 @@ func recoveryDrill(ctx context.Context, t *testing.T, s *previewStack) {
 		api.Send(t, http.MethodPost, "/api/v1/users", spec).ExpectJSON(t, http.StatusCreated, &u)
 		users = append(users, drillUser{spec: spec, user: u})
 	}
-	// One user changes her email (version 2) and uploads an avatar.
+	// One user changes her email and uploads an avatar.
 	resp := api.Do(t, journey.Request{Method: http.MethodPatch, Path: users[0].user.Path(),
 		JSON:   map[string]string{"email": "changed-" + strings.ToLower(users[0].spec.Username) + "@example.com"},
 		Header: map[string]string{"If-Match": journey.ETag(users[0].user.Version)}})
@@ -337,6 +337,9 @@ func recoveryDrill(ctx context.Context, t *testing.T, s *previewStack) {
 	self := journey.NewClient(base).WithBearer(journey.SignIn(t, base, users[0].spec.Credentials()).Token, "drill-a")
 	self.Do(t, journey.Request{Method: http.MethodPut, Path: users[0].user.Path() + "/avatar", Body: picture, ContentType: "image/png"}).Expect(t, http.StatusOK)
 	avatar := self.Get(t, users[0].user.Path()+"/avatar").Expect(t, http.StatusOK).Body
+	// The avatar is a change of the user too (version 3): what the restore
+	// must bring back is the user as she is now.
+	api.Get(t, users[0].user.Path()).ExpectJSON(t, http.StatusOK, &users[0].user)
 
 	pg := postgresPodOf(ctx, t, s)
 	rowsBefore := userRows(ctx, t, s, pg)
@@ -449,6 +452,9 @@ func takeBackup(ctx context.Context, t *testing.T, s *previewStack) {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "gopherops-backup-drill", Namespace: s.ns, Labels: cron.Spec.JobTemplate.Labels,
 			Annotations: map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
+			// Owned by the CronJob, as `kubectl create job --from` makes it:
+			// deleting the CronJob (the stack's destroy) takes it along.
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cron, batchv1.SchemeGroupVersion.WithKind("CronJob"))},
 		},
 		Spec: cron.Spec.JobTemplate.Spec,
 	}
@@ -471,4 +477,13 @@ func takeBackup(ctx context.Context, t *testing.T, s *previewStack) {
 		return "", fmt.Errorf("active %d", j.Status.Active)
 	})
 	logger.Default.Logf(t, "backup taken in %s", time.Since(start).Round(100*time.Millisecond))
+	// The dump is on the volume; the finished Job and its pod go now, so
+	// that no pod outside the stack still holds the backup volume's claim
+	// when the stack is destroyed (its protection would wait for the pod).
+	foreground := metav1.DeletePropagationForeground
+	require.NoError(t, s.c.Client.BatchV1().Jobs(s.ns).Delete(ctx, job.Name, metav1.DeleteOptions{PropagationPolicy: &foreground}))
+	gone(t, "the backup Job "+job.Name, func() error {
+		_, err := s.c.Client.BatchV1().Jobs(s.ns).Get(ctx, job.Name, metav1.GetOptions{})
+		return err
+	})
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/platform"
 	"github.com/gopherops/gopherops/test/internal/kube"
 )
@@ -223,16 +224,20 @@ func (s *localStack) config(ctx context.Context, t *testing.T, key string) strin
 	return v.Value
 }
 
-// stackConfig is the stack's effective plain configuration by key.
-func (s *localStack) stackConfig(ctx context.Context, t *testing.T) map[string]string {
+// stackConfig is the stack's effective configuration, defaults included.
+func (s *localStack) stackConfig(ctx context.Context, t *testing.T) *config.Config {
 	t.Helper()
 	all, err := s.stack.GetAllConfig(ctx)
 	require.NoError(t, err)
 	m := map[string]string{}
 	for k, v := range all {
-		if !v.Secret {
-			m[k] = v.Value
-		}
+		m[k] = v.Value
 	}
-	return m
+	// The stack file carries only what differs from infra/config's
+	// defaults: the program's own parser says what the stack really asks for.
+	name := s.stack.Name()
+	name = name[strings.LastIndex(name, "/")+1:] // organization/project/stack
+	cfg, err := config.Parse(config.FromMap(m), config.Namespace, name)
+	require.NoError(t, err, "the stack's configuration")
+	return cfg
 }

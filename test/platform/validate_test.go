@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/gopherops/gopherops/infra/app"
+	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/test/internal/kube"
 )
 
@@ -53,7 +53,7 @@ func validateOutputs(t *testing.T, out map[string]string, namespace string) {
 // validateDeployed checks every object of the stack as the API server
 // stored it (defaults filled in, admission applied), and what the
 // controllers made of it.
-func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg target, cfg map[string]string, image string) snapshot {
+func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg target, cfg *config.Config, image string) snapshot {
 	var snap snapshot
 	ns := c.Opts.Namespace
 
@@ -81,17 +81,15 @@ func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg tar
 		// A fixed count (min = max) is declared; a range is the HPA's, and
 		// starts from the API server's default of 1.
 		want := int32(1)
-		if cfg["gopherops:minReplicas"] == cfg["gopherops:maxReplicas"] {
-			n, err := strconv.Atoi(cfg["gopherops:minReplicas"])
-			require.NoError(t, err)
-			want = int32(n)
+		if cfg.App.MinReplicas == cfg.App.MaxReplicas {
+			want = int32(cfg.App.MinReplicas)
 		}
 		assert.Equal(t, want, *dep.Spec.Replicas, "replicas")
 		require.NotNil(t, ctr.ReadinessProbe)
 		assert.Equal(t, "/readyz", ctr.ReadinessProbe.HTTPGet.Path)
 		assert.Equal(t, "/healthz", ctr.LivenessProbe.HTTPGet.Path)
 		assert.Equal(t, "/healthz", ctr.StartupProbe.HTTPGet.Path)
-		assert.Equal(t, cfg["gopherops:memoryLimit"], ctr.Resources.Limits.Memory().String())
+		assert.Equal(t, cfg.App.MemoryLimit, ctr.Resources.Limits.Memory().String())
 		assert.Equal(t, appName, spec.ServiceAccountName)
 		require.NotNil(t, spec.TerminationGracePeriodSeconds)
 		assert.Greater(t, *spec.TerminationGracePeriodSeconds, int64(20), "the grace period covers the drain")
@@ -151,7 +149,7 @@ func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg tar
 		kube.CheckPodSpecHardening(t, "statefulset", ss.Spec.Template.Spec)
 		assert.Equal(t, int64(app.PostgresUser), *ss.Spec.Template.Spec.SecurityContext.RunAsUser)
 		require.Len(t, ss.Spec.VolumeClaimTemplates, 1)
-		assert.Equal(t, cfg["gopherops:postgresStorageSize"], ss.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String())
+		assert.Equal(t, cfg.Local.PostgresStorageSize, ss.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String())
 		require.NotNil(t, ss.Spec.PersistentVolumeClaimRetentionPolicy)
 		assert.Equal(t, appsv1.DeletePersistentVolumeClaimRetentionPolicyType, ss.Spec.PersistentVolumeClaimRetentionPolicy.WhenDeleted)
 		svc, err := k8s.GetServiceContextE(t, ctx, c.Opts, postgresName)
@@ -167,7 +165,7 @@ func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg tar
 	t.Run("blob claim", func(t *testing.T) {
 		pvc, err := k8s.GetPersistentVolumeClaimContextE(t, ctx, c.Opts, blobClaim)
 		require.NoError(t, err)
-		assert.Equal(t, cfg["gopherops:blobStorageSize"], pvc.Spec.Resources.Requests.Storage().String())
+		assert.Equal(t, cfg.Local.BlobStorageSize, pvc.Spec.Resources.Requests.Storage().String())
 		assert.Contains(t, pvc.Spec.AccessModes, corev1.ReadWriteOnce)
 		snap.blobClaimUID = pvc.UID
 	})
@@ -183,7 +181,7 @@ func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg tar
 	t.Run("services", func(t *testing.T) {
 		svc, err := k8s.GetServiceContextE(t, ctx, c.Opts, appName)
 		require.NoError(t, err)
-		assert.Equal(t, corev1.ServiceType(cfg["gopherops:serviceType"]), svc.Spec.Type)
+		assert.Equal(t, corev1.ServiceType(cfg.Local.ServiceType), svc.Spec.Type)
 		require.Len(t, svc.Spec.Ports, 1)
 		assert.Equal(t, int32(80), svc.Spec.Ports[0].Port)
 		assert.Equal(t, "http", svc.Spec.Ports[0].TargetPort.String())
@@ -196,13 +194,13 @@ func validateDeployed(ctx context.Context, t *testing.T, c *kube.Cluster, tg tar
 
 	t.Run("autoscaling and disruption budget", func(t *testing.T) {
 		hpa, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, appName, metav1.GetOptions{})
-		if cfg["gopherops:minReplicas"] == cfg["gopherops:maxReplicas"] {
+		if cfg.App.MinReplicas == cfg.App.MaxReplicas {
 			// A fixed count has no HPA: it could not scale, only fight.
 			require.True(t, apierrors.IsNotFound(err), "an HPA for a fixed replica count: %v", err)
 		} else {
 			require.NoError(t, err)
-			assert.Equal(t, cfg["gopherops:minReplicas"], strconv.Itoa(int(*hpa.Spec.MinReplicas)))
-			assert.Equal(t, cfg["gopherops:maxReplicas"], strconv.Itoa(int(hpa.Spec.MaxReplicas)))
+			assert.Equal(t, cfg.App.MinReplicas, int(*hpa.Spec.MinReplicas))
+			assert.Equal(t, cfg.App.MaxReplicas, int(hpa.Spec.MaxReplicas))
 			assert.Equal(t, appName, hpa.Spec.ScaleTargetRef.Name)
 		}
 		pdb, err := c.Client.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, appName, metav1.GetOptions{})

@@ -66,6 +66,9 @@ func latencyMS(d time.Duration) float64 { return float64(d.Microseconds()) / 100
 type AccessLog struct {
 	log  *slog.Logger
 	fast *lockedWriter // nil: slog's path
+	// bufs holds the fast path's line buffers (*[]byte); one that grew
+	// past maxPooledLine (a very long path) is left to the collector.
+	bufs sync.Pool
 }
 
 // NewAccessLog returns the access log that writes to log.
@@ -74,6 +77,7 @@ func NewAccessLog(log *slog.Logger) *AccessLog {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &AccessLog{log: log}
+	a.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	if h, ok := log.Handler().(*jsonHandler); ok {
 		a.fast = h.out
 	}
@@ -86,10 +90,7 @@ func (a *AccessLog) Enabled(ctx context.Context, level slog.Level) bool {
 	return a.log.Enabled(ctx, level)
 }
 
-// lineBuffers holds the fast path's buffers; one that grew past
-// maxPooledLine (a very long path) is left to the collector.
-var lineBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
+// maxPooledLine is the largest line buffer kept for reuse.
 const maxPooledLine = 16 << 10
 
 // Write writes l's line. Like slog's handlers, it reports no write error:
@@ -101,12 +102,12 @@ func (a *AccessLog) Write(ctx context.Context, l *RequestLine) {
 		_ = a.log.Handler().Handle(ctx, r)
 		return
 	}
-	bp := lineBuffers.Get().(*[]byte)
+	bp := a.bufs.Get().(*[]byte)
 	b := l.AppendJSON((*bp)[:0])
 	_, _ = a.fast.Write(b)
 	if cap(b) <= maxPooledLine {
 		*bp = b
-		lineBuffers.Put(bp)
+		a.bufs.Put(bp)
 	}
 }
 

@@ -34,12 +34,16 @@ import (
 // volumes (pv-protection lets a bound volume be deleted at all), and the
 // root-CA publisher and pod GC are what a node's pods expect, and the node
 // lifecycle controller lifts the not-ready taint a kubelet registers with.
+// The resource-quota controller fills a ResourceQuota's status (the engine
+// waits for it; a pull-request stack has one), and the CronJob controller
+// runs the in-cluster backups on their schedule.
 func Controllers() []string {
 	return []string{
 		"namespace", "garbagecollector", "serviceaccount", "pvc-protection",
 		"deployment", "replicaset", "job", "statefulset",
 		"endpoint", "endpointslice", "endpointslicemirroring",
 		"persistentvolume-binder", "pv-protection", "root-ca-cert-publisher", "podgc", "nodelifecycle",
+		"resourcequota", "cronjob",
 	}
 }
 
