@@ -58,6 +58,10 @@ func TestUsersCRUDAndConflicts(t *testing.T) {
 	if err := st.DeleteUser(ctx, 424242); !errors.Is(err, accounts.ErrNotFound) {
 		t.Fatalf("delete missing user: %v", err)
 	}
+	// The conflicting inserts added nothing.
+	if n, err := st.CountUsers(ctx); err != nil || n != 1 {
+		t.Fatalf("count: %d, %v; want 1", n, err)
+	}
 }
 
 func TestOptimisticLocking(t *testing.T) {
