@@ -406,3 +406,67 @@ func TestNewService(t *testing.T) {
 		})
 	}
 }
+
+// TestListUsersPages: pages of 1 to 100 users (20 when no size is asked
+// for) in ID order, each with the cursor of the next until the last; a
+// cursor this server did not issue is refused.
+func TestListUsersPages(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t) // root, second-admin, alice
+	a := accounts.Actor{User: w.admin}
+	names := func(p accounts.Page) string {
+		var out []string
+		for _, u := range p.Users {
+			out = append(out, u.Username)
+		}
+		return strings.Join(out, ",") + "|" + fmt.Sprint(p.NextCursor != "")
+	}
+	first, err := w.svc.ListUsers(ctx, a, "", 2)
+	if err != nil || names(first) != "root,second-admin|true" {
+		t.Fatalf("the first page of 2: %s %v", names(first), err)
+	}
+	next, err := w.svc.ListUsers(ctx, a, first.NextCursor, 2)
+	if err != nil || names(next) != "alice|false" {
+		t.Fatalf("the page after it: %s %v", names(next), err)
+	}
+	for _, tt := range []struct {
+		name, cursor string
+		limit        int
+		want, field  string
+	}{
+		{"exactly all", "", 3, "root,second-admin,alice|false", ""},
+		{"the default size", "", 0, "root,second-admin,alice|false", ""},
+		{"one", "", 1, "root|true", ""},
+		{"the largest size", "", 100, "root,second-admin,alice|false", ""},
+		{"over the largest", "", 101, "", "limit"},
+		{"a negative size", "", -1, "", "limit"},
+		{"a cursor not in base 36", "!!", 2, "", "cursor"},
+		{"a negative cursor", "-1", 2, "", "cursor"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := w.svc.ListUsers(ctx, a, tt.cursor, tt.limit)
+			if tt.field != "" {
+				if field(err, tt.field) == "" {
+					t.Fatalf("err = %v, want a problem with %q", err, tt.field)
+				}
+				return
+			}
+			if err != nil || names(p) != tt.want {
+				t.Fatalf("%s %v, want %s", names(p), err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckNewUser: a form learns every problem of a new account at once,
+// before anything is created; a good one has none.
+func TestCheckNewUser(t *testing.T) {
+	w := newWorld(t)
+	v := w.svc.CheckNewUser(accounts.NewUser{Username: "x", Email: "not an address", Password: "short", Role: "owner"})
+	if v == nil || len(v.Fields) != 4 {
+		t.Fatalf("problems %+v, want username, email, password and role", v)
+	}
+	if v := w.svc.CheckNewUser(accounts.NewUser{Username: "bob", Email: "bob@example.com", Password: "a perfectly long new password"}); v != nil {
+		t.Fatalf("a good account: %+v", v)
+	}
+}
