@@ -55,6 +55,9 @@ func TestSessionLifetimes(t *testing.T) {
 				if field(err, tt.field) == "" {
 					t.Fatalf("err = %v, want a problem with %q", err, tt.field)
 				}
+				if msg := field(err, "expires_in"); msg != "" && msg != "must be between 60 and 7776000 seconds" {
+					t.Fatalf("the lifetime's problem says %q, want the bounds in seconds (60 and 90 days)", msg)
+				}
 				return
 			}
 			if err != nil {

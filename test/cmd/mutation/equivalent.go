@@ -88,4 +88,19 @@ var equivalents = []mutation.Equivalent{
 		Code: "len(data)*2",
 		Why:  "a capacity hint for the output buffer: len(data)/2 only makes the buffer grow while encoding, the bytes are the same",
 	},
+	{
+		File: "service/internal/accounts/sessions.go", Func: "(*Service).Authenticate", Type: "INVERT_LOGICAL",
+		Code: "!strings.HasPrefix(secret, want) || len",
+		Why:  "the check only spares a lookup: a secret of the other kind is refused by the kind check after it, one over 100 bytes matches no stored secret (they are 47)",
+	},
+	{
+		File: "service/internal/accounts/sessions.go", Func: "(*Service).Authenticate", Type: "CONDITIONALS_BOUNDARY",
+		Code: "len(secret) > 100",
+		Why:  "a secret of exactly 100 bytes is looked up instead of refused at once, and matches no stored secret (they are 47 bytes): unauthenticated either way",
+	},
+	{
+		File: "service/internal/accounts/sessions.go", Func: "(*Service).Authenticate", Type: "INVERT_LOGICAL",
+		Code: "ok && sess.Kind == kind",
+		Why:  "the prefix check before it makes the kind asked for the kind of the secret, so a cached entry (ok) always has it; without one, sess.Kind is empty and kind never is",
+	},
 }
