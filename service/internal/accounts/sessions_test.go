@@ -125,8 +125,8 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatalf("a use a minute later was recorded (%s from %s): once a minute at most", at, ip)
 	}
 	c.advance(time.Second)
-	if _, _, err := w.svc.Authenticate(ctx, secret, accounts.KindToken, "192.0.2.4"); err != nil {
-		t.Fatal(err)
+	if _, got, err := w.svc.Authenticate(ctx, secret, accounts.KindToken, "192.0.2.4"); err != nil || !got.LastUsedAt.Equal(c.now()) || got.ClientIP != "192.0.2.4" {
+		t.Fatalf("the session answered: last used %s from %s, %v; want now from 192.0.2.4", got.LastUsedAt, got.ClientIP, err)
 	}
 	if at, ip := lastUsed(); !at.Equal(c.now()) || ip != "192.0.2.4" {
 		t.Fatalf("last used %s from %s, want now from 192.0.2.4", at, ip)
