@@ -387,7 +387,7 @@ func recoveryDrill(ctx context.Context, t *testing.T, s *previewStack) {
 		rto = time.Since(start)
 		return "", nil
 	})
-	sched, err := schedule.Parse(s.config(ctx, t, "gopherops:backupSchedule"))
+	sched, err := schedule.Parse(s.stackConfig(ctx, t).Backup.Schedule)
 	require.NoError(t, err)
 	rpo, err := sched.MaxGap(time.Now())
 	require.NoError(t, err)

@@ -216,14 +216,6 @@ func randomHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// config reads one configuration value of the stack.
-func (s *localStack) config(ctx context.Context, t *testing.T, key string) string {
-	t.Helper()
-	v, err := s.stack.GetConfig(ctx, key)
-	require.NoError(t, err, "read %s", key)
-	return v.Value
-}
-
 // stackConfig is the stack's effective configuration, defaults included.
 func (s *localStack) stackConfig(ctx context.Context, t *testing.T) *config.Config {
 	t.Helper()
