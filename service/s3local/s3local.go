@@ -171,6 +171,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	args := []string{"mini", "-dir=" + filepath.Join(s.Dir, "data"), "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-s3.port=" + strconv.Itoa(s3Port), "-s3.port.iceberg=0", "-s3.port.lance=0",
 		"-webdav=false", "-admin.ui=false", "-admin.port.legacy=0", "-master.telemetry=false",
+		// As on AWS, an upload to a bucket that does not exist is refused
+		// (mini's one identity is an admin, which it otherwise lets create
+		// the bucket on the way).
+		"-s3.autoCreateBucket=false",
 		// Sockets of its own, not /tmp/seaweedfs-*-<port>.sock.
 		"-filer.localSocket=" + filepath.Join(sockDir, "f.sock"), "-s3.localSocket=" + filepath.Join(sockDir, "s.sock")}
 	for i, f := range portFlags {
