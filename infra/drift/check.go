@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
@@ -232,9 +233,9 @@ func lookup(m resource.PropertyMap, path string) (any, bool) {
 // engine refuses --yes with --preview-only: the check forces it off (a
 // preview has nothing to confirm), whatever the caller's environment says.
 func engineEnv(env map[string]string) map[string]string {
-	out := make(map[string]string, len(env)+1)
-	for k, v := range env {
-		out[k] = v
+	out := maps.Clone(env)
+	if out == nil {
+		out = map[string]string{}
 	}
 	out["PULUMI_SKIP_CONFIRMATIONS"] = "false"
 	return out
