@@ -100,7 +100,9 @@ func run(ctx context.Context) error {
 	// itself, so the configuration it logs at its start says what it does.
 	cfg.MigrateOnStart = true
 	cfg.CreateDevAdmin = cfg.Env == config.EnvDevelopment
-	log := observability.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	log := observability.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat,
+		observability.BatchAccessLines(observability.AccessLineDelay))
+	defer func() { _ = observability.Flush(log) }()
 	fmt.Println("Migrating the schema and starting GopherOps...")
 	serving := false
 	err = app.Serve(ctx, cfg, log, app.Listeners{}, app.Options{Serving: func(httpAddr, adminAddr net.Addr) {

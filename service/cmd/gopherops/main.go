@@ -47,11 +47,16 @@ func run(args []string, getenv func(string) string, stdin io.Reader, stdout, std
 			return exitUsage
 		}
 		env.Config = cfg
-		env.Log = observability.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+		env.Log = observability.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat,
+			observability.BatchAccessLines(observability.AccessLineDelay))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := inv.Run(ctx, env); err != nil {
+	err = inv.Run(ctx, env)
+	// The access lines still waiting are written before anything else
+	// is, whatever the command's outcome.
+	_ = observability.Flush(env.Log)
+	if err != nil {
 		return fail(stderr, err)
 	}
 	return 0

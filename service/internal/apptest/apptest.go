@@ -140,7 +140,8 @@ func New(t testing.TB, opts ...Options) *Env {
 		o.ConfigURL(&cfg, serverURL)
 	}
 	logs := &SyncBuffer{}
-	log := observability.NewLogger(logs, slog.LevelInfo, "json")
+	// As the binary writes it: access lines batched.
+	log := observability.NewLogger(logs, slog.LevelInfo, "json", observability.BatchAccessLines(observability.AccessLineDelay))
 	svc, err := accounts.NewService(accounts.Options{
 		Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams), Blobs: blobs,
 		ClientLimiter: o.Limiter, Logger: log, AuthCacheTTL: authCacheTTL(o.NoAuthCache),
@@ -170,6 +171,7 @@ func New(t testing.TB, opts ...Options) *Env {
 	e := &Env{T: t, Srv: srv, Pool: pool, Svc: svc, Metrics: metrics, Ready: ready, Root: root, Logs: logs}
 	t.Cleanup(func() {
 		if t.Failed() {
+			_ = observability.Flush(log)
 			t.Logf("service log:\n%s", logs.String())
 		}
 	})

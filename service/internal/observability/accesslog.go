@@ -65,7 +65,7 @@ func latencyMS(d time.Duration) float64 { return float64(d.Microseconds()) / 100
 // handler) it hands the record to slog.
 type AccessLog struct {
 	log  *slog.Logger
-	fast *lockedWriter // nil: slog's path
+	fast *lineWriter // nil: slog's path
 	// bufs holds the fast path's line buffers (*[]byte); one that grew
 	// past maxPooledLine (a very long path) is left to the collector.
 	bufs sync.Pool
@@ -104,7 +104,11 @@ func (a *AccessLog) Write(ctx context.Context, l *RequestLine) {
 	}
 	bp := a.bufs.Get().(*[]byte)
 	b := l.AppendJSON((*bp)[:0])
-	_, _ = a.fast.Write(b)
+	if l.Level < slog.LevelWarn {
+		a.fast.Defer(b) // copied: the buffer goes back to the pool
+	} else {
+		_, _ = a.fast.Write(b)
+	}
 	if cap(b) <= maxPooledLine {
 		*bp = b
 		a.bufs.Put(bp)
