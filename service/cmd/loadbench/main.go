@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func main() {
 	flag.StringVar(&o.binary, "bin", "", "gopherops binary (default: build one)")
 	flag.IntVar(&o.poolSize, "pool", 8, "DATABASE_MAX_CONNS of the server (shared by the full and bare handlers)")
 	flag.StringVar(&o.gen, "gen", "auto", "load generator: wrk, go (the built-in closed loop) or auto (wrk when it is on PATH)")
-	flag.StringVar(&o.profile, "cpuprofile", "", "save the server's CPU profile during an extra full-stack GET window at the highest connection count")
+	flag.StringVar(&o.profile, "cpuprofile", "", "save the server's CPU profile during an extra full-stack GET window at the highest connection count, and the bare handler's beside it (FILE.bare.prof for FILE.prof)")
 	flag.Parse()
 	var err error
 	if o.conns, err = parseConns(*connList); err != nil {
@@ -197,7 +198,10 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	if o.profile != "" {
-		if err := b.profileFull(ctx, targets[0], maxConns); err != nil {
+		if err := b.profile(ctx, targets[0], maxConns, o.profile); err != nil {
+			return err
+		}
+		if err := b.profile(ctx, targets[1], maxConns, bareProfile(o.profile)); err != nil {
 			return err
 		}
 	}
@@ -313,12 +317,20 @@ func (b *bench) createUsers(ctx context.Context, client *http.Client, base, toke
 	return nil
 }
 
-// profileFull saves the server's CPU profile (pprof on the admin listener)
-// over an extra full-stack GET window, kept out of the reported figures.
-func (b *bench) profileFull(ctx context.Context, t target, conns int) error {
+// bareProfile is where the bare handler's profile goes beside the full
+// route's: full.prof gives full.bare.prof.
+func bareProfile(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + ".bare" + ext
+}
+
+// profile saves the server's CPU profile (pprof on the admin listener)
+// over an extra window of t, kept out of the reported figures, so that the
+// full route's and the bare handler's can be compared (go tool pprof -diff_base).
+func (b *bench) profile(ctx context.Context, t target, conns int, path string) error {
 	secs := max(1, int(b.o.duration.Seconds())-1)
 	done := make(chan error, 1)
-	go func() { done <- fetchProfile(ctx, b.admin, b.o.profile, secs) }()
+	go func() { done <- fetchProfile(ctx, b.admin, path, secs) }()
 	s, err := b.gen.load(ctx, t, conns, b.o.duration)
 	if err != nil {
 		return err
@@ -326,7 +338,7 @@ func (b *bench) profileFull(ctx context.Context, t target, conns int) error {
 	if err := <-done; err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
 	}
-	fmt.Printf("\nCPU profile of the server over %d s of the full GET at %d connections (%s req/s, unreported): %s\n", secs, conns, thousands(s.rps), b.o.profile)
+	fmt.Printf("\nCPU profile of the server over %d s of %s at %d connections (%s req/s, unreported): %s\n", secs, t.label, conns, thousands(s.rps), path)
 	return nil
 }
 

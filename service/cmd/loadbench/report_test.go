@@ -154,3 +154,15 @@ func TestReportMarksTargets(t *testing.T) {
 		})
 	}
 }
+
+func TestBareProfile(t *testing.T) {
+	for in, want := range map[string]string{
+		"/tmp/full.prof": "/tmp/full.bare.prof",
+		"cpu":            "cpu.bare",
+		"a.b/c.pprof":    "a.b/c.bare.pprof",
+	} {
+		if got := bareProfile(in); got != want {
+			t.Errorf("bareProfile(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
