@@ -3,7 +3,8 @@ package contract
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gopherops/gopherops/service/internal/jsonquote"
 )
 
 // User is the API's view of an account, defined once: the service encodes
@@ -37,11 +38,11 @@ func (u User) AppendJSON(b []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, u.ID, 10)
 	b = append(b, `,"username":`...)
-	b = appendJSONString(b, u.Username)
+	b = jsonquote.Append(b, u.Username, jsonquote.EncodingJSON)
 	b = append(b, `,"email":`...)
-	b = appendJSONString(b, u.Email)
+	b = jsonquote.Append(b, u.Email, jsonquote.EncodingJSON)
 	b = append(b, `,"role":`...)
-	b = appendJSONString(b, u.Role)
+	b = jsonquote.Append(b, u.Role, jsonquote.EncodingJSON)
 	b = append(b, `,"is_root":`...)
 	b = strconv.AppendBool(b, u.IsRoot)
 	b = append(b, `,"force_password_change":`...)
@@ -50,7 +51,7 @@ func (u User) AppendJSON(b []byte) []byte {
 	if u.AvatarURL == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, *u.AvatarURL)
+		b = jsonquote.Append(b, *u.AvatarURL, jsonquote.EncodingJSON)
 	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, int64(u.Version), 10)
@@ -79,60 +80,5 @@ func appendJSONTimePtr(b []byte, t *time.Time) []byte {
 func appendJSONTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s as encoding/json does by default: HTML-safe
-// (<, >, & escaped), invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }

@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gopherops/gopherops/service/internal/jsonquote"
 )
 
 // RequestLine is what the access log records of one request.
@@ -128,15 +129,15 @@ func (l *RequestLine) AppendJSON(b []byte) []byte {
 	b = append(b, `{"time":"`...)
 	b = l.Time.Round(0).AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","level":`...)
-	b = appendJSONString(b, l.Level.String())
+	b = jsonquote.Append(b, l.Level.String(), jsonquote.Slog)
 	b = append(b, `,"msg":"`+accessMessage+`","request_id":`...)
-	b = appendJSONString(b, l.RequestID)
+	b = jsonquote.Append(b, l.RequestID, jsonquote.Slog)
 	b = append(b, `,"method":`...)
-	b = appendJSONString(b, l.Method)
+	b = jsonquote.Append(b, l.Method, jsonquote.Slog)
 	b = append(b, `,"route":`...)
-	b = appendJSONString(b, l.Route)
+	b = jsonquote.Append(b, l.Route, jsonquote.Slog)
 	b = append(b, `,"path":`...)
-	b = appendJSONString(b, l.Path)
+	b = jsonquote.Append(b, l.Path, jsonquote.Slog)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(l.Status), 10)
 	b = append(b, `,"latency_ms":`...)
@@ -144,14 +145,14 @@ func (l *RequestLine) AppendJSON(b []byte) []byte {
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendInt(b, int64(l.Bytes), 10)
 	b = append(b, `,"client_ip":`...)
-	b = appendJSONString(b, l.ClientIP)
+	b = jsonquote.Append(b, l.ClientIP, jsonquote.Slog)
 	if l.SignedIn {
 		b = append(b, `,"user_id":`...)
 		b = strconv.AppendInt(b, l.UserID, 10)
 	}
 	if l.Error != "" {
 		b = append(b, `,"error":`...)
-		b = appendJSONString(b, l.Error)
+		b = jsonquote.Append(b, l.Error, jsonquote.Slog)
 	}
 	return append(b, "}\n"...)
 }
@@ -174,56 +175,4 @@ func appendJSONFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s quoted as slog's JSON handler quotes strings:
-// `"` and `\` escaped, \n \r \t by name, other control bytes as \u00XX,
-// invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped, and nothing else
-// (HTML characters stay as they are).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
