@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	pulumiconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
 
 // Namespace is the Pulumi config namespace holding every GopherOps setting.
@@ -272,21 +271,12 @@ func FromMap(m map[string]string) Source {
 	}
 }
 
-// Load reads and validates the configuration of the running stack. Plain keys
-// go through pulumi/config; secret keys are read without the plaintext warning
-// and must have been set with --secret.
+// Load reads and validates the configuration of the running stack. Every key
+// is read with ctx.GetConfig, which never warns about secrets (pulumi/config's
+// Try is the same lookup, with a warning for secret keys that the SDK may
+// turn back on); a secret key must have been set with --secret.
 func Load(ctx *pulumi.Context) (*Config, error) {
-	src := func(key string) (string, bool) {
-		if isSecretKey(key) {
-			return ctx.GetConfig(key)
-		}
-		v, err := pulumiconfig.Try(ctx, key)
-		if err != nil {
-			return "", false
-		}
-		return v, true
-	}
-	cfg, err := Parse(src, ctx.Project(), ctx.Stack())
+	cfg, err := Parse(ctx.GetConfig, ctx.Project(), ctx.Stack())
 	if err != nil {
 		return nil, err
 	}
@@ -301,11 +291,6 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 
 // secretKeys are the keys whose values must only ever be set with --secret.
 var secretKeys = []string{"sessionKey", "ghcrToken", "grafanaAdminPassword"}
-
-func isSecretKey(full string) bool {
-	k, ok := strings.CutPrefix(full, Namespace+":")
-	return ok && slices.Contains(secretKeys, k)
-}
 
 // reader parses keys with defaults, collecting one error per bad key.
 type reader struct {

@@ -139,6 +139,13 @@ func TestImageDigestWinsOverTag(t *testing.T) {
 	if got, want := cfg.App.ImageRef(), "ghcr.io/gopherops/gopherops@"+digest; got != want {
 		t.Errorf("ImageRef = %q, want %q", got, want)
 	}
+	cfg, err = Parse(FromMap(validLocal()), "gopherops", "local")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got, want := cfg.App.ImageRef(), "ghcr.io/gopherops/gopherops:1.2.3"; got != want {
+		t.Errorf("ImageRef without a digest = %q, want %q", got, want)
+	}
 }
 
 func TestSecretNeverPrints(t *testing.T) {

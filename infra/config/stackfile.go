@@ -42,19 +42,13 @@ func ReadStackFile(path string) (*StackFile, error) {
 		case map[string]any:
 			if _, ok := val["secure"]; ok && len(val) == 1 {
 				sf.Secure = append(sf.Secure, key)
-				continue
+			} else if err := sf.setJSON(path, key, val); err != nil {
+				return nil, err
 			}
-			b, err := json.Marshal(val)
-			if err != nil {
-				return nil, fmt.Errorf("stack file %s: %s: %w", path, key, err)
-			}
-			sf.Values[key] = string(b)
 		case []any:
-			b, err := json.Marshal(val)
-			if err != nil {
-				return nil, fmt.Errorf("stack file %s: %s: %w", path, key, err)
+			if err := sf.setJSON(path, key, val); err != nil {
+				return nil, err
 			}
-			sf.Values[key] = string(b)
 		case nil:
 			sf.Values[key] = ""
 		default:
@@ -63,4 +57,15 @@ func ReadStackFile(path string) (*StackFile, error) {
 	}
 	sort.Strings(sf.Secure)
 	return sf, nil
+}
+
+// setJSON records a list or map setting as the engine hands it to the
+// program: as JSON.
+func (sf *StackFile) setJSON(path, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("stack file %s: %s: %w", path, key, err)
+	}
+	sf.Values[key] = string(b)
+	return nil
 }

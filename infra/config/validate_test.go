@@ -1,11 +1,15 @@
 package config
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gopherops/gopherops/infra/internal/mocks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // problems are the lines of a configuration error, one per problem, without
@@ -222,8 +226,8 @@ func TestSecretSays(t *testing.T) {
 }
 
 // TestReadStackFileSecureValues: a `secure:` value is listed as encrypted
-// and kept out of the plain values; a map that merely has a secure key among
-// others is a plain value.
+// and kept out of the plain values; lists and maps, even one that merely has
+// a secure key among others, are plain values in JSON.
 func TestReadStackFileSecureValues(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "Pulumi.test.yaml")
 	doc := `config:
@@ -233,6 +237,8 @@ func TestReadStackFileSecureValues(t *testing.T) {
     secure: v1:BBBB
   gopherops:imageTag: "1.2.3"
   gopherops:minReplicas: 2
+  gopherops:operatorArns:
+    - arn:aws:iam::123456789012:role/ops
   aws:defaultTags:
     tags:
       Project: gopherops
@@ -251,10 +257,11 @@ func TestReadStackFileSecureValues(t *testing.T) {
 		t.Errorf("Secure = %v, want %v", sf.Secure, want)
 	}
 	want := map[string]string{
-		"gopherops:imageTag":    "1.2.3",
-		"gopherops:minReplicas": "2",
-		"aws:defaultTags":       `{"tags":{"Project":"gopherops"}}`,
-		"gopherops:odd":         `{"other":"x","secure":"v1:CCCC"}`,
+		"gopherops:imageTag":     "1.2.3",
+		"gopherops:minReplicas":  "2",
+		"gopherops:operatorArns": `["arn:aws:iam::123456789012:role/ops"]`,
+		"aws:defaultTags":        `{"tags":{"Project":"gopherops"}}`,
+		"gopherops:odd":          `{"other":"x","secure":"v1:CCCC"}`,
 	}
 	if len(sf.Values) != len(want) {
 		t.Errorf("Values = %v, want %v", sf.Values, want)
@@ -263,5 +270,44 @@ func TestReadStackFileSecureValues(t *testing.T) {
 		if sf.Values[k] != v {
 			t.Errorf("Values[%s] = %q, want %q", k, sf.Values[k], v)
 		}
+	}
+}
+
+// TestLoad: the running stack's configuration is read from the engine, a
+// secret only when it was set with --secret.
+func TestLoad(t *testing.T) {
+	cases := []struct {
+		name    string
+		secrets []string // the keys the engine holds encrypted
+		want    string   // "" when Load must succeed
+	}{
+		{"session key set with --secret", []string{"gopherops:sessionKey"}, ""},
+		{"session key in plain text", nil, "gopherops:sessionKey is stored in plain text; set it with `pulumi config set --secret gopherops:sessionKey`"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conf, _ := json.Marshal(with(validDev(), "gopherops:minReplicas", "3"))
+			keys, _ := json.Marshal(tc.secrets)
+			t.Setenv(pulumi.EnvConfig, string(conf))
+			t.Setenv(pulumi.EnvConfigSecretKeys, string(keys))
+			var cfg *Config
+			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+				var err error
+				cfg, err = Load(ctx)
+				return err
+			}, pulumi.WithMocks("gopherops", "dev", mocks.New()))
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Load = %v, want an error containing %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg == nil || cfg.Stack != "dev" || cfg.Region != "us-east-1" || cfg.App.MinReplicas != 3 || !cfg.App.SessionKey.IsSet() {
+				t.Errorf("Load = %+v, want the dev stack's settings", cfg)
+			}
+		})
 	}
 }
