@@ -2,7 +2,7 @@ package cluster
 
 import (
 	"fmt"
-	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -35,21 +35,24 @@ type AccessGrant struct {
 }
 
 // accessEntries creates an access entry and a cluster-wide policy
-// association per grant, in a stable order; they are what the Kubernetes
-// provider waits for.
+// association per grant, in the order given; they are what the Kubernetes
+// provider waits for. Every grant is checked before any is created, so a
+// refused list grants nothing.
 func (c *Cluster) accessEntries(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	grants := append([]AccessGrant(nil), args.Access...)
-	sort.Slice(grants, func(i, j int) bool { return grants[i].PrincipalArn < grants[j].PrincipalArn })
-	c.AccessEntries = map[string]*eks.AccessEntry{}
-	c.AccessPolicies = map[string]*eks.AccessPolicyAssociation{}
-	var out []pulumi.Resource
-	for _, g := range grants {
+	granted := map[string]bool{}
+	for _, g := range args.Access {
 		if g.Policy != PolicyClusterAdmin && g.Policy != PolicyAdminView {
 			return nil, fmt.Errorf("cluster: access for %s: unknown policy %q", g.PrincipalArn, g.Policy)
 		}
-		if _, dup := c.AccessEntries[g.PrincipalArn]; dup {
+		if granted[g.PrincipalArn] {
 			return nil, fmt.Errorf("cluster: access for %s is granted twice", g.PrincipalArn)
 		}
+		granted[g.PrincipalArn] = true
+	}
+	c.AccessEntries = map[string]*eks.AccessEntry{}
+	c.AccessPolicies = map[string]*eks.AccessPolicyAssociation{}
+	var out []pulumi.Resource
+	for _, g := range args.Access {
 		logical := name + "-access-" + principalName(g.PrincipalArn)
 		entry, err := eks.NewAccessEntry(ctx, logical, &eks.AccessEntryArgs{
 			ClusterName:  c.Cluster.Name,
@@ -78,10 +81,5 @@ func (c *Cluster) accessEntries(ctx *pulumi.Context, name string, args Args, par
 // principalName is the last path element of an IAM ARN, for logical names
 // ("arn:aws:iam::1:role/gopherops-deploy" → "gopherops-deploy").
 func principalName(arn string) string {
-	for i := len(arn) - 1; i >= 0; i-- {
-		if arn[i] == '/' || arn[i] == ':' {
-			return arn[i+1:]
-		}
-	}
-	return arn
+	return arn[strings.LastIndexAny(arn, "/:")+1:]
 }

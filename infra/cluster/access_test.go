@@ -8,6 +8,8 @@ func TestPrincipalName(t *testing.T) {
 		"arn:aws:iam::123456789012:user/alice":                     "alice",
 		"arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_0123": "AWSReservedSSO_Admin_0123",
 		"arn:aws:iam::123456789012:root":                           "root",
+		"arn:aws:iam::123456789012:role/team/ops":                  "ops",
+		"gopherops-deploy":                                         "gopherops-deploy",
 	}
 	for in, want := range cases {
 		if got := principalName(in); got != want {

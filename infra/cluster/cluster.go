@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/gopherops/gopherops/infra/config"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -171,10 +172,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	c.OIDCProviderArn = c.OIDCProvider.Arn
 	c.OIDCIssuer = issuerURL.ApplyT(func(u string) string {
-		if len(u) > len("https://") && u[:len("https://")] == "https://" {
-			return u[len("https://"):]
-		}
-		return u
+		return strings.TrimPrefix(u, "https://")
 	}).(pulumi.StringOutput)
 
 	access, err := c.accessEntries(ctx, name, args, parent)

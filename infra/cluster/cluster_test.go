@@ -1,10 +1,13 @@
 package cluster_test
 
 import (
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
 
 	"github.com/gopherops/gopherops/infra/cluster"
 	"github.com/gopherops/gopherops/infra/config"
@@ -25,31 +28,59 @@ const (
 // in the given partition.
 func newCluster(t *testing.T, partition string, access []cluster.AccessGrant) (*mocks.Monitor, error) {
 	t.Helper()
-	mon := mocks.New()
-	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-		_, err := cluster.New(ctx, "gopherops", cluster.Args{
-			Cluster: config.Cluster{
-				Name:                     "gopherops-dev",
-				KubernetesVersion:        "1.35",
-				AddonVersions:            map[string]string{"vpc-cni": "v1", "kube-proxy": "v1", "coredns": "v1", "metrics-server": "v1"},
-				LogRetentionDays:         30,
-				NodeInstanceTypes:        []string{"t3.medium"},
-				NodeAmiType:              "AL2023_x86_64_STANDARD",
-				NodeDiskSizeGiB:          20,
-				NodeMinSize:              1,
-				NodeDesiredSize:          2,
-				NodeMaxSize:              3,
-				KMSKeyDeletionWindowDays: 7,
-			},
-			Region:              mocks.Region,
-			Partition:           partition,
-			PrivateSubnetIDs:    pulumi.ToStringArray([]string{"subnet-a", "subnet-b"}),
-			NodeSecurityGroupID: pulumi.String("sg-nodes"),
-			Access:              access,
-		})
-		return err
-	}, pulumi.WithMocks("gopherops", "dev", mon))
+	mon, _, err := newClusterWith(t, func(a *cluster.Args) {
+		a.Partition = partition
+		a.Access = access
+	})
 	return mon, err
+}
+
+// newClusterWith runs cluster.New under the mock monitor with the dev
+// cluster's arguments as edit leaves them; it returns the component's
+// OIDC issuer and kubeconfig as the program saw them.
+func newClusterWith(t *testing.T, edit func(*cluster.Args)) (*mocks.Monitor, outputs, error) {
+	t.Helper()
+	args := cluster.Args{
+		Cluster: config.Cluster{
+			Name:                     "gopherops-dev",
+			KubernetesVersion:        "1.35",
+			AddonVersions:            map[string]string{"vpc-cni": "v1", "kube-proxy": "v1", "coredns": "v1", "metrics-server": "v1"},
+			LogRetentionDays:         30,
+			NodeInstanceTypes:        []string{"t3.medium"},
+			NodeAmiType:              "AL2023_x86_64_STANDARD",
+			NodeDiskSizeGiB:          20,
+			NodeMinSize:              1,
+			NodeDesiredSize:          2,
+			NodeMaxSize:              3,
+			KMSKeyDeletionWindowDays: 7,
+		},
+		Region:              mocks.Region,
+		Partition:           "aws",
+		PrivateSubnetIDs:    pulumi.ToStringArray([]string{"subnet-a", "subnet-b"}),
+		NodeSecurityGroupID: pulumi.String("sg-nodes"),
+		Access:              []cluster.AccessGrant{{PrincipalArn: deployRole, Policy: cluster.PolicyClusterAdmin}},
+	}
+	edit(&args)
+	mon := mocks.New()
+	var out outputs
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		c, err := cluster.New(ctx, "gopherops", args)
+		if err != nil {
+			return err
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		c.OIDCIssuer.ApplyT(func(v string) string { out.oidcIssuer = v; wg.Done(); return v })
+		c.Kubeconfig.ApplyT(func(v string) string { out.kubeconfig = v; wg.Done(); return v })
+		wg.Wait()
+		return nil
+	}, pulumi.WithMocks("gopherops", "dev", mon))
+	return mon, out, err
+}
+
+// outputs are the component's outputs other packages build on.
+type outputs struct {
+	oidcIssuer, kubeconfig string
 }
 
 // TestAccessPolicyPerRole: each principal's access entry gets exactly the
@@ -131,6 +162,10 @@ func TestAccessRefused(t *testing.T) {
 			{PrincipalArn: previewRole, Policy: cluster.PolicyAdminView},
 			{PrincipalArn: previewRole, Policy: cluster.PolicyClusterAdmin},
 		}, "granted twice"},
+		{"a bad grant after good ones", []cluster.AccessGrant{
+			{PrincipalArn: deployRole, Policy: cluster.PolicyClusterAdmin},
+			{PrincipalArn: previewRole, Policy: "AmazonEKSEditPolicy"},
+		}, `unknown policy "AmazonEKSEditPolicy"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,9 +173,133 @@ func TestAccessRefused(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
-			if n := len(mon.ByType(tAccessPolicy)); n > 1 || n == 1 && tt.name != "one principal twice" {
-				t.Errorf("%d policy associations created for a refused grant", n)
+			if n, m := len(mon.ByType(tAccessEntry)), len(mon.ByType(tAccessPolicy)); n+m != 0 {
+				t.Errorf("%d access entries and %d policy associations created for a refused list", n, m)
 			}
 		})
+	}
+}
+
+// TestAddonsArePinned: every add-on runs the version the stack pins; one
+// without a pin (missing or empty) fails the program instead of letting
+// EKS pick whatever is current.
+func TestAddonsArePinned(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version func(map[string]string)
+		want    string
+	}{
+		{"all pinned", func(map[string]string) {}, ""},
+		{"coredns not pinned", func(v map[string]string) { delete(v, "coredns") }, "add-on coredns has no pinned version"},
+		{"kube-proxy pinned to nothing", func(v map[string]string) { v["kube-proxy"] = "" }, "add-on kube-proxy has no pinned version"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			versions := map[string]string{"vpc-cni": "v1.20.0", "kube-proxy": "v1.35.0", "coredns": "v1.12.0", "metrics-server": "v0.8.0"}
+			tc.version(versions)
+			mon, _, err := newClusterWith(t, func(a *cluster.Args) { a.AddonVersions = versions })
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("err = %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			addons := mon.ByType("aws:eks/addon:Addon")
+			if len(addons) != len(versions) {
+				t.Fatalf("%d add-ons, want %d", len(addons), len(versions))
+			}
+			for _, a := range addons {
+				if name := a.Str("addonName"); a.Str("addonVersion") != versions[name] {
+					t.Errorf("add-on %s runs %q, want the pin %q", name, a.Str("addonVersion"), versions[name])
+				}
+			}
+		})
+	}
+}
+
+// TestEndpointAccess: with CIDRs the API endpoint is public for them only;
+// without, it is private and no CIDR list is sent (EKS would otherwise
+// default it to 0.0.0.0/0).
+func TestEndpointAccess(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cidrs  []string
+		public bool
+	}{
+		{"one operator address", []string{"34.201.10.7/32"}, true},
+		{"two", []string{"34.201.10.7/32", "52.94.76.0/24"}, true},
+		{"none: private", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mon, _, err := newClusterWith(t, func(a *cluster.Args) { a.EndpointPublicCidrs = tc.cidrs })
+			if err != nil {
+				t.Fatal(err)
+			}
+			eks := mon.ByType("aws:eks/cluster:Cluster")
+			if len(eks) != 1 {
+				t.Fatalf("%d clusters", len(eks))
+			}
+			if v, _ := eks[0].Get("vpcConfig.endpointPublicAccess"); v != tc.public {
+				t.Errorf("endpointPublicAccess = %v, want %v", v, tc.public)
+			}
+			if v, _ := eks[0].Get("vpcConfig.endpointPrivateAccess"); v != true {
+				t.Errorf("endpointPrivateAccess = %v: nodes and the in-VPC runner reach the API privately", v)
+			}
+			got, sent := eks[0].Get("vpcConfig.publicAccessCidrs")
+			if !tc.public {
+				if sent {
+					t.Errorf("publicAccessCidrs = %v sent for a private endpoint", got)
+				}
+				return
+			}
+			var list []string
+			for _, c := range got.([]any) {
+				list = append(list, c.(string))
+			}
+			if !slices.Equal(list, tc.cidrs) {
+				t.Errorf("publicAccessCidrs = %v, want %v", list, tc.cidrs)
+			}
+		})
+	}
+}
+
+// TestClusterOutputs: the OIDC issuer comes without its scheme, as IRSA
+// trust policies name it, and the kubeconfig reaches the cluster's endpoint
+// with a token from `aws eks get-token` in the stack's region.
+func TestClusterOutputs(t *testing.T) {
+	_, out, err := newClusterWith(t, func(*cluster.Args) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.oidcIssuer != mocks.OIDCIssuer {
+		t.Errorf("OIDCIssuer = %q, want %q", out.oidcIssuer, mocks.OIDCIssuer)
+	}
+	var kc struct {
+		Clusters []struct {
+			Cluster struct {
+				Server string `yaml:"server"`
+				CA     string `yaml:"certificate-authority-data"`
+			} `yaml:"cluster"`
+		} `yaml:"clusters"`
+		Users []struct {
+			User struct {
+				Exec struct {
+					Command string   `yaml:"command"`
+					Args    []string `yaml:"args"`
+				} `yaml:"exec"`
+			} `yaml:"user"`
+		} `yaml:"users"`
+	}
+	if err := yaml.Unmarshal([]byte(out.kubeconfig), &kc); err != nil {
+		t.Fatalf("kubeconfig: %v", err)
+	}
+	if len(kc.Clusters) != 1 || kc.Clusters[0].Cluster.Server != "https://EXAMPLE.gr7.us-east-1.eks.amazonaws.com" || kc.Clusters[0].Cluster.CA == "" {
+		t.Errorf("kubeconfig clusters = %+v, want the cluster's endpoint and CA", kc.Clusters)
+	}
+	want := []string{"eks", "get-token", "--cluster-name", "gopherops-dev", "--region", mocks.Region, "--output", "json"}
+	if len(kc.Users) != 1 || kc.Users[0].User.Exec.Command != "aws" || !slices.Equal(kc.Users[0].User.Exec.Args, want) {
+		t.Errorf("kubeconfig users = %+v, want aws %v", kc.Users, want)
 	}
 }

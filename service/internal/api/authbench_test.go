@@ -8,7 +8,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gopherops/gopherops/service/internal/api"
 	"github.com/gopherops/gopherops/service/internal/apptest"
+	"github.com/gopherops/gopherops/service/internal/store/postgres"
 	"github.com/gopherops/gopherops/service/internal/web"
 )
 
@@ -16,7 +18,7 @@ import (
 // bearer token (its lookup cached, as for a client's burst): the auth
 // middleware alone, and a read through the whole router. The checks every
 // request gets (disabled accounts, token scopes) must stay within a few
-// microseconds of it.
+// microseconds of it. "bare" is make bench's baseline in process.
 func BenchmarkAuthPath(b *testing.B) {
 	gin.SetMode(gin.ReleaseMode)
 	e := apptest.New(b)
@@ -44,5 +46,13 @@ func BenchmarkAuthPath(b *testing.B) {
 	})
 	b.Run("router", func(b *testing.B) {
 		serve(b, e.Srv.Config.Handler, get(fmt.Sprintf("/api/v1/users/%d", e.Root.ID)))
+	})
+	// The same query and JSON without the router, middleware or
+	// authentication: what make bench divides by, here without the
+	// network, so router/bare is the route's own CPU.
+	b.Run("bare", func(b *testing.B) {
+		mux := http.NewServeMux()
+		mux.Handle("GET /debug/bare/users/{id}", api.BareUserHandler(postgres.New(e.Pool)))
+		serve(b, mux, get(fmt.Sprintf("/debug/bare/users/%d", e.Root.ID)))
 	})
 }
