@@ -23,6 +23,12 @@ func TestPlanSubnets(t *testing.T) {
 		{"/22 over 3 AZs", "172.16.4.0/22", 3,
 			[]string{"172.16.7.0/26", "172.16.7.64/26", "172.16.7.128/26"},
 			[]string{"172.16.4.0/24", "172.16.5.0/24", "172.16.6.0/24"}},
+		{"the smallest VPC, a /24, over 3 AZs", "10.9.8.0/24", 3,
+			[]string{"10.9.8.192/28", "10.9.8.208/28", "10.9.8.224/28"},
+			[]string{"10.9.8.0/26", "10.9.8.64/26", "10.9.8.128/26"}},
+		{"a single AZ", "10.40.0.0/16", 1,
+			[]string{"10.40.192.0/20"},
+			[]string{"10.40.0.0/18"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,6 +66,7 @@ func TestPlanSubnetsRejects(t *testing.T) {
 		{"10.0.0.1/16", 2},
 		{"not-a-cidr", 2},
 		{"10.0.0.0/16", 4},
+		{"10.0.0.0/16", 0},
 		{"fd00::/48", 2},
 	} {
 		if _, err := PlanSubnets(tc.vpc, tc.azs); err == nil {
