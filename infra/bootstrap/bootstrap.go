@@ -21,6 +21,10 @@ const (
 	OutputDriftRoleArn   = "driftRoleArn"
 	OutputECRRepository  = "ecrRepositoryUrl"
 	OutputStateBackend   = "stateBackendUrl"
+	// The pull-request stacks' role, image repository and state backend.
+	OutputPRStacksRoleArn    = "prStacksRoleArn"
+	OutputPRStacksRepository = "prStacksEcrRepositoryUrl"
+	OutputPRStacksBackend    = "prStacksBackendUrl"
 )
 
 // bootstrap is what the program created, for tests.
@@ -29,8 +33,13 @@ type bootstrap struct {
 	DeployRole      *iam.Role
 	PreviewRole     *iam.Role
 	DriftRole       *iam.Role
+	PRStacksRole    *iam.Role
 	Repository      *ecr.Repository
 	StateBucket     *s3.BucketV2
+	// PRRepository and PRStateBucket are the pull-request stacks' own
+	// image repository and state bucket (nil without StateBucket).
+	PRRepository  *ecr.Repository
+	PRStateBucket *s3.BucketV2
 	// GitHub is the repository's protection, when the stack manages it.
 	GitHub *protection
 }
@@ -87,7 +96,13 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 		return nil, fmt.Errorf("bootstrap: ecr lifecycle: %w", err)
 	}
 
-	var stateBucketArn pulumi.StringOutput
+	b.PRRepository, err = prStacksRepository(ctx, cfg.ECRRepository+"-pr-stacks")
+	if err != nil {
+		return nil, err
+	}
+
+	var stateBucketArn, prStateBucketArn pulumi.StringOutput
+	prVariables := map[string]pulumi.StringInput{VariablePRStacksRepository: b.PRRepository.RepositoryUrl}
 	if cfg.StateBucket {
 		b.StateBucket, err = stateBucket(ctx, cfg.Project+"-pulumi-state", keep)
 		if err != nil {
@@ -95,8 +110,20 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 		}
 		stateBucketArn = b.StateBucket.Arn
 		ctx.Export(OutputStateBackend, pulumi.Sprintf("s3://%s", b.StateBucket.Bucket))
+		// The pull-request stacks keep their state apart: listing the
+		// stacks of a backend reads every stack's checkpoint, so a backend
+		// shared with dev and prod would need their state readable.
+		b.PRStateBucket, err = stateBucket(ctx, cfg.Project+"-pulumi-pr-stacks", keep)
+		if err != nil {
+			return nil, err
+		}
+		prStateBucketArn = b.PRStateBucket.Arn
+		prBackend := pulumi.Sprintf("s3://%s", b.PRStateBucket.Bucket)
+		ctx.Export(OutputPRStacksBackend, prBackend)
+		prVariables[VariablePRStacksBackend] = prBackend
 	} else {
 		stateBucketArn = pulumi.String("").ToStringOutput()
+		prStateBucketArn = stateBucketArn
 	}
 
 	deployTrust := providerArn.ApplyT(func(arn string) (string, error) {
@@ -162,20 +189,87 @@ func deploy(ctx *pulumi.Context, cfg bootstrapConfig) (*bootstrap, error) {
 		return nil, fmt.Errorf("bootstrap: drift policy: %w", err)
 	}
 
+	prTrust := providerArn.ApplyT(func(arn string) (string, error) {
+		return GitHubTrustPolicy(arn, Subjects(cfg.GitHubRepository, PRStacksRole))
+	}).(pulumi.StringOutput)
+	b.PRStacksRole, err = iam.NewRole(ctx, PRStacksRole.Name, &iam.RoleArgs{
+		Name:               pulumi.String(cfg.PRStacksRoleName),
+		Description:        pulumi.String("pull-request stacks (pr-<number>) of " + cfg.GitHubRepository + " on cluster " + cfg.PRStacksCluster + ", and nothing of the other stacks"),
+		AssumeRolePolicy:   prTrust,
+		MaxSessionDuration: pulumi.Int(int(PRStacksRole.MaxSession.Seconds())),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: pull-request stacks role: %w", err)
+	}
+	if _, err := iam.NewRolePolicy(ctx, PRStacksRole.Name, &iam.RolePolicyArgs{
+		Role: b.PRStacksRole.Name,
+		Policy: pulumi.All(b.PRRepository.Arn, prStateBucketArn).ApplyT(func(v []any) (string, error) {
+			return PRStacksPolicy(acct, cfg.PRStacksCluster, v[0].(string), v[1].(string))
+		}).(pulumi.StringOutput),
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: pull-request stacks policy: %w", err)
+	}
+
 	ctx.Export(OutputDeployRoleArn, b.DeployRole.Arn)
 	ctx.Export(OutputPreviewRoleArn, b.PreviewRole.Arn)
 	ctx.Export(OutputDriftRoleArn, b.DriftRole.Arn)
+	ctx.Export(OutputPRStacksRoleArn, b.PRStacksRole.Arn)
 	ctx.Export(OutputECRRepository, b.Repository.RepositoryUrl)
+	ctx.Export(OutputPRStacksRepository, b.PRRepository.RepositoryUrl)
 
 	if cfg.GitHubProtection {
 		b.GitHub, err = protectRepository(ctx, cfg, map[string]pulumi.StringOutput{
 			DeployRole.Name: b.DeployRole.Arn, PreviewRole.Name: b.PreviewRole.Arn, DriftRole.Name: b.DriftRole.Arn,
-		}, b.Repository.RepositoryUrl)
+			PRStacksRole.Name: b.PRStacksRole.Arn,
+		}, map[string]map[string]pulumi.StringInput{PRStacksRole.Name: prVariables}, b.Repository.RepositoryUrl)
 		if err != nil {
 			return nil, err
 		}
 	}
 	return b, nil
+}
+
+// PRImageDays is how long the pull-request stacks' repository keeps an
+// image: a stack runs the image of its last update, and the reaper
+// destroys a stack idle for its TTL (72 hours by default), far less.
+const PRImageDays = 14
+
+// prStacksRepository is the pull-request stacks' own image repository, the
+// only one their role may push to, with every image expiring after
+// PRImageDays. Nodes pull from it with their role, as from the mirror.
+func prStacksRepository(ctx *pulumi.Context, name string) (*ecr.Repository, error) {
+	repo, err := ecr.NewRepository(ctx, "pr-stacks", &ecr.RepositoryArgs{
+		Name: pulumi.String(name),
+		// The stacks run an image by the digest pushed; a tag names a
+		// pull request's commit once.
+		ImageTagMutability:         pulumi.String("IMMUTABLE"),
+		ImageScanningConfiguration: ecr.RepositoryImageScanningConfigurationArgs{ScanOnPush: pulumi.Bool(true)},
+		EncryptionConfigurations: ecr.RepositoryEncryptionConfigurationArray{
+			ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("KMS")},
+		},
+		// Nothing in it outlives a pull request for long.
+		ForceDelete: pulumi.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: pull-request stacks repository: %w", err)
+	}
+	policy, err := json.Marshal(map[string]any{"rules": []map[string]any{{
+		"rulePriority": 1,
+		"description":  fmt.Sprintf("expire every pull request's image %d days after its push", PRImageDays),
+		"selection": map[string]any{
+			"tagStatus": "any", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": PRImageDays,
+		},
+		"action": map[string]string{"type": "expire"},
+	}}})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: pull-request stacks lifecycle: %w", err)
+	}
+	if _, err := ecr.NewLifecyclePolicy(ctx, "pr-stacks", &ecr.LifecyclePolicyArgs{
+		Repository: repo.Name, Policy: pulumi.String(string(policy)),
+	}); err != nil {
+		return nil, fmt.Errorf("bootstrap: pull-request stacks lifecycle: %w", err)
+	}
+	return repo, nil
 }
 
 // KeptReleases is how many of its most recent releases the mirror keeps

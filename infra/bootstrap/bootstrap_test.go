@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 	"github.com/gopherops/gopherops/infra/internal/stacktest"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
 )
 
 func testConfig() bootstrapConfig {
@@ -83,8 +86,10 @@ func list(v any) []string {
 }
 
 // TestRolesTrustOnlyTheirJobs: the deploy role is assumable only by jobs in
-// the repository's deploy environments, the preview role only by its pull
-// requests, both through GitHub's OIDC provider with the STS audience.
+// the repository's deploy environments (never preview, which any branch may
+// use), the pull-request stacks' role only in preview, the preview role
+// only by its pull requests, all through GitHub's OIDC provider with the
+// STS audience.
 func TestRolesTrustOnlyTheirJobs(t *testing.T) {
 	mon := run(t, testConfig())
 	provider := mon.Get("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "github-actions")
@@ -92,10 +97,12 @@ func TestRolesTrustOnlyTheirJobs(t *testing.T) {
 		t.Fatalf("GitHub OIDC provider = %v", provider)
 	}
 	cases := map[string][]string{
+		// Not preview: any branch may run a job there (issue 18's hole).
 		"deploy": {"repo:gopherops/gopherops:environment:dev", "repo:gopherops/gopherops:environment:prod",
-			"repo:gopherops/gopherops:environment:nightly", "repo:gopherops/gopherops:environment:preview"},
-		"preview": {"repo:gopherops/gopherops:pull_request"},
-		"drift":   {"repo:gopherops/gopherops:environment:drift"},
+			"repo:gopherops/gopherops:environment:nightly"},
+		"pr-stacks": {"repo:gopherops/gopherops:environment:preview"},
+		"preview":   {"repo:gopherops/gopherops:pull_request"},
+		"drift":     {"repo:gopherops/gopherops:environment:drift"},
 	}
 	for name, subjects := range cases {
 		role := mon.Get("aws:iam/role:Role", name)
@@ -226,6 +233,8 @@ func TestConfigValidation(t *testing.T) {
 		"mainApprovals":    func(c *bootstrapConfig) { c.MainApprovals = 7 },
 		"previewRoleName":  func(c *bootstrapConfig) { c.PreviewRoleName = c.DeployRoleName },
 		"driftRoleName":    func(c *bootstrapConfig) { c.DriftRoleName = c.PreviewRoleName },
+		"prStacksRoleName": func(c *bootstrapConfig) { c.PRStacksRoleName = c.DeployRoleName },
+		"prStacksCluster":  func(c *bootstrapConfig) { c.PRStacksCluster = "dev cluster" },
 		"aws:region":       func(c *bootstrapConfig) { c.Region = "" },
 	}
 	for key, mutate := range cases {
@@ -314,5 +323,155 @@ func TestStacksNameWhatTheBootstrapMakes(t *testing.T) {
 				t.Errorf("%s: %s is %q, the bootstrap's %q", stack, c.setting, c.stacks, c.bootstrap)
 			}
 		}
+	}
+}
+
+// TestPRStacksPolicy: the role any branch's pull request can hold reaches
+// the pull-request stacks and nothing else: the dev cluster's endpoint
+// only, pushes to its own repository only, and state only under the pr-*
+// stacks' keys of its own bucket; no IAM, no other service's writes.
+func TestPRStacksPolicy(t *testing.T) {
+	mon := run(t, testConfig())
+	reg := mon.Get("aws:iam/rolePolicy:RolePolicy", PRStacksRole.Name)
+	if reg == nil {
+		t.Fatal("no policy on the pull-request stacks' role")
+	}
+	policy := iamPolicy(doc(t, reg, "policy"))
+	repo := mon.Get("aws:ecr/repository:Repository", "pr-stacks").Outputs["arn"].StringValue()
+	mirror := mon.Get("aws:ecr/repository:Repository", "mirror").Outputs["arn"].StringValue()
+	bucket := "arn:aws:s3:::" + mon.Get("aws:s3/bucketV2:BucketV2", "gopherops-pulumi-pr-stacks").Outputs["bucket"].StringValue()
+	shared := "arn:aws:s3:::" + mon.Get("aws:s3/bucketV2:BucketV2", "gopherops-pulumi-state").Outputs["bucket"].StringValue()
+	eks := func(r string) string { return "arn:aws:eks:us-east-1:" + mocks.AccountID + ":" + r }
+	cases := []struct {
+		name, action, resource string
+		allowed                bool
+	}{
+		{"the dev cluster's endpoint", "eks:DescribeCluster", eks("cluster/gopherops-dev"), true},
+		{"not prod's endpoint", "eks:DescribeCluster", eks("cluster/gopherops-prod"), false},
+		{"no access entry of its own making", "eks:CreateAccessEntry", eks("cluster/gopherops-dev"), false},
+		{"no cluster change", "eks:UpdateClusterConfig", eks("cluster/gopherops-dev"), false},
+		{"ECR login", "ecr:GetAuthorizationToken", "*", true},
+		{"push to its repository", "ecr:PutImage", repo, true},
+		{"upload layers to its repository", "ecr:UploadLayerPart", repo, true},
+		{"no push into the release mirror", "ecr:PutImage", mirror, false},
+		{"no upload into the release mirror", "ecr:InitiateLayerUpload", mirror, false},
+		{"no image deleted", "ecr:BatchDeleteImage", repo, false},
+		{"its backend's version marker", "s3:GetObject", bucket + "/.pulumi/meta.yaml", true},
+		{"a pr stack's checkpoint", "s3:PutObject", bucket + "/.pulumi/stacks/gopherops/pr-12.json", true},
+		{"a pr stack's gzipped checkpoint", "s3:GetObject", bucket + "/.pulumi/stacks/gopherops/pr-12.json.gz", true},
+		{"a pr stack's history", "s3:PutObject", bucket + "/.pulumi/history/gopherops/pr-12/pr-12-1700000000.history.json", true},
+		{"a pr stack's backup", "s3:PutObject", bucket + "/.pulumi/backups/gopherops/pr-12/pr-12.1700000000.json", true},
+		{"a pr stack's lock", "s3:DeleteObject", bucket + "/.pulumi/locks/organization/gopherops/pr-12/abc.json", true},
+		{"listing its backend", "s3:ListBucket", bucket, true},
+		{"not a dev stack in its backend", "s3:PutObject", bucket + "/.pulumi/stacks/gopherops/dev.json", false},
+		{"not prod's lock in its backend", "s3:PutObject", bucket + "/.pulumi/locks/organization/gopherops/prod/x.json", false},
+		{"not prod's state", "s3:GetObject", shared + "/.pulumi/stacks/gopherops/prod.json", false},
+		{"not dev's state", "s3:PutObject", shared + "/.pulumi/stacks/gopherops/dev.json", false},
+		{"not even a pr stack in the shared backend", "s3:GetObject", shared + "/.pulumi/stacks/gopherops/pr-12.json", false},
+		{"not the shared backend's listing", "s3:ListBucket", shared, false},
+		{"no release record", "ssm:GetParameter", "arn:aws:ssm:us-east-1:" + mocks.AccountID + ":parameter/gopherops/prod/release", false},
+		{"no release record written", "ssm:PutParameter", "arn:aws:ssm:us-east-1:" + mocks.AccountID + ":parameter/gopherops/dev/release", false},
+		{"no role", "iam:CreateRole", "arn:aws:iam::" + mocks.AccountID + ":role/gopherops-x", false},
+		{"no policy on itself", "iam:PutRolePolicy", "arn:aws:iam::" + mocks.AccountID + ":role/gopherops-pr-stacks", false},
+		{"no role passed", "iam:PassRole", "arn:aws:iam::" + mocks.AccountID + ":role/gopherops-dev-app", false},
+		{"no database", "rds:DeleteDBInstance", "arn:aws:rds:us-east-1:" + mocks.AccountID + ":db:gopherops-prod", false},
+		{"no network change", "ec2:AuthorizeSecurityGroupIngress", "*", false},
+		{"no secret", "secretsmanager:GetSecretValue", "*", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := policy.allows(c.action, c.resource); got != c.allowed {
+				t.Errorf("%s on %s: allowed %v, want %v", c.action, c.resource, got, c.allowed)
+			}
+		})
+	}
+	for _, st := range policy {
+		if st["Effect"] != "Allow" {
+			continue
+		}
+		for _, a := range list(st["Action"]) {
+			if strings.HasPrefix(a, "iam:") || a == "*" || strings.HasSuffix(a, ":*") {
+				t.Errorf("%v allows %s", st["Sid"], a)
+			}
+			if slices.Contains(list(st["Resource"]), "*") && a != "ecr:GetAuthorizationToken" {
+				t.Errorf("%v allows %s on every resource", st["Sid"], a)
+			}
+		}
+		for _, r := range list(st["Resource"]) {
+			if strings.Contains(r, ":cluster/") && r != eks("cluster/gopherops-dev") {
+				t.Errorf("%v reaches cluster %s, not only the dev cluster", st["Sid"], r)
+			}
+			if strings.HasPrefix(r, "arn:aws:s3:::") && !strings.HasPrefix(r, bucket) {
+				t.Errorf("%v reaches bucket %s, not only the pull-request stacks' own", st["Sid"], r)
+			}
+			if k, ok := strings.CutPrefix(r, bucket+"/"); ok && k != ".pulumi/meta.yaml" &&
+				!slices.ContainsFunc(PRStateKeys(StacksProject), func(p string) bool { return k == p }) {
+				t.Errorf("%v reaches state key %s, no pr-* stack's", st["Sid"], k)
+			}
+		}
+	}
+}
+
+// TestPRStateKeysAreThoseOfTheStacksProject: the state keys the role may
+// write are under the Pulumi project the stacks belong to (Pulumi.yaml's
+// name), or the role could write none of the pull-request stacks' state.
+func TestPRStateKeysAreThoseOfTheStacksProject(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var project struct{ Name string }
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		t.Fatal(err)
+	}
+	if project.Name != StacksProject {
+		t.Errorf("Pulumi.yaml names project %q, the role's state keys are under %q", project.Name, StacksProject)
+	}
+}
+
+// TestPRStacksOwnRepositoryAndBackend: the pull-request stacks get their
+// own repository, whose images all expire, and their own protected,
+// private, versioned state bucket; without state buckets, the role gets no
+// S3 access at all.
+func TestPRStacksOwnRepositoryAndBackend(t *testing.T) {
+	mon := run(t, testConfig())
+	repo := mon.Get("aws:ecr/repository:Repository", "pr-stacks")
+	if repo == nil || repo.Str("name") != "gopherops-pr-stacks" || repo.Str("imageTagMutability") != "IMMUTABLE" {
+		t.Fatalf("pull-request stacks' repository = %v", repo)
+	}
+	var lifecycle struct {
+		Rules []struct {
+			Selection struct {
+				TagStatus, CountType string
+				CountNumber          int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(mon.Get("aws:ecr/lifecyclePolicy:LifecyclePolicy", "pr-stacks").Str("policy")), &lifecycle); err != nil {
+		t.Fatal(err)
+	}
+	if len(lifecycle.Rules) != 1 || lifecycle.Rules[0].Selection.TagStatus != "any" ||
+		lifecycle.Rules[0].Selection.CountType != "sinceImagePushed" || lifecycle.Rules[0].Selection.CountNumber != PRImageDays {
+		t.Errorf("pull-request images do not all expire after %d days: %+v", PRImageDays, lifecycle.Rules)
+	}
+	bucket := mon.Get("aws:s3/bucketV2:BucketV2", "gopherops-pulumi-pr-stacks")
+	if bucket == nil || !bucket.Protect ||
+		mon.Get("aws:s3/bucketVersioningV2:BucketVersioningV2", "gopherops-pulumi-pr-stacks") == nil ||
+		mon.Get("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "gopherops-pulumi-pr-stacks") == nil {
+		t.Errorf("pull-request stacks' state bucket = %v, want a protected, versioned, private one", bucket)
+	}
+
+	cfg := testConfig()
+	cfg.StateBucket = false
+	mon = run(t, cfg)
+	for _, st := range doc(t, mon.Get("aws:iam/rolePolicy:RolePolicy", PRStacksRole.Name), "policy") {
+		for _, a := range list(st["Action"]) {
+			if strings.HasPrefix(a, "s3:") && st["Effect"] == "Allow" {
+				t.Errorf("without a state bucket the role still may %s", a)
+			}
+		}
+	}
+	if mon.Get("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable", "preview-"+VariablePRStacksBackend) != nil {
+		t.Error("the preview environment names a state bucket the bootstrap does not make")
 	}
 }

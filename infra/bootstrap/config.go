@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -35,6 +36,13 @@ type bootstrapConfig struct {
 	// DriftRoleName is the read-only role of the scheduled drift check
 	// (drift.yml); the stacks grant it view access to their clusters.
 	DriftRoleName string
+	// PRStacksRoleName is the role of the pull-request stacks
+	// (preview-env.yml); the dev stack grants it its namespaces only.
+	PRStacksRoleName string
+	// PRStacksCluster is the cluster the pull-request stacks run on (the
+	// dev stack's, DEV_CLUSTER_NAME of the workflows): the only one whose
+	// endpoint their role may read.
+	PRStacksCluster string
 	// GitHubProtection makes the bootstrap manage the repository's GitHub
 	// side of the tie (environments, branch protection, the release tag
 	// ruleset, the role variables). Off for every bootstrap stack but one
@@ -55,6 +63,7 @@ var (
 	teamPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,99}$`)
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 	ecrRepoPattern = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*$`)
+	clusterPattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
 )
 
 // loadConfig reads and validates the bootstrap stack's settings.
@@ -71,6 +80,8 @@ func loadConfig(ctx *pulumi.Context) (bootstrapConfig, error) {
 		DeployRoleName:     c.Get("deployRoleName"),
 		PreviewRoleName:    c.Get("previewRoleName"),
 		DriftRoleName:      c.Get("driftRoleName"),
+		PRStacksRoleName:   c.Get("prStacksRoleName"),
+		PRStacksCluster:    c.Get("prStacksCluster"),
 		GitHubProtection:   true,
 		MainApprovals:      1,
 	}
@@ -134,6 +145,12 @@ func (c *bootstrapConfig) defaults() {
 	if c.DriftRoleName == "" {
 		c.DriftRoleName = c.Project + "-drift"
 	}
+	if c.PRStacksRoleName == "" {
+		c.PRStacksRoleName = c.Project + "-pr-stacks"
+	}
+	if c.PRStacksCluster == "" {
+		c.PRStacksCluster = c.Project + "-dev"
+	}
 }
 
 func (c bootstrapConfig) validate() error {
@@ -158,6 +175,12 @@ func (c bootstrapConfig) validate() error {
 	}
 	if c.DriftRoleName == c.DeployRoleName || c.DriftRoleName == c.PreviewRoleName {
 		fail("driftRoleName", "must differ from deployRoleName and previewRoleName")
+	}
+	if slices.Contains([]string{c.DeployRoleName, c.PreviewRoleName, c.DriftRoleName}, c.PRStacksRoleName) {
+		fail("prStacksRoleName", "must differ from deployRoleName, previewRoleName and driftRoleName")
+	}
+	if !clusterPattern.MatchString(c.PRStacksCluster) {
+		fail("prStacksCluster", "%q is not an EKS cluster name", c.PRStacksCluster)
 	}
 	if c.GitHubProtection {
 		owner, _, _ := strings.Cut(c.GitHubRepository, "/")

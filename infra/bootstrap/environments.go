@@ -20,11 +20,28 @@ type Role struct {
 	PullRequests bool
 }
 
+// Actions variables the bootstrap sets in the environments of the
+// pull-request stacks' role: where its jobs push images and keep state, the
+// only repository and state backend its policy lets it write.
+const (
+	// VariablePRStacksRepository is the URL of the pull-request stacks'
+	// own ECR repository.
+	VariablePRStacksRepository = "PR_STACKS_ECR_REPOSITORY"
+	// VariablePRStacksBackend is the pull-request stacks' own Pulumi state
+	// backend (s3://<bucket>), when the bootstrap manages state buckets.
+	VariablePRStacksBackend = "PR_STACKS_BACKEND_URL"
+)
+
 // The bootstrap roles.
 var (
-	// DeployRole runs `pulumi up`: deploy.yml, nightly's live suite and
-	// the pull-request stacks. Its longest job is nightly's (180 minutes).
+	// DeployRole runs `pulumi up` of the AWS stacks: deploy.yml and
+	// nightly's live suite. Its longest job is nightly's (180 minutes).
 	DeployRole = Role{Name: "deploy", Variable: "AWS_ROLE_ARN", MaxSession: 3 * time.Hour}
+	// PRStacksRole runs the pull-request stacks (preview-env.yml and its
+	// reaper): their images, their state and their namespaces on the dev
+	// cluster, nothing of dev's or prod's. Its longest job is the reaper's
+	// (60 minutes).
+	PRStacksRole = Role{Name: "pr-stacks", Variable: "AWS_PR_STACKS_ROLE_ARN", MaxSession: time.Hour}
 	// PreviewRole runs the read-only `pulumi preview` of pull requests
 	// (30 minutes).
 	PreviewRole = Role{Name: "preview", Variable: "AWS_PREVIEW_ROLE_ARN", MaxSession: time.Hour, PullRequests: true}
@@ -33,7 +50,7 @@ var (
 )
 
 // Roles are the bootstrap roles, in the order the program creates them.
-var Roles = []Role{DeployRole, PreviewRole, DriftRole}
+var Roles = []Role{DeployRole, PRStacksRole, PreviewRole, DriftRole}
 
 // Environment is one GitHub environment the workflows run jobs in, with
 // what guards it. One table drives both sides of the tie: the environments
@@ -57,12 +74,13 @@ type Environment struct {
 // Environments are the repository's GitHub environments. prod takes release
 // tags only, after a reviewer approves; dev, the live suite and the drift
 // check run from main (a release, a schedule, or by hand on main); preview
-// serves pull requests from the repository's own branches.
+// serves pull requests from the repository's own branches, so any branch
+// may use it, and its role can reach nothing but the pull-request stacks.
 var Environments = []Environment{
 	{Name: "dev", Role: DeployRole, Branches: []string{MainBranch}},
 	{Name: "prod", Role: DeployRole, Tags: []string{ReleaseTagPattern}, Reviewed: true},
 	{Name: "nightly", Role: DeployRole, Branches: []string{MainBranch}},
-	{Name: "preview", Role: DeployRole},
+	{Name: "preview", Role: PRStacksRole},
 	{Name: "drift", Role: DriftRole, Branches: []string{MainBranch}},
 }
 

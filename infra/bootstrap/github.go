@@ -32,9 +32,12 @@ type protection struct {
 // environment per row of Environments (required reviewers, the refs that
 // may deploy, the ARN of its role as a variable), branch protection on main
 // with RequiredChecks, and a ruleset that leaves release tags to the
-// repository's administrators. The provider authenticates with GITHUB_TOKEN
-// from the environment, never with a stack setting.
-func protectRepository(ctx *pulumi.Context, cfg bootstrapConfig, roleArns map[string]pulumi.StringOutput, mirrorURL pulumi.StringOutput) (*protection, error) {
+// repository's administrators. roleVariables are further variables set in
+// every environment of a role, by role name. The provider authenticates with
+// GITHUB_TOKEN from the environment, never with a stack setting.
+func protectRepository(ctx *pulumi.Context, cfg bootstrapConfig, roleArns map[string]pulumi.StringOutput,
+	roleVariables map[string]map[string]pulumi.StringInput, mirrorURL pulumi.StringOutput,
+) (*protection, error) {
 	owner, repo, _ := strings.Cut(cfg.GitHubRepository, "/")
 	provider, err := github.NewProvider(ctx, "github", &github.ProviderArgs{Owner: pulumi.String(owner)})
 	if err != nil {
@@ -90,6 +93,15 @@ func protectRepository(ctx *pulumi.Context, cfg bootstrapConfig, roleArns map[st
 			VariableName: pulumi.String(e.Role.Variable), Value: arn,
 		}, envOpts...); err != nil {
 			return nil, fmt.Errorf("bootstrap: github environment %s variable: %w", e.Name, err)
+		}
+		extra := roleVariables[e.Role.Name]
+		for _, name := range sortedKeys(extra) {
+			if _, err := github.NewActionsEnvironmentVariable(ctx, e.Name+"-"+name, &github.ActionsEnvironmentVariableArgs{
+				Repository: pulumi.String(repo), Environment: env.Environment,
+				VariableName: pulumi.String(name), Value: extra[name],
+			}, envOpts...); err != nil {
+				return nil, fmt.Errorf("bootstrap: github environment %s variable %s: %w", e.Name, name, err)
+			}
 		}
 	}
 

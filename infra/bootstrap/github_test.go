@@ -64,7 +64,7 @@ func TestEnvironmentsGuardTheirRoles(t *testing.T) {
 		"dev":     {refs: []string{"branch main"}, variable: "AWS_ROLE_ARN", role: "gopherops-deploy"},
 		"prod":    {refs: []string{"tag v*"}, reviewers: true, variable: "AWS_ROLE_ARN", role: "gopherops-deploy"},
 		"nightly": {refs: []string{"branch main"}, variable: "AWS_ROLE_ARN", role: "gopherops-deploy"},
-		"preview": {variable: "AWS_ROLE_ARN", role: "gopherops-deploy"},
+		"preview": {variable: "AWS_PR_STACKS_ROLE_ARN", role: "gopherops-pr-stacks"},
 		"drift":   {refs: []string{"branch main"}, variable: "AWS_DRIFT_ROLE_ARN", role: "gopherops-drift"},
 	}
 	for name, want := range cases {
@@ -106,6 +106,22 @@ func TestEnvironmentsGuardTheirRoles(t *testing.T) {
 				t.Errorf("%s variable %s = %v, want the ARN of %s", name, want.variable, v, want.role)
 			}
 		})
+	}
+	// The pull-request stacks' jobs find their own repository and state
+	// backend in their environment, next to their role.
+	for variable, want := range map[string]string{
+		VariablePRStacksRepository: ".amazonaws.com/gopherops-pr-stacks",
+		VariablePRStacksBackend:    "s3://gopherops-pulumi-pr-stacks",
+	} {
+		v := mon.Get(ghEnvVariable, "preview-"+variable)
+		if v == nil || v.Str("environment") != "preview" || !strings.Contains(v.Str("value"), want) {
+			t.Errorf("preview variable %s = %v, want one holding %s", variable, v, want)
+		}
+		for _, other := range []string{"dev", "prod", "nightly", "drift"} {
+			if mon.Get(ghEnvVariable, other+"-"+variable) != nil {
+				t.Errorf("environment %s gets %s, a pull-request stacks' variable", other, variable)
+			}
+		}
 	}
 }
 

@@ -371,3 +371,85 @@ func DriftPolicy(s scope, stateBucketArn string) (string, error) {
 	}
 	return document(sts...)
 }
+
+// StacksProject is the Pulumi project of the gopherops stacks (the name in
+// the repository's Pulumi.yaml): the state backend keys its stacks under it.
+const StacksProject = "gopherops"
+
+// PRStackPrefix begins the name of every pull-request stack (pr-<number>).
+const PRStackPrefix = "pr-"
+
+// PRStateKeys are the keys a pull-request stack's state may take in a Pulumi
+// DIY backend (pkg/backend/diy): the checkpoint (pr-N.json, .json.gz,
+// .json.bak) and its tags, the update history, the backups, the journal of
+// an update in progress, and the lock, which is kept under the stack's
+// fully qualified name (organization/<project>/<stack>).
+func PRStateKeys(project string) []string {
+	stack := PRStackPrefix + "*"
+	return []string{
+		".pulumi/stacks/" + project + "/" + stack,
+		".pulumi/history/" + project + "/" + stack,
+		".pulumi/backups/" + project + "/" + stack,
+		".pulumi/journal/" + project + "/" + stack,
+		".pulumi/locks/organization/" + project + "/" + stack,
+	}
+}
+
+// prStacksPush are the calls `docker push` makes to put an image into an
+// ECR repository.
+var prStacksPush = []string{
+	"ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+	"ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage",
+}
+
+// PRStacksPolicy is the pull-request stacks' role's permissions, for
+// preview-env.yml and its reaper, which run in an environment any branch
+// may use: the endpoint of the one cluster the stacks run on (their
+// namespaces there come from its access entry, not from IAM), pushing
+// images into their own repository (ECR has no condition key for an
+// image's tag, so a role that could push into the release mirror could
+// crowd a stack's releases out of its lifecycle rule), and their own
+// state backend, only under the pr-* stacks' keys. No IAM, EC2, RDS, KMS,
+// SSM or Secrets Manager call, and no other bucket or repository.
+func PRStacksPolicy(s scope, cluster, repositoryArn, backendBucketArn string) (string, error) {
+	sts := []statement{
+		{
+			// aws eks update-kubeconfig; the token is a presigned
+			// sts:GetCallerIdentity, which needs no permission.
+			"Sid": "DevClusterEndpoint", "Effect": "Allow", "Action": "eks:DescribeCluster",
+			"Resource": s.regional("eks", "cluster/"+cluster),
+		},
+		{"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+		{"Sid": "PushPullRequestImages", "Effect": "Allow", "Action": prStacksPush, "Resource": repositoryArn},
+		{
+			"Sid": "OnlyThisRegion", "Effect": "Deny",
+			"NotAction": []string{"iam:*", "sts:*", "s3:*"},
+			"Resource":  "*",
+			"Condition": map[string]any{"StringNotEquals": map[string]string{"aws:RequestedRegion": s.Region}},
+		},
+	}
+	if backendBucketArn != "" {
+		objects := []string{backendBucketArn + "/.pulumi/meta.yaml"}
+		for _, k := range PRStateKeys(StacksProject) {
+			objects = append(objects, backendBucketArn+"/"+k)
+		}
+		sts = append(sts,
+			statement{
+				// The backend lists its stacks (admission, the reaper) and
+				// tells a missing key from a forbidden one by listing; the
+				// bucket holds nothing but pull-request stacks.
+				"Sid": "PullRequestStateList", "Effect": "Allow",
+				"Action":   []string{"s3:ListBucket", "s3:GetBucketLocation"},
+				"Resource": backendBucketArn,
+			},
+			statement{
+				// The backend's version marker (written on first use) and
+				// the pr-* stacks' keys, nothing else.
+				"Sid": "PullRequestState", "Effect": "Allow",
+				"Action":   []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+				"Resource": objects,
+			},
+		)
+	}
+	return document(sts...)
+}

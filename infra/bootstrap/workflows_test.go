@@ -451,3 +451,64 @@ func TestRequiredChecksAreJobs(t *testing.T) {
 		t.Errorf("required checks %v, but %s's jobs are %v", got, ciWorkflow, jobs)
 	}
 }
+
+// TestPRStacksRoleAllowsWhatItsJobsRun: every AWS CLI call of a job that
+// runs as the pull-request stacks' role (preview-env.yml, its reaper) is
+// allowed by that role's policy, on the dev cluster and on the role's own
+// repository; and no job in the preview environment, which any branch may
+// use, names another role.
+func TestPRStacksRoleAllowsWhatItsJobsRun(t *testing.T) {
+	s := scope{Partition: "aws", Region: "us-east-1", AccountID: "123456789012", Project: "gopherops"}
+	repo := s.regional("ecr", "repository/gopherops-pr-stacks")
+	cluster := s.regional("eks", "cluster/gopherops-dev")
+	doc, err := PRStacksPolicy(s, "gopherops-dev", repo, "arn:aws:s3:::gopherops-pulumi-pr-stacks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := parsePolicy(t, doc)
+	calls := map[string]string{}
+	for file, w := range readWorkflowFiles(t) {
+		for id, job := range w.Jobs {
+			names, _ := environmentNames(w, job)
+			for _, step := range job.Steps {
+				v := step.With["role-to-assume"]
+				if slices.Contains(names, "preview") && v != "" && !strings.Contains(v, "vars."+PRStacksRole.Variable) {
+					t.Errorf("%s job %s runs in preview, which any branch may use, but assumes %s", file, id, v)
+				}
+			}
+			if !slices.ContainsFunc(job.Steps, func(st workflowStep) bool {
+				return strings.Contains(st.With["role-to-assume"], "vars."+PRStacksRole.Variable)
+			}) {
+				continue
+			}
+			for _, step := range job.Steps {
+				for _, m := range shellAWSCall.FindAllStringSubmatch(step.Run, -1) {
+					calls[m[1]+" "+m[2]] = file + " job " + id
+				}
+			}
+		}
+	}
+	if len(calls) == 0 {
+		t.Fatal("found no AWS CLI call of the pull-request stacks' jobs")
+	}
+	for call, where := range calls {
+		action, special := cliActions[call]
+		if !special {
+			svc, cmd, _ := strings.Cut(call, " ")
+			action = svc + ":" + pascal(cmd)
+		}
+		if action == "" {
+			continue
+		}
+		resource := "*"
+		switch {
+		case strings.HasPrefix(action, "eks:"):
+			resource = cluster
+		case strings.HasPrefix(action, "ecr:") && action != "ecr:GetAuthorizationToken":
+			resource = repo
+		}
+		if !policy.allows(action, resource) {
+			t.Errorf("%s runs `aws %s` as the pull-request stacks' role, but its policy does not allow %s on %s", where, call, action, resource)
+		}
+	}
+}

@@ -202,3 +202,89 @@ func order(t *testing.T, job *actionlint.Job, commands ...string) {
 		at += i[1]
 	}
 }
+
+// TestPreviewEnvironmentHoldsNoDeployRole: the preview environment admits a
+// job from any branch of the repository, so whoever can push one can
+// rewrite these jobs; none of them may name the deploy role (AWS_ROLE_ARN,
+// which can change prod) or the state backend dev and prod share. They
+// assume the pull-request stacks' role and use its own backend.
+func TestPreviewEnvironmentHoldsNoDeployRole(t *testing.T) {
+	root := repoRoot(t)
+	files, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.y*ml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no workflows: %v", err)
+	}
+	jobs := 0
+	for _, f := range files {
+		w := parseWorkflow(t, filepath.Base(f))
+		for id, job := range w.Jobs {
+			if job.Environment == nil || job.Environment.Name == nil || job.Environment.Name.Value != "preview" {
+				continue
+			}
+			jobs++
+			where := filepath.Base(f) + " job " + id
+			texts := []string{}
+			if job.Env != nil {
+				for _, v := range job.Env.Vars {
+					texts = append(texts, v.Value.Value)
+				}
+			}
+			roles := 0
+			for _, step := range job.Steps {
+				texts = append(texts, stepEnv(step)...)
+				if r, ok := step.Exec.(*actionlint.ExecRun); ok && r.Run != nil {
+					texts = append(texts, r.Run.Value)
+				}
+				if a, ok := step.Exec.(*actionlint.ExecAction); ok {
+					if in, ok := a.Inputs["role-to-assume"]; ok && in.Value != nil {
+						roles++
+						if !strings.Contains(in.Value.Value, "vars.AWS_PR_STACKS_ROLE_ARN") {
+							t.Errorf("%s: assumes %s, not the pull-request stacks' role", where, in.Value.Value)
+						}
+					}
+				}
+			}
+			if roles == 0 {
+				t.Errorf("%s: assumes no role", where)
+			}
+			for _, v := range texts {
+				if strings.Contains(v, "AWS_ROLE_ARN") && !strings.Contains(v, "AWS_PR_STACKS_ROLE_ARN") {
+					t.Errorf("%s names the deploy role: %q", where, v)
+				}
+				if strings.Contains(v, "vars.PULUMI_BACKEND_URL") {
+					t.Errorf("%s names the state backend dev and prod share: %q", where, v)
+				}
+			}
+			backend := ""
+			if job.Env != nil {
+				if v, ok := job.Env.Vars["pulumi_backend_url"]; ok {
+					backend = v.Value.Value
+				}
+			}
+			if !strings.Contains(backend, "vars.PR_STACKS_BACKEND_URL") {
+				t.Errorf("%s: PULUMI_BACKEND_URL is %q, not the pull-request stacks' own backend", where, backend)
+			}
+		}
+		if w.Env != nil {
+			for _, v := range w.Env.Vars {
+				if strings.Contains(v.Value.Value, "vars.PULUMI_BACKEND_URL") && slices.ContainsFunc(mapValues(w.Jobs), func(j *actionlint.Job) bool {
+					return j.Environment != nil && j.Environment.Name != nil && j.Environment.Name.Value == "preview"
+				}) {
+					t.Errorf("%s: the workflow's env hands its preview jobs the shared backend", filepath.Base(f))
+				}
+			}
+		}
+	}
+	if jobs < 3 {
+		t.Errorf("found %d jobs in the preview environment, want preview-env.yml's up and destroy and the reaper", jobs)
+	}
+}
+
+// mapValues are m's values.
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
