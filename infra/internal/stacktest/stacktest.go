@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -152,12 +153,12 @@ func observability() (platform.Observability, error) {
 	if err != nil {
 		return platform.Observability{}, err
 	}
-	dir := filepath.Join(root, "infra", "observability")
-	rules, err := os.ReadFile(filepath.Join(dir, "prometheus", "rules", "gopherops.yml"))
+	assets := os.DirFS(filepath.Join(root, "infra", "observability"))
+	rules, err := fs.ReadFile(assets, "prometheus/rules/gopherops.yml")
 	if err != nil {
 		return platform.Observability{}, fmt.Errorf("stacktest: %w", err)
 	}
-	dashboard, err := os.ReadFile(filepath.Join(dir, "grafana", "dashboards", "gopherops.json"))
+	dashboard, err := fs.ReadFile(assets, "grafana/dashboards/gopherops.json")
 	if err != nil {
 		return platform.Observability{}, fmt.Errorf("stacktest: %w", err)
 	}

@@ -118,10 +118,7 @@ func TestDocsListEveryPolicy(t *testing.T) {
 			t.Errorf("docs/guardrails.md has no table row for %s (%s)", p.Name, p.Level)
 			continue
 		}
-		control := p.Control
-		if strings.HasPrefix(control, "docs/guardrails.md") {
-			control = strings.TrimPrefix(control, "docs/guardrails.md")
-		}
+		control := strings.TrimPrefix(p.Control, "docs/guardrails.md")
 		if !strings.Contains(line, control) {
 			t.Errorf("the row of %s does not link %s", p.Name, control)
 		}

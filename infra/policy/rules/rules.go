@@ -119,11 +119,6 @@ type Resource struct {
 // props is the root of the resource's properties.
 func (r *Resource) props() field { return root(r.Props) }
 
-// kind is the last element of the type token (Deployment, Instance).
-func (r *Resource) kind() string {
-	return r.Type[strings.LastIndex(r.Type, ":")+1:]
-}
-
 // isAWS reports whether the resource is an AWS resource.
 func (r *Resource) isAWS() bool { return strings.HasPrefix(r.Type, "aws:") }
 
