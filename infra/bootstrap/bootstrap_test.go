@@ -317,6 +317,7 @@ func TestStacksNameWhatTheBootstrapMakes(t *testing.T) {
 			{"deployRoleName", cfg.Access.DeployRoleName, boot.DeployRoleName},
 			{"previewRoleName", cfg.Access.PreviewRoleName, boot.PreviewRoleName},
 			{"driftRoleName", cfg.Access.DriftRoleName, boot.DriftRoleName},
+			{"prStacksRoleName", cfg.Access.PRStacksRoleName, boot.PRStacksRoleName},
 			{"ecrRepository", cfg.App.ECRRepository, boot.ECRRepository},
 		} {
 			if c.stacks != c.bootstrap {

@@ -342,9 +342,7 @@ func environmentNames(w workflowFile, job workflowJob) (names []string, ok bool)
 	if input["type"] != "choice" {
 		return nil, false
 	}
-	for _, o := range list(input["options"]) {
-		names = append(names, o)
-	}
+	names = append(names, list(input["options"])...)
 	return names, len(names) > 0
 }
 

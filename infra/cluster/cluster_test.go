@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ const (
 	deployRole   = "arn:aws:iam::123456789012:role/gopherops-deploy"
 	previewRole  = "arn:aws:iam::123456789012:role/gopherops-preview"
 	operatorRole = "arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_0123"
+	prRole       = "arn:aws:iam::123456789012:role/gopherops-pr-stacks"
 )
 
 // newCluster runs cluster.New under the mock monitor with the given grants
@@ -156,7 +158,11 @@ func TestAccessRefused(t *testing.T) {
 		access []cluster.AccessGrant
 		want   string
 	}{
-		{"unknown policy", []cluster.AccessGrant{{PrincipalArn: deployRole, Policy: "AmazonEKSEditPolicy"}}, `unknown policy "AmazonEKSEditPolicy"`},
+		{"unknown policy", []cluster.AccessGrant{{PrincipalArn: deployRole, Policy: "AmazonEKSAdminPolicy"}}, `unknown policy "AmazonEKSAdminPolicy"`},
+		{"edit on the whole cluster", []cluster.AccessGrant{{PrincipalArn: prRole, Policy: cluster.PolicyEdit}}, "name its namespaces"},
+		{"a system group", []cluster.AccessGrant{
+			{PrincipalArn: prRole, Policy: cluster.PolicyEdit, Namespaces: []string{"gopherops-pr-*"}, Groups: []string{"system:masters"}},
+		}, `group "system:masters"`},
 		{"no policy", []cluster.AccessGrant{{PrincipalArn: deployRole}}, `unknown policy ""`},
 		{"one principal twice", []cluster.AccessGrant{
 			{PrincipalArn: previewRole, Policy: cluster.PolicyAdminView},
@@ -164,8 +170,8 @@ func TestAccessRefused(t *testing.T) {
 		}, "granted twice"},
 		{"a bad grant after good ones", []cluster.AccessGrant{
 			{PrincipalArn: deployRole, Policy: cluster.PolicyClusterAdmin},
-			{PrincipalArn: previewRole, Policy: "AmazonEKSEditPolicy"},
-		}, `unknown policy "AmazonEKSEditPolicy"`},
+			{PrincipalArn: previewRole, Policy: "AmazonEKSAdminPolicy"},
+		}, `unknown policy "AmazonEKSAdminPolicy"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +183,45 @@ func TestAccessRefused(t *testing.T) {
 				t.Errorf("%d access entries and %d policy associations created for a refused list", n, m)
 			}
 		})
+	}
+}
+
+// TestNamespaceScopedAccess: a grant with namespaces is associated with
+// those namespaces only (the trailing wildcard EKS takes is passed as is),
+// its entry carries the grant's Kubernetes groups, and the whole-cluster
+// grants next to it keep the cluster scope and no groups.
+func TestNamespaceScopedAccess(t *testing.T) {
+	mon, err := newCluster(t, "aws", []cluster.AccessGrant{
+		{PrincipalArn: deployRole, Policy: cluster.PolicyClusterAdmin},
+		{PrincipalArn: prRole, Policy: cluster.PolicyEdit, Namespaces: []string{"gopherops-pr-*"}, Groups: []string{"gopherops-pr-stacks"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range mon.ByType(tAccessPolicy) {
+		scope, _ := a.Get("accessScope.namespaces")
+		switch a.Str("principalArn") {
+		case prRole:
+			if a.Str("policyArn") != "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy" || a.Str("accessScope.type") != "namespace" ||
+				fmt.Sprint(scope) != "[gopherops-pr-*]" {
+				t.Errorf("pull-request stacks' association = %s scope %s %v, want AmazonEKSEditPolicy on gopherops-pr-* only",
+					a.Str("policyArn"), a.Str("accessScope.type"), scope)
+			}
+		case deployRole:
+			if a.Str("accessScope.type") != "cluster" || scope != nil {
+				t.Errorf("deploy role's scope = %s %v, want the cluster", a.Str("accessScope.type"), scope)
+			}
+		}
+	}
+	for _, e := range mon.ByType(tAccessEntry) {
+		groups, _ := e.Get("kubernetesGroups")
+		want := "<nil>"
+		if e.Str("principalArn") == prRole {
+			want = "[gopherops-pr-stacks]"
+		}
+		if got := fmt.Sprint(groups); got != want {
+			t.Errorf("access entry of %s has groups %v, want %s", e.Str("principalArn"), got, want)
+		}
 	}
 }
 

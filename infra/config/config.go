@@ -138,6 +138,14 @@ type Access struct {
 	// DriftRoleName is the bootstrap project's read-only role of the
 	// scheduled drift check (AmazonEKSAdminViewPolicy).
 	DriftRoleName string
+	// PRStacksRoleName is the bootstrap project's role of the pull-request
+	// stacks (preview-env.yml), given their namespaces only when the
+	// cluster hosts them.
+	PRStacksRoleName string
+	// PullRequestStacks is true on the stack whose cluster hosts the
+	// pull-request stacks (dev by default): its cluster lets their role
+	// into namespaces gopherops-pr-<number> and refuses it any other.
+	PullRequestStacks bool
 	// OperatorArns are the IAM roles or users of the people who run the
 	// cluster (cluster admin).
 	OperatorArns []string
@@ -419,10 +427,12 @@ func Parse(src Source, project, stack string) (*Config, error) {
 			ClusterAutoscalerImage:      release.ClusterAutoscalerImage,
 		},
 		Access: Access{
-			DeployRoleName:  r.str("deployRoleName", "gopherops-deploy"),
-			PreviewRoleName: r.str("previewRoleName", "gopherops-preview"),
-			DriftRoleName:   r.str("driftRoleName", "gopherops-drift"),
-			OperatorArns:    r.list("operatorArns", nil),
+			DeployRoleName:    r.str("deployRoleName", "gopherops-deploy"),
+			PreviewRoleName:   r.str("previewRoleName", "gopherops-preview"),
+			DriftRoleName:     r.str("driftRoleName", "gopherops-drift"),
+			PRStacksRoleName:  r.str("prStacksRoleName", "gopherops-pr-stacks"),
+			PullRequestStacks: r.boolean("pullRequestStacks", env == EnvDev),
+			OperatorArns:      r.list("operatorArns", nil),
 		},
 		Runner: Runner{
 			Enabled:          r.boolean("ciRunner", false),

@@ -142,6 +142,15 @@ const (
 
 var previewStackPattern = regexp.MustCompile(`^pr-([1-9][0-9]{0,8})$`)
 
+// PreviewNamespacePrefix begins the namespace of every pull-request stack:
+// the dev cluster grants the pull-request stacks' role the namespaces
+// matching PreviewNamespacePrefix+"*", and PreviewNamespacePattern is the
+// exact form its admission policy holds the role's own namespaces to.
+const (
+	PreviewNamespacePrefix  = previewNamespacePrefix
+	PreviewNamespacePattern = `^gopherops-pr-[1-9][0-9]{0,8}$`
+)
+
 // PreviewStackName is the stack of pull request number.
 func PreviewStackName(number int) string { return previewStackPrefix + strconv.Itoa(number) }
 

@@ -337,7 +337,10 @@ func (c *Config) validateEndpoint(fail failFunc, k func(string) string) {
 // validateAccess checks the principals that get EKS access entries.
 func (c *Config) validateAccess(fail failFunc, k func(string) string) {
 	a := c.Access
-	for key, name := range map[string]string{"deployRoleName": a.DeployRoleName, "previewRoleName": a.PreviewRoleName, "driftRoleName": a.DriftRoleName} {
+	for key, name := range map[string]string{
+		"deployRoleName": a.DeployRoleName, "previewRoleName": a.PreviewRoleName, "driftRoleName": a.DriftRoleName,
+		"prStacksRoleName": a.PRStacksRoleName,
+	} {
 		if !roleNamePattern.MatchString(name) {
 			fail(k(key), "%q is not an IAM role name (the bootstrap project's output)", name)
 		}
@@ -347,6 +350,9 @@ func (c *Config) validateAccess(fail failFunc, k func(string) string) {
 	}
 	if a.DriftRoleName == a.DeployRoleName {
 		fail(k("driftRoleName"), "must differ from %s: drift checks get read-only access", k("deployRoleName"))
+	}
+	if a.PRStacksRoleName == a.DeployRoleName || a.PRStacksRoleName == a.PreviewRoleName || a.PRStacksRoleName == a.DriftRoleName {
+		fail(k("prStacksRoleName"), "must differ from %s, %s and %s: any branch's pull request may hold it", k("deployRoleName"), k("previewRoleName"), k("driftRoleName"))
 	}
 	seen := map[string]bool{}
 	for _, arn := range a.OperatorArns {

@@ -3,10 +3,10 @@ package network
 import (
 	"fmt"
 
+	"github.com/gopherops/gopherops/infra/logbucket"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -23,83 +23,25 @@ func (n *Network) flowLogs(ctx *pulumi.Context, name string, args Args, parent p
 	}
 }
 
-// FlowLogNoncurrentDays is how long a deleted or expired flow log stays
-// recoverable in the versioned flow log bucket.
-const FlowLogNoncurrentDays = 30
-
 // flowLogsToS3 writes the flow logs as hourly Parquet files into a private,
 // TLS-only, versioned (AWS FSBP S3.14) bucket of their own that expires
 // them, writable only by log delivery for this account: the cheapest destination (S3 ingestion is a
 // quarter of CloudWatch's and storage a fifth), and Athena reads it.
 func (n *Network) flowLogsToS3(ctx *pulumi.Context, name string, args Args, parent pulumi.ResourceOption) error {
-	logs := name + "-flow-logs"
-	var err error
-	n.FlowLogBucket, err = s3.NewBucketV2(ctx, logs, &s3.BucketV2Args{
-		ForceDestroy: pulumi.Bool(args.ForceDestroy),
-	}, parent, pulumi.Protect(args.Protect))
+	logs, err := logbucket.New(ctx, name+"-flow-logs", logbucket.Args{
+		RuleID: "expire-flow-logs", ExpireDays: args.FlowLogRetentionDays,
+		Policy: func(arn pulumi.StringOutput) pulumi.StringOutput {
+			return arn.ApplyT(func(arn string) (string, error) {
+				return FlowLogBucketPolicy(arn, args.Partition, args.Region, args.AccountID)
+			}).(pulumi.StringOutput)
+		},
+		ForceDestroy: args.ForceDestroy, Protect: args.Protect,
+	}, parent)
 	if err != nil {
 		return fmt.Errorf("network: flow log bucket: %w", err)
 	}
-	pab, err := s3.NewBucketPublicAccessBlock(ctx, logs, &s3.BucketPublicAccessBlockArgs{
-		Bucket:                n.FlowLogBucket.ID(),
-		BlockPublicAcls:       pulumi.Bool(true),
-		BlockPublicPolicy:     pulumi.Bool(true),
-		IgnorePublicAcls:      pulumi.Bool(true),
-		RestrictPublicBuckets: pulumi.Bool(true),
-	}, parent)
-	if err != nil {
-		return fmt.Errorf("network: flow log bucket public access block: %w", err)
-	}
-	if _, err := s3.NewBucketOwnershipControls(ctx, logs, &s3.BucketOwnershipControlsArgs{
-		Bucket: n.FlowLogBucket.ID(),
-		Rule:   s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
-	}, parent); err != nil {
-		return fmt.Errorf("network: flow log bucket ownership: %w", err)
-	}
-	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, logs, &s3.BucketServerSideEncryptionConfigurationV2Args{
-		Bucket: n.FlowLogBucket.ID(),
-		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{
-			s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
-				ApplyServerSideEncryptionByDefault: s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
-					SseAlgorithm: pulumi.String("AES256"),
-				},
-			},
-		},
-	}, parent); err != nil {
-		return fmt.Errorf("network: flow log bucket encryption: %w", err)
-	}
-	versioning, err := s3.NewBucketVersioningV2(ctx, logs, &s3.BucketVersioningV2Args{
-		Bucket:                  n.FlowLogBucket.ID(),
-		VersioningConfiguration: s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
-	}, parent)
-	if err != nil {
-		return fmt.Errorf("network: flow log bucket versioning: %w", err)
-	}
-	if _, err := s3.NewBucketLifecycleConfigurationV2(ctx, logs, &s3.BucketLifecycleConfigurationV2Args{
-		Bucket: n.FlowLogBucket.ID(),
-		Rules: s3.BucketLifecycleConfigurationV2RuleArray{
-			s3.BucketLifecycleConfigurationV2RuleArgs{
-				Id:         pulumi.String("expire-flow-logs"),
-				Status:     pulumi.String("Enabled"),
-				Filter:     s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String("")},
-				Expiration: s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(args.FlowLogRetentionDays)},
-				NoncurrentVersionExpiration: s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{
-					NoncurrentDays: pulumi.Int(FlowLogNoncurrentDays),
-				},
-			},
-		},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{versioning})); err != nil {
-		return fmt.Errorf("network: flow log bucket lifecycle: %w", err)
-	}
-	policy, err := s3.NewBucketPolicy(ctx, logs, &s3.BucketPolicyArgs{
-		Bucket: n.FlowLogBucket.ID(),
-		Policy: n.FlowLogBucket.Arn.ApplyT(func(arn string) (string, error) {
-			return FlowLogBucketPolicy(arn, args.Partition, args.Region, args.AccountID)
-		}).(pulumi.StringOutput),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{pab}))
-	if err != nil {
-		return fmt.Errorf("network: flow log bucket policy: %w", err)
-	}
+	n.FlowLogBucket = logs.Bucket
+	policy := logs.Policy
 	n.FlowLog, err = ec2.NewFlowLog(ctx, name, &ec2.FlowLogArgs{
 		VpcId:              n.Vpc.ID(),
 		TrafficType:        pulumi.String("ALL"),

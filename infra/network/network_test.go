@@ -11,6 +11,7 @@ import (
 
 	"github.com/gopherops/gopherops/infra/config"
 	"github.com/gopherops/gopherops/infra/internal/mocks"
+	"github.com/gopherops/gopherops/infra/logbucket"
 	"github.com/gopherops/gopherops/infra/network"
 )
 
@@ -329,8 +330,8 @@ func TestFlowLogDestinations(t *testing.T) {
 			t.Errorf("versioning = %q", s)
 		}
 		lc := one(t, mon, tLifecycle)
-		if fmt.Sprint(mustGet(lc, "rules[0].expiration.days"), mustGet(lc, "rules[0].noncurrentVersionExpiration.noncurrentDays")) != fmt.Sprint(90, network.FlowLogNoncurrentDays) {
-			t.Errorf("lifecycle = %v, want expiry after 90 days, old versions after %d", mustGet(lc, "rules"), network.FlowLogNoncurrentDays)
+		if fmt.Sprint(mustGet(lc, "rules[0].expiration.days"), mustGet(lc, "rules[0].noncurrentVersionExpiration.noncurrentDays")) != fmt.Sprint(90, logbucket.NoncurrentDays) {
+			t.Errorf("lifecycle = %v, want expiry after 90 days, old versions after %d", mustGet(lc, "rules"), logbucket.NoncurrentDays)
 		}
 		if !lc.ExplicitlyDependsOn(tVersioning, "net-flow-logs") {
 			t.Error("the lifecycle rule does not wait for versioning")

@@ -13,6 +13,7 @@ import (
 	"github.com/gopherops/gopherops/infra/internal/mocks"
 	"github.com/gopherops/gopherops/infra/network"
 	"github.com/gopherops/gopherops/infra/platform"
+	"github.com/gopherops/gopherops/infra/prstacks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -49,6 +50,7 @@ func TestFirstRealUp(t *testing.T) {
 				check func(*testing.T, *run)
 			}{
 				{"cluster access is code", checkClusterAccess},
+				{"pull-request stacks confined to their namespaces", checkPRStacks},
 				{"API endpoint reachable by CI", checkEndpointRoute},
 				{"zones by ID, none EKS refuses", checkZonesByID},
 				{"image from the ECR mirror's release tag", checkImageFromRelease},
@@ -85,6 +87,10 @@ func checkClusterAccess(t *testing.T, r *run) {
 	for _, arn := range r.cfg.Access.OperatorArns {
 		want[arn] = cluster.PolicyClusterAdmin
 	}
+	prRole := role(r.cfg.Access.PRStacksRoleName)
+	if r.cfg.Access.PullRequestStacks {
+		want[prRole] = cluster.PolicyEdit
+	}
 	entries := r.mon.ByType(tAccessEntry)
 	if len(entries) != len(want) {
 		t.Errorf("%d access entries, want %d (%v)", len(entries), len(want), want)
@@ -93,6 +99,14 @@ func checkClusterAccess(t *testing.T, r *run) {
 		if _, ok := want[e.Str("principalArn")]; !ok || e.Str("clusterName") != r.cfg.Cluster.Name {
 			t.Errorf("unexpected access entry %s for %q on %q", e, e.Str("principalArn"), e.Str("clusterName"))
 		}
+		groups, _ := e.Get("kubernetesGroups")
+		if e.Str("principalArn") == prRole {
+			if fmt.Sprint(groups) != "["+prstacks.Group+"]" {
+				t.Errorf("the pull-request stacks' entry has groups %v, want [%s] (what the admission policy holds)", groups, prstacks.Group)
+			}
+		} else if groups != nil {
+			t.Errorf("access entry %s has Kubernetes groups %v", e.Str("principalArn"), groups)
+		}
 	}
 	prov := r.one(t, tK8sProv)
 	got := map[string]string{}
@@ -100,7 +114,13 @@ func checkClusterAccess(t *testing.T, r *run) {
 		arn := a.Str("principalArn")
 		policy := strings.TrimPrefix(a.Str("policyArn"), "arn:aws:eks::aws:cluster-access-policy/")
 		got[arn] = policy
-		if a.Str("accessScope.type") != "cluster" {
+		namespaces, _ := a.Get("accessScope.namespaces")
+		switch {
+		case arn == prRole:
+			if a.Str("accessScope.type") != "namespace" || fmt.Sprint(namespaces) != "[gopherops-pr-*]" {
+				t.Errorf("the pull-request stacks' role reaches %s %v, want namespaces gopherops-pr-* only", a.Str("accessScope.type"), namespaces)
+			}
+		case a.Str("accessScope.type") != "cluster":
 			t.Errorf("%s scope = %q, want cluster", a, a.Str("accessScope.type"))
 		}
 		if !prov.ExplicitlyDependsOn(tAccessPolicy, a.Name) {
@@ -109,6 +129,79 @@ func checkClusterAccess(t *testing.T, r *run) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("access policies = %v, want %v", got, want)
+	}
+}
+
+// checkPRStacks: the cluster that hosts the pull-request stacks (dev) gives
+// their role's group a ClusterRole for namespaces, quotas, limit ranges
+// (and reading volumes) only, bound after an admission policy that fails
+// closed, is enforced (Deny) and matches that group; any other cluster
+// (prod) has none of it and no entry for the role.
+func checkPRStacks(t *testing.T, r *run) {
+	const (
+		tVAP     = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+		tVAPB    = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+		tCR      = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+		tCRB     = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+		resource = "gopherops-dev-pr-stacks"
+	)
+	if !r.cfg.Access.PullRequestStacks {
+		for _, typ := range []string{tVAP, tVAPB, tCR, tCRB} {
+			if n := len(r.mon.ByType(typ)); n != 0 {
+				t.Errorf("stack %s does not host pull-request stacks but has %d %s", r.stack, n, typ)
+			}
+		}
+		for _, e := range r.mon.ByType(tAccessEntry) {
+			if e.Str("principalArn") == role(r.cfg.Access.PRStacksRoleName) {
+				t.Errorf("stack %s lets the pull-request stacks' role in", r.stack)
+			}
+		}
+		return
+	}
+	if r.stack != "dev" {
+		t.Fatalf("stack %s hosts the pull-request stacks; only dev should", r.stack)
+	}
+	vap, vapb := r.mon.Get(tVAP, resource), r.mon.Get(tVAPB, resource)
+	cr, crb := r.mon.Get(tCR, resource), r.mon.Get(tCRB, resource)
+	if vap == nil || vapb == nil || cr == nil || crb == nil {
+		t.Fatalf("policy %v, its binding %v, cluster role %v, its binding %v", vap, vapb, cr, crb)
+	}
+	if vap.Str("spec.failurePolicy") != "Fail" || !strings.Contains(vap.Str("spec.matchConditions[0].expression"), `"`+prstacks.Group+`" in request.userInfo.groups`) {
+		t.Errorf("admission policy spec = %v, want one failing closed for group %s", vap.In()["spec"], prstacks.Group)
+	}
+	resources, _ := vap.Get("spec.matchConstraints.resourceRules[0].resources")
+	if fmt.Sprint(resources) != "[namespaces resourcequotas limitranges]" {
+		t.Errorf("the admission policy holds %v, want what the cluster role lets the group write", resources)
+	}
+	if !strings.Contains(vap.Str("spec.validations[0].expression"), config.PreviewNamespacePattern) {
+		t.Errorf("the admission policy's namespace check is %q", vap.Str("spec.validations[0].expression"))
+	}
+	actions, _ := vapb.Get("spec.validationActions")
+	if fmt.Sprint(actions) != "[Deny]" || vapb.Str("spec.policyName") != prstacks.Name {
+		t.Errorf("policy binding = %v: the policy must be enforced, not audited", vapb.In()["spec"])
+	}
+	if crb.Str("subjects[0].kind") != "Group" || crb.Str("subjects[0].name") != prstacks.Group || crb.Str("roleRef.name") != prstacks.Name {
+		t.Errorf("cluster role binding = %v", crb.In())
+	}
+	rules, _ := cr.Get("rules")
+	for _, rule := range rules.([]any) {
+		m := rule.(map[string]any)
+		for _, res := range m["resources"].([]any) {
+			switch res {
+			case "namespaces", "resourcequotas", "limitranges":
+			case "persistentvolumes":
+				if fmt.Sprint(m["verbs"]) != "[get list watch]" {
+					t.Errorf("the group may %v persistent volumes", m["verbs"])
+				}
+			default:
+				t.Errorf("the cluster role reaches %v: beyond what EKS's namespace-scoped Edit leaves out", res)
+			}
+		}
+	}
+	for _, res := range []*mocks.Registration{cr, crb} {
+		if !res.ExplicitlyDependsOn(tVAPB, resource) {
+			t.Errorf("%s does not wait for the admission policy's binding: the group could hold its rights unguarded", res)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/gopherops/gopherops/infra/identity"
 	"github.com/gopherops/gopherops/infra/monitoring"
 	"github.com/gopherops/gopherops/infra/network"
+	"github.com/gopherops/gopherops/infra/prstacks"
 	"github.com/gopherops/gopherops/infra/runner"
 	"github.com/gopherops/gopherops/infra/storage"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -66,8 +67,11 @@ type Platform struct {
 	Storage     *storage.Storage
 	Identity    *identity.Identity
 	App         *app.App
-	Runner      *runner.Runner         // nil unless gopherops:ciRunner
-	Monitoring  *monitoring.Monitoring // nil unless gopherops:monitoringEnabled
+	Runner      *runner.Runner // nil unless gopherops:ciRunner
+	// PRStacks confines the pull-request stacks' role; nil unless
+	// gopherops:pullRequestStacks.
+	PRStacks   *prstacks.PullRequestStacks
+	Monitoring *monitoring.Monitoring // nil unless gopherops:monitoringEnabled
 
 	// Image is the reference the app runs, as the program resolved it.
 	Image string
@@ -163,6 +167,13 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config, opts ...Option) (*Platform,
 	})
 	if err != nil {
 		return nil, err
+	}
+
+	if cfg.Access.PullRequestStacks {
+		p.PRStacks, err = prstacks.New(ctx, base+"-pr-stacks", prstacks.Args{Provider: p.Cluster.Provider})
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	p.Storage, err = storage.New(ctx, base+"-blobs", storage.Args{
@@ -431,13 +442,21 @@ func PrincipalArn(callerArn string) string {
 }
 
 // AccessGrants are the stack's EKS access entries: the deploy role and the
-// operators administer the cluster, the preview and drift roles read it.
+// operators administer the cluster, the preview and drift roles read it,
+// and, on the cluster that hosts them, the pull-request stacks' role edits
+// their namespaces only (its group is what prstacks binds and guards).
 func AccessGrants(cfg *config.Config, a account) []cluster.AccessGrant {
 	role := func(name string) string { return "arn:" + a.Partition + ":iam::" + a.ID + ":role/" + name }
 	grants := []cluster.AccessGrant{
 		{PrincipalArn: role(cfg.Access.DeployRoleName), Policy: cluster.PolicyClusterAdmin},
 		{PrincipalArn: role(cfg.Access.PreviewRoleName), Policy: cluster.PolicyAdminView},
 		{PrincipalArn: role(cfg.Access.DriftRoleName), Policy: cluster.PolicyAdminView},
+	}
+	if cfg.Access.PullRequestStacks {
+		grants = append(grants, cluster.AccessGrant{
+			PrincipalArn: role(cfg.Access.PRStacksRoleName), Policy: cluster.PolicyEdit,
+			Namespaces: []string{config.PreviewNamespacePrefix + "*"}, Groups: []string{prstacks.Group},
+		})
 	}
 	for _, arn := range cfg.Access.OperatorArns {
 		grants = append(grants, cluster.AccessGrant{PrincipalArn: arn, Policy: cluster.PolicyClusterAdmin})

@@ -195,7 +195,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.cleanup()
 		return nil, fmt.Errorf("s3local: %w", err)
 	}
-	cmd := exec.Command(bin, args...) //nolint:gosec // the weed binary make tools built, with flags composed here
+	// The server outlives Start's ctx (which bounds only the wait for it to
+	// be ready): Close stops it, SIGTERM to its group first, never a context.
+	cmd := exec.CommandContext(context.Background(), bin, args...) //nolint:gosec // the weed binary make tools built, with flags composed here
 	cmd.Dir = s.Dir
 	// mini makes its one identity from these and nothing else of ours.
 	cmd.Env = append(minimalEnv(), "AWS_ACCESS_KEY_ID="+s.AccessKey, "AWS_SECRET_ACCESS_KEY="+s.SecretKey)
@@ -253,7 +255,11 @@ func (s *Server) waitReady(ctx context.Context, timeout time.Duration, filerPort
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("s3local: weed exited before it was ready: %v\n%s", s.exitErr, s.LogTail(30))
+			exit := s.exitErr
+			if exit == nil {
+				exit = errors.New("exit status 0")
+			}
+			return fmt.Errorf("s3local: weed exited before it was ready: %w\n%s", exit, s.LogTail(30))
 		case <-ctx.Done():
 			return fmt.Errorf("s3local: weed not ready after %s: %w\n%s", timeout, last, s.LogTail(30))
 		case <-time.After(200 * time.Millisecond):

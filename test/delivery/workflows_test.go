@@ -467,7 +467,7 @@ func TestDeployRollsOutOnlySignedReleasesAndRecordsSuccess(t *testing.T) {
 			t.Fatalf("the up job has no %s step", name)
 		}
 	}
-	if !(steps["verify"] < steps["mirror"] && steps["mirror"] < steps["up"] && steps["up"] < steps["record"]) {
+	if steps["verify"] >= steps["mirror"] || steps["mirror"] >= steps["up"] || steps["up"] >= steps["record"] {
 		t.Errorf("steps run verify %d, mirror %d, up %d, record %d: want them in that order", steps["verify"], steps["mirror"], steps["up"], steps["record"])
 	}
 	for i := range steps["up"] {

@@ -34,7 +34,7 @@ func ListSessions(t testing.TB, c *Client, u User) []Session {
 	return out.Sessions
 }
 
-// DisableEnable: an admin disables an account, which ends its sign-ins at
+// DisableEnable has an admin disable an account, which ends its sign-ins at
 // once; it then cannot sign in, and only its right password is told why;
 // enabled again, it signs in.
 func DisableEnable(t *testing.T, tg *Target) {
@@ -68,11 +68,11 @@ func DisableEnable(t *testing.T, tg *Target) {
 	NewClient(tg.BaseURL).WithBearer(again.Token, spec.Username).Get(t, "/api/v1/me").Expect(t, http.StatusOK)
 }
 
-// SignIns: a user lists their own sign-ins (never a secret), ends one and
+// SignIns has a user list their own sign-ins (never a secret), end one and
 // then every other; an admin sees and ends another's; another user cannot.
 func SignIns(t *testing.T, tg *Target) {
 	admin := tg.AdminClient(t)
-	spec := NewUserSpec("signins", "user", Bool(false))
+	spec := NewUserSpec("sessions", "user", Bool(false))
 	u := CreateUser(t, admin, spec)
 	first := SignIn(t, tg.BaseURL, spec.Credentials())
 	second := SignIn(t, tg.BaseURL, spec.Credentials())
@@ -128,8 +128,8 @@ func SignIns(t *testing.T, tg *Target) {
 	c1.Get(t, "/api/v1/me").ExpectProblem(t, http.StatusUnauthorized)
 }
 
-// ScopedTokens: a read-only token reads and cannot write; a token without
-// the admin scope keeps an admin to their own account.
+// ScopedTokens checks that a read-only token reads and cannot write, and that
+// a token without the admin scope keeps an admin to their own account.
 func ScopedTokens(t *testing.T, tg *Target) {
 	admin := tg.AdminClient(t)
 	spec := NewUserSpec("scoped", "user", Bool(false))
@@ -162,8 +162,8 @@ func ScopedTokens(t *testing.T, tg *Target) {
 	assert.Equal(t, []string{"scopes"}, bad.ExpectProblem(t, http.StatusUnprocessableEntity).Fields())
 }
 
-// TokenExpiry: a token asked to live a minute (the shortest allowed) says
-// so, works until then, and is refused after.
+// TokenExpiry checks that a token asked to live a minute (the shortest
+// allowed) says so, works until then, and is refused after.
 func TokenExpiry(t *testing.T, tg *Target) {
 	admin := tg.AdminClient(t)
 	spec := NewUserSpec("expiry", "user", Bool(false))

@@ -23,7 +23,7 @@ const (
 	ActionUserAvatarChanged   AuditAction = "user.avatar_changed"
 	ActionLogin               AuditAction = "auth.login"
 	ActionLoginFailed         AuditAction = "auth.login_failed"
-	ActionTokenRevoked        AuditAction = "auth.token_revoked"
+	ActionTokenRevoked        AuditAction = "auth.token_revoked" //nolint:gosec // G101: an audit action's name, not a credential
 	ActionUserDisabled        AuditAction = "user.disabled"
 	ActionUserEnabled         AuditAction = "user.enabled"
 	ActionLoginDisabled       AuditAction = "auth.login_disabled"

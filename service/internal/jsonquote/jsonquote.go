@@ -18,7 +18,7 @@ type Style struct {
 func plainTable(html bool) *[utf8.RuneSelf]bool {
 	var t [utf8.RuneSelf]bool
 	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && !(html && (c == '<' || c == '>' || c == '&'))
+		t[c] = c != '"' && c != '\\' && (!html || c != '<' && c != '>' && c != '&')
 	}
 	return &t
 }

@@ -65,12 +65,11 @@ func TestObserveRecords(t *testing.T) {
 	r.GET("/api/v1/panics", func(*gin.Context) { panic("boom") })
 	r.Handle("BREW", "/api/v1/users/:id", func(c *gin.Context) { c.Status(http.StatusTeapot) })
 
-	const anyID = "*"
 	keysAnon := "time level msg request_id method route path status latency_ms bytes client_ip"
 	tests := []struct {
 		name, method, path, requestID string
-		// the line's fields that vary by request; request_id anyID: the one
-		// the server made (and sent in X-Request-Id)
+		// the line's fields, in order; its request_id must be the one the
+		// server sent in X-Request-Id
 		keys, level, route, body string
 		status                   int
 		// unwritten: gin writes the answer after the middleware returns

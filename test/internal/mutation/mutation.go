@@ -96,16 +96,22 @@ type toolReport struct {
 }
 
 // ReadReport reads the tool's JSON report of the package in directory pkg
-// (relative to root) and the source line of each mutant under root.
+// (relative to root) and the source line of each mutant under root; a file
+// the report names outside root is refused, not read.
 func ReadReport(r io.Reader, root, pkg string) ([]Mutant, error) {
 	var rep toolReport
 	if err := json.NewDecoder(r).Decode(&rep); err != nil {
 		return nil, fmt.Errorf("mutation: report of %s: %w", pkg, err)
 	}
+	tree, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("mutation: report of %s: %w", pkg, err)
+	}
+	defer tree.Close()
 	var out []Mutant
 	for _, f := range rep.Files {
 		file := path.Join(pkg, filepath.ToSlash(f.FileName))
-		src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
+		src, err := tree.ReadFile(filepath.FromSlash(file))
 		if err != nil {
 			return nil, fmt.Errorf("mutation: report of %s: %w", pkg, err)
 		}

@@ -79,6 +79,11 @@ func TestReadReportRefuses(t *testing.T) {
 		"a line not there":  `{"files": [{"file_name": "decode.go", "mutations": [{"line": 40}]}]}`,
 		"a file not Go":     `{"files": [{"file_name": "notes.txt", "mutations": [{"line": 1}]}]}`,
 		"a line before one": `{"files": [{"file_name": "decode.go", "mutations": [{"line": 0}]}]}`,
+		"a file outside":    `{"files": [{"file_name": "../../../../outside.go", "mutations": [{"line": 1}]}]}`,
+	}
+	// a Go file just outside the staged copy, which the last report names
+	if err := os.WriteFile(filepath.Join(filepath.Dir(root), "outside.go"), []byte("package outside\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	for name, report := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -265,7 +265,9 @@ func (n *Node) volumes(ctx context.Context) error {
 	if err := n.api.create(ctx, "/apis/storage.k8s.io/v1/storageclasses", storageClass(StorageClassName)); err != nil {
 		return err
 	}
-	go n.provision()
+	// The provisioner outlives ctx, which bounds only the node's start: it
+	// runs until Stop.
+	go n.provision(context.WithoutCancel(ctx))
 	return nil
 }
 

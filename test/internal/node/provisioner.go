@@ -50,11 +50,11 @@ type volume struct {
 	Status struct{ Phase string }
 }
 
-// provision runs until the node stops: every second it gives each pending
-// claim of the node's class a volume, and deletes the volumes of ours that
-// their claims released (and their directories).
-func (n *Node) provision() {
-	ctx, cancel := context.WithCancel(context.Background())
+// provision runs until the node stops (or ctx ends): every second it gives
+// each pending claim of the node's class a volume, and deletes the volumes of
+// ours that their claims released (and their directories).
+func (n *Node) provision(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		<-n.done
 		cancel()

@@ -104,7 +104,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	case q.Get("client_id") != p.ClientID:
 		http.Error(w, "unknown client", http.StatusBadRequest)
 		return
-	case q.Get("redirect_uri") != p.RedirectURL:
+	case p.RedirectURL == "" || q.Get("redirect_uri") != p.RedirectURL:
 		http.Error(w, "redirect_uri not registered", http.StatusBadRequest)
 		return
 	case q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
@@ -115,7 +115,13 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.codes[code] = issued{grant: p.next, nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), redirectURI: q.Get("redirect_uri")}
 	p.mu.Unlock()
-	back, _ := url.Parse(q.Get("redirect_uri"))
+	// Back to the registered redirect (the request's was checked equal to
+	// it above), never to an address the request alone names.
+	back, err := url.Parse(p.RedirectURL)
+	if err != nil {
+		http.Error(w, "registered redirect is not a URL", http.StatusInternalServerError)
+		return
+	}
 	v := back.Query()
 	v.Set("code", code)
 	v.Set("state", q.Get("state"))
