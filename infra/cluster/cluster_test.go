@@ -64,19 +64,23 @@ func newClusterWith(t *testing.T, edit func(*cluster.Args)) (*mocks.Monitor, out
 	}
 	edit(&args)
 	mon := mocks.New()
-	var out outputs
+	var (
+		mu  sync.Mutex
+		out outputs
+	)
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		c, err := cluster.New(ctx, "gopherops", args)
 		if err != nil {
 			return err
 		}
-		var wg sync.WaitGroup
-		wg.Add(2)
-		c.OIDCIssuer.ApplyT(func(v string) string { out.oidcIssuer = v; wg.Done(); return v })
-		c.Kubeconfig.ApplyT(func(v string) string { out.kubeconfig = v; wg.Done(); return v })
-		wg.Wait()
+		// The program's run waits for these before RunErr returns; an
+		// output that fails leaves its value empty instead of hanging.
+		c.OIDCIssuer.ApplyT(func(v string) string { mu.Lock(); out.oidcIssuer = v; mu.Unlock(); return v })
+		c.Kubeconfig.ApplyT(func(v string) string { mu.Lock(); out.kubeconfig = v; mu.Unlock(); return v })
 		return nil
 	}, pulumi.WithMocks("gopherops", "dev", mon))
+	mu.Lock()
+	defer mu.Unlock()
 	return mon, out, err
 }
 

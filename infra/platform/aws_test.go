@@ -853,7 +853,8 @@ func TestWhoMayRunUp(t *testing.T) {
 	}
 }
 
-// TestPrincipalArn maps STS sessions to the principals access entries name.
+// TestPrincipalArn maps STS sessions to the principals access entries name,
+// and leaves every other ARN (or a string that is none) as it is.
 func TestPrincipalArn(t *testing.T) {
 	cases := map[string]string{
 		"arn:aws:sts::123456789012:assumed-role/gopherops-deploy/gh-1":          "arn:aws:iam::123456789012:role/gopherops-deploy",
@@ -862,6 +863,9 @@ func TestPrincipalArn(t *testing.T) {
 		"arn:aws:iam::123456789012:root":                                        "arn:aws:iam::123456789012:root",
 		"arn:aws:sts::123456789012:federated-user/bob":                          "arn:aws:sts::123456789012:federated-user/bob",
 		"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_1/a@b.com": "arn:aws:iam::123456789012:role/AWSReservedSSO_Admin_1",
+		// Anything else is returned as it is, never half-parsed.
+		"not-an-arn":                "not-an-arn",
+		"arn:aws:sts::123456789012": "arn:aws:sts::123456789012",
 	}
 	for in, want := range cases {
 		if got := platform.PrincipalArn(in); got != want {
