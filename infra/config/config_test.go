@@ -120,6 +120,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"no performance insights in dev", cfg.Database.PerformanceInsights, false},
 		{"no access logs in dev", cfg.Storage.AccessLogging, false},
 		{"no runner", cfg.Runner.Enabled, false},
+		{"dev hosts the pull-request stacks", cfg.Access.PullRequestStacks, true},
 		{"cidr list from JSON", fmt.Sprint(cfg.Cluster.EndpointPublicCidrs), "[" + operatorCIDR + "]"},
 		{"monitoring off", cfg.Monitoring.Enabled, false},
 	}
