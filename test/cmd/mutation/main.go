@@ -96,6 +96,9 @@ type options struct {
 	// package: a partial run, for iterating on one file or for a package
 	// whose full run does not fit the time there is. The report says so.
 	files []string
+	// list prints the packages as a JSON array and runs nothing: the
+	// nightly workflow's matrix, one job per package, from this one list.
+	list bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -109,11 +112,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.coefficient, "timeout-coefficient", 10,
 		"a mutant's tests time out after this many times the package's unmutated test run (compiling included)")
 	fs.StringVar(&o.report, "report", "", "directory for the report (default: a new temporary directory)")
+	fs.BoolVar(&o.list, "list", false, "print the packages (-packages, or every promise package) as a JSON array and run nothing")
 	files := fs.String("files", "", "comma-separated file names: mutate only these files of each package (a partial run, and the report says so)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.gremlins == "" || fs.NArg() > 0 || o.workers < 1 || o.coefficient < 1 || o.floor < 0 || o.floor > 100 {
+	if (o.gremlins == "" && !o.list) || fs.NArg() > 0 || o.workers < 1 || o.coefficient < 1 || o.floor < 0 || o.floor > 100 {
 		fs.Usage()
 		return o, errors.New("mutation: -gremlins is required; -workers and -timeout-coefficient are at least 1, -floor is a percentage")
 	}
@@ -141,6 +145,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if o.list {
+		if err := json.NewEncoder(stdout).Encode(o.packages); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
 	}
 	summary, err := mutate(ctx, o, stdout)
 	if err != nil {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -130,5 +133,31 @@ func TestExcludeOthers(t *testing.T) {
 	}
 	if _, err := excludeOthers(dir, []string{"auth.go", "missing.go"}); err == nil {
 		t.Fatal("a file the package lacks was accepted")
+	}
+}
+
+// TestList: -list prints the packages the nightly matrix runs, one job
+// each, without a gremlins binary and without running anything.
+func TestList(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-list"}, defaultPackages},
+		{[]string{"-list", "-packages", "infra/config, /service/internal/web/"}, []string{"infra/config", "service/internal/web"}},
+	}
+	for _, tt := range tests {
+		var out, errs bytes.Buffer
+		if code := run(context.Background(), tt.args, &out, &errs); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tt.args, code, errs.String())
+		}
+		var got []string
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("%v printed %q (%v), want %q", tt.args, out.String(), err, tt.want)
+		}
+	}
+	var errs bytes.Buffer
+	if code := run(context.Background(), nil, io.Discard, &errs); code != 2 {
+		t.Errorf("without -gremlins or -list: exit %d, want 2", code)
 	}
 }
