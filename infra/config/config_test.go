@@ -213,6 +213,14 @@ func TestValidationNamesTheKey(t *testing.T) {
 			"gopherops:operatorArns", "listed twice"},
 		{"preview role same as deploy role", "dev", with(validDev(), "gopherops:previewRoleName", "gopherops-deploy"),
 			"gopherops:previewRoleName", "read-only"},
+		// Each of the three on its own: any branch's pull request holds the
+		// pull-request stacks' role, so it may be none of the others.
+		{"pull-request stacks' role same as deploy role", "dev", with(validDev(), "gopherops:prStacksRoleName", "gopherops-deploy"),
+			"gopherops:prStacksRoleName", "any branch's pull request"},
+		{"pull-request stacks' role same as preview role", "dev", with(validDev(), "gopherops:prStacksRoleName", "gopherops-preview"),
+			"gopherops:prStacksRoleName", "any branch's pull request"},
+		{"pull-request stacks' role same as drift role", "dev", with(validDev(), "gopherops:prStacksRoleName", "gopherops-drift"),
+			"gopherops:prStacksRoleName", "any branch's pull request"},
 		{"a Kubernetes minor without pins", "dev", with(validDev(), "gopherops:kubernetesVersion", "1.30"),
 			"gopherops:kubernetesVersion", "no add-ons and autoscaler are pinned for Kubernetes 1.30"},
 		{"retention CloudWatch refuses", "dev", with(validDev(), "gopherops:logRetentionDays", "10"),
