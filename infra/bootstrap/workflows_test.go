@@ -210,11 +210,7 @@ func TestDeployRoleAllowsWhatItsJobsRun(t *testing.T) {
 		t.Fatal("found no AWS CLI call to check")
 	}
 	for call, where := range calls {
-		action, special := cliActions[call]
-		if !special {
-			svc, cmd, _ := strings.Cut(call, " ")
-			action = svc + ":" + pascal(cmd)
-		}
+		action := iamAction(call)
 		if action == "" {
 			continue
 		}
@@ -490,11 +486,7 @@ func TestPRStacksRoleAllowsWhatItsJobsRun(t *testing.T) {
 		t.Fatal("found no AWS CLI call of the pull-request stacks' jobs")
 	}
 	for call, where := range calls {
-		action, special := cliActions[call]
-		if !special {
-			svc, cmd, _ := strings.Cut(call, " ")
-			action = svc + ":" + pascal(cmd)
-		}
+		action := iamAction(call)
 		if action == "" {
 			continue
 		}
@@ -509,4 +501,15 @@ func TestPRStacksRoleAllowsWhatItsJobsRun(t *testing.T) {
 			t.Errorf("%s runs `aws %s` as the pull-request stacks' role, but its policy does not allow %s on %s", where, call, action, resource)
 		}
 	}
+}
+
+// iamAction is the IAM action an AWS CLI call ("ecr get-login-password")
+// needs: cliActions' when it names one ("" for none), else the service and
+// the command in IAM's form.
+func iamAction(call string) string {
+	if action, special := cliActions[call]; special {
+		return action
+	}
+	svc, cmd, _ := strings.Cut(call, " ")
+	return svc + ":" + pascal(cmd)
 }
