@@ -14,8 +14,6 @@ import (
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
 
-const ctxSessionRaw = "gopherops.session_raw"
-
 // Auth authenticates requests (bearer tokens and session cookies) and
 // protects cookie-authenticated state changes with CSRF tokens.
 type Auth struct {
@@ -96,7 +94,7 @@ func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
 				SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: RequestID(c), ClientIP: ip,
 					UserAgent: c.Request.UserAgent(), Scopes: sess.Scopes})
 				if kind == accounts.KindSession {
-					c.Set(ctxSessionRaw, secret)
+					SetSession(c, secret)
 				}
 			case errors.Is(err, accounts.ErrUnauthenticated):
 				if kind == accounts.KindToken {
@@ -183,8 +181,8 @@ func methodScope(method string) accounts.Scopes {
 // read nor forge it.
 func (s *Auth) CSRFToken(c *gin.Context) string {
 	binding := ""
-	if secret, ok := c.Get(ctxSessionRaw); ok {
-		binding = "s:" + secret.(string)
+	if secret, ok := SessionSecret(c); ok {
+		binding = "s:" + secret
 	} else {
 		ck, err := c.Cookie(s.CSRFCookieName())
 		if err != nil || len(ck) < 16 {
@@ -212,7 +210,7 @@ func (s *Auth) CheckCSRF(c *gin.Context) error {
 	if got == "" {
 		got = c.PostForm("csrf_token")
 	}
-	if _, hasSession := c.Get(ctxSessionRaw); !hasSession {
+	if _, hasSession := SessionSecret(c); !hasSession {
 		if ck, err := c.Cookie(s.CSRFCookieName()); err != nil || ck == "" {
 			return ErrCSRF
 		}
@@ -252,23 +250,29 @@ func (s *Auth) ClearSessionCookie(c *gin.Context) {
 // SessionSecret returns the raw session secret of a cookie-authenticated
 // request (what its CSRF token is bound to).
 func SessionSecret(c *gin.Context) (string, bool) {
-	v, ok := c.Get(ctxSessionRaw)
-	if !ok {
-		return "", false
+	if r := requestOf(c); r != nil && r.session != "" {
+		return r.session, true
 	}
-	return v.(string), true
+	return "", false
 }
 
 // SetActor records the signed-in actor of the request.
 func SetActor(c *gin.Context, a accounts.Actor) {
-	r := requestOf(c)
-	if r == nil {
-		// A router without WithRequestID (a test's): the record starts here.
-		r = &request{clientIP: a.ClientIP}
-		c.Set(ctxRequest, r)
-	}
+	r := recordOf(c, a.ClientIP)
 	r.actor, r.signedIn = a, true
 }
 
 // SetSession records the raw session secret of a cookie-authenticated request.
-func SetSession(c *gin.Context, secret string) { c.Set(ctxSessionRaw, secret) }
+func SetSession(c *gin.Context, secret string) { recordOf(c, "").session = secret }
+
+// recordOf is the request's record, started here (with clientIP) on a
+// router without WithRequestID, such as a test's.
+func recordOf(c *gin.Context, clientIP string) *request {
+	r := requestOf(c)
+	if r == nil {
+		r = newRequest()
+		r.clientIP = clientIP
+		c.Set(ctxRequest, r)
+	}
+	return r
+}
