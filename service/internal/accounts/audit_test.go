@@ -13,27 +13,44 @@ import (
 	"github.com/gopherops/gopherops/service/internal/store/postgres"
 )
 
-// auditSpy is the real store, counting the searches the service asks of it
-// and the limit of each export.
-type auditSpy struct {
+// spyStore is the real store, counting the searches the service asks of
+// it and the limit of each audit export.
+type spyStore struct {
 	*postgres.Store
-	searches, counts int
+	searches, counts int // of the audit trail
+	userSearches     int
 	exportLimits     []int
 }
 
-func (s *auditSpy) CountAuditEvents(ctx context.Context, f accounts.AuditFilter) (int64, error) {
+func (s *spyStore) CountAuditEvents(ctx context.Context, f accounts.AuditFilter) (int64, error) {
 	s.counts++
 	return s.Store.CountAuditEvents(ctx, f)
 }
 
-func (s *auditSpy) SearchAuditEvents(ctx context.Context, f accounts.AuditFilter, offset, limit int) ([]accounts.AuditEvent, error) {
+func (s *spyStore) SearchAuditEvents(ctx context.Context, f accounts.AuditFilter, offset, limit int) ([]accounts.AuditEvent, error) {
 	s.searches++
 	return s.Store.SearchAuditEvents(ctx, f, offset, limit)
 }
 
-func (s *auditSpy) EachAuditEvent(ctx context.Context, f accounts.AuditFilter, limit int, fn func(accounts.AuditEvent) error) error {
+func (s *spyStore) EachAuditEvent(ctx context.Context, f accounts.AuditFilter, limit int, fn func(accounts.AuditEvent) error) error {
 	s.exportLimits = append(s.exportLimits, limit)
 	return s.Store.EachAuditEvent(ctx, f, limit, fn)
+}
+
+func (s *spyStore) SearchUsers(ctx context.Context, q accounts.UserSearch) ([]accounts.User, error) {
+	s.userSearches++
+	return s.Store.SearchUsers(ctx, q)
+}
+
+// spy is a service on w's database whose store is a spyStore.
+func (w *world) spy(t *testing.T) (*accounts.Service, *spyStore) {
+	t.Helper()
+	store, ok := w.base.Store.(*postgres.Store)
+	if !ok {
+		t.Fatalf("the world's store is a %T", w.base.Store)
+	}
+	spy := &spyStore{Store: store}
+	return w.replica(t, func(o *accounts.Options) { o.Store = spy }), spy
 }
 
 // plainStore is the real store without the audit search: a store that
@@ -47,7 +64,7 @@ type plainStore struct{ accounts.Store }
 type auditWorld struct {
 	*world
 	svc   *accounts.Service
-	spy   *auditSpy
+	spy   *spyStore
 	start time.Time // before the first event
 }
 
@@ -55,20 +72,16 @@ func newAuditWorld(t *testing.T) *auditWorld {
 	t.Helper()
 	start := time.Now()
 	w := newWorld(t)
-	store, ok := w.base.Store.(*postgres.Store)
-	if !ok {
-		t.Fatalf("the world's store is a %T", w.base.Store)
-	}
 	ctx := context.Background()
 	for n := 1; n <= 22; n++ {
-		if err := store.AddAuditEvent(ctx, accounts.AuditEvent{Action: accounts.ActionUserUpdated,
+		if err := w.base.Store.AddAuditEvent(ctx, accounts.AuditEvent{Action: accounts.ActionUserUpdated,
 			ActorID: &w.root.ID, ActorName: w.root.Username, TargetID: &w.alice.ID, TargetName: w.alice.Username,
 			Details: map[string]any{"n": n}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	spy := &auditSpy{Store: store}
-	return &auditWorld{world: w, svc: w.replica(t, func(o *accounts.Options) { o.Store = spy }), spy: spy, start: start}
+	svc, spy := w.spy(t)
+	return &auditWorld{world: w, svc: svc, spy: spy, start: start}
 }
 
 // tags names events by their tag, in the order given.

@@ -409,7 +409,8 @@ func TestNewService(t *testing.T) {
 
 // TestListUsersPages: pages of 1 to 100 users (20 when no size is asked
 // for) in ID order, each with the cursor of the next until the last; a
-// cursor this server did not issue is refused.
+// cursor this server did not issue is refused, but for 0 (no user has an
+// ID before 1), which is the start.
 func TestListUsersPages(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t) // root, second-admin, alice
@@ -442,6 +443,7 @@ func TestListUsersPages(t *testing.T) {
 		{"a negative size", "", -1, "", "limit"},
 		{"a cursor not in base 36", "!!", 2, "", "cursor"},
 		{"a negative cursor", "-1", 2, "", "cursor"},
+		{"a zero cursor is the start", "0", 2, "root,second-admin|true", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := w.svc.ListUsers(ctx, a, tt.cursor, tt.limit)
