@@ -134,6 +134,8 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "a string, not an object", contentType: "application/json", body: `"x"`, status: 400, slug: "bad-request",
 			detail: "the request body must be a JSON object"},
 		{name: "a NUL in a field", contentType: "application/json", body: `{"name":"a\u0000"}`, status: 400, slug: "bad-request"},
+		{name: "invalid UTF-8 outside an object", contentType: "application/json", body: "[\"\xff\"]", status: 400, slug: "bad-request",
+			detail: "body must be valid UTF-8 text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,8 +156,11 @@ func TestDecodeJSON(t *testing.T) {
 				return
 			}
 			field := ""
-			if tt.name == "a NUL in a field" {
+			switch tt.name {
+			case "a NUL in a field":
 				field = "name"
+			case "invalid UTF-8 outside an object":
+				field = "body"
 			}
 			wantProblem(t, err, tt.status, tt.slug, tt.detail, field)
 		})
