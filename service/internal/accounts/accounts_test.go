@@ -164,9 +164,57 @@ func TestAuthCache(t *testing.T) {
 	if len(c.entries) > 3 {
 		t.Fatalf("cache grew to %d entries, limit 3", len(c.entries))
 	}
+	// A cache holds up to its limit; the put that finds it full starts over.
+	c = newAuthCache(2*time.Second, 3)
+	for i := byte(1); i <= 3; i++ {
+		c.put(k(i), User{ID: int64(i)}, s, now)
+	}
+	for i := byte(1); i <= 3; i++ {
+		if u, _, ok := c.get(k(i), now); !ok || u.ID != int64(i) {
+			t.Fatalf("entry %d of 3 missed in a cache of 3: %+v %v", i, u, ok)
+		}
+	}
+	c.put(k(4), User{ID: 4}, s, now)
+	for i := byte(1); i <= 3; i++ {
+		if _, _, ok := c.get(k(i), now); ok {
+			t.Fatalf("entry %d outlived the put that found the cache full", i)
+		}
+	}
+	if u, _, ok := c.get(k(4), now); !ok || u.ID != 4 {
+		t.Fatalf("the put that started over was not kept: %+v %v", u, ok)
+	}
 	var nilCache *authCache
 	nilCache.put(k(1), User{}, s, now) // a disabled cache is a no-op
 	if _, _, ok := nilCache.get(k(1), now); ok {
 		t.Fatal("disabled cache returned an entry")
+	}
+}
+
+// TestTruncateBytes: the audit trail keeps at most n bytes of a user agent,
+// cut on a character boundary, as valid text without NULs.
+func TestTruncateBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		s    string
+		n    int
+		want string
+	}{
+		{"shorter than n", "curl/8.5", 10, "curl/8.5"},
+		{"exactly n bytes", "abcdefghij", 10, "abcdefghij"},
+		{"one byte over", "abcdefghijk", 10, "abcdefghij"},
+		{"a character across the cut", "abcdefghié", 10, "abcdefghi"},
+		{"a character ending at the cut", "abcdefghéz", 10, "abcdefghé"},
+		{"a four-byte character across the cut", "abcdefgh😀", 10, "abcdefgh"},
+		{"nothing kept", "abc", 0, ""},
+		{"NULs dropped before measuring", "ab\x00\x00cd", 4, "abcd"},
+		{"bytes that are not UTF-8 replaced", "ab\xffcd", 10, "ab\uFFFDcd"},
+		{"a replacement across the cut", "abcdefghi\xff", 10, "abcdefghi"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := truncateBytes(tt.s, tt.n); got != tt.want {
+				t.Fatalf("truncateBytes(%+q, %d) = %+q, want %+q", tt.s, tt.n, got, tt.want)
+			}
+		})
 	}
 }

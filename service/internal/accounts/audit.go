@@ -96,9 +96,11 @@ type AuditSearcher interface {
 	EachAuditEvent(ctx context.Context, f AuditFilter, limit int, fn func(AuditEvent) error) error
 }
 
-// checkAuditFilter validates f, lower-casing its names.
+// checkAuditFilter validates f, lower-casing its names. The names are
+// checked before lower-casing, which would turn bytes that are not UTF-8
+// into U+FFFD and so let them through.
 func checkAuditFilter(v *ValidationError, f *AuditFilter) {
-	f.Actor, f.Target = strings.ToLower(strings.TrimSpace(f.Actor)), strings.ToLower(strings.TrimSpace(f.Target))
+	f.Actor, f.Target = strings.TrimSpace(f.Actor), strings.TrimSpace(f.Target)
 	for field, s := range map[string]string{"actor": f.Actor, "target": f.Target} {
 		switch {
 		case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
@@ -107,6 +109,7 @@ func checkAuditFilter(v *ValidationError, f *AuditFilter) {
 			v.add(field, "must be at most 100 characters")
 		}
 	}
+	f.Actor, f.Target = strings.ToLower(f.Actor), strings.ToLower(f.Target)
 	if f.Action != "" && !f.Action.Known() {
 		v.add("action", "is not an action of the audit trail")
 	}

@@ -8,7 +8,9 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -391,6 +393,53 @@ func TestObjectStoreDownIsUnavailable(t *testing.T) {
 	}
 	if _, _, err := svc.Avatar(ctx, accounts.Actor{User: u}, u.ID); !errors.Is(err, accounts.ErrUnavailable) {
 		t.Fatalf("read with the store down: %v, want ErrUnavailable", err)
+	}
+}
+
+// undeletable is an object store that stores and reads but cannot delete.
+type undeletable struct{ blob.Store }
+
+func (undeletable) Delete(context.Context, string) error {
+	return fmt.Errorf("s3: delete: %w", blob.ErrUnavailable)
+}
+
+// TestOrphanedAvatarIsLogged: when a replaced avatar's object cannot be
+// deleted, the upload still succeeds and the orphan's key is logged as a
+// warning to the logger the service was given (without one, the upload
+// succeeds all the same).
+func TestOrphanedAvatarIsLogged(t *testing.T) {
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
+	for _, withLogger := range []bool{true, false} {
+		t.Run(fmt.Sprintf("logger %v", withLogger), func(t *testing.T) {
+			ctx := context.Background()
+			w := newWorld(t)
+			var logged bytes.Buffer
+			svc := w.replica(t, func(o *accounts.Options) {
+				o.Blobs = undeletable{o.Blobs}
+				if withLogger {
+					o.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+				}
+			})
+			me := accounts.Actor{User: w.alice}
+			first, err := svc.SetAvatar(ctx, me, w.alice.ID, img.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := svc.SetAvatar(ctx, me, w.alice.ID, img.Bytes())
+			if err != nil {
+				t.Fatalf("replacing the avatar while its old object cannot be deleted: %v", err)
+			}
+			if first.AvatarKey == "" || second.AvatarKey == first.AvatarKey {
+				t.Fatalf("avatar keys %q then %q, want two different ones", first.AvatarKey, second.AvatarKey)
+			}
+			want := fmt.Sprintf("level=WARN msg=\"orphaned blob left behind\" key=%s ", first.AvatarKey)
+			if got := logged.String(); withLogger && !strings.Contains(got, want) {
+				t.Fatalf("logged %q, want a line with %q", got, want)
+			}
+		})
 	}
 }
 

@@ -179,3 +179,58 @@ func TestAuthCacheHoldsTwoSeconds(t *testing.T) {
 		t.Fatalf("signed out here: %v, want it seen at once", err)
 	}
 }
+
+// TestAuthCacheTTL: a positive AuthCacheTTL is how long an authentication
+// is reused, for every session at once; a negative one reuses none, so a
+// revocation by another replica shows at once.
+func TestAuthCacheTTL(t *testing.T) {
+	tests := []struct {
+		name string
+		ttl  time.Duration
+		hold time.Duration // how long a revocation elsewhere goes unseen
+	}{
+		{"a minute", time.Minute, time.Minute},
+		{"none", -1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := newClock()
+			w := newWorld(t, func(o *accounts.Options) { o.Now, o.AuthCacheTTL = c.now, tt.ttl })
+			other := w.replica(t, func(o *accounts.Options) { o.Now = c.now })
+			// Two sessions authenticated here, then both revoked by the other replica.
+			secrets, ids := make([]string, 2), make([]int64, 2)
+			for i := range secrets {
+				secret, s, err := w.svc.StartSession(ctx, w.alice, accounts.SessionInput{Kind: accounts.KindSession})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := w.svc.Authenticate(ctx, secret, accounts.KindSession, ""); err != nil {
+					t.Fatal(err)
+				}
+				secrets[i], ids[i] = secret, s.ID
+			}
+			for _, id := range ids {
+				if err := other.Logout(ctx, accounts.Actor{User: w.alice, SessionID: id}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.advance(tt.hold)
+			for i, secret := range secrets {
+				_, _, err := w.svc.Authenticate(ctx, secret, accounts.KindSession, "")
+				if tt.hold > 0 && err != nil {
+					t.Fatalf("session %d, %s after its revocation elsewhere: %v, want the cached answer", i+1, tt.hold, err)
+				}
+				if tt.hold == 0 && !errors.Is(err, accounts.ErrUnauthenticated) {
+					t.Fatalf("session %d, at once, without a cache: %v, want the revocation seen", i+1, err)
+				}
+			}
+			c.advance(time.Millisecond)
+			for i, secret := range secrets {
+				if _, _, err := w.svc.Authenticate(ctx, secret, accounts.KindSession, ""); !errors.Is(err, accounts.ErrUnauthenticated) {
+					t.Fatalf("session %d, after %s: %v, want the revocation seen", i+1, tt.hold+time.Millisecond, err)
+				}
+			}
+		})
+	}
+}

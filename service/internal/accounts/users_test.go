@@ -470,3 +470,69 @@ func TestCheckNewUser(t *testing.T) {
 		t.Fatalf("a good account: %+v", v)
 	}
 }
+
+// TestSetDisabled: an admin disables an account, which ends each of its
+// sessions at once and is audited with how many; enabling it is audited
+// too; setting the state it already has changes nothing and audits
+// nothing. Nobody disables root or themselves, and users disable nobody.
+func TestSetDisabled(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	admin := accounts.Actor{User: w.admin}
+	secrets := make([]string, 2)
+	for i := range secrets {
+		secret, _, err := w.svc.StartSession(ctx, w.alice, accounts.SessionInput{Kind: accounts.KindSession})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[i] = secret
+	}
+	steps := []struct {
+		name     string
+		a        accounts.Actor
+		id       int64
+		disabled bool
+		err      error
+		event    accounts.AuditAction // "": no new event
+		details  map[string]any
+	}{
+		{"a user disables nobody", accounts.Actor{User: w.alice}, w.admin.ID, true, accounts.ErrForbidden, "", nil},
+		{"an admin does not disable themselves", admin, w.admin.ID, true, accounts.ErrSelfDisable, "", nil},
+		{"nobody disables root", admin, w.root.ID, true, accounts.ErrRootProtected, "", nil},
+		{"enabling an enabled account changes nothing", admin, w.alice.ID, false, nil, "", nil},
+		{"an admin disables alice", admin, w.alice.ID, true, nil, accounts.ActionUserDisabled, map[string]any{"sessions_ended": float64(2)}},
+		{"disabling her again changes nothing", admin, w.alice.ID, true, nil, "", nil},
+		{"an admin enables her", admin, w.alice.ID, false, nil, accounts.ActionUserEnabled, map[string]any{}},
+	}
+	for _, st := range steps {
+		before := w.lastEvent(t)
+		u, err := w.svc.SetDisabled(ctx, st.a, st.id, st.disabled)
+		if !errors.Is(err, st.err) {
+			t.Fatalf("%s: %v, want %v", st.name, err, st.err)
+		}
+		e := w.lastEvent(t)
+		if st.event == "" {
+			if e.ID != before.ID {
+				t.Fatalf("%s: audited %+v, want nothing", st.name, e)
+			}
+		} else if e.Action != st.event || e.ActorID == nil || *e.ActorID != st.a.User.ID || e.TargetID == nil || *e.TargetID != st.id ||
+			fmt.Sprint(e.Details) != fmt.Sprint(st.details) {
+			t.Fatalf("%s: audited %+v, want %s of %d by %d with %v", st.name, e, st.event, st.id, st.a.User.ID, st.details)
+		}
+		if st.err != nil {
+			continue
+		}
+		got, err := w.svc.GetUser(ctx, admin, st.id)
+		if err != nil || u.ID != st.id || u.Disabled() != st.disabled || got.Disabled() != st.disabled {
+			t.Fatalf("%s: answered %+v, stored %+v (%v); want disabled %v", st.name, u, got, err, st.disabled)
+		}
+	}
+	for i, secret := range secrets {
+		if _, _, err := w.svc.Authenticate(ctx, secret, accounts.KindSession, ""); !errors.Is(err, accounts.ErrUnauthenticated) {
+			t.Fatalf("session %d after the account was disabled and enabled: %v, want it ended", i+1, err)
+		}
+	}
+	if err := w.login("alice", alicePW, "192.0.2.70"); err != nil {
+		t.Fatalf("signing in once enabled again: %v", err)
+	}
+}

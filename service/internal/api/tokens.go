@@ -35,7 +35,7 @@ type tokenResponse struct {
 // sessionInput checks the token's own fields before any password is
 // verified, so a request that cannot succeed costs no hash.
 func (r tokenRequest) sessionInput(c *gin.Context, v *accounts.ValidationError) accounts.SessionInput {
-	in := accounts.SessionInput{Kind: accounts.KindToken, Name: r.Name, UserAgent: c.Request.UserAgent(), ClientIP: c.ClientIP()}
+	in := accounts.SessionInput{Kind: accounts.KindToken, Name: r.Name, UserAgent: c.Request.UserAgent(), ClientIP: web.ClientIP(c)}
 	scopes, err := accounts.ParseScopes(r.Scopes)
 	var sv *accounts.ValidationError
 	if errors.As(err, &sv) {
@@ -79,7 +79,7 @@ func (h *handlers) createToken(c *gin.Context) (int, any, error) {
 	}
 	ctx := c.Request.Context()
 	u, err := h.Accounts.Login(ctx, accounts.LoginInput{
-		Login: req.Login, Password: req.Password, ClientIP: c.ClientIP(), RequestID: web.RequestID(c),
+		Login: req.Login, Password: req.Password, ClientIP: web.ClientIP(c), RequestID: web.RequestID(c),
 		UserAgent: c.Request.UserAgent(),
 	})
 	web.CountLogin(h.Metrics, err)

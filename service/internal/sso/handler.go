@@ -78,14 +78,14 @@ func (d Deps) callback(c *gin.Context) {
 	}
 	u, err := d.Accounts.SignInExternal(ctx, accounts.ExternalSignIn{
 		Issuer: id.Issuer, Subject: id.Subject, Email: id.Email, EmailVerified: id.EmailVerified,
-		AllowSignup: d.AllowSignup, ClientIP: c.ClientIP(), RequestID: web.RequestID(c),
+		AllowSignup: d.AllowSignup, ClientIP: web.ClientIP(c), RequestID: web.RequestID(c),
 	})
 	if err != nil {
 		d.refuse(c, err)
 		return
 	}
 	secret, _, err := d.Accounts.StartSession(ctx, u, accounts.SessionInput{
-		Kind: accounts.KindSession, UserAgent: c.Request.UserAgent(), ClientIP: c.ClientIP()})
+		Kind: accounts.KindSession, UserAgent: c.Request.UserAgent(), ClientIP: web.ClientIP(c)})
 	if err != nil {
 		d.refuse(c, err)
 		return

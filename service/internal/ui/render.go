@@ -139,11 +139,11 @@ func (r *responder) signedInOn404(c *gin.Context) {
 	if err != nil || ck == "" || !storable(ck) {
 		return
 	}
-	u, sess, err := r.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession, c.ClientIP())
+	u, sess, err := r.deps.Accounts.Authenticate(c.Request.Context(), ck, accounts.KindSession, web.ClientIP(c))
 	if err != nil {
 		return
 	}
-	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: c.ClientIP(),
+	web.SetActor(c, accounts.Actor{User: u, SessionID: sess.ID, RequestID: web.RequestID(c), ClientIP: web.ClientIP(c),
 		UserAgent: c.Request.UserAgent(), Scopes: sess.Scopes})
 	web.SetSession(c, ck)
 }

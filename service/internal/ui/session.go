@@ -38,7 +38,7 @@ type loginData struct {
 func (s sessionPages) login(c *gin.Context) (result, error) {
 	login := c.PostForm("login")
 	u, err := s.r.deps.Accounts.Login(c.Request.Context(), accounts.LoginInput{
-		Login: login, Password: c.PostForm("password"), ClientIP: c.ClientIP(), RequestID: web.RequestID(c),
+		Login: login, Password: c.PostForm("password"), ClientIP: web.ClientIP(c), RequestID: web.RequestID(c),
 		UserAgent: c.Request.UserAgent(),
 	})
 	web.CountLogin(s.r.deps.Metrics, err)
@@ -46,7 +46,7 @@ func (s sessionPages) login(c *gin.Context) (result, error) {
 		return loginError(c, err, login)
 	}
 	secret, _, err := s.r.deps.Accounts.StartSession(c.Request.Context(), u, accounts.SessionInput{
-		Kind: accounts.KindSession, UserAgent: c.Request.UserAgent(), ClientIP: c.ClientIP()})
+		Kind: accounts.KindSession, UserAgent: c.Request.UserAgent(), ClientIP: web.ClientIP(c)})
 	if err != nil {
 		return nil, err
 	}

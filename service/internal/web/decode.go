@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,29 +43,32 @@ func decodeJSONBody(body io.Reader, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		// The decoder reads raw, not the connection: its errors are the
+		// text's (or the code's), never the body's.
 		var (
 			syntax    *json.SyntaxError
 			typeErr   *json.UnmarshalTypeError
-			maxBytes  *http.MaxBytesError
 			unmarshal *json.InvalidUnmarshalError
 		)
 		switch {
-		case errors.As(err, &maxBytes):
-			return err
 		case errors.Is(err, io.EOF):
 			return BadRequest("the request body is empty; send a JSON object")
 		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 			return BadRequest("the request body is not valid JSON")
 		case errors.As(err, &typeErr):
 			if typeErr.Field != "" {
-				return BadRequest("field %q must be a %s", Truncate(typeErr.Field, 64), jsonKind(typeErr.Type.Kind().String()))
+				return BadRequest("field %q must be %s", Truncate(typeErr.Field, 64), jsonKind(typeErr.Type.Kind()))
 			}
 			return BadRequest("the request body must be a JSON object")
 		case errors.As(err, &unmarshal):
 			return fmt.Errorf("web: decode target: %w", err)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			// The name comes quoted; cut it, not its closing quote.
 			name := strings.TrimPrefix(err.Error(), "json: unknown field ")
-			return BadRequest("unknown field %s", Truncate(name, 66))
+			if unquoted, uerr := strconv.Unquote(name); uerr == nil {
+				name = unquoted
+			}
+			return BadRequest("unknown field %q", Truncate(name, 64))
 		default:
 			return BadRequest("the request body is not valid JSON")
 		}
@@ -74,10 +77,6 @@ func decodeJSONBody(body io.Reader, dst any) error {
 		return BadRequest("the request body must hold a single JSON object")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var maxBytes *http.MaxBytesError
-		if errors.As(err, &maxBytes) {
-			return err
-		}
 		return BadRequest("the request body must hold a single JSON object")
 	}
 	return nil
@@ -122,18 +121,25 @@ func checkJSONText(raw []byte) error {
 	return nil
 }
 
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "int", "int32", "int64", "uint", "float64":
-		return "number"
-	case "ptr":
-		return "value of another type"
+// jsonKind names the JSON type a Go kind decodes from, with its article,
+// so that a client is told of an array or an object, never a slice or a
+// struct.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
 	}
-	return goKind
+	return "a value of another type"
 }
 
 // Truncate cuts s to at most n bytes without splitting a character.

@@ -103,4 +103,9 @@ var equivalents = []mutation.Equivalent{
 		Code: "ok && sess.Kind == kind",
 		Why:  "the prefix check before it makes the kind asked for the kind of the secret, so a cached entry (ok) always has it; without one, sess.Kind is empty and kind never is",
 	},
+	{
+		File: "service/internal/accounts/service.go", Func: "NewService", Type: "CONDITIONALS_BOUNDARY",
+		Code: "case o.AuthCacheTTL > 0:",
+		Why:  ">= 0 differs only at an AuthCacheTTL of 0, which the case before it (== 0, the two-second default) always takes first",
+	},
 }
