@@ -108,4 +108,9 @@ var equivalents = []mutation.Equivalent{
 		Code: "case o.AuthCacheTTL > 0:",
 		Why:  ">= 0 differs only at an AuthCacheTTL of 0, which the case before it (== 0, the two-second default) always takes first",
 	},
+	{
+		File: "service/internal/accounts/external.go", Func: "(*Service).signUp", Type: "CONDITIONALS_BOUNDARY",
+		Code: "len(base) > 40",
+		Why:  ">= 40 differs only at a base of exactly 40 bytes, which base[:40] leaves as it is",
+	},
 }
