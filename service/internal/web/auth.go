@@ -83,7 +83,7 @@ func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
 				return
 			}
 			secret, kind = token, accounts.KindToken
-		} else if ck, err := c.Cookie(s.SessionCookieName()); err == nil && ck != "" {
+		} else if ck, _ := c.Cookie(s.SessionCookieName()); ck != "" { // "" when there is none
 			secret, kind = ck, accounts.KindSession
 		}
 		if secret != "" {

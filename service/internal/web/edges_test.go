@@ -87,6 +87,24 @@ func TestRecoverLetsAbortThrough(t *testing.T) {
 	}
 }
 
+// TestRecoverAnError: a panic with any other error is a logged 500
+// problem, its text in the log and never in the answer.
+func TestRecoverAnError(t *testing.T) {
+	var logs strings.Builder
+	r := gin.New()
+	r.Use(WithRequestID(), Recover(slog.New(slog.NewTextHandler(&logs, nil))))
+	r.GET("/", func(*gin.Context) { panic(errors.New("secret-bearing database failure")) })
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	p := readProblem(t, w)
+	if w.Code != http.StatusInternalServerError || p.Type != ProblemType("internal") || strings.Contains(w.Body.String(), "secret") {
+		t.Fatalf("answer %d %s", w.Code, w.Body)
+	}
+	if !strings.Contains(logs.String(), "secret-bearing database failure") || !strings.Contains(logs.String(), "panic serving request") {
+		t.Fatalf("log %q", logs.String())
+	}
+}
+
 // TestWriteProblemDefaults: a problem without a type is about:blank and
 // one without a title takes its status's, as RFC 9457 says; the request's
 // path and id are filled in.

@@ -22,7 +22,7 @@ import (
 // TestObserveTraces: with tracing on, each request is a server span named
 // for its method and route template (never the path with its ids), a child
 // of the caller's trace, carrying the route, status and request id, and in
-// error only for a 5xx.
+// error only for a 5xx (a client that left is not the server's error).
 func TestObserveTraces(t *testing.T) {
 	gin.SetMode(gin.TestMode)
 	spans := tracetest.NewSpanRecorder()
@@ -39,7 +39,8 @@ func TestObserveTraces(t *testing.T) {
 		}
 		c.Status(http.StatusOK)
 	})
-	r.GET("/api/v1/broken", func(c *gin.Context) { c.Status(http.StatusServiceUnavailable) })
+	r.GET("/api/v1/broken", func(c *gin.Context) { c.Status(http.StatusInternalServerError) })
+	r.GET("/api/v1/gone", func(c *gin.Context) { c.Status(StatusClientClosedRequest) })
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	tests := []struct {
 		path, name, route string
@@ -47,7 +48,8 @@ func TestObserveTraces(t *testing.T) {
 		code              codes.Code
 	}{
 		{"/api/v1/users/7", "GET /api/v1/users/:id", "/api/v1/users/:id", 200, codes.Unset},
-		{"/api/v1/broken", "GET /api/v1/broken", "/api/v1/broken", 503, codes.Error},
+		{"/api/v1/broken", "GET /api/v1/broken", "/api/v1/broken", 500, codes.Error},
+		{"/api/v1/gone", "GET /api/v1/gone", "/api/v1/gone", StatusClientClosedRequest, codes.Unset},
 	}
 	for i, tt := range tests {
 		req := httptest.NewRequest(http.MethodGet, tt.path, nil)
