@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -366,7 +367,7 @@ func TestCheckCSRF(t *testing.T) {
 				if (err == nil) != tt.ok {
 					t.Fatalf("secure %v: CheckCSRF = %v, want ok %v", secure, err, tt.ok)
 				}
-				if err != nil && err != ErrCSRF {
+				if err != nil && !errors.Is(err, ErrCSRF) {
 					t.Fatalf("error %v, want ErrCSRF", err)
 				}
 				// A refused browser without a usable cookie gets one, for
