@@ -13,12 +13,11 @@ import (
 	"github.com/gopherops/gopherops/service/internal/store/postgres"
 )
 
-// spyStore is the real store, counting the searches the service asks of
-// it and the limit of each audit export.
+// spyStore is the real store, counting the audit searches the service
+// asks of it and the limit of each export.
 type spyStore struct {
 	*postgres.Store
-	searches, counts int // of the audit trail
-	userSearches     int
+	searches, counts int
 	exportLimits     []int
 }
 
@@ -35,11 +34,6 @@ func (s *spyStore) SearchAuditEvents(ctx context.Context, f accounts.AuditFilter
 func (s *spyStore) EachAuditEvent(ctx context.Context, f accounts.AuditFilter, limit int, fn func(accounts.AuditEvent) error) error {
 	s.exportLimits = append(s.exportLimits, limit)
 	return s.Store.EachAuditEvent(ctx, f, limit, fn)
-}
-
-func (s *spyStore) SearchUsers(ctx context.Context, q accounts.UserSearch) ([]accounts.User, error) {
-	s.userSearches++
-	return s.Store.SearchUsers(ctx, q)
 }
 
 // spy is a service on w's database whose store is a spyStore.

@@ -1,28 +1,41 @@
 package accounts_test
 
 import (
+	"context"
 	"testing"
-	"time"
 
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
 
-// TestErrorTexts: what each error says to the person who made the request:
-// a validation error lists every field with its problem, in field order.
-func TestErrorTexts(t *testing.T) {
+// TestValidationErrorText: the text names each field with its problem, the
+// fields in name order so the same input always reads the same.
+func TestValidationErrorText(t *testing.T) {
 	tests := []struct {
-		err  error
-		want string
+		name   string
+		fields map[string]string
+		want   string
 	}{
-		{&accounts.ValidationError{Fields: map[string]string{"page": "must be a page number from 1", "limit": "must be between 1 and 100"}},
-			"invalid input: limit must be between 1 and 100; page must be a page number from 1"},
-		{&accounts.ValidationError{Fields: map[string]string{"q": "must be plain text"}}, "invalid input: q must be plain text"},
-		{&accounts.ConflictError{Field: "email"}, "email is already taken"},
-		{&accounts.ThrottledError{RetryAfter: 90*time.Second + 400*time.Millisecond}, "too many failed sign-in attempts; try again in 1m30s"},
+		{"no field", nil, "invalid input: "},
+		{"one field", map[string]string{"email": "is required"}, "invalid input: email is required"},
+		{"fields in name order", map[string]string{"username": "is taken", "email": "is required", "role": "is unknown"},
+			"invalid input: email is required; role is unknown; username is taken"},
 	}
 	for _, tt := range tests {
-		if got := tt.err.Error(); got != tt.want {
-			t.Errorf("%T says %q, want %q", tt.err, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (&accounts.ValidationError{Fields: tt.fields}).Error(); got != tt.want {
+				t.Fatalf("Error() = %q, want %q", got, tt.want)
+			}
+		})
 	}
+
+	t.Run("as the service reports it", func(t *testing.T) {
+		w := newWorld(t)
+		_, err := w.svc.SearchUsers(context.Background(), accounts.Actor{User: w.admin},
+			accounts.UserQuery{Sort: "password_hash", Limit: -1, Page: -1})
+		const want = "invalid input: limit must be between 1 and 100; page must be a page number from 1; " +
+			"sort must be username, email, role or created"
+		if err == nil || err.Error() != want {
+			t.Fatalf("err = %v, want %q", err, want)
+		}
+	})
 }

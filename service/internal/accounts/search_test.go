@@ -11,42 +11,38 @@ import (
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
 
-// searchWorld is the world with twelve users: root, second-admin and
-// alice, then usr1 to usr9 (role user), created in that order. The emails of
-// usr1 to usr9 run the other way (usr1's is m9@example.com, usr9's m1@...), usr8
-// must change its password and usr9 is disabled. svc searches through spy.
-type searchWorld struct {
-	*world
-	svc *accounts.Service
-	spy *spyStore
-	ids map[string]int64
-}
+// searchlessStore is the real store without the users search: a store that
+// serves every other use case but cannot number pages.
+type searchlessStore struct{ accounts.Store }
 
-func newSearchWorld(t *testing.T) *searchWorld {
+// newSearchWorld is the world with 22 more users, user-01 to user-22, made
+// in that order, 25 in all. Their emails sort the other way round (user-01
+// is m-22@example.com, user-22 is m-01@example.com); user-01 to user-03
+// must change their password and user-22 is disabled. It returns the
+// usernames in username order.
+func newSearchWorld(t *testing.T) (*world, []string) {
 	t.Helper()
 	ctx := context.Background()
 	w := newWorld(t)
-	ids := map[string]int64{"root": w.root.ID, "second-admin": w.admin.ID, "alice": w.alice.ID}
-	for i := 1; i <= 9; i++ {
-		u, err := w.svc.CreateFromCLI(ctx, accounts.NewUser{Username: fmt.Sprintf("usr%d", i),
-			Email: fmt.Sprintf("m%d@example.com", 10-i), Password: alicePW, Role: accounts.RoleUser})
+	names := []string{"alice", "root", "second-admin"}
+	for n := 1; n <= 22; n++ {
+		name := fmt.Sprintf("user-%02d", n)
+		u, err := w.base.Store.CreateUser(ctx, accounts.NewUserRecord{Username: name,
+			Email: fmt.Sprintf("m-%02d@example.com", 23-n), PasswordHash: "$argon2id$seeded", Role: accounts.RoleUser,
+			ForcePasswordChange: n <= 3})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids[u.Username] = u.ID
+		if n == 22 {
+			if _, err := w.svc.SetDisabled(ctx, accounts.Actor{User: w.root}, u.ID, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		names = append(names, name)
 	}
-	admin := accounts.Actor{User: w.admin}
-	if _, _, err := w.svc.ResetPassword(ctx, admin, ids["usr8"], ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.svc.SetDisabled(ctx, admin, ids["usr9"], true); err != nil {
-		t.Fatal(err)
-	}
-	svc, spy := w.spy(t)
-	return &searchWorld{world: w, svc: svc, spy: spy, ids: ids}
+	return w, names
 }
 
-// usernames are the names of users, in order.
 func usernames(users []accounts.User) []string {
 	out := make([]string, 0, len(users))
 	for _, u := range users {
@@ -55,266 +51,262 @@ func usernames(users []accounts.User) []string {
 	return out
 }
 
-// us are the names usr<from> to usr<to>, counting either way.
-func us(from, to int) []string {
-	step := 1
-	if from > to {
-		step = -1
-	}
-	var out []string
-	for i := from; ; i += step {
-		out = append(out, fmt.Sprintf("usr%d", i))
-		if i == to {
-			return out
-		}
-	}
-}
-
-// byName is every user in username order.
-var byName = append([]string{"alice", "root", "second-admin"}, us(1, 9)...)
-
-// TestSearchUsersPages: a page holds 1 to 100 users (20 when no size is
-// asked for), pages count from 1, a page past the last is the last, and
-// each page says where it lies: the total, the number of pages (one even
-// for nothing) and its offset.
-func TestSearchUsersPages(t *testing.T) {
-	w := newSearchWorld(t)
-	nobody := accounts.UserQuery{Search: "nobody"}
-	tests := []struct {
-		name        string
-		q           accounts.UserQuery
-		invalid     string // the field refused, if any
-		total       int64
-		page, pages int
-		offset      int
-		users       []string
-	}{
-		{name: "no size asked for: 20", q: accounts.UserQuery{}, total: 12, page: 1, pages: 1, users: byName},
-		{name: "one a page", q: accounts.UserQuery{Limit: 1}, total: 12, page: 1, pages: 12, users: byName[:1]},
-		{name: "the largest page", q: accounts.UserQuery{Limit: accounts.MaxListLimit}, total: 12, page: 1, pages: 1, users: byName},
-		{name: "a page one over the largest", q: accounts.UserQuery{Limit: accounts.MaxListLimit + 1}, invalid: "limit"},
-		{name: "a negative page size", q: accounts.UserQuery{Limit: -1}, invalid: "limit"},
-		{name: "as many as the total: one page", q: accounts.UserQuery{Limit: 12}, total: 12, page: 1, pages: 1, users: byName},
-		{name: "one fewer than the total: two pages", q: accounts.UserQuery{Limit: 11}, total: 12, page: 1, pages: 2, users: byName[:11]},
-		{name: "the last of two pages holds the one left", q: accounts.UserQuery{Limit: 11, Page: 2},
-			total: 12, page: 2, pages: 2, offset: 11, users: []string{"usr9"}},
-		{name: "page 0 is the first", q: accounts.UserQuery{Limit: 5, Page: 0}, total: 12, page: 1, pages: 3, users: byName[:5]},
-		{name: "page 1", q: accounts.UserQuery{Limit: 5, Page: 1}, total: 12, page: 1, pages: 3, users: byName[:5]},
-		{name: "page 2 starts after one page", q: accounts.UserQuery{Limit: 5, Page: 2},
-			total: 12, page: 2, pages: 3, offset: 5, users: byName[5:10]},
-		{name: "the last page holds the rest", q: accounts.UserQuery{Limit: 5, Page: 3},
-			total: 12, page: 3, pages: 3, offset: 10, users: []string{"usr8", "usr9"}},
-		{name: "a page past the last is the last", q: accounts.UserQuery{Limit: 5, Page: 4},
-			total: 12, page: 3, pages: 3, offset: 10, users: []string{"usr8", "usr9"}},
-		{name: "the largest page number is the last", q: accounts.UserQuery{Limit: 5, Page: accounts.MaxPage},
-			total: 12, page: 3, pages: 3, offset: 10, users: []string{"usr8", "usr9"}},
-		{name: "a page number over the largest", q: accounts.UserQuery{Limit: 5, Page: accounts.MaxPage + 1}, invalid: "page"},
-		{name: "a negative page number", q: accounts.UserQuery{Page: -1}, invalid: "page"},
-		{name: "one user: one page", q: accounts.UserQuery{Search: "usr1", Limit: 5}, total: 1, page: 1, pages: 1, users: []string{"usr1"}},
-		{name: "nobody: one empty page", q: nobody, total: 0, page: 1, pages: 1},
-		{name: "a later page of nobody is the one empty page", q: accounts.UserQuery{Search: "nobody", Limit: 5, Page: 3},
-			total: 0, page: 1, pages: 1},
-	}
-	admin := accounts.Actor{User: w.admin}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			searches := w.spy.userSearches
-			got, err := w.svc.SearchUsers(context.Background(), admin, tt.q)
-			if tt.invalid != "" {
-				var verr *accounts.ValidationError
-				if !errors.As(err, &verr) || len(verr.Fields) != 1 || verr.Fields[tt.invalid] == "" {
-					t.Fatalf("err = %v, want a problem with the %s only", err, tt.invalid)
-				}
-				if w.spy.userSearches != searches {
-					t.Fatal("a refused query reached the store")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Total != tt.total || got.Page != tt.page || got.Pages != tt.pages || got.Offset != tt.offset {
-				t.Fatalf("total %d, page %d of %d at offset %d; want total %d, page %d of %d at offset %d",
-					got.Total, got.Page, got.Pages, got.Offset, tt.total, tt.page, tt.pages, tt.offset)
-			}
-			if g := usernames(got.Users); !slices.Equal(g, tt.users) {
-				t.Fatalf("users %v, want %v", g, tt.users)
-			}
-			// Nobody to show is answered from the count alone.
-			if want := searches + min(int(tt.total), 1); w.spy.userSearches != want {
-				t.Fatalf("%d searches for a total of %d, want %d", w.spy.userSearches-searches, tt.total, want-searches)
-			}
-		})
-	}
-}
-
-// TestSearchUsersFilters: the search is plain text of at most 254
-// characters, matched in any case, without the blanks around it, in
-// usernames and emails; the order is one of four (username when none is
-// asked for), either way; the role and the state are known ones or any.
-// Each refusal names its field.
-func TestSearchUsersFilters(t *testing.T) {
-	w := newSearchWorld(t)
-	rev := func(s []string) []string { r := slices.Clone(s); slices.Reverse(r); return r }
-	tests := []struct {
-		name       string
-		q          accounts.UserQuery
-		field, msg string // refused with this field's message, or accepted
-		users      []string
-	}{
-		{name: "everyone, by username", q: accounts.UserQuery{}, users: byName},
-		{name: "by username, the other way", q: accounts.UserQuery{Sort: accounts.SortUsername, Desc: true}, users: rev(byName)},
-		{name: "by email", q: accounts.UserQuery{Sort: accounts.SortEmail},
-			users: append(append([]string{"alice"}, us(9, 1)...), "root", "second-admin")},
-		{name: "by role", q: accounts.UserQuery{Sort: accounts.SortRole},
-			users: append([]string{"root", "second-admin", "alice"}, us(1, 9)...)},
-		{name: "by creation", q: accounts.UserQuery{Sort: accounts.SortCreated},
-			users: append([]string{"root", "second-admin", "alice"}, us(1, 9)...)},
-		{name: "an unknown order", q: accounts.UserQuery{Sort: "password"}, field: "sort", msg: "must be username, email, role or created"},
-		{name: "a search in usernames, in another case and with blanks", q: accounts.UserQuery{Search: "  USR1\t"}, users: []string{"usr1"}},
-		{name: "a search in emails", q: accounts.UserQuery{Search: "M9@"}, users: []string{"usr1"}},
-		{name: "a search of 254 characters", q: accounts.UserQuery{Search: strings.Repeat("é", 254)}, users: nil},
-		{name: "a search of 255 characters", q: accounts.UserQuery{Search: strings.Repeat("é", 255)},
-			field: "q", msg: "must be at most 254 characters"},
-		{name: "a NUL in the search", q: accounts.UserQuery{Search: "ali\x00ce"}, field: "q", msg: "must be plain text"},
-		{name: "a search that is not UTF-8", q: accounts.UserQuery{Search: "ali\xffce"}, field: "q", msg: "must be plain text"},
-		{name: "admins", q: accounts.UserQuery{Role: accounts.RoleAdmin}, users: []string{"root", "second-admin"}},
-		{name: "users", q: accounts.UserQuery{Role: accounts.RoleUser}, users: append([]string{"alice"}, us(1, 9)...)},
-		{name: "an unknown role", q: accounts.UserQuery{Role: "owner"}, field: "role", msg: "must be admin or user"},
-		{name: "active", q: accounts.UserQuery{State: accounts.StateActive}, users: byName[:10]},
-		{name: "must change the password", q: accounts.UserQuery{State: accounts.StateMustChange}, users: []string{"usr8"}},
-		{name: "disabled", q: accounts.UserQuery{State: accounts.StateDisabled}, users: []string{"usr9"}},
-		{name: "an unknown state", q: accounts.UserQuery{State: "locked"}, field: "state", msg: "must be active, must_change_password or disabled"},
-	}
-	admin := accounts.Actor{User: w.admin}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := w.svc.SearchUsers(context.Background(), admin, tt.q)
-			if tt.field != "" {
-				var verr *accounts.ValidationError
-				if !errors.As(err, &verr) || len(verr.Fields) != 1 || verr.Fields[tt.field] != tt.msg {
-					t.Fatalf("err = %v, want %s %q only", err, tt.field, tt.msg)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g := usernames(p.Users); !slices.Equal(g, tt.users) || p.Total != int64(len(tt.users)) {
-				t.Fatalf("users %v of %d, want %v", g, p.Total, tt.users)
-			}
-		})
-	}
+func TestSortKeyAndStateValid(t *testing.T) {
 	for _, k := range []accounts.SortKey{accounts.SortUsername, accounts.SortEmail, accounts.SortRole, accounts.SortCreated} {
 		if !k.Valid() {
-			t.Errorf("sort %q is not valid", k)
+			t.Errorf("sort key %q is refused", k)
 		}
 	}
-	for _, k := range []accounts.SortKey{"", "id", "USERNAME"} {
+	for _, k := range []accounts.SortKey{"", "Username", "password_hash", "id", "username "} {
 		if k.Valid() {
-			t.Errorf("sort %q is valid", k)
+			t.Errorf("sort key %q is accepted", k)
 		}
+	}
+	if got := accounts.UserStates(); !slices.Equal(got, []accounts.UserState{accounts.StateActive, accounts.StateMustChange, accounts.StateDisabled}) {
+		t.Errorf("UserStates() = %v", got)
 	}
 	for _, s := range append(accounts.UserStates(), accounts.StateAny) {
 		if !s.Valid() {
-			t.Errorf("state %q is not valid", s)
+			t.Errorf("state %q is refused", s)
 		}
 	}
-	for _, s := range []accounts.UserState{"locked", "ACTIVE"} {
+	for _, s := range []accounts.UserState{"asleep", "Active", "enabled", " disabled"} {
 		if s.Valid() {
-			t.Errorf("state %q is valid", s)
+			t.Errorf("state %q is accepted", s)
 		}
 	}
 }
 
-// TestPageOf: the page of a list that holds a user, for a list open where
-// that user is; a user the filter leaves out, or none, is not found.
-func TestPageOf(t *testing.T) {
-	w := newSearchWorld(t)
-	admin := accounts.Actor{User: w.admin}
+// TestSearchUsers: each page holds the users the whole list has at its
+// offset, in the order asked (username by default), 20 a page unless asked
+// otherwise; a page past the last is the last, and an empty result is one
+// empty page.
+func TestSearchUsers(t *testing.T) {
+	w, names := newSearchWorld(t)
+	ctx := context.Background()
+	byEmail := []string{"alice"}
+	for n := 22; n >= 1; n-- {
+		byEmail = append(byEmail, fmt.Sprintf("user-%02d", n))
+	}
+	byEmail = append(byEmail, "root", "second-admin")
+	// Each user in its order, newest first.
+	byCreatedDesc := slices.Clone(names[3:])
+	slices.Reverse(byCreatedDesc)
+	byCreatedDesc = append(byCreatedDesc, "alice", "second-admin", "root")
 	tests := []struct {
-		name  string
-		q     accounts.UserQuery
-		user  string
-		id    int64 // when user is ""
-		page  int
-		found bool
-		field string // the query is refused for this field
+		name                string
+		q                   accounts.UserQuery
+		page, pages, offset int
+		total               int64
+		want                []string
 	}{
-		{name: "the first of the first page", q: accounts.UserQuery{Limit: 5}, user: "alice", page: 1, found: true},
-		{name: "the last of the first page", q: accounts.UserQuery{Limit: 5}, user: "usr2", page: 1, found: true},
-		{name: "the first of the second page", q: accounts.UserQuery{Limit: 5}, user: "usr3", page: 2, found: true},
-		{name: "on the last page", q: accounts.UserQuery{Limit: 5}, user: "usr9", page: 3, found: true},
-		{name: "the default size", q: accounts.UserQuery{}, user: "usr9", page: 1, found: true},
-		{name: "the other way", q: accounts.UserQuery{Limit: 5, Desc: true}, user: "alice", page: 3, found: true},
-		{name: "in a filtered list", q: accounts.UserQuery{Limit: 5, State: accounts.StateDisabled}, user: "usr9", page: 1, found: true},
-		{name: "left out by the filter", q: accounts.UserQuery{Limit: 5, State: accounts.StateDisabled}, user: "alice"},
-		{name: "a user that does not exist", q: accounts.UserQuery{Limit: 5}, id: 1 << 40},
-		{name: "a refused query", q: accounts.UserQuery{Limit: accounts.MaxListLimit + 1}, user: "alice", field: "limit"},
+		{"the defaults: by username, 20 a page, the first", accounts.UserQuery{}, 1, 2, 0, 25, names[:20]},
+		{"page 0 is the first", accounts.UserQuery{Page: 0, Limit: 5}, 1, 5, 0, 25, names[:5]},
+		{"the second page of the default size", accounts.UserQuery{Page: 2}, 2, 2, 20, 25, names[20:]},
+		{"a middle page", accounts.UserQuery{Page: 3, Limit: 5}, 3, 5, 10, 25, names[10:15]},
+		{"pages of 4: the last holds one", accounts.UserQuery{Page: 7, Limit: 4}, 7, 7, 24, 25, names[24:]},
+		{"a page size of 1", accounts.UserQuery{Limit: 1}, 1, 25, 0, 25, names[:1]},
+		{"a page size of 1, the last page", accounts.UserQuery{Page: 25, Limit: 1}, 25, 25, 24, 25, names[24:]},
+		{"a page as large as the list", accounts.UserQuery{Limit: 25}, 1, 1, 0, 25, names},
+		{"a page one larger than the list", accounts.UserQuery{Limit: 26}, 1, 1, 0, 25, names},
+		{"the largest page size", accounts.UserQuery{Limit: accounts.MaxListLimit}, 1, 1, 0, 25, names},
+		{"a page past the last is the last", accounts.UserQuery{Page: 6, Limit: 5}, 5, 5, 20, 25, names[20:]},
+		{"the highest page number is the last", accounts.UserQuery{Page: accounts.MaxPage}, 2, 2, 20, 25, names[20:]},
+		{"descending", accounts.UserQuery{Desc: true, Limit: 3}, 1, 9, 0, 25, []string{"user-22", "user-21", "user-20"}},
+		{"by email", accounts.UserQuery{Sort: accounts.SortEmail, Limit: 100}, 1, 1, 0, 25, byEmail},
+		{"by role: admins first, then by name", accounts.UserQuery{Sort: accounts.SortRole, Limit: 4}, 1, 7, 0, 25,
+			[]string{"root", "second-admin", "alice", "user-01"}},
+		{"newest first", accounts.UserQuery{Sort: accounts.SortCreated, Desc: true, Limit: 100}, 1, 1, 0, 25, byCreatedDesc},
+		{"the search is trimmed and in any case", accounts.UserQuery{Search: "  USER-1 "}, 1, 1, 0, 10,
+			[]string{"user-10", "user-11", "user-12", "user-13", "user-14", "user-15", "user-16", "user-17", "user-18", "user-19"}},
+		{"the search looks in emails", accounts.UserQuery{Search: "M-2"}, 1, 1, 0, 3, []string{"user-01", "user-02", "user-03"}},
+		{"a search of 254 characters", accounts.UserQuery{Search: " " + strings.Repeat("é", accounts.MaxSearchLength) + " "}, 1, 1, 0, 0, nil},
+		{"nothing matches: one empty page", accounts.UserQuery{Search: "nobody", Page: 3}, 1, 1, 0, 0, nil},
+		{"admins", accounts.UserQuery{Role: accounts.RoleAdmin}, 1, 1, 0, 2, []string{"root", "second-admin"}},
+		{"users who must change their password", accounts.UserQuery{State: accounts.StateMustChange}, 1, 1, 0, 3,
+			[]string{"user-01", "user-02", "user-03"}},
+		{"disabled users", accounts.UserQuery{State: accounts.StateDisabled}, 1, 1, 0, 1, []string{"user-22"}},
+		{"active users, second page of 20", accounts.UserQuery{State: accounts.StateActive, Page: 2}, 2, 2, 20, 21, []string{"user-21"}},
+		{"every filter at once", accounts.UserQuery{Search: "user-0", Role: accounts.RoleUser, State: accounts.StateActive,
+			Sort: accounts.SortEmail, Desc: true, Limit: 2, Page: 3}, 3, 3, 4, 6, []string{"user-08", "user-09"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id := tt.id
-			if tt.user != "" {
-				id = w.ids[tt.user]
+			p, err := w.svc.SearchUsers(ctx, accounts.Actor{User: w.admin}, tt.q)
+			if err != nil {
+				t.Fatal(err)
 			}
-			page, found, err := w.svc.PageOf(context.Background(), admin, tt.q, id)
-			if tt.field != "" {
-				if field(err, tt.field) == "" || page != 0 || found {
-					t.Fatalf("page %d, found %v, err %v; want a problem with the %s", page, found, err, tt.field)
-				}
-				return
+			if p.Page != tt.page || p.Pages != tt.pages || p.Offset != tt.offset || p.Total != tt.total {
+				t.Fatalf("page %d of %d at %d, %d in all; want page %d of %d at %d, %d in all",
+					p.Page, p.Pages, p.Offset, p.Total, tt.page, tt.pages, tt.offset, tt.total)
 			}
-			if err != nil || page != tt.page || found != tt.found {
-				t.Fatalf("page %d, found %v, err %v; want page %d, found %v", page, found, err, tt.page, tt.found)
+			if got := usernames(p.Users); !slices.Equal(got, tt.want) {
+				t.Fatalf("users %v, want %v", got, tt.want)
 			}
 		})
 	}
 }
 
-// TestUserSearchAccess: only an admin, signed in with the admin's power,
-// searches the users; a store without the search answers
-// ErrSearchUnsupported, before the query is checked.
-func TestUserSearchAccess(t *testing.T) {
-	w := newSearchWorld(t)
-	plain := w.replica(t, func(o *accounts.Options) { o.Store = plainStore{o.Store} })
-	bad := accounts.UserQuery{Limit: -1}
+// TestSearchUsersRefuses: each bad query is a validation error naming its
+// field, at and beside every bound; the query beside a refused one passes.
+func TestSearchUsersRefuses(t *testing.T) {
+	w, _ := newSearchWorld(t)
+	ctx := context.Background()
+	const (
+		plain = "must be plain text"
+		long  = "must be at most 254 characters"
+		sort  = "must be username, email, role or created"
+		role  = "must be admin or user"
+		state = "must be active, must_change_password or disabled"
+		limit = "must be between 1 and 100"
+		page  = "must be a page number from 1"
+	)
 	tests := []struct {
-		name string
-		svc  *accounts.Service
-		a    accounts.Actor
-		q    accounts.UserQuery
-		want error // nil: found
+		name  string
+		q     accounts.UserQuery
+		field string // "" when the query is accepted
+		msg   string
 	}{
-		{"root", w.svc, accounts.Actor{User: w.root}, accounts.UserQuery{}, nil},
-		{"another admin", w.svc, accounts.Actor{User: w.admin}, accounts.UserQuery{}, nil},
-		{"a user", w.svc, accounts.Actor{User: w.alice}, accounts.UserQuery{}, accounts.ErrForbidden},
-		{"a user, with a query that is refused", w.svc, accounts.Actor{User: w.alice}, bad, accounts.ErrForbidden},
-		{"an admin's token without the admin scope", w.svc,
-			accounts.Actor{User: w.admin, Scopes: accounts.ScopeRead | accounts.ScopeWrite}, accounts.UserQuery{}, accounts.ErrScopeAdmin},
-		{"a store without the search", plain, accounts.Actor{User: w.admin}, accounts.UserQuery{}, accounts.ErrSearchUnsupported},
-		{"a store without the search, with a query that is refused", plain, accounts.Actor{User: w.admin}, bad, accounts.ErrSearchUnsupported},
+		{"NUL in the search", accounts.UserQuery{Search: "user\x00"}, "q", plain},
+		{"bytes that are not UTF-8", accounts.UserQuery{Search: "user\xff"}, "q", plain},
+		{"a search of 255 characters", accounts.UserQuery{Search: strings.Repeat("é", accounts.MaxSearchLength+1)}, "q", long},
+		{"a search of 254 characters", accounts.UserQuery{Search: strings.Repeat("é", accounts.MaxSearchLength)}, "", ""},
+		{"an unknown sort key", accounts.UserQuery{Sort: "password_hash"}, "sort", sort},
+		{"a sort key in another case", accounts.UserQuery{Sort: "Email"}, "sort", sort},
+		{"an unknown role", accounts.UserQuery{Role: "root"}, "role", role},
+		{"a known role", accounts.UserQuery{Role: accounts.RoleUser}, "", ""},
+		{"an unknown state", accounts.UserQuery{State: "asleep"}, "state", state},
+		{"a page size of -1", accounts.UserQuery{Limit: -1}, "limit", limit},
+		{"a page size of 1", accounts.UserQuery{Limit: 1}, "", ""},
+		{"a page size of 100", accounts.UserQuery{Limit: accounts.MaxListLimit}, "", ""},
+		{"a page size of 101", accounts.UserQuery{Limit: accounts.MaxListLimit + 1}, "limit", limit},
+		{"page -1", accounts.UserQuery{Page: -1}, "page", page},
+		{"page 1", accounts.UserQuery{Page: 1}, "", ""},
+		{"the highest page", accounts.UserQuery{Page: accounts.MaxPage}, "", ""},
+		{"one past the highest page", accounts.UserQuery{Page: accounts.MaxPage + 1}, "page", page},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			searches := w.spy.userSearches
-			p, err := tt.svc.SearchUsers(ctx, tt.a, tt.q)
-			page, found, pageErr := tt.svc.PageOf(ctx, tt.a, tt.q, w.alice.ID)
-			if tt.want != nil {
-				if !errors.Is(err, tt.want) || !errors.Is(pageErr, tt.want) {
-					t.Fatalf("search: %v; page of: %v; want %v", err, pageErr, tt.want)
+			p, err := w.svc.SearchUsers(ctx, accounts.Actor{User: w.admin}, tt.q)
+			_, _, perr := w.svc.PageOf(ctx, accounts.Actor{User: w.admin}, tt.q, w.alice.ID)
+			if tt.field == "" {
+				if err != nil || perr != nil {
+					t.Fatalf("refused: %v / PageOf: %v", err, perr)
 				}
-				if p.Total != 0 || p.Users != nil || page != 0 || found || w.spy.userSearches != searches {
-					t.Fatalf("a refused reader got %d users, or page %d, or reached the store", len(p.Users), page)
+				if p.Pages < 1 || p.Page < 1 {
+					t.Fatalf("an accepted query answered %+v", p)
 				}
 				return
 			}
-			if err != nil || pageErr != nil {
-				t.Fatalf("search: %v; page of: %v", err, pageErr)
+			var verr *accounts.ValidationError
+			if !errors.As(err, &verr) || len(verr.Fields) != 1 || verr.Fields[tt.field] != tt.msg {
+				t.Fatalf("err = %v, want only %s %q", err, tt.field, tt.msg)
 			}
-			if g := usernames(p.Users); !slices.Equal(g, byName) || p.Total != 12 || page != 1 || !found {
-				t.Fatalf("found %v of %d, alice on page %d (%v); want everyone, alice on page 1", g, p.Total, page, found)
+			if p.Users != nil || p.Total != 0 || p.Pages != 0 {
+				t.Fatalf("a refused query answered %+v", p)
+			}
+			if got := field(perr, tt.field); got != tt.msg {
+				t.Fatalf("PageOf: %v, want %s %q", perr, tt.field, tt.msg)
+			}
+		})
+	}
+}
+
+// TestPageOf: the page PageOf names is the one SearchUsers lists the user
+// on, for every user and page size, the default size among them.
+func TestPageOf(t *testing.T) {
+	w, names := newSearchWorld(t)
+	ctx := context.Background()
+	admin := accounts.Actor{User: w.admin}
+	for _, limit := range []int{0, 1, 4, 5, 20, accounts.MaxListLimit} {
+		for _, desc := range []bool{false, true} {
+			t.Run(fmt.Sprintf("limit %d desc %v", limit, desc), func(t *testing.T) {
+				q := accounts.UserQuery{Limit: limit, Desc: desc}
+				size := limit
+				if size == 0 {
+					size = accounts.DefaultListLimit
+				}
+				for rank := range names {
+					name := names[rank]
+					if desc {
+						name = names[len(names)-1-rank]
+					}
+					u, err := w.base.Store.CredentialByLogin(ctx, name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					page, found, err := w.svc.PageOf(ctx, admin, q, u.ID)
+					if err != nil || !found || page != rank/size+1 {
+						t.Fatalf("PageOf(%s) = %d, %v, %v; it is number %d, on page %d", name, page, found, err, rank+1, rank/size+1)
+					}
+					q.Page = page
+					p, err := w.svc.SearchUsers(ctx, admin, q)
+					if err != nil || !slices.Contains(usernames(p.Users), name) {
+						t.Fatalf("page %d lists %v (%v), not %s", page, usernames(p.Users), err, name)
+					}
+					q.Page = 0
+				}
+			})
+		}
+	}
+	t.Run("a user the filter leaves out is on no page", func(t *testing.T) {
+		for _, q := range []accounts.UserQuery{{Role: accounts.RoleAdmin}, {Search: "user-"}, {State: accounts.StateDisabled}} {
+			page, found, err := w.svc.PageOf(ctx, admin, q, w.alice.ID)
+			if err != nil || found || page != 0 {
+				t.Fatalf("%+v: PageOf(alice) = %d, %v, %v; want 0, false, nil", q, page, found, err)
+			}
+		}
+		if page, found, err := w.svc.PageOf(ctx, admin, accounts.UserQuery{}, 1<<40); err != nil || found || page != 0 {
+			t.Fatalf("PageOf(a user who does not exist) = %d, %v, %v", page, found, err)
+		}
+	})
+	t.Run("in a filtered list", func(t *testing.T) {
+		// Active users by email: alice, user-21 ... user-04, root, second-admin.
+		page, found, err := w.svc.PageOf(ctx, admin, accounts.UserQuery{State: accounts.StateActive, Sort: accounts.SortEmail, Limit: 2}, w.root.ID)
+		if err != nil || !found || page != 10 {
+			t.Fatalf("PageOf(root) = %d, %v, %v; want page 10", page, found, err)
+		}
+	})
+}
+
+// TestSearchNeedsAnAdminAndASearchingStore: only an admin, through a
+// sign-in with the admin scope, may search or locate users, and a store
+// that cannot search says so.
+func TestSearchNeedsAnAdminAndASearchingStore(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	plain := w.replica(t, func(o *accounts.Options) { o.Store = searchlessStore{o.Store} })
+	tests := []struct {
+		name  string
+		svc   *accounts.Service
+		actor accounts.Actor
+		want  error
+	}{
+		{"a user", w.svc, accounts.Actor{User: w.alice}, accounts.ErrForbidden},
+		{"a user with every scope", w.svc, accounts.Actor{User: w.alice, Scopes: accounts.ScopesAll}, accounts.ErrForbidden},
+		{"an admin's token without the admin scope", w.svc, accounts.Actor{User: w.admin, Scopes: accounts.ScopeRead | accounts.ScopeWrite}, accounts.ErrScopeAdmin},
+		{"a store that cannot search", plain, accounts.Actor{User: w.admin}, accounts.ErrSearchUnsupported},
+		{"an admin", w.svc, accounts.Actor{User: w.admin}, nil},
+		{"an admin's token with the admin scope", w.svc, accounts.Actor{User: w.admin, Scopes: accounts.ScopeRead | accounts.ScopeAdmin}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := tt.svc.SearchUsers(ctx, tt.actor, accounts.UserQuery{Search: "alice"})
+			page, found, perr := tt.svc.PageOf(ctx, tt.actor, accounts.UserQuery{}, w.alice.ID)
+			if tt.want != nil {
+				if !errors.Is(err, tt.want) || !errors.Is(perr, tt.want) {
+					t.Fatalf("SearchUsers: %v, PageOf: %v; want %v", err, perr, tt.want)
+				}
+				if p.Users != nil || p.Total != 0 || page != 0 || found {
+					t.Fatalf("a refused search answered %+v, page %d found %v", p, page, found)
+				}
+				return
+			}
+			if err != nil || perr != nil {
+				t.Fatalf("SearchUsers: %v, PageOf: %v", err, perr)
+			}
+			if !slices.Equal(usernames(p.Users), []string{"alice"}) || p.Total != 1 || page != 1 || !found {
+				t.Fatalf("found %v (%d), alice on page %d (%v)", usernames(p.Users), p.Total, page, found)
 			}
 		})
 	}

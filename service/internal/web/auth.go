@@ -77,13 +77,13 @@ func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
 			kind   accounts.SessionKind
 		)
 		if h := c.GetHeader("Authorization"); h != "" {
-			scheme, token, ok := strings.Cut(h, " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			token, ok := bearerToken(h)
+			if !ok {
 				Fail(c, accounts.ErrUnauthenticated)
 				return
 			}
-			secret, kind = strings.TrimSpace(token), accounts.KindToken
-		} else if ck, err := c.Cookie(s.SessionCookieName()); err == nil && ck != "" {
+			secret, kind = token, accounts.KindToken
+		} else if ck, _ := c.Cookie(s.SessionCookieName()); ck != "" { // "" when there is none
 			secret, kind = ck, accounts.KindSession
 		}
 		if secret != "" {
@@ -111,6 +111,18 @@ func (s *Auth) Authenticate(fail func(*gin.Context, error)) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// bearerToken returns the token of an Authorization header of the Bearer
+// scheme, whose name is case-insensitive (RFC 9110 §11.1), and whether the
+// header is one: a scheme without a token, blanks included, is not.
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
 
 // RequireUser refuses anonymous requests, requests from users who must
@@ -201,9 +213,11 @@ func (s *Auth) CSRFToken(c *gin.Context) string {
 }
 
 // CheckCSRF verifies the token of a state-changing request made with cookies.
-// Bearer-token requests carry no ambient credentials and need none.
+// Bearer-token requests carry no ambient credentials and need none (a
+// browser never adds the header to another site's request, and
+// Authenticate refuses one whose token is not good).
 func (s *Auth) CheckCSRF(c *gin.Context) error {
-	if strings.HasPrefix(c.GetHeader("Authorization"), "Bearer ") {
+	if _, ok := bearerToken(c.GetHeader("Authorization")); ok {
 		return nil
 	}
 	got := c.GetHeader("X-CSRF-Token")

@@ -176,11 +176,10 @@ func QueryLimit(c *gin.Context, name string, def, max int) (int, error) {
 	if !ok {
 		return def, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > max {
-		return 0, BadField(name, fmt.Sprintf("must be an integer from 1 to %d (absent: %d)", max, def))
+	if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= max {
+		return n, nil
 	}
-	return n, nil
+	return 0, BadField(name, fmt.Sprintf("must be an integer from 1 to %d (absent: %d)", max, def))
 }
 
 // ETag is the entity tag of a user version.

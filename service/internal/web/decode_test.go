@@ -103,8 +103,8 @@ func TestDecodeJSON(t *testing.T) {
 			detail: "the request body must hold a single JSON object"},
 		{name: "an object and a stray bracket", contentType: "application/json", body: `{"name":"a"}]`, status: 400, slug: "bad-request",
 			detail: "the request body must hold a single JSON object"},
-		{name: "an unknown field", contentType: "application/json", body: `{"nmae":"a"}`, status: 400, slug: "bad-request",
-			detail: `unknown field "nmae"`},
+		{name: "an unknown field", contentType: "application/json", body: `{"nickname":"a"}`, status: 400, slug: "bad-request",
+			detail: `unknown field "nickname"`},
 		{name: "a long unknown field is cut", contentType: "application/json", body: `{"` + long + `":1}`, status: 400, slug: "bad-request",
 			detail: `unknown field "` + long[:64] + `"`},
 		{name: "an unknown field with a quote", contentType: "application/json", body: `{"a\"b":1}`, status: 400, slug: "bad-request",
@@ -134,6 +134,8 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "a string, not an object", contentType: "application/json", body: `"x"`, status: 400, slug: "bad-request",
 			detail: "the request body must be a JSON object"},
 		{name: "a NUL in a field", contentType: "application/json", body: `{"name":"a\u0000"}`, status: 400, slug: "bad-request"},
+		{name: "invalid UTF-8 outside an object", contentType: "application/json", body: "[\"\xff\"]", status: 400, slug: "bad-request",
+			detail: "body must be valid UTF-8 text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,8 +156,11 @@ func TestDecodeJSON(t *testing.T) {
 				return
 			}
 			field := ""
-			if tt.name == "a NUL in a field" {
+			switch tt.name {
+			case "a NUL in a field":
 				field = "name"
+			case "invalid UTF-8 outside an object":
+				field = "body"
 			}
 			wantProblem(t, err, tt.status, tt.slug, tt.detail, field)
 		})

@@ -8,8 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -112,10 +113,9 @@ func Classify(ctx context.Context, err error) Problem {
 	case errors.As(err, &verr):
 		p := Problem{Type: ProblemType("validation"), Title: "Invalid input", Status: http.StatusUnprocessableEntity,
 			Detail: "some fields are not valid; see errors"}
-		for f, m := range verr.Fields {
-			p.Errors = append(p.Errors, FieldError{Field: f, Message: m})
+		for _, f := range slices.Sorted(maps.Keys(verr.Fields)) {
+			p.Errors = append(p.Errors, FieldError{Field: f, Message: verr.Fields[f]})
 		}
-		sort.Slice(p.Errors, func(i, j int) bool { return p.Errors[i].Field < p.Errors[j].Field })
 		return p
 	case errors.As(err, &conflict):
 		return Problem{Type: ProblemType("conflict"), Status: http.StatusConflict, Detail: conflict.Error(),

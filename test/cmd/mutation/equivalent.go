@@ -109,6 +109,11 @@ var equivalents = []mutation.Equivalent{
 		Why:  ">= 0 differs only at an AuthCacheTTL of 0, which the case before it (== 0, the two-second default) always takes first",
 	},
 	{
+		File: "service/internal/accounts/external.go", Func: "(*Service).signUp", Type: "CONDITIONALS_BOUNDARY",
+		Code: "len(base) > 40",
+		Why:  ">= 40 differs only at a base of exactly 40 bytes, which base[:40] leaves as it is",
+	},
+	{
 		File: "service/internal/accounts/service.go", Func: "truncateBytes", Type: "CONDITIONALS_BOUNDARY",
 		Code: "n > 0 && !utf8.RuneStart",
 		Why:  "n >= 0 differs only once n is 0, and s is valid UTF-8 by then (ToValidUTF8), so s[0] starts a character and the loop stops at 0 either way",
