@@ -3,7 +3,9 @@ package accounts
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -28,6 +30,8 @@ func TestInputChecks(t *testing.T) {
 		{"plain email", func(v *ValidationError) { checkEmail(v, "a@example.com") }, ""},
 		{"email with display name", func(v *ValidationError) { checkEmail(v, "A <a@example.com>") }, "email"},
 		{"email without domain dot", func(v *ValidationError) { checkEmail(v, "a@localhost") }, "email"},
+		{"email of 254 characters", func(v *ValidationError) { checkEmail(v, addressOf(254)) }, ""},
+		{"email of 255 characters", func(v *ValidationError) { checkEmail(v, addressOf(255)) }, "email"},
 		{"empty email", func(v *ValidationError) { checkEmail(v, "") }, "email"},
 		{"two ats", func(v *ValidationError) { checkEmail(v, "a@b@example.com") }, "email"},
 		{"admin role", func(v *ValidationError) { checkRole(v, RoleAdmin) }, ""},
@@ -46,6 +50,13 @@ func TestInputChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// addressOf is a plain address of n characters (n from 200 to 256): a local
+// part of 64, domain labels of at most 63.
+func addressOf(n int) string {
+	return strings.Repeat("a", 64) + "@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." +
+		strings.Repeat("d", n-64-1-63-1-63-1-4) + ".com"
 }
 
 func TestAvatarImage(t *testing.T) {
@@ -78,6 +89,8 @@ func TestAvatarImage(t *testing.T) {
 		{"png cut after its header", p.Bytes()[:40], ""},
 		{"jpeg cut in half", j.Bytes()[:len(j.Bytes())/2], ""},
 		{"too big", append(p.Bytes(), make([]byte, MaxAvatarBytes)...), ""},
+		{"exactly 1 MiB", pngOfSize(t, MaxAvatarBytes), "image/png"},
+		{"one byte over 1 MiB", pngOfSize(t, MaxAvatarBytes+1), ""},
 		{"16-bit RGBA 2048² (32 KB, 64 MiB to decode)", deep.Bytes(), ""},
 	}
 	for _, tt := range tests {
@@ -90,9 +103,32 @@ func TestAvatarImage(t *testing.T) {
 				t.Fatalf("got %q %v, want %s", ct, err, tt.ct)
 			case tt.ct == "" && !errors.As(err, &verr):
 				t.Fatalf("accepted as %q (%v)", ct, err)
+			case tt.ct == "" && len(tt.data) > MaxAvatarBytes && verr.Fields["avatar"] != "must be at most 1 MiB":
+				t.Fatalf("refused for %q, want for its size", verr.Fields["avatar"])
 			}
 		})
 	}
+}
+
+// pngOfSize is a valid 8x8 PNG of exactly n bytes: a text chunk, which
+// decoders skip, makes up the difference.
+func pngOfSize(t *testing.T, n int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	src := b.Bytes()
+	iend := len(src) - 12 // IEND is the last chunk: length, type and CRC, no data
+	text := append([]byte("Comment\x00"), bytes.Repeat([]byte("x"), n-len(src)-12-len("Comment\x00"))...)
+	chunk := binary.BigEndian.AppendUint32(nil, uint32(len(text)))
+	chunk = append(append(chunk, "tEXt"...), text...)
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	out := append(append(append([]byte{}, src[:iend]...), chunk...), src[iend:]...)
+	if len(out) != n {
+		t.Fatalf("made a PNG of %d bytes, want %d", len(out), n)
+	}
+	return out
 }
 
 // TestAvatarSideBound: an avatar is at most 2048 pixels on each side, width

@@ -1,9 +1,12 @@
 package accounts_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -220,6 +223,10 @@ func TestChangePassword(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if e := w.lastEvent(t); e.Action != accounts.ActionUserPasswordChanged || e.ActorID == nil || *e.ActorID != w.alice.ID ||
+				e.TargetID == nil || *e.TargetID != w.alice.ID {
+				t.Fatalf("audited %+v, want alice's password change", e)
+			}
 			if err := w.login("alice", alicePW, "192.0.2.71"); !errors.Is(err, accounts.ErrBadCredentials) {
 				t.Fatalf("the old password after the change: %v", err)
 			}
@@ -285,6 +292,10 @@ func TestResetPassword(t *testing.T) {
 			}
 			if !u.ForcePasswordChange {
 				t.Fatal("the temporary password need not be changed")
+			}
+			if e := w.lastEvent(t); e.Action != accounts.ActionUserPasswordReset || e.ActorID == nil || *e.ActorID != tt.actor(w).ID ||
+				e.TargetID == nil || *e.TargetID != w.alice.ID {
+				t.Fatalf("audited %+v, want the reset of alice's password", e)
 			}
 			if err := w.login("alice", temp, "192.0.2.80"); err != nil {
 				t.Fatalf("the temporary password: %v", err)
@@ -536,5 +547,52 @@ func TestSetDisabled(t *testing.T) {
 	}
 	if err := w.login("alice", alicePW, "192.0.2.70"); err != nil {
 		t.Fatalf("signing in once enabled again: %v", err)
+	}
+}
+
+// TestSetAvatarReplaces: an upload stores the re-encoded image, answers
+// with the account pointing at it, is audited with what was stored, and
+// deletes the avatar it replaces.
+func TestSetAvatarReplaces(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	me := accounts.Actor{User: w.alice}
+	upload := func(width, height int) accounts.User {
+		t.Helper()
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, width, height))); err != nil {
+			t.Fatal(err)
+		}
+		u, err := w.svc.SetAvatar(ctx, me, w.alice.ID, buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.ID != w.alice.ID || u.AvatarKey == "" {
+			t.Fatalf("answered %+v, want alice with her avatar", u)
+		}
+		e := w.lastEvent(t)
+		if e.Action != accounts.ActionUserAvatarChanged || e.TargetID == nil || *e.TargetID != w.alice.ID ||
+			e.Details["width"] != float64(width) || e.Details["height"] != float64(height) || e.Details["content_type"] != "image/png" ||
+			e.Details["uploaded_bytes"] != float64(buf.Len()) {
+			t.Fatalf("audited %+v, want alice's %dx%d PNG of %d bytes", e, width, height, buf.Len())
+		}
+		rc, info, err := w.svc.Avatar(ctx, me, w.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		img, err := png.Decode(rc)
+		if err != nil || info.ContentType != "image/png" || img.Bounds().Dx() != width || img.Bounds().Dy() != height {
+			t.Fatalf("read back %v (%+v, %v), want the %dx%d PNG", img.Bounds(), info, err, width, height)
+		}
+		return u
+	}
+	first := upload(4, 4)
+	second := upload(6, 3)
+	if second.AvatarKey == first.AvatarKey {
+		t.Fatal("the new avatar has the old one's key")
+	}
+	if _, _, err := w.base.Blobs.Get(ctx, first.AvatarKey); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("the replaced avatar's object: %v, want it deleted", err)
 	}
 }
