@@ -47,8 +47,9 @@ func (w *world) spy(t *testing.T) (*accounts.Service, *spyStore) {
 	return w.replica(t, func(o *accounts.Options) { o.Store = spy }), spy
 }
 
-// plainStore is the real store without the audit search: a store that
-// can only append to the trail and list it.
+// plainStore is the real store with only accounts.Store's methods: neither
+// the audit search nor the users search, as a store that can append to the
+// trail and list users but cannot search or number pages.
 type plainStore struct{ accounts.Store }
 
 // auditWorld is the world with a trail of 25 events: the 3 creations of

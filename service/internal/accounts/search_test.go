@@ -11,10 +11,6 @@ import (
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
 
-// searchlessStore is the real store without the users search: a store that
-// serves every other use case but cannot number pages.
-type searchlessStore struct{ accounts.Store }
-
 // newSearchWorld is the world with 22 more users, user-01 to user-22, made
 // in that order, 25 in all. Their emails sort the other way round (user-01
 // is m-22@example.com, user-22 is m-01@example.com); user-01 to user-03
@@ -275,7 +271,7 @@ func TestPageOf(t *testing.T) {
 func TestSearchNeedsAnAdminAndASearchingStore(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	plain := w.replica(t, func(o *accounts.Options) { o.Store = searchlessStore{o.Store} })
+	plain := w.replica(t, func(o *accounts.Options) { o.Store = plainStore{o.Store} })
 	tests := []struct {
 		name  string
 		svc   *accounts.Service

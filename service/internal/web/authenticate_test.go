@@ -43,16 +43,7 @@ func newAuthWorld(t *testing.T) *authWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	blobs, err := blob.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := accounts.NewService(accounts.Options{Store: postgres.New(pool), Hasher: password.NewHasher(password.FastParams),
-		Blobs: blobs, AuthCacheTTL: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := serviceOn(t, pool)
 	w := &authWorld{svc: svc}
 	mk := func(name string, role accounts.Role) accounts.User {
 		u, err := svc.CreateFromCLI(ctx, accounts.NewUser{Username: name, Email: name + "@example.com",
@@ -98,6 +89,14 @@ func downService(t *testing.T) *accounts.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serviceOn(t, pool)
+}
+
+// serviceOn is an accounts service on pool (closed when the test ends),
+// with fast hashing and no authentication cache, so every request asks the
+// database.
+func serviceOn(t *testing.T, pool *pgxpool.Pool) *accounts.Service {
+	t.Helper()
 	t.Cleanup(pool.Close)
 	blobs, err := blob.NewFileStore(t.TempDir())
 	if err != nil {
