@@ -211,14 +211,15 @@ func newSecret(prefix string) (string, []byte, error) {
 		return "", nil, fmt.Errorf("accounts: random: %w", err)
 	}
 	secret := prefix + base64.RawURLEncoding.EncodeToString(b)
-	sum := sha256.Sum256([]byte(secret))
+	sum := hashSecret(secret)
 	return secret, sum[:], nil
 }
 
-// HashSecret is the stored form of a session or token secret.
-func HashSecret(secret string) []byte {
-	sum := sha256.Sum256([]byte(secret))
-	return sum[:]
+// hashSecret is the stored form of a session or token secret. An array, not
+// a slice: the auth cache is keyed by it on every authenticated request, and
+// a slice of it would be one more allocation each time.
+func hashSecret(secret string) [32]byte {
+	return sha256.Sum256([]byte(secret))
 }
 
 // GeneratePassword returns a random password that satisfies the policy, for

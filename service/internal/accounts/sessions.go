@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -95,11 +96,12 @@ func (s *Service) Authenticate(ctx context.Context, secret string, kind SessionK
 		return User{}, Session{}, ErrUnauthenticated
 	}
 	now := s.now()
-	key := [32]byte(HashSecret(secret))
+	key := hashSecret(secret)
 	if u, sess, ok := s.auth.get(key, now); ok && sess.Kind == kind {
 		return u, sess, nil
 	}
-	sess, u, err := s.store.SessionBySecret(ctx, key[:], now)
+	// A copy for the store, so that only a cache miss puts the key on the heap.
+	sess, u, err := s.store.SessionBySecret(ctx, slices.Clone(key[:]), now)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, Session{}, ErrUnauthenticated
 	}
