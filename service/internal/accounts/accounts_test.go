@@ -3,6 +3,7 @@ package accounts
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -252,5 +253,21 @@ func TestTruncateBytes(t *testing.T) {
 				t.Fatalf("truncateBytes(%+q, %d) = %+q, want %+q", tt.s, tt.n, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestHashSecret: the stored form of a secret is its SHA-256 whatever its
+// length, on either side of the stack buffer's size, and hashing one that
+// Authenticate accepts allocates nothing.
+func TestHashSecret(t *testing.T) {
+	for _, n := range []int{0, 1, 32, 33, 47, maxSecretLen - 1, maxSecretLen, maxSecretLen + 1, 1000} {
+		secret := strings.Repeat("s", n)
+		if got, want := hashSecret(secret), sha256.Sum256([]byte(secret)); got != want {
+			t.Errorf("hashSecret of %d bytes = %x, want %x", n, got, want)
+		}
+	}
+	secret := "gpt_" + strings.Repeat("x", 43)
+	if a := testing.AllocsPerRun(100, func() { _ = hashSecret(secret) }); a != 0 {
+		t.Errorf("hashing a %d-byte secret allocates %.0f times, want 0", len(secret), a)
 	}
 }

@@ -217,10 +217,22 @@ func newSecret(prefix string) (string, []byte, error) {
 
 // hashSecret is the stored form of a session or token secret. An array, not
 // a slice: the auth cache is keyed by it on every authenticated request, and
-// a slice of it would be one more allocation each time.
+// a slice of it would be one more allocation each time. For the same reason a
+// secret of up to maxSecretLen bytes (all that Authenticate accepts) is
+// copied to the stack first: Go converts a string of more than 32 bytes to
+// []byte on the heap even when the bytes do not escape.
 func hashSecret(secret string) [32]byte {
-	return sha256.Sum256([]byte(secret))
+	if len(secret) > maxSecretLen {
+		return sha256.Sum256([]byte(secret))
+	}
+	var buf [maxSecretLen]byte
+	n := copy(buf[:], secret)
+	return sha256.Sum256(buf[:n])
 }
+
+// maxSecretLen is the longest session or token secret there is reason to
+// look up: the ones this package issues are 47 bytes.
+const maxSecretLen = 100
 
 // GeneratePassword returns a random password that satisfies the policy, for
 // resets and the development admin.

@@ -92,7 +92,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string, kind SessionK
 	if kind == KindToken {
 		want = "gpt_"
 	}
-	if !strings.HasPrefix(secret, want) || len(secret) > 100 {
+	if !strings.HasPrefix(secret, want) || len(secret) > maxSecretLen {
 		return User{}, Session{}, ErrUnauthenticated
 	}
 	now := s.now()
