@@ -73,6 +73,11 @@ func decodeJSONBody(body io.Reader, dst any) error {
 			return BadRequest("the request body is not valid JSON")
 		}
 	}
+	// null decodes into any object as if it were {} (encoding/json leaves
+	// the target alone): a client that sent null meant something else.
+	if bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("null")) {
+		return BadRequest("the request body must be a JSON object")
+	}
 	if dec.More() {
 		return BadRequest("the request body must hold a single JSON object")
 	}
