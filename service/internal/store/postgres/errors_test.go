@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
@@ -61,6 +62,7 @@ func TestMapError(t *testing.T) {
 		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), nil, "", "", true},
 		{"a broken pipe", fmt.Errorf("write: %w", syscall.EPIPE), nil, "", "", true},
 		{"a network error", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("no route")}, nil, "", "", true},
+		{"the pool closed (this replica stopping)", fmt.Errorf("acquire: %w", puddle.ErrClosedPool), nil, "", "", true},
 		{"the client went away", errors.Join(context.Canceled, io.EOF), nil, "", "", false},
 		{"anything else", errors.New("boom"), nil, "", "", false},
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/gopherops/gopherops/service/internal/accounts"
 )
@@ -140,6 +141,9 @@ func unavailable(err error) bool {
 		netErr  net.Error
 	)
 	switch {
+	case errors.Is(err, puddle.ErrClosedPool):
+		// This replica is shutting down; another one can answer.
+		return true
 	case errors.As(err, &connErr):
 		return true
 	case errors.As(err, &pgErr):

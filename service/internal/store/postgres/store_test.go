@@ -237,3 +237,15 @@ func TestAuditTrailPaging(t *testing.T) {
 		t.Fatalf("second page: %+v", rest)
 	}
 }
+
+// TestClosedPoolIsUnavailable: a request that reaches the store after this
+// replica closed its pool (while stopping) is told to retry, a 503 like a
+// database that is down, not a 500.
+func TestClosedPoolIsUnavailable(t *testing.T) {
+	store, pool := newStore(t)
+	pool.Close()
+	_, err := store.UserByID(context.Background(), 1)
+	if !errors.Is(err, accounts.ErrUnavailable) {
+		t.Fatalf("a read on a closed pool: %v, want ErrUnavailable", err)
+	}
+}
