@@ -73,9 +73,11 @@ func decodeJSONBody(body io.Reader, dst any) error {
 			return BadRequest("the request body is not valid JSON")
 		}
 	}
-	// null decodes into any object as if it were {} (encoding/json leaves
-	// the target alone): a client that sent null meant something else.
-	if bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("null")) {
+	// Every body is an object. The decoder refuses an array, a string, a
+	// number or a boolean for an object target by itself, but decodes null
+	// into it as if it were {}; one check of what the value begins with
+	// states the rule for all of them. (It decoded, so raw is not blank.)
+	if bytes.TrimLeft(raw, " \t\r\n")[0] != '{' {
 		return BadRequest("the request body must be a JSON object")
 	}
 	if dec.More() {
