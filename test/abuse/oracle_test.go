@@ -60,10 +60,11 @@ const (
 //
 // A fixed alternation once made this test fail one run in three with no
 // oracle in the server: the server's own per-phase timings showed the
-// password check slowed every second and every fourth request (the
-// collector's rhythm after each 19 MiB hash), and the pattern real,
-// unknown, unknown, real repeats every four, so that rhythm landed on one
-// kind. A random order spreads it over both.
+// password check slower at every second and every fourth request whatever
+// the login (the server also collects garbage once every two sign-ins, but
+// that this is the cause was not shown), and the pattern real, unknown,
+// unknown, real repeats every four, so that rhythm landed on one kind. A
+// random order spreads it over both.
 func TestSignInTimingIsNoAccountOracle(t *testing.T) {
 	st := newStack(t)
 	real := make([]string, oracleTries)
@@ -107,7 +108,7 @@ func TestSignInTimingIsNoAccountOracle(t *testing.T) {
 	// Each pair ran back to back, so its ratio cancels the load the machine
 	// had at that moment (a shared CI runner's swings are larger than 10 %
 	// between rounds); an oracle shows as a shift of every pair's ratio.
-	// The collector's rhythm does not cancel: it slows the first or the
+	// The server's rhythm does not cancel: it slows the first or the
 	// second call of a pair, so the ratios form clusters on either side of
 	// the true one, and a median lands in one cluster or the other by chance.
 	// Their trimmed mean (on a log scale, so that 1.1 and 1/1.1 balance)
