@@ -3,41 +3,79 @@ package app
 import (
 	"context"
 	"errors"
+	"math"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // connTracker follows the public server's connections (its ConnState hook)
-// to tell when none is in the middle of a request.
+// to tell when none is in the middle of a request. The hook runs twice per
+// request (active, then idle), so it takes no lock and reads the clock only
+// when a connection stops being busy.
 type connTracker struct {
-	mu       sync.Mutex
-	busy     map[net.Conn]struct{}
-	lastBusy time.Time
+	// conns holds each open connection's busy flag: the hook learns only
+	// the new state, and a connection closed while idle was not busy.
+	conns sync.Map // net.Conn -> *atomic.Bool
+	busy  atomic.Int64
+	// lastIdle is when a connection last stopped being busy (nanoseconds
+	// since start on the monotonic clock), or never.
+	lastIdle atomic.Int64
+	start    time.Time
 }
 
-func newConnTracker() *connTracker { return &connTracker{busy: map[net.Conn]struct{}{}} }
+// never is lastIdle before any connection was busy.
+const never = math.MinInt64
+
+func newConnTracker() *connTracker {
+	t := &connTracker{start: time.Now()}
+	t.lastIdle.Store(never)
+	return t
+}
 
 // observe is the server's ConnState hook: a new or active connection is
-// busy; an idle, closed or hijacked one is not.
+// busy; an idle, closed or hijacked one is not. net/http calls it for one
+// connection at a time, in order.
 func (t *connTracker) observe(c net.Conn, s http.ConnState) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	switch s {
-	case http.StateNew, http.StateActive:
-		t.busy[c] = struct{}{}
-	default:
-		delete(t.busy, c)
+	case http.StateNew:
+		b := new(atomic.Bool)
+		b.Store(true)
+		t.conns.Store(c, b)
+		t.busy.Add(1)
+	case http.StateActive:
+		if b, ok := t.conns.Load(c); ok && !b.(*atomic.Bool).Swap(true) {
+			t.busy.Add(1)
+		}
+	case http.StateIdle:
+		if b, ok := t.conns.Load(c); ok {
+			t.leave(b.(*atomic.Bool))
+		}
+	default: // closed or hijacked
+		if b, ok := t.conns.LoadAndDelete(c); ok {
+			t.leave(b.(*atomic.Bool))
+		}
 	}
-	t.lastBusy = time.Now()
+}
+
+// leave marks a connection not busy. The time is stored before the count
+// drops, so quiet never sees no busy connection with an older time.
+func (t *connTracker) leave(b *atomic.Bool) {
+	if b.Swap(false) {
+		t.lastIdle.Store(int64(time.Since(t.start)))
+		t.busy.Add(-1)
+	}
 }
 
 // quiet reports whether no connection has been busy for at least d.
 func (t *connTracker) quiet(d time.Duration) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.busy) == 0 && time.Since(t.lastBusy) >= d
+	if t.busy.Load() != 0 {
+		return false
+	}
+	last := t.lastIdle.Load()
+	return last == never || time.Since(t.start)-time.Duration(last) >= d
 }
 
 // waitQuiet waits until no connection has been busy for d, or ctx ends.
