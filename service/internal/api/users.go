@@ -28,7 +28,7 @@ func toUserResponse(u accounts.User) contract.User {
 
 // userBody answers with u, its ETag set.
 func userBody(c *gin.Context, status int, u accounts.User) (int, any, error) {
-	c.Header("ETag", web.ETag(u.Version))
+	web.SetETag(c, u.Version)
 	return status, toUserResponse(u), nil
 }
 
@@ -206,6 +206,6 @@ func (h *handlers) resetPassword(c *gin.Context) (int, any, error) {
 	if generated != "" {
 		resp.TemporaryPassword = &generated
 	}
-	c.Header("ETag", web.ETag(u.Version))
+	web.SetETag(c, u.Version)
 	return http.StatusOK, resp, nil
 }

@@ -3,6 +3,8 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -131,3 +133,21 @@ func FuzzCheckJSONText(f *testing.F) {
 }
 
 func asBad(err error, target **badRequestError) bool { return errors.As(err, target) }
+
+// TestSetETag: the tag is found under any spelling of the header's name, as
+// clients and net/http's own conditional handling look it up, and replaces
+// one set before.
+func TestSetETag(t *testing.T) {
+	for _, version := range []int{1, 42, 1 << 40} {
+		c, w := testContext(t, httptest.NewRequest(http.MethodGet, "/", nil))
+		c.Header("ETag", `"stale"`)
+		SetETag(c, version)
+		c.Status(http.StatusOK)
+		want := `"` + strconv.Itoa(version) + `"`
+		for _, name := range []string{"ETag", "Etag", "etag"} {
+			if got := w.Header().Values(name); len(got) != 1 || got[0] != want {
+				t.Errorf("version %d: header %s = %q, want [%s]", version, name, got, want)
+			}
+		}
+	}
+}

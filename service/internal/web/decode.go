@@ -192,6 +192,13 @@ func QueryLimit(c *gin.Context, name string, def, max int) (int, error) {
 // ETag is the entity tag of a user version.
 func ETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
+// SetETag sets the response's ETag to a user version's. The key is stored
+// as net/http spells it canonically ("Etag"), which spares Header.Set its
+// lookup on every read of a user.
+func SetETag(c *gin.Context, version int) {
+	c.Writer.Header()["Etag"] = []string{ETag(version)}
+}
+
 // IfMatchHeader parses the request's If-Match (all of its lines, which
 // RFC 9110 lets a client split a list across): ErrPreconditionRequired when
 // there is none, a 400 naming the header when it is malformed.
