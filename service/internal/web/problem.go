@@ -99,6 +99,10 @@ func Classify(ctx context.Context, err error) Problem {
 		thr      *accounts.ThrottledError
 		bad      *badRequestError
 		tooBig   *http.MaxBytesError
+		// sentinel is the domain error matched: its own text is the
+		// detail, never that of an error wrapping it, which may name
+		// internals (a table, a query, an id).
+		sentinel error
 	)
 	switch {
 	case errors.As(err, &bad):
@@ -128,28 +132,28 @@ func Classify(ctx context.Context, err error) Problem {
 	case errors.Is(err, accounts.ErrUnauthenticated):
 		return Problem{Type: ProblemType("unauthenticated"), Status: http.StatusUnauthorized,
 			Detail: "sign in or send a bearer token", Challenge: `Bearer realm="gopherops"`}
-	case errors.Is(err, accounts.ErrBadCredentials):
-		return Problem{Type: ProblemType("bad-credentials"), Status: http.StatusUnauthorized, Detail: err.Error()}
-	case errors.Is(err, accounts.ErrPasswordsOff), errors.Is(err, accounts.ErrNoAccount), errors.Is(err, accounts.ErrEmailUnverified):
-		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: err.Error()}
-	case errors.Is(err, accounts.ErrAccountDisabled):
-		return Problem{Type: ProblemType("account-disabled"), Status: http.StatusForbidden, Detail: err.Error()}
-	case errors.Is(err, accounts.ErrReadOnly):
+	case isOne(err, &sentinel, accounts.ErrBadCredentials):
+		return Problem{Type: ProblemType("bad-credentials"), Status: http.StatusUnauthorized, Detail: sentinel.Error()}
+	case isOne(err, &sentinel, accounts.ErrPasswordsOff, accounts.ErrNoAccount, accounts.ErrEmailUnverified):
+		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: sentinel.Error()}
+	case isOne(err, &sentinel, accounts.ErrAccountDisabled):
+		return Problem{Type: ProblemType("account-disabled"), Status: http.StatusForbidden, Detail: sentinel.Error()}
+	case isOne(err, &sentinel, accounts.ErrReadOnly):
 		// RFC 6750: the token is good, its scope is not enough.
-		return Problem{Type: ProblemType("insufficient-scope"), Status: http.StatusForbidden, Detail: err.Error(),
+		return Problem{Type: ProblemType("insufficient-scope"), Status: http.StatusForbidden, Detail: sentinel.Error(),
 			Challenge: `Bearer realm="gopherops", error="insufficient_scope", scope="write"`}
-	case errors.Is(err, accounts.ErrScopeAdmin):
-		return Problem{Type: ProblemType("insufficient-scope"), Status: http.StatusForbidden, Detail: err.Error(),
+	case isOne(err, &sentinel, accounts.ErrScopeAdmin):
+		return Problem{Type: ProblemType("insufficient-scope"), Status: http.StatusForbidden, Detail: sentinel.Error(),
 			Challenge: `Bearer realm="gopherops", error="insufficient_scope", scope="admin"`}
-	case errors.Is(err, accounts.ErrForbidden), errors.Is(err, accounts.ErrRootProtected),
-		errors.Is(err, accounts.ErrSelfDelete), errors.Is(err, accounts.ErrSelfDisable), errors.Is(err, accounts.ErrPasswordChange):
-		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: err.Error()}
-	case errors.Is(err, accounts.ErrVersionMismatch):
-		return Problem{Type: ProblemType("precondition-failed"), Status: http.StatusPreconditionFailed, Detail: err.Error()}
-	case errors.Is(err, ErrPreconditionRequired):
-		return Problem{Type: ProblemType("precondition-required"), Status: http.StatusPreconditionRequired, Detail: err.Error()}
-	case errors.Is(err, ErrCSRF):
-		return Problem{Type: ProblemType("csrf"), Status: http.StatusForbidden, Detail: err.Error()}
+	case isOne(err, &sentinel, accounts.ErrForbidden, accounts.ErrRootProtected, accounts.ErrSelfDelete,
+		accounts.ErrSelfDisable, accounts.ErrPasswordChange):
+		return Problem{Type: ProblemType("forbidden"), Status: http.StatusForbidden, Detail: sentinel.Error()}
+	case isOne(err, &sentinel, accounts.ErrVersionMismatch):
+		return Problem{Type: ProblemType("precondition-failed"), Status: http.StatusPreconditionFailed, Detail: sentinel.Error()}
+	case isOne(err, &sentinel, ErrPreconditionRequired):
+		return Problem{Type: ProblemType("precondition-required"), Status: http.StatusPreconditionRequired, Detail: sentinel.Error()}
+	case isOne(err, &sentinel, ErrCSRF):
+		return Problem{Type: ProblemType("csrf"), Status: http.StatusForbidden, Detail: sentinel.Error()}
 	case errors.Is(err, ErrBusy):
 		return Problem{Type: ProblemType("busy"), Status: http.StatusServiceUnavailable, Detail: ErrBusy.Error(),
 			RetryAfter: retryBusy}
@@ -169,6 +173,18 @@ func Classify(ctx context.Context, err error) Problem {
 		return Problem{Type: ProblemType("internal"), Status: http.StatusInternalServerError, Internal: true,
 			Detail: "something went wrong on our side; quote the request id if you report it"}
 	}
+}
+
+// isOne reports whether err is one of targets, and stores the first that
+// matches in matched.
+func isOne(err error, matched *error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			*matched = t
+			return true
+		}
+	}
+	return false
 }
 
 // WriteProblem sends p as application/problem+json, filling in the request's
