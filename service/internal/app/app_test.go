@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gopherops/gopherops/service/internal/app"
 	"github.com/gopherops/gopherops/service/internal/config"
@@ -190,6 +193,77 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 		t.Fatal("Serve did not return after the drain")
 	}
 	r.done <- nil // for the cleanup
+}
+
+// TestShutdownCutsRequestsStuckPastTheDeadline: a request still waiting on
+// the database when the drain's deadline passes is cut, so the pool can
+// close and the process exits instead of hanging until it is killed.
+func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.NewEmptyDatabase(t)
+	r := serveWith(t, map[string]string{"APP_ENV": "test", "DATABASE_URL": db, "SHUTDOWN_DELAY": "0s",
+		"SHUTDOWN_TIMEOUT": "1s"}, app.Options{})
+
+	// Another session holds the users table, as a long migration or a
+	// stuck transaction would; a sign-in waits for it.
+	locker, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(ctx)
+	tx, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		c := http.Client{Timeout: 30 * time.Second}
+		resp, err := c.Post(r.base+"/api/v1/auth/tokens", "application/json",
+			strings.NewReader(`{"login":"someone","password":"a-password-long-enough"}`))
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- err
+	}()
+	// The sign-in is waiting on the lock.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := locker.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE NOT granted").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sign-in never waited on the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	started := time.Now()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Serve returned %v, want the drain's deadline", err)
+		}
+		t.Logf("Serve returned %s after the signal", time.Since(started).Round(time.Millisecond))
+	case <-time.After(15 * time.Second):
+		_ = tx.Rollback(ctx) // let it finish, so the test can end
+		t.Fatal("Serve still running 15s after the signal, with a 1s shutdown timeout: the stuck request holds the pool")
+	}
+	r.done <- nil // for the cleanup
+	select {
+	case err := <-answered: // cut: an error or an answer, not a wait for the lock
+		t.Logf("the stuck request ended with %v", err)
+	case <-time.After(5 * time.Second):
+		t.Error("the stuck request was not cut")
+	}
 }
 
 func TestReadinessFollowsTheDatabase(t *testing.T) {

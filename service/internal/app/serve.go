@@ -79,7 +79,15 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 		return err
 	}
 
+	// Every request's context ends when the drain gives up on it: a
+	// request still running at the shutdown deadline (a query waiting on a
+	// lock) is cut instead of holding its pooled connection, which would
+	// keep the pool's Close, and the process, from ever finishing.
+	requests, cutRequests := context.WithCancel(base)
+	defer cutRequests()
+	requestBase := func(net.Listener) context.Context { return requests }
 	public := newPublicServer(router, log)
+	public.BaseContext = requestBase
 	conns := newConnTracker()
 	public.ConnState = conns.observe
 	var bare http.Handler
@@ -87,6 +95,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 		bare = api.BareUserHandler(postgres.New(pool))
 	}
 	admin := newAdminServer(NewAdminHandler(metrics, bare), log)
+	admin.BaseContext = requestBase
 	if ls.HTTP == nil {
 		if ls.HTTP, err = new(net.ListenConfig).Listen(base, "tcp", cfg.HTTPAddr); err != nil {
 			return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -128,9 +137,14 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	}
 	shutErr := public.Shutdown(sctx)
 	if shutErr != nil {
+		cutRequests()
+		_ = public.Close()
 		log.ErrorContext(base, "requests still running at the shutdown deadline were cut", "err", shutErr)
 	}
-	_ = admin.Shutdown(sctx)
+	if err := admin.Shutdown(sctx); err != nil {
+		cutRequests()
+		_ = admin.Close()
+	}
 	log.InfoContext(base, "stopped")
 	return errors.Join(serveErr, shutErr)
 }
