@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -95,13 +96,38 @@ func summarise(ss []sample) summary {
 // pairedRatio is the median over rounds of num/den taken within each round,
 // so that both sides of every ratio ran back to back.
 func pairedRatio(num, den []sample) float64 {
+	return median(pairedRatios(num, den, func(s sample) float64 { return s.rps }))
+}
+
+// pairedRatios are num/den of figure f taken within each round, for the
+// rounds where both sides have it (f is NaN where a window did not measure
+// it) and den is positive.
+func pairedRatios(num, den []sample, f func(sample) float64) []float64 {
 	var rs []float64
 	for i := range min(len(num), len(den)) {
-		if den[i].rps > 0 {
-			rs = append(rs, num[i].rps/den[i].rps)
+		if n, d := f(num[i]), f(den[i]); !math.IsNaN(n) && d > 0 {
+			rs = append(rs, n/d)
 		}
 	}
-	return median(rs)
+	return rs
+}
+
+// spread says how far the rounds of a ratio went, so that a reader can tell
+// a verdict from this run's noise: a target inside the range was met in some
+// rounds and missed in others.
+func spread(rs []float64, format func(float64) string) string {
+	if len(rs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("; rounds %s to %s (%d)", format(slices.Min(rs)), format(slices.Max(rs)), len(rs))
+}
+
+// serverCPU is a window's server CPU per request, NaN when not measured.
+func serverCPU(s sample) float64 {
+	if !s.server {
+		return math.NaN()
+	}
+	return s.cpuUS
 }
 
 // thousands formats n with a space between groups of three digits.
@@ -181,7 +207,16 @@ func (b *bench) report(w io.Writer, targets []target) {
 		}
 		full := summarise(res["full"])
 		fullBare := pairedRatio(res["full"], res["bare"])
-		fmt.Fprintf(w, "\n- full/bare: %.2f (target >= %.2f: %s)\n", fullBare, targetFullOverBare, verdict(fullBare >= targetFullOverBare))
+		two := func(x float64) string { return fmt.Sprintf("%.2f", x) }
+		fmt.Fprintf(w, "\n- full/bare: %.2f (target >= %.2f: %s)%s\n", fullBare, targetFullOverBare, verdict(fullBare >= targetFullOverBare),
+			spread(pairedRatios(res["full"], res["bare"], func(s sample) float64 { return s.rps }), two))
+		// What the route adds to the server's work, the steadier figure
+		// when the machine is shared: the throughput ratio also moves with
+		// what PostgreSQL and the load generator get of the cores.
+		if extra := pairedRatios(res["full"], res["bare"], serverCPU); len(extra) > 0 {
+			percent := func(x float64) string { return fmt.Sprintf("%+.1f %%", 100*(x-1)) }
+			fmt.Fprintf(w, "- the full route's server CPU per request over the bare handler's: %s%s\n", percent(median(extra)), spread(extra, percent))
+		}
 		if b.pgb != nil {
 			fp := pairedRatio(res["full"], res["pgbench"])
 			fmt.Fprintf(w, "- full/pgbench: %.2f (target >= %.2f: %s)\n", fp, targetFullOverPgbench, verdict(fp >= targetFullOverPgbench))

@@ -56,6 +56,21 @@ func TestPairedRatio(t *testing.T) {
 	}
 }
 
+// TestPairedRatios: a round counts only when both of its windows measured
+// the figure, and the baseline is positive.
+func TestPairedRatios(t *testing.T) {
+	full := []sample{{cpuUS: 90, server: true}, {cpuUS: 60}, {cpuUS: 80, server: true}, {cpuUS: 70, server: true}}
+	bare := []sample{{cpuUS: 60, server: true}, {cpuUS: 60, server: true}, {cpuUS: 50}, {cpuUS: 0, server: true}}
+	// Round 2's route and round 3's baseline were not measured; round 4's
+	// baseline is 0.
+	if got := pairedRatios(full, bare, serverCPU); !slices.Equal(got, []float64{1.5}) {
+		t.Errorf("got %v, want [1.5]", got)
+	}
+	if got := spread([]float64{1.5}, func(x float64) string { return "x" }); got != "" {
+		t.Errorf("one round: spread %q, want none", got)
+	}
+}
+
 func TestThousandsAndLatency(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1 000", 7689.6: "7 690", 1234567: "1 234 567"} {
 		if got := thousands(in); got != want {
@@ -105,6 +120,13 @@ func TestReportMarksTargets(t *testing.T) {
 		}
 	}
 	targets := []target{{key: "full", label: "full"}, {key: "bare", label: "bare"}, {key: "page", label: "page"}}
+	// Three rounds: full/bare 0.90, 0.96, 0.99; server CPU +10 %, 0 %, +5 %.
+	rounds := map[string][]sample{
+		"full":    {{rps: 9000, cpuUS: 88, server: true}, {rps: 9600, cpuUS: 80, server: true}, {rps: 9900, cpuUS: 84, server: true}},
+		"bare":    {{rps: 10000, cpuUS: 80, server: true}, {rps: 10000, cpuUS: 80, server: true}, {rps: 10000, cpuUS: 80, server: true}},
+		"page":    {{rps: 2500, server: true}, {rps: 2500, server: true}, {rps: 2500, server: true}},
+		"pgbench": {{rps: 19000, pg: true}, {rps: 19000, pg: true}, {rps: 19000, pg: true}},
+	}
 	tests := []struct {
 		name      string
 		pgbench   bool
@@ -126,6 +148,19 @@ func TestReportMarksTargets(t *testing.T) {
 			want: []string{"full/bare: 0.75 (target >= 0.95: MISSED)", "full/pgbench: 0.25 (target >= 0.50: MISSED)",
 				"86.0 µs/request (target <= 55: MISSED)", "HTML users page: 540 req/s (target >= 2 000 at 64 connections: MISSED)"},
 			not: []string{"HTML users page: 100 req/s"},
+		},
+		{
+			name:    "one round has no spread",
+			pgbench: true,
+			results: map[int]map[string][]sample{16: round(9600, 10000, 19000, 100, 50), 64: round(9600, 10000, 19000, 2500, 50)},
+			not:     []string{"; rounds", "server CPU per request over"},
+		},
+		{
+			name:    "rounds that disagree show their range, and the route's extra CPU",
+			pgbench: true,
+			results: map[int]map[string][]sample{16: rounds, 64: rounds},
+			want: []string{"full/bare: 0.96 (target >= 0.95: met); rounds 0.90 to 0.99 (3)",
+				"the full route's server CPU per request over the bare handler's: +5.0 %; rounds +0.0 % to +10.0 % (3)"},
 		},
 		{
 			name:    "without pgbench",
