@@ -72,26 +72,38 @@ func TestConnTrackerFollowsBusyConnections(t *testing.T) {
 }
 
 // TestConnTrackerConcurrentConnections: many connections, each going
-// through its states on its own goroutine as net/http's do, leave nothing
-// busy and the tracker quiet after the wait.
+// through its states on its own goroutine as net/http's do, are all counted
+// while in a request, leave nothing busy once closed and the tracker quiet
+// after the wait.
 func TestConnTrackerConcurrentConnections(t *testing.T) {
 	tr := newConnTracker()
-	var wg sync.WaitGroup
+	var wg, served sync.WaitGroup
+	closing := make(chan struct{})
 	for range 16 {
 		c, peer := net.Pipe()
 		t.Cleanup(func() { c.Close(); peer.Close() })
 		tr.observe(c, http.StateNew)
+		served.Add(1)
 		wg.Go(func() {
 			for range 500 {
 				tr.observe(c, http.StateActive)
 				tr.observe(c, http.StateIdle)
 			}
+			// Busy again, and held there until every connection is.
+			tr.observe(c, http.StateActive)
+			served.Done()
+			<-closing
 			tr.observe(c, http.StateClosed)
 		})
 	}
-	if tr.quiet(0) {
-		t.Error("quiet with connections not yet closed")
+	served.Wait()
+	if got := tr.busy.Load(); got != 16 {
+		t.Errorf("busy = %d with 16 connections in a request, want 16", got)
 	}
+	if tr.quiet(0) {
+		t.Error("quiet with connections in a request")
+	}
+	close(closing)
 	wg.Wait()
 	if got := tr.busy.Load(); got != 0 {
 		t.Fatalf("busy = %d after every connection closed", got)
