@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,12 @@ func serve(t *testing.T, dbURL string, delay time.Duration) *running {
 // serveWith is serve with extra environment (over the test defaults) and options.
 func serveWith(t *testing.T, extra map[string]string, o app.Options) *running {
 	t.Helper()
+	return serveLogging(t, extra, o, io.Discard)
+}
+
+// serveLogging is serveWith whose log (JSON lines) goes to logs.
+func serveLogging(t *testing.T, extra map[string]string, o app.Options, logs io.Writer) *running {
+	t.Helper()
 	env := map[string]string{
 		"BLOB_STORE":       "file://" + t.TempDir(),
 		"SESSION_KEY":      base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")),
@@ -67,7 +74,7 @@ func serveWith(t *testing.T, extra map[string]string, o app.Options) *running {
 	r := &running{base: "http://" + httpL.Addr().String(), admin: "http://" + adminL.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	fast := password.FastParams
 	o.PasswordParams = &fast
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	go func() {
 		r.done <- app.Serve(ctx, cfg, log, app.Listeners{HTTP: httpL, Admin: adminL}, o)
 	}()
@@ -201,8 +208,9 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.NewEmptyDatabase(t)
-	r := serveWith(t, map[string]string{"APP_ENV": "test", "DATABASE_URL": db, "SHUTDOWN_DELAY": "0s",
-		"SHUTDOWN_TIMEOUT": "1s"}, app.Options{})
+	logs := &lockedBuffer{}
+	r := serveLogging(t, map[string]string{"APP_ENV": "test", "DATABASE_URL": db, "SHUTDOWN_DELAY": "0s",
+		"SHUTDOWN_TIMEOUT": "1s"}, app.Options{}, logs)
 
 	// Another session holds the users table, as a long migration or a
 	// stuck transaction would; a sign-in waits for it.
@@ -265,6 +273,40 @@ func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Error("the stuck request was not cut")
 	}
+	// The server cut it: its access line says 503, not a client's 499.
+	var line map[string]any
+	for deadline := time.Now().Add(5 * time.Second); line == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["route"] == "/api/v1/auth/tokens" {
+				line = m
+			}
+		}
+	}
+	if line == nil {
+		t.Fatalf("no access line for the cut request:\n%s", logs.String())
+	}
+	if line["status"] != float64(http.StatusServiceUnavailable) {
+		t.Errorf("the cut request was logged with status %v, want 503: %v", line["status"], line)
+	}
+}
+
+// lockedBuffer is a log destination several goroutines write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestReadinessFollowsTheDatabase(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/gopherops/gopherops/service/internal/observability"
 	"github.com/gopherops/gopherops/service/internal/status"
 	"github.com/gopherops/gopherops/service/internal/store/postgres"
+	"github.com/gopherops/gopherops/service/internal/web"
 )
 
 // Listeners lets a caller (a test) hand in pre-bound listeners; nil fields are
@@ -82,8 +83,11 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ls Listener
 	// Every request's context ends when the drain gives up on it: a
 	// request still running at the shutdown deadline (a query waiting on a
 	// lock) is cut instead of holding its pooled connection, which would
-	// keep the pool's Close, and the process, from ever finishing.
-	requests, cutRequests := context.WithCancel(base)
+	// keep the pool's Close, and the process, from ever finishing. The
+	// cause says the server cut it, so it is logged as a 503, not as a
+	// client that left (499).
+	requests, cancelRequests := context.WithCancelCause(base)
+	cutRequests := func() { cancelRequests(web.ErrServerStopping) }
 	defer cutRequests()
 	requestBase := func(net.Listener) context.Context { return requests }
 	public := newPublicServer(router, log)

@@ -157,3 +157,25 @@ func TestClassifyClientGone(t *testing.T) {
 		})
 	}
 }
+
+// TestClassifyServerStopping: a request the server cut at its shutdown
+// deadline is the server's 503, to retry elsewhere, not a client's 499;
+// the cause reaches the request's context through the contexts derived
+// from the server's.
+func TestClassifyServerStopping(t *testing.T) {
+	base, cut := context.WithCancelCause(context.Background())
+	conn, cancelConn := context.WithCancel(base)
+	defer cancelConn()
+	req, cancelReq := context.WithCancel(conn)
+	defer cancelReq()
+	cut(ErrServerStopping)
+	p := Classify(req, fmt.Errorf("postgres: %w", context.Canceled))
+	if p.Status != http.StatusServiceUnavailable || p.Type != ProblemType("unavailable") || !p.Internal ||
+		p.RetryAfter != retryUnavailable || p.Detail != ErrServerStopping.Error() {
+		t.Fatalf("problem %+v, want an internal 503 to retry", p)
+	}
+	// Any other failure of a cut request keeps its own status.
+	if p := Classify(req, accounts.ErrNotFound); p.Status != http.StatusNotFound {
+		t.Fatalf("not found on a cut request: %d", p.Status)
+	}
+}

@@ -30,6 +30,11 @@ const StatusClientClosedRequest = 499
 // database or a failover takes to answer again.
 const retryUnavailable = 5 * time.Second
 
+// ErrServerStopping is the cause a stopping server cancels the requests still
+// running at its shutdown deadline with: Classify then answers 503 instead
+// of taking the cancellation for a client that left.
+var ErrServerStopping = errors.New("the server stopped before the answer was ready; retry")
+
 // retryBusy is the Retry-After of a body refused by the BodyBudget: about
 // the time an admitted upload takes to arrive or be cut off.
 const retryBusy = 5 * time.Second
@@ -159,6 +164,11 @@ func Classify(ctx context.Context, err error) Problem {
 			RetryAfter: retryBusy}
 	case errors.Is(err, ErrBodyTimeout):
 		return Problem{Type: ProblemType("body-timeout"), Status: http.StatusRequestTimeout, Detail: ErrBodyTimeout.Error()}
+	case errors.Is(context.Cause(ctx), ErrServerStopping) && errors.Is(err, context.Canceled):
+		// The server cut the request at its shutdown deadline: its failure,
+		// not the client's, and another replica can answer a retry.
+		return Problem{Type: ProblemType("unavailable"), Status: http.StatusServiceUnavailable,
+			Detail: ErrServerStopping.Error(), RetryAfter: retryUnavailable, Internal: true}
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away (closed the connection, or a proxy gave up):
 		// nobody reads this answer, and it is not the server's failure.
