@@ -93,7 +93,7 @@ func FuzzIfMatch(f *testing.F) {
 			}
 		}
 		if version > 0 {
-			one, err := ParseIfMatch(ETag(version))
+			one, err := ParseIfMatch(etag(version))
 			if err != nil || !one.Matches(version) || one.Matches(version+1) {
 				t.Fatalf("etag(%d) does not round-trip: %v", version, err)
 			}

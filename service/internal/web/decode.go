@@ -189,14 +189,14 @@ func QueryLimit(c *gin.Context, name string, def, max int) (int, error) {
 	return 0, BadField(name, fmt.Sprintf("must be an integer from 1 to %d (absent: %d)", max, def))
 }
 
-// ETag is the entity tag of a user version.
-func ETag(version int) string { return `"` + strconv.Itoa(version) + `"` }
+// etag is the entity tag of a user version.
+func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }
 
 // SetETag sets the response's ETag to a user version's. The key is stored
 // as net/http spells it canonically ("Etag"), which spares Header.Set its
 // lookup on every read of a user.
 func SetETag(c *gin.Context, version int) {
-	c.Writer.Header()["Etag"] = []string{ETag(version)}
+	c.Writer.Header()["Etag"] = []string{etag(version)}
 }
 
 // IfMatchHeader parses the request's If-Match (all of its lines, which
