@@ -96,8 +96,11 @@ func summarise(ss []sample) summary {
 // pairedRatio is the median over rounds of num/den taken within each round,
 // so that both sides of every ratio ran back to back.
 func pairedRatio(num, den []sample) float64 {
-	return median(pairedRatios(num, den, func(s sample) float64 { return s.rps }))
+	return median(pairedRatios(num, den, throughput))
 }
+
+// throughput is a window's requests per second.
+func throughput(s sample) float64 { return s.rps }
 
 // pairedRatios are num/den of figure f taken within each round, for the
 // rounds where both sides have it (f is NaN where a window did not measure
@@ -206,10 +209,11 @@ func (b *bench) report(w io.Writer, targets []target) {
 			fmt.Fprintln(w, "| pgbench -S -M prepared | pgbench not installed | | | | | | |")
 		}
 		full := summarise(res["full"])
-		fullBare := pairedRatio(res["full"], res["bare"])
+		rounds := pairedRatios(res["full"], res["bare"], throughput)
+		fullBare := median(rounds)
 		two := func(x float64) string { return fmt.Sprintf("%.2f", x) }
 		fmt.Fprintf(w, "\n- full/bare: %.2f (target >= %.2f: %s)%s\n", fullBare, targetFullOverBare, verdict(fullBare >= targetFullOverBare),
-			spread(pairedRatios(res["full"], res["bare"], func(s sample) float64 { return s.rps }), two))
+			spread(rounds, two))
 		// What the route adds to the server's work, the steadier figure
 		// when the machine is shared: the throughput ratio also moves with
 		// what PostgreSQL and the load generator get of the cores.
