@@ -202,8 +202,8 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	r.done <- nil // for the cleanup
 }
 
-// TestShutdownCutsRequestsStuckPastTheDeadline: a request still waiting on
-// the database when the drain's deadline passes is cut, so the pool can
+// TestShutdownCutsRequestsStuckPastTheDeadline: requests still waiting on
+// the database when the drain's deadline passes are cut, so the pool can
 // close and the process exits instead of hanging until it is killed.
 func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 	ctx := context.Background()
@@ -213,7 +213,7 @@ func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 		"SHUTDOWN_TIMEOUT": "1s"}, app.Options{}, logs)
 
 	// Another session holds the users table, as a long migration or a
-	// stuck transaction would; a sign-in waits for it.
+	// stuck transaction would; sign-ins wait for it, several at once.
 	locker, err := pgx.Connect(ctx, db)
 	if err != nil {
 		t.Fatal(err)
@@ -227,17 +227,20 @@ func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 	if _, err := tx.Exec(ctx, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
-	answered := make(chan error, 1)
-	go func() {
-		c := http.Client{Timeout: 30 * time.Second}
-		resp, err := c.Post(r.base+"/api/v1/auth/tokens", "application/json",
-			strings.NewReader(`{"login":"someone","password":"a-password-long-enough"}`))
-		if err == nil {
-			resp.Body.Close()
-		}
-		answered <- err
-	}()
-	// The sign-in is waiting on the lock.
+	const stuck = 6
+	answered := make(chan error, stuck)
+	for range stuck {
+		go func() {
+			c := http.Client{Timeout: 30 * time.Second}
+			resp, err := c.Post(r.base+"/api/v1/auth/tokens", "application/json",
+				strings.NewReader(`{"login":"someone","password":"a-password-long-enough"}`))
+			if err == nil {
+				resp.Body.Close()
+			}
+			answered <- err
+		}()
+	}
+	// Every sign-in is waiting on the lock.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var waiting int
@@ -245,11 +248,11 @@ func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 			WHERE NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
-		if waiting > 0 {
+		if waiting >= stuck {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the sign-in never waited on the lock")
+			t.Fatalf("%d of %d sign-ins waited on the lock", waiting, stuck)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -267,27 +270,32 @@ func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 		t.Fatal("Serve still running 15s after the signal, with a 1s shutdown timeout: the stuck request holds the pool")
 	}
 	r.done <- nil // for the cleanup
-	select {
-	case err := <-answered: // cut: an error or an answer, not a wait for the lock
-		t.Logf("the stuck request ended with %v", err)
-	case <-time.After(5 * time.Second):
-		t.Error("the stuck request was not cut")
+	for range stuck {
+		select {
+		case err := <-answered: // cut: an error or an answer, not a wait for the lock
+			t.Logf("a stuck request ended with %v", err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("a stuck request was not cut")
+		}
 	}
-	// The server cut it: its access line says 503, not a client's 499.
-	var line map[string]any
-	for deadline := time.Now().Add(5 * time.Second); line == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// The server cut them: their access lines say 503, not a client's 499.
+	var lines []map[string]any
+	for deadline := time.Now().Add(5 * time.Second); len(lines) < stuck && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		lines = lines[:0]
 		for _, l := range strings.Split(logs.String(), "\n") {
 			var m map[string]any
 			if json.Unmarshal([]byte(l), &m) == nil && m["route"] == "/api/v1/auth/tokens" {
-				line = m
+				lines = append(lines, m)
 			}
 		}
 	}
-	if line == nil {
-		t.Fatalf("no access line for the cut request:\n%s", logs.String())
+	if len(lines) != stuck {
+		t.Fatalf("%d access lines for %d cut requests:\n%s", len(lines), stuck, logs.String())
 	}
-	if line["status"] != float64(http.StatusServiceUnavailable) {
-		t.Errorf("the cut request was logged with status %v, want 503: %v", line["status"], line)
+	for _, line := range lines {
+		if line["status"] != float64(http.StatusServiceUnavailable) {
+			t.Errorf("a cut request was logged with status %v, want 503: %v", line["status"], line)
+		}
 	}
 }
 
