@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gopherops/gopherops/service/internal/app"
+	"github.com/gopherops/gopherops/service/internal/apptest"
 	"github.com/gopherops/gopherops/service/internal/config"
 	"github.com/gopherops/gopherops/service/internal/password"
 	"github.com/gopherops/gopherops/service/pglocal"
@@ -208,7 +209,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.NewEmptyDatabase(t)
-	logs := &lockedBuffer{}
+	logs := &apptest.SyncBuffer{}
 	r := serveLogging(t, map[string]string{"APP_ENV": "test", "DATABASE_URL": db, "SHUTDOWN_DELAY": "0s",
 		"SHUTDOWN_TIMEOUT": "1s"}, app.Options{}, logs)
 
@@ -297,24 +298,6 @@ func TestShutdownCutsRequestsStuckPastTheDeadline(t *testing.T) {
 			t.Errorf("a cut request was logged with status %v, want 503: %v", line["status"], line)
 		}
 	}
-}
-
-// lockedBuffer is a log destination several goroutines write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestReadinessFollowsTheDatabase(t *testing.T) {
